@@ -1,0 +1,109 @@
+# secure-qmail / MyMail SES — top-level build.
+#
+# Compiler and linker commands come from conf-cc and conf-ld (first line of
+# each), the instance root from conf-home; libraries from pkg-config.
+#
+#   make            build everything into $(BUILD)/
+#   make check      unit + integration tests, then the same under ASan+UBSan
+#   make check-asan only the sanitizer pass (in build-asan/)
+#   make run        a local instance on loopback (see tools/run-instance)
+#   make install    install under $(DESTDIR)$(HOME_DIR)
+#   make deps       install missing Debian packages (as root)
+
+BUILD    ?= build
+SANITIZE ?= 0
+
+# Read lazily (=) so that "make deps" works before pkg-config exists.
+CC_CMD   = $(shell sed -n 1p conf-cc)
+LD_CMD   = $(shell sed -n 1p conf-ld)
+HOME_DIR = $(shell sed -n 1p conf-home)
+
+PKGS       = libssl libcrypto libcdb
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+CHECK_CFLAGS = $(shell pkg-config --cflags check)
+CHECK_LIBS   = $(shell pkg-config --libs check)
+
+# _GNU_SOURCE: memfd_create, pipe2, O_TMPFILE and friends.
+CPPFLAGS = -D_GNU_SOURCE -Ilib -I$(BUILD)/gen
+ifeq ($(SANITIZE),1)
+SAN_CFLAGS  = -U_FORTIFY_SOURCE -O1 -fsanitize=address,undefined \
+              -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_LDFLAGS = -fsanitize=address,undefined
+endif
+
+COMPILE = $(CC_CMD) $(SAN_CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
+LINK    = $(LD_CMD) $(SAN_LDFLAGS)
+
+# --- the shared library -------------------------------------------------
+LIB_SRC = $(wildcard lib/*.c)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIBSQ   = $(BUILD)/lib/libsq.a
+
+# --- unit tests: tests/unit/check_<module>.c, one binary per module -------
+UNIT_SRC  = $(wildcard tests/unit/check_*.c)
+UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+UNIT_MAIN = $(BUILD)/tests/unit/runner.o $(BUILD)/tests/unit/testutil.o
+
+# --- test helpers: small programs the integration tests drive -------------
+HELPER_SRC = $(wildcard tests/helpers/*.c)
+HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+
+GEN = $(BUILD)/gen/auto_home.h
+
+.PHONY: all deps check check-plain check-asan unit integration run install clean
+all: $(LIBSQ) $(UNIT_BIN) $(HELPER_BIN)
+
+deps:
+	@sh tools/deps.sh
+
+$(BUILD)/gen/auto_home.h: conf-home
+	@mkdir -p $(@D)
+	printf '#define SQ_HOME "%s"\n' "$(HOME_DIR)" > $@
+
+$(BUILD)/%.o: %.c $(GEN)
+	@mkdir -p $(@D)
+	$(COMPILE) -c $< -o $@
+
+$(BUILD)/tests/%.o: tests/%.c $(GEN)
+	@mkdir -p $(@D)
+	$(COMPILE) $(CHECK_CFLAGS) -c $< -o $@
+
+$(LIBSQ): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(UNIT_MAIN) $(LIBSQ)
+	$(LINK) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+
+$(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBSQ)
+	$(LINK) -o $@ $^ $(PKG_LIBS)
+
+# --- tests ------------------------------------------------------------------
+check: deps
+	$(MAKE) check-plain
+	$(MAKE) check-asan
+
+check-plain: all
+	sh tests/run-unit.sh $(BUILD)
+	sh tests/run-integration.sh $(BUILD)
+
+check-asan:
+	$(MAKE) BUILD=build-asan SANITIZE=1 check-plain
+
+unit: all
+	sh tests/run-unit.sh $(BUILD)
+
+integration: all
+	sh tests/run-integration.sh $(BUILD)
+
+run: deps all
+	sh tools/run-instance $(BUILD)
+
+install: all
+	sh tools/install.sh "$(DESTDIR)" "$(HOME_DIR)" $(BUILD)
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(UNIT_BIN:=.d) $(HELPER_BIN:=.d) $(UNIT_MAIN:.o=.d)

@@ -1,0 +1,32 @@
+/*
+ * die - leave a program qmail's way: exit 0 (done), 100 (permanent
+ * failure: do not retry) or 111 (temporary failure: try again later), with
+ * a log record that carries the RFC 3463 enhanced status code, e.g.
+ *   sq-seal[42]: fatal: unable to reach the PKS: timeout (#4.3.0)
+ */
+#ifndef SQ_DIE_H
+#define SQ_DIE_H
+
+#include <stdarg.h>
+
+enum { EXIT_DONE = 0, EXIT_PERM = 100, EXIT_TEMP = 111 };
+
+/* Logs "<message> (#<enh>)" at level fatal and exits with code. enh must
+ * look like "4.3.0"; a malformed one is replaced by the generic x.0.0 of the
+ * exit class so a bad caller cannot produce an unparsable line. */
+_Noreturn void die_code(int code, const char *enh, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+_Noreturn void die_temp(const char *enh, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+_Noreturn void die_perm(const char *enh, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The common cases, qmail's temp_nomem() and friends. */
+_Noreturn void die_nomem(void);
+_Noreturn void die_usage(const char *usage);
+
+/* 1 if s is a well-formed enhanced status code "c.s.d" (RFC 3463:
+ * class 2, 4 or 5; subject 0-999; detail 0-999), else 0. */
+int enh_valid(const char *s);
+
+#endif

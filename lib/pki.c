@@ -1,0 +1,230 @@
+/*
+ * pki - key pairs and certificates. See pki.h.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "pki.h"
+
+EVP_PKEY *pki_keygen(void)
+{
+	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+}
+
+/* 159 random bits: positive, unique in practice (RFC 5280 allows 20 octets). */
+static int set_random_serial(X509 *cert)
+{
+	unsigned char raw[20];
+	if (RAND_bytes(raw, sizeof raw) != 1)
+		return 0;
+	raw[0] &= 0x7f;
+	raw[0] |= 0x40; /* never a leading zero octet */
+	BIGNUM *bn = BN_bin2bn(raw, sizeof raw, NULL);
+	int ok = bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
+	BN_free(bn);
+	return ok;
+}
+
+static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	int ok = ext && X509_add_ext(cert, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok;
+}
+
+/* A version 3 certificate for key with subject CN=cn, valid from now. */
+static X509 *new_cert(EVP_PKEY *key, const char *cn, int days)
+{
+	X509 *cert = X509_new();
+	X509_NAME *name = cert ? X509_get_subject_name(cert) : NULL;
+	if (!cert || !X509_set_version(cert, X509_VERSION_3) ||
+	    !set_random_serial(cert) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(cert), -300) ||
+	    !X509_time_adj_ex(X509_getm_notAfter(cert), days, 0, NULL) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+	                                (const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_set_pubkey(cert, key)) {
+		X509_free(cert);
+		return NULL;
+	}
+	return cert;
+}
+
+X509 *pki_ca_create(EVP_PKEY *key, const char *name, int days)
+{
+	X509 *cert = new_cert(key, name, days);
+	if (!cert || !X509_set_issuer_name(cert, X509_get_subject_name(cert)) ||
+	    !add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE") ||
+	    !add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign") ||
+	    !add_ext(cert, cert, NID_subject_key_identifier, "hash") ||
+	    !X509_sign(cert, key, EVP_sha256())) {
+		X509_free(cert);
+		return NULL;
+	}
+	return cert;
+}
+
+X509 *pki_issue_pek(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *subject_key,
+                    const char *address, int days)
+{
+	char san[300];
+	if (snprintf(san, sizeof san, "email:%s", address) >= (int)sizeof san)
+		return NULL;
+	X509 *cert = new_cert(subject_key, address, days);
+	if (!cert ||
+	    !X509_set_issuer_name(cert, X509_get_subject_name(ca_cert)) ||
+	    !add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") ||
+	    !add_ext(cert, ca_cert, NID_key_usage, "critical,keyAgreement") ||
+	    !add_ext(cert, ca_cert, NID_ext_key_usage, "emailProtection") ||
+	    !add_ext(cert, ca_cert, NID_subject_alt_name, san) ||
+	    !add_ext(cert, ca_cert, NID_subject_key_identifier, "hash") ||
+	    !add_ext(cert, ca_cert, NID_authority_key_identifier, "keyid") ||
+	    !X509_sign(cert, ca_key, EVP_sha256())) {
+		X509_free(cert);
+		return NULL;
+	}
+	return cert;
+}
+
+static int is_p256(X509 *cert)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	char group[32];
+	return pub && EVP_PKEY_is_a(pub, "EC") &&
+	       EVP_PKEY_get_group_name(pub, group, sizeof group, NULL) &&
+	       strcmp(group, "prime256v1") == 0;
+}
+
+static int fail(char *why, size_t whylen, const char *reason)
+{
+	if (why && whylen)
+		snprintf(why, whylen, "%s", reason);
+	return 0;
+}
+
+int pki_verify_pek(X509 *cert, X509 *ca, const char *address, char *why,
+                   size_t whylen)
+{
+	if (!is_p256(cert))
+		return fail(why, whylen, "not an EC P-256 key");
+	if (!(X509_get_key_usage(cert) & KU_KEY_AGREEMENT))
+		return fail(why, whylen, "key usage lacks keyAgreement");
+	if (!(X509_get_extended_key_usage(cert) & XKU_SMIME))
+		return fail(why, whylen, "extended key usage lacks emailProtection");
+
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int r = -1;
+	if (store && ctx && X509_STORE_add_cert(store, ca) &&
+	    X509_STORE_CTX_init(ctx, store, cert, NULL)) {
+		X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+		/* the chain check also matches rfc822Name against address */
+		if (X509_VERIFY_PARAM_set1_email(param, address, strlen(address))) {
+			r = X509_verify_cert(ctx) == 1;
+			if (!r)
+				fail(why, whylen, X509_verify_cert_error_string(
+				                          X509_STORE_CTX_get_error(ctx)));
+		}
+	}
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	return r;
+}
+
+X509 *pki_cert_from_pem(const char *pem, size_t len)
+{
+	if (len > INT_MAX)
+		return NULL;
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	X509 *cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	return cert;
+}
+
+/* Copies everything written to a memory BIO into out. */
+static int bio_to_sbuf(BIO *b, struct sbuf *out)
+{
+	char *data;
+	long n = BIO_get_mem_data(b, &data);
+	return n >= 0 && sbuf_copy(out, data, (size_t)n) == 0;
+}
+
+int pki_cert_to_pem(X509 *cert, struct sbuf *out)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int ok = b && PEM_write_bio_X509(b, cert) && bio_to_sbuf(b, out);
+	BIO_free(b);
+	return ok ? 0 : -1;
+}
+
+int pki_key_to_pem(EVP_PKEY *key, struct sbuf *out)
+{
+	BIO *b = BIO_new(BIO_s_secmem());
+	int ok = b && PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL,
+	                                       NULL) &&
+	         bio_to_sbuf(b, out);
+	BIO_free(b);
+	return ok ? 0 : -1;
+}
+
+X509 *pki_cert_load(const char *path)
+{
+	BIO *b = BIO_new_file(path, "r");
+	X509 *cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	return cert;
+}
+
+/* Refuses encrypted keys instead of prompting on a terminal. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf, (void)size, (void)rwflag, (void)u;
+	return 0;
+}
+
+EVP_PKEY *pki_key_load(const char *path)
+{
+	BIO *b = BIO_new_file(path, "r");
+	EVP_PKEY *key = b ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL)
+	                  : NULL;
+	BIO_free(b);
+	return key;
+}
+
+const char *pki_errstr(char *buf, size_t len)
+{
+	size_t used = 0;
+	unsigned long e;
+	const char *data;
+	int flags;
+	buf[0] = '\0';
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		char one[256];
+		ERR_error_string_n(e, one, sizeof one);
+		int n = snprintf(buf + used, len - used, "%s%s%s%s",
+		                 used ? "; " : "", one,
+		                 (flags & ERR_TXT_STRING) ? ": " : "",
+		                 (flags & ERR_TXT_STRING) ? data : "");
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+	ERR_clear_error();
+	if (!buf[0])
+		snprintf(buf, len, "unknown OpenSSL error");
+	return buf;
+}

@@ -1,0 +1,185 @@
+/*
+ * sbuf - bounded, growable byte strings. See sbuf.h.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "sbuf.h"
+
+void sbuf_init(struct sbuf *b, size_t max)
+{
+	b->s = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+	b->secret = 0;
+}
+
+void sbuf_init_secret(struct sbuf *b, size_t max)
+{
+	sbuf_init(b, max);
+	b->secret = 1;
+}
+
+/* Makes room for len + need bytes plus the NUL, within the limit. */
+static int sbuf_reserve(struct sbuf *b, size_t need)
+{
+	if (need > b->max || b->len > b->max - need) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	size_t want = b->len + need + 1;
+	if (want <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < want)
+		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+	if (b->max < SIZE_MAX && cap > b->max + 1)
+		cap = b->max + 1;
+	char *s;
+	if (b->secret) {
+		/* realloc could leave the old bytes in freed memory. */
+		s = malloc(cap);
+		if (s && b->s) {
+			memcpy(s, b->s, b->len + 1);
+			OPENSSL_cleanse(b->s, b->cap);
+			free(b->s);
+		}
+	} else {
+		s = realloc(b->s, cap);
+	}
+	if (!s) {
+		errno = ENOMEM;
+		return -1;
+	}
+	b->s = s;
+	b->cap = cap;
+	return 0;
+}
+
+int sbuf_put(struct sbuf *b, const void *data, size_t n)
+{
+	if (sbuf_reserve(b, n) < 0)
+		return -1;
+	if (n)
+		memcpy(b->s + b->len, data, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+	return 0;
+}
+
+int sbuf_puts(struct sbuf *b, const char *str)
+{
+	return sbuf_put(b, str, strlen(str));
+}
+
+int sbuf_putc(struct sbuf *b, char c)
+{
+	return sbuf_put(b, &c, 1);
+}
+
+int sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
+{
+	va_list again;
+	va_copy(again, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	if (n < 0 || sbuf_reserve(b, (size_t)n) < 0) {
+		va_end(again);
+		if (n < 0)
+			errno = EINVAL;
+		return -1;
+	}
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, again);
+	va_end(again);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int sbuf_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = sbuf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int sbuf_copy(struct sbuf *b, const void *data, size_t n)
+{
+	if (n > b->max) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	sbuf_reset(b);
+	return sbuf_put(b, data, n);
+}
+
+void sbuf_reset(struct sbuf *b)
+{
+	if (b->s) {
+		if (b->secret)
+			OPENSSL_cleanse(b->s, b->cap);
+		b->s[0] = '\0';
+	}
+	b->len = 0;
+}
+
+void sbuf_truncate(struct sbuf *b, size_t n)
+{
+	if (n >= b->len)
+		return;
+	OPENSSL_cleanse(b->s + n, b->len - n);
+	b->len = n;
+	b->s[n] = '\0';
+}
+
+void sbuf_consume(struct sbuf *b, size_t n)
+{
+	if (n >= b->len) {
+		sbuf_reset(b);
+		return;
+	}
+	memmove(b->s, b->s + n, b->len - n);
+	b->len -= n;
+	if (b->secret)
+		OPENSSL_cleanse(b->s + b->len, b->cap - b->len);
+	b->s[b->len] = '\0';
+}
+
+void sbuf_free(struct sbuf *b)
+{
+	if (b->s && b->secret)
+		OPENSSL_cleanse(b->s, b->cap);
+	free(b->s);
+	b->s = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+int sbuf_read_fd(struct sbuf *b, int fd)
+{
+	char chunk[8192];
+	int r = -1;
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		if (n == 0) {
+			r = 0;
+			break;
+		}
+		if (sbuf_put(b, chunk, (size_t)n) < 0)
+			break;
+	}
+	if (b->secret)
+		OPENSSL_cleanse(chunk, sizeof chunk);
+	return r;
+}

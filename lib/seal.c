@@ -1,0 +1,248 @@
+/*
+ * seal - S/MIME authEnveloped-data seal and open. See seal.h, sq-sealed(5).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+
+#include "seal.h"
+
+/*
+ * A filter BIO that counts what is read through it and enforces a limit.
+ * It also remembers a read error: OpenSSL's S/MIME streaming treats a
+ * failed read like the end of input, which would seal a truncated message
+ * and call it a success.
+ */
+struct meter {
+	uint64_t max;           /* 0: no limit */
+	uint64_t octets;
+	uint64_t bare_lf;       /* LFs not preceded by CR */
+	int last_cr;
+	int failed;             /* read error or limit passed */
+	int error;              /* errno of the failure */
+};
+
+static void meter_count(struct meter *m, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n' && !m->last_cr)
+			m->bare_lf++;
+		m->last_cr = p[i] == '\r';
+	}
+	m->octets += n;
+}
+
+/* Reads through to the next BIO with read or gets (MIME headers). */
+static int meter_pull(BIO *b, char *out, int outl, int line)
+{
+	struct meter *m = BIO_get_data(b);
+	BIO *next = BIO_next(b);
+	if (!next || m->failed)
+		return -1;
+	errno = 0;
+	int n = line ? BIO_gets(next, out, outl) : BIO_read(next, out, outl);
+	BIO_clear_retry_flags(b);
+	BIO_copy_next_retry(b);
+	if (n < 0 && !BIO_should_retry(b)) {
+		m->failed = 1;
+		m->error = errno ? errno : EIO;
+	} else if (n > 0) {
+		meter_count(m, (const unsigned char *)out, (size_t)n);
+		if (m->max && m->octets > m->max) {
+			m->failed = 1;
+			m->error = EMSGSIZE;
+			return -1;
+		}
+	}
+	return n;
+}
+
+static int meter_read(BIO *b, char *out, int outl)
+{
+	return meter_pull(b, out, outl, 0);
+}
+
+static int meter_gets(BIO *b, char *out, int size)
+{
+	return meter_pull(b, out, size, 1);
+}
+
+static int meter_write(BIO *b, const char *in, int inl)
+{
+	BIO *next = BIO_next(b);
+	return next ? BIO_write(next, in, inl) : -1;
+}
+
+static long meter_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	BIO *next = BIO_next(b);
+	return next ? BIO_ctrl(next, cmd, num, ptr) : 0;
+}
+
+static int meter_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+/* A sink BIO that appends to an sbuf. */
+static int sink_write(BIO *b, const char *in, int inl)
+{
+	struct sbuf *out = BIO_get_data(b);
+	if (inl < 0 || sbuf_put(out, in, (size_t)inl) < 0)
+		return -1;
+	return inl;
+}
+
+static long sink_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b, (void)num, (void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+/* The BIO methods are made per call: no global state, and trivially cheap
+ * next to the public-key operation every call does anyway. */
+static BIO *meter_new(BIO_METHOD **meth, struct meter *m)
+{
+	*meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "sq-meter");
+	if (!*meth || !BIO_meth_set_read(*meth, meter_read) ||
+	    !BIO_meth_set_gets(*meth, meter_gets) ||
+	    !BIO_meth_set_write(*meth, meter_write) ||
+	    !BIO_meth_set_ctrl(*meth, meter_ctrl) ||
+	    !BIO_meth_set_create(*meth, meter_create))
+		return NULL;
+	BIO *b = BIO_new(*meth);
+	if (b)
+		BIO_set_data(b, m);
+	return b;
+}
+
+static BIO *sink_new(BIO_METHOD **meth, struct sbuf *out)
+{
+	*meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+	                     "sq-sbuf-sink");
+	if (!*meth || !BIO_meth_set_write(*meth, sink_write) ||
+	    !BIO_meth_set_ctrl(*meth, sink_ctrl) ||
+	    !BIO_meth_set_create(*meth, meter_create))
+		return NULL;
+	BIO *b = BIO_new(*meth);
+	if (b)
+		BIO_set_data(b, out);
+	return b;
+}
+
+/* An AuthEnvelopedData for pek with the RFC 5753 SHA-256 KDF. */
+static CMS_ContentInfo *seal_prepare(X509 *pek)
+{
+	const unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_STREAM;
+	/* AES-256-GCM, named: OpenSSL's default would be 3DES-CBC. */
+	CMS_ContentInfo *cms = CMS_encrypt(NULL, NULL, EVP_aes_256_gcm(), flags);
+	CMS_RecipientInfo *ri =
+		cms ? CMS_add1_recipient_cert(cms, pek, CMS_KEY_PARAM) : NULL;
+	EVP_PKEY_CTX *pctx = ri ? CMS_RecipientInfo_get0_pkey_ctx(ri) : NULL;
+	if (!pctx || CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_AGREE ||
+	    EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, EVP_sha256()) <= 0) {
+		CMS_ContentInfo_free(cms);
+		return NULL;
+	}
+	return cms;
+}
+
+int seal_fd(int infd, int outfd, X509 *pek, uint64_t max_in,
+            struct seal_size *size)
+{
+	struct meter m = { .max = max_in };
+	BIO_METHOD *meth = NULL;
+	BIO *in = meter_new(&meth, &m);
+	BIO *fdin = BIO_new_fd(infd, BIO_NOCLOSE);
+	BIO *out = BIO_new(BIO_f_buffer());
+	BIO *fdout = BIO_new_fd(outfd, BIO_NOCLOSE);
+	CMS_ContentInfo *cms = seal_prepare(pek);
+	int ok = 0;
+
+	if (in && fdin && out && fdout && cms) {
+		BIO_push(in, fdin);
+		BIO_push(out, fdout);
+		fdin = fdout = NULL; /* freed with their chains */
+		errno = 0;
+		ok = SMIME_write_CMS(out, cms, in, CMS_BINARY | CMS_STREAM) == 1 &&
+		     BIO_flush(out) == 1;
+		if (!ok && errno == 0)
+			errno = EIO;
+	}
+	if (m.failed) {
+		ok = 0;
+		errno = m.error;
+		ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s",
+		               m.error == EMSGSIZE ? "message over the size limit"
+		                                   : strerror(m.error));
+	}
+	if (ok && size) {
+		size->octets = m.octets;
+		size->crlf_octets = m.octets + m.bare_lf;
+	}
+	int saved = errno;
+	CMS_ContentInfo_free(cms);
+	BIO_free_all(in);
+	BIO_free_all(out);
+	BIO_free(fdin);
+	BIO_free(fdout);
+	BIO_meth_free(meth);
+	errno = saved;
+	return ok ? 0 : -1;
+}
+
+int seal_open_bio(BIO *in, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
+                  struct sbuf *out)
+{
+	struct meter m = { .max = max_in };
+	BIO_METHOD *meter_meth = NULL, *sink_meth = NULL;
+	BIO *metered = meter_new(&meter_meth, &m);
+	BIO *sink = sink_new(&sink_meth, out);
+	CMS_ContentInfo *cms = NULL;
+	size_t had = out->len;
+	int ok = 0;
+
+	if (metered && sink) {
+		BIO_push(metered, in);
+		cms = SMIME_read_CMS(metered, NULL);
+		BIO_pop(metered); /* in stays the caller's */
+	}
+	const char *why = NULL;
+	if (m.failed)
+		why = m.error == EMSGSIZE ? "sealed message over the size limit"
+		                          : "read error";
+	else if (!cms)
+		why = "not an S/MIME entity";
+	/* Only authenticated encryption: enveloped-data has no tag to check. */
+	else if (OBJ_obj2nid(CMS_get0_type(cms)) !=
+	         NID_id_smime_ct_authEnvelopedData)
+		why = "not authEnveloped-data";
+	else if (CMS_decrypt(cms, pdk, cert, NULL, sink, CMS_BINARY) != 1)
+		why = "cannot decrypt: not for this key, or tampered with";
+	else
+		ok = 1;
+	if (why)
+		ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", why);
+	if (!ok) /* the tag may fail after plaintext was written: drop it */
+		sbuf_truncate(out, had);
+	CMS_ContentInfo_free(cms);
+	BIO_free(metered);
+	BIO_free(sink);
+	BIO_meth_free(meter_meth);
+	BIO_meth_free(sink_meth);
+	return ok ? 0 : -1;
+}
+
+int seal_open_fd(int infd, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
+                 struct sbuf *out)
+{
+	BIO *in = BIO_new_fd(infd, BIO_NOCLOSE);
+	int r = in ? seal_open_bio(in, max_in, pdk, cert, out) : -1;
+	BIO_free(in);
+	return r;
+}

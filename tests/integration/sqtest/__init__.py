@@ -1,0 +1,1 @@
+"""Shared helpers for the secure-qmail integration tests (TAP via prove)."""
