@@ -86,7 +86,7 @@ check: deps
 
 check-plain: all
 	sh tests/run-unit.sh $(BUILD)
-	sh tests/run-integration.sh $(BUILD)
+	sh tests/run-integration.sh $(BUILD) $(SANITIZE)
 
 check-asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 check-plain
@@ -95,7 +95,7 @@ unit: all
 	sh tests/run-unit.sh $(BUILD)
 
 integration: all
-	sh tests/run-integration.sh $(BUILD)
+	sh tests/run-integration.sh $(BUILD) $(SANITIZE)
 
 run: deps all
 	sh tools/run-instance $(BUILD)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/cms.h>
 #include <openssl/err.h>
@@ -24,6 +25,8 @@ struct meter {
 	int last_cr;
 	int failed;             /* read error or limit passed */
 	int error;              /* errno of the failure */
+	const unsigned char *pre; /* bytes read ahead, served first */
+	size_t prelen;
 };
 
 static void meter_count(struct meter *m, const unsigned char *p, size_t n)
@@ -43,10 +46,18 @@ static int meter_pull(BIO *b, char *out, int outl, int line)
 	BIO *next = BIO_next(b);
 	if (!next || m->failed)
 		return -1;
-	errno = 0;
-	int n = line ? BIO_gets(next, out, outl) : BIO_read(next, out, outl);
+	int n;
 	BIO_clear_retry_flags(b);
-	BIO_copy_next_retry(b);
+	errno = 0;
+	if (m->prelen && !line && outl > 0) {
+		n = m->prelen < (size_t)outl ? (int)m->prelen : outl;
+		memcpy(out, m->pre, (size_t)n);
+		m->pre += n;
+		m->prelen -= (size_t)n;
+	} else {
+		n = line ? BIO_gets(next, out, outl) : BIO_read(next, out, outl);
+		BIO_copy_next_retry(b);
+	}
 	if (n < 0 && !BIO_should_retry(b)) {
 		m->failed = 1;
 		m->error = errno ? errno : EIO;
@@ -136,9 +147,9 @@ static BIO *sink_new(BIO_METHOD **meth, struct sbuf *out)
 }
 
 /* An AuthEnvelopedData for pek with the RFC 5753 SHA-256 KDF. */
-static CMS_ContentInfo *seal_prepare(X509 *pek)
+static CMS_ContentInfo *seal_prepare(X509 *pek, unsigned stream)
 {
-	const unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_STREAM;
+	const unsigned flags = CMS_BINARY | CMS_PARTIAL | stream;
 	/* AES-256-GCM, named: OpenSSL's default would be 3DES-CBC. */
 	CMS_ContentInfo *cms = CMS_encrypt(NULL, NULL, EVP_aes_256_gcm(), flags);
 	CMS_RecipientInfo *ri =
@@ -152,16 +163,31 @@ static CMS_ContentInfo *seal_prepare(X509 *pek)
 	return cms;
 }
 
+/* Reads the first bytes of the message: OpenSSL 3.0 fails to stream an
+ * empty content, so an empty message is sealed in one piece. */
+static ssize_t read_ahead(int fd, unsigned char *buf, size_t n)
+{
+	ssize_t r;
+	while ((r = read(fd, buf, n)) < 0 && errno == EINTR)
+		;
+	return r;
+}
+
 int seal_fd(int infd, int outfd, X509 *pek, uint64_t max_in,
             struct seal_size *size)
 {
-	struct meter m = { .max = max_in };
+	unsigned char first[4096];
+	ssize_t got = read_ahead(infd, first, sizeof first);
+	if (got < 0)
+		return -1;
+	struct meter m = { .max = max_in, .pre = first, .prelen = (size_t)got };
+	unsigned stream = got > 0 ? CMS_STREAM : 0;
 	BIO_METHOD *meth = NULL;
 	BIO *in = meter_new(&meth, &m);
 	BIO *fdin = BIO_new_fd(infd, BIO_NOCLOSE);
 	BIO *out = BIO_new(BIO_f_buffer());
 	BIO *fdout = BIO_new_fd(outfd, BIO_NOCLOSE);
-	CMS_ContentInfo *cms = seal_prepare(pek);
+	CMS_ContentInfo *cms = seal_prepare(pek, stream);
 	int ok = 0;
 
 	if (in && fdin && out && fdout && cms) {
@@ -169,7 +195,8 @@ int seal_fd(int infd, int outfd, X509 *pek, uint64_t max_in,
 		BIO_push(out, fdout);
 		fdin = fdout = NULL; /* freed with their chains */
 		errno = 0;
-		ok = SMIME_write_CMS(out, cms, in, CMS_BINARY | CMS_STREAM) == 1 &&
+		ok = (stream || CMS_final(cms, in, NULL, CMS_BINARY) == 1) &&
+		     SMIME_write_CMS(out, cms, in, CMS_BINARY | stream) == 1 &&
 		     BIO_flush(out) == 1;
 		if (!ok && errno == 0)
 			errno = EIO;

@@ -1,10 +1,13 @@
 #!/bin/sh
-# run-integration.sh BUILD - run the TAP scripts in tests/integration with
-# prove against the programs in BUILD; fail if they run zero tests.
+# run-integration.sh BUILD [SANITIZE] - run the TAP scripts in
+# tests/integration with prove against the programs in BUILD; fail if they
+# run zero tests. SANITIZE=1 tells the tests the programs run under ASan
+# (slower, more memory: resource bounds are then not asserted).
 set -u
 build=${1:-build}
 SQ_BUILD=$(cd "$build" && pwd)
-export SQ_BUILD
+SQ_SANITIZE=${2:-0}
+export SQ_BUILD SQ_SANITIZE
 set -- tests/integration/*.t
 [ -e "$1" ] || { echo "integration: FAIL: no test scripts" >&2; exit 1; }
 out=$(prove --exec '' --timer "$@" 2>&1)

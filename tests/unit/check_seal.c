@@ -1,0 +1,392 @@
+/* check_seal - S/MIME authEnveloped-data: seal, open, refuse tampering. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "pki.h"
+#include "seal.h"
+#include "testutil.h"
+
+static EVP_PKEY *ca_key, *key, *other_key;
+static X509 *ca, *pek, *other_pek;
+
+static void setup(void)
+{
+	ca_key = pki_keygen();
+	key = pki_keygen();
+	other_key = pki_keygen();
+	ca = pki_ca_create(ca_key, "test CA", 30);
+	pek = pki_issue_pek(ca_key, ca, key, "john.smith@example.org", 30);
+	other_pek = pki_issue_pek(ca_key, ca, other_key, "eve@example.org", 30);
+	if (!pek || !other_pek)
+		abort();
+}
+
+static void teardown(void)
+{
+	X509_free(other_pek);
+	X509_free(pek);
+	X509_free(ca);
+	EVP_PKEY_free(other_key);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(ca_key);
+}
+
+/* An in-memory file holding data, positioned at 0. */
+static int memfile(const void *data, size_t n)
+{
+	int fd = memfd_create("t", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, n), (ssize_t)n);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+/* Seals data for pek into sealed; returns seal_fd's result. */
+static int seal_mem(const void *data, size_t n, uint64_t max,
+                    struct sbuf *sealed, struct seal_size *size)
+{
+	int in = memfile(data, n), out = memfile("", 0);
+	int r = seal_fd(in, out, pek, max, size);
+	lseek(out, 0, SEEK_SET);
+	sbuf_reset(sealed);
+	ck_assert_int_eq(sbuf_read_fd(sealed, out), 0);
+	close(in);
+	close(out);
+	return r;
+}
+
+static int open_mem(const struct sbuf *sealed, EVP_PKEY *k, X509 *c,
+                    struct sbuf *plain)
+{
+	BIO *b = BIO_new_mem_buf(sealed->s, (int)sealed->len);
+	int r = seal_open_bio(b, 0, k, c, plain);
+	BIO_free(b);
+	ERR_clear_error();
+	return r;
+}
+
+START_TEST(round_trip_restores_every_byte)
+{
+	unsigned char msg[4096];
+	for (size_t i = 0; i < sizeof msg; i++)
+		msg[i] = (unsigned char)(i * 7);
+	struct sbuf sealed, plain;
+	struct seal_size size;
+	sbuf_init(&sealed, 1 << 20);
+	sbuf_init(&plain, 1 << 20);
+	ck_assert_int_eq(seal_mem(msg, sizeof msg, 0, &sealed, &size), 0);
+	ck_assert_uint_eq(size.octets, sizeof msg);
+	ck_assert_ptr_nonnull(strstr(sealed.s,
+		"Content-Type: application/pkcs7-mime; "
+		"smime-type=authEnveloped-data"));
+	ck_assert_ptr_null(memmem(sealed.s, sealed.len, msg + 100, 16));
+	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), 0);
+	ck_assert_uint_eq(plain.len, sizeof msg);
+	ck_assert_int_eq(memcmp(plain.s, msg, sizeof msg), 0);
+	sbuf_free(&sealed);
+	sbuf_free(&plain);
+}
+END_TEST
+
+START_TEST(empty_message_round_trips)
+{
+	struct sbuf sealed, plain;
+	struct seal_size size = { 9, 9 };
+	sbuf_init(&sealed, 1 << 20);
+	sbuf_init(&plain, 1 << 20);
+	ck_assert_int_eq(seal_mem("", 0, 0, &sealed, &size), 0);
+	ck_assert_uint_eq(size.octets, 0);
+	ck_assert_uint_eq(size.crlf_octets, 0);
+	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), 0);
+	ck_assert_uint_eq(plain.len, 0);
+	sbuf_free(&sealed);
+	sbuf_free(&plain);
+}
+END_TEST
+
+START_TEST(sizes_count_bare_lf_across_read_chunks)
+{
+	char msg[3000];
+	memset(msg, 'x', sizeof msg);
+	msg[10] = '\n';           /* bare */
+	msg[1023] = '\r';         /* CRLF split at OpenSSL's 1024-byte reads */
+	msg[1024] = '\n';
+	msg[2047] = '\n';         /* bare, at a chunk end */
+	msg[2999] = '\n';         /* bare */
+	struct sbuf sealed;
+	struct seal_size size;
+	sbuf_init(&sealed, 1 << 20);
+	ck_assert_int_eq(seal_mem(msg, sizeof msg, 0, &sealed, &size), 0);
+	ck_assert_uint_eq(size.octets, 3000);
+	ck_assert_uint_eq(size.crlf_octets, 3003);
+	sbuf_free(&sealed);
+}
+END_TEST
+
+START_TEST(format_is_aes256gcm_with_ecdh_sha256_kdf_and_aes256_wrap)
+{
+	struct sbuf sealed;
+	struct seal_size size;
+	sbuf_init(&sealed, 1 << 20);
+	ck_assert_int_eq(seal_mem("Subject: x\n\nhi\n", 15, 0, &sealed, &size),
+	                 0);
+	BIO *b = BIO_new_mem_buf(sealed.s, (int)sealed.len);
+	CMS_ContentInfo *cms = SMIME_read_CMS(b, NULL);
+	ck_assert_ptr_nonnull(cms);
+	ck_assert_int_eq(OBJ_obj2nid(CMS_get0_type(cms)),
+	                 NID_id_smime_ct_authEnvelopedData);
+	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+	ck_assert_int_eq(sk_CMS_RecipientInfo_num(ris), 1);
+	CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, 0);
+	ck_assert_int_eq(CMS_RecipientInfo_type(ri), CMS_RECIPINFO_AGREE);
+	X509_ALGOR *alg;
+	ASN1_OCTET_STRING *ukm;
+	ck_assert_int_eq(CMS_RecipientInfo_kari_get0_alg(ri, &alg, &ukm), 1);
+	ck_assert_int_eq(OBJ_obj2nid(alg->algorithm),
+	                 NID_dhSinglePass_stdDH_sha256kdf_scheme);
+	X509_ALGOR *wrap = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(X509_ALGOR),
+	                                             alg->parameter);
+	ck_assert_int_eq(OBJ_obj2nid(wrap->algorithm), NID_id_aes256_wrap);
+	X509_ALGOR_free(wrap);
+	CMS_ContentInfo_free(cms);
+	BIO_free(b);
+	sbuf_free(&sealed);
+}
+END_TEST
+
+/* Re-encodes a sealed entity as DER, lets mutate() change it, and writes
+ * it back as S/MIME, so tests can tamper below the base64. */
+static void tamper(struct sbuf *sealed, void (*mutate)(unsigned char *,
+                                                      long))
+{
+	BIO *in = BIO_new_mem_buf(sealed->s, (int)sealed->len);
+	CMS_ContentInfo *cms = SMIME_read_CMS(in, NULL);
+	unsigned char *der = NULL;
+	long n = i2d_CMS_ContentInfo(cms, &der);
+	ck_assert_int_gt(n, 0);
+	mutate(der, n);
+	const unsigned char *p = der;
+	CMS_ContentInfo *bad = d2i_CMS_ContentInfo(NULL, &p, n);
+	ck_assert_ptr_nonnull(bad);
+	BIO *out = BIO_new(BIO_s_mem());
+	ck_assert_int_eq(SMIME_write_CMS(out, bad, NULL, CMS_BINARY), 1);
+	char *data;
+	long len = BIO_get_mem_data(out, &data);
+	ck_assert_int_eq(sbuf_copy(sealed, data, (size_t)len), 0);
+	BIO_free(out);
+	CMS_ContentInfo_free(bad);
+	CMS_ContentInfo_free(cms);
+	OPENSSL_free(der);
+	BIO_free(in);
+}
+
+/* The mac is the last field: the DER's final 16 octets are the tag. */
+static void flip_tag(unsigned char *der, long n)
+{
+	ck_assert_int_eq(der[n - 18], 0x04);
+	ck_assert_int_eq(der[n - 17], 16);
+	der[n - 1] ^= 0x01;
+}
+
+/* Deep inside the 8 KiB encrypted content. */
+static void flip_ciphertext(unsigned char *der, long n)
+{
+	der[n - 4000] ^= 0x80;
+}
+
+static void check_tamper_refused(void (*mutate)(unsigned char *, long))
+{
+	static char msg[8192];
+	memset(msg, 'm', sizeof msg);
+	struct sbuf sealed, plain;
+	struct seal_size size;
+	sbuf_init(&sealed, 1 << 20);
+	sbuf_init(&plain, 1 << 20);
+	ck_assert_int_eq(sbuf_puts(&plain, "kept"), 0);
+	ck_assert_int_eq(seal_mem(msg, sizeof msg, 0, &sealed, &size), 0);
+	tamper(&sealed, mutate);
+	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), -1);
+	ck_assert_str_eq(plain.s, "kept"); /* no unverified plaintext */
+	sbuf_free(&sealed);
+	sbuf_free(&plain);
+}
+
+START_TEST(tampered_tag_is_refused)
+{
+	check_tamper_refused(flip_tag);
+}
+END_TEST
+
+START_TEST(tampered_ciphertext_is_refused)
+{
+	check_tamper_refused(flip_ciphertext);
+}
+END_TEST
+
+START_TEST(untouched_reencoding_still_opens)
+{
+	/* the control for the two tests above: tamper() itself is lossless */
+	struct sbuf sealed, plain;
+	struct seal_size size;
+	sbuf_init(&sealed, 1 << 20);
+	sbuf_init(&plain, 1 << 20);
+	ck_assert_int_eq(seal_mem("hello\n", 6, 0, &sealed, &size), 0);
+	BIO *in = BIO_new_mem_buf(sealed.s, (int)sealed.len);
+	CMS_ContentInfo *cms = SMIME_read_CMS(in, NULL);
+	BIO *out = BIO_new(BIO_s_mem());
+	SMIME_write_CMS(out, cms, NULL, CMS_BINARY);
+	char *data;
+	long len = BIO_get_mem_data(out, &data);
+	sbuf_copy(&sealed, data, (size_t)len);
+	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), 0);
+	ck_assert_str_eq(plain.s, "hello\n");
+	BIO_free(out);
+	BIO_free(in);
+	CMS_ContentInfo_free(cms);
+	sbuf_free(&sealed);
+	sbuf_free(&plain);
+}
+END_TEST
+
+START_TEST(wrong_key_opens_nothing)
+{
+	struct sbuf sealed, plain;
+	struct seal_size size;
+	sbuf_init(&sealed, 1 << 20);
+	sbuf_init(&plain, 1 << 20);
+	ck_assert_int_eq(seal_mem("secret\n", 7, 0, &sealed, &size), 0);
+	ck_assert_int_eq(open_mem(&sealed, other_key, other_pek, &plain), -1);
+	ck_assert_int_eq(open_mem(&sealed, other_key, pek, &plain), -1);
+	ck_assert_uint_eq(plain.len, 0);
+	sbuf_free(&sealed);
+	sbuf_free(&plain);
+}
+END_TEST
+
+START_TEST(unauthenticated_enveloped_data_is_refused)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	sk_X509_push(certs, pek);
+	BIO *msg = BIO_new_mem_buf("Subject: cbc\n\nno tag\n", -1);
+	CMS_ContentInfo *cms = CMS_encrypt(certs, msg, EVP_aes_256_cbc(),
+	                                   CMS_BINARY);
+	ck_assert_ptr_nonnull(cms);
+	BIO *out = BIO_new(BIO_s_mem());
+	ck_assert_int_eq(SMIME_write_CMS(out, cms, NULL, CMS_BINARY), 1);
+	struct sbuf plain;
+	sbuf_init(&plain, 1 << 20);
+	ck_assert_int_eq(seal_open_bio(out, 0, key, pek, &plain), -1);
+	char err[512];
+	ck_assert_ptr_nonnull(strstr(pki_errstr(err, sizeof err),
+	                             "not authEnveloped-data"));
+	ck_assert_uint_eq(plain.len, 0);
+	sbuf_free(&plain);
+	BIO_free(out);
+	BIO_free(msg);
+	CMS_ContentInfo_free(cms);
+	sk_X509_free(certs);
+}
+END_TEST
+
+START_TEST(garbage_and_truncated_input_open_nothing)
+{
+	struct sbuf sealed, plain;
+	struct seal_size size;
+	sbuf_init(&sealed, 1 << 20);
+	sbuf_init(&plain, 1 << 20);
+	ck_assert_int_eq(seal_mem("secret\n", 7, 0, &sealed, &size), 0);
+	sbuf_truncate(&sealed, sealed.len - 20);
+	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), -1);
+	sbuf_copy(&sealed, "Subject: plain text\n\nhello\n", 27);
+	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), -1);
+	ck_assert_uint_eq(plain.len, 0);
+	sbuf_free(&sealed);
+	sbuf_free(&plain);
+}
+END_TEST
+
+START_TEST(size_limits_apply_to_sealing_and_opening)
+{
+	static char msg[5000];
+	memset(msg, 'a', sizeof msg);
+	struct sbuf sealed, plain;
+	struct seal_size size;
+	sbuf_init(&sealed, 1 << 20);
+	sbuf_init(&plain, 1 << 20);
+	errno = 0;
+	ck_assert_int_eq(seal_mem(msg, sizeof msg, 4999, &sealed, &size), -1);
+	ck_assert_int_eq(errno, EMSGSIZE);
+	ck_assert_int_eq(seal_mem(msg, sizeof msg, 5000, &sealed, &size), 0);
+	BIO *b = BIO_new_mem_buf(sealed.s, (int)sealed.len);
+	ck_assert_int_eq(seal_open_bio(b, sealed.len - 1, key, pek, &plain), -1);
+	BIO_free(b);
+	b = BIO_new_mem_buf(sealed.s, (int)sealed.len);
+	ck_assert_int_eq(seal_open_bio(b, sealed.len, key, pek, &plain), 0);
+	ck_assert_uint_eq(plain.len, sizeof msg);
+	BIO_free(b);
+	ERR_clear_error();
+	sbuf_free(&sealed);
+	sbuf_free(&plain);
+}
+END_TEST
+
+START_TEST(read_error_fails_the_seal_instead_of_truncating)
+{
+	/* a directory descriptor: read(2) fails with EISDIR */
+	int in = open("/", O_RDONLY | O_DIRECTORY);
+	int out = memfile("", 0);
+	struct seal_size size;
+	errno = 0;
+	ck_assert_int_eq(seal_fd(in, out, pek, 0, &size), -1);
+	ck_assert_int_eq(errno, EISDIR);
+	ERR_clear_error();
+	close(in);
+	close(out);
+}
+END_TEST
+
+START_TEST(open_fd_reads_a_sealed_file)
+{
+	struct sbuf sealed, plain;
+	struct seal_size size;
+	sbuf_init(&sealed, 1 << 20);
+	sbuf_init(&plain, 1 << 20);
+	ck_assert_int_eq(seal_mem("hello\n", 6, 0, &sealed, &size), 0);
+	int fd = memfile(sealed.s, sealed.len);
+	ck_assert_int_eq(seal_open_fd(fd, 0, key, pek, &plain), 0);
+	ck_assert_str_eq(plain.s, "hello\n");
+	close(fd);
+	sbuf_free(&sealed);
+	sbuf_free(&plain);
+}
+END_TEST
+
+Suite *module_suite(void)
+{
+	Suite *s = suite_create("seal");
+	TCase *tc = tcase_create("seal");
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, round_trip_restores_every_byte);
+	tcase_add_test(tc, empty_message_round_trips);
+	tcase_add_test(tc, sizes_count_bare_lf_across_read_chunks);
+	tcase_add_test(tc, format_is_aes256gcm_with_ecdh_sha256_kdf_and_aes256_wrap);
+	tcase_add_test(tc, tampered_tag_is_refused);
+	tcase_add_test(tc, tampered_ciphertext_is_refused);
+	tcase_add_test(tc, untouched_reencoding_still_opens);
+	tcase_add_test(tc, wrong_key_opens_nothing);
+	tcase_add_test(tc, unauthenticated_enveloped_data_is_refused);
+	tcase_add_test(tc, garbage_and_truncated_input_open_nothing);
+	tcase_add_test(tc, size_limits_apply_to_sealing_and_opening);
+	tcase_add_test(tc, read_error_fails_the_seal_instead_of_truncating);
+	tcase_add_test(tc, open_fd_reads_a_sealed_file);
+	suite_add_tcase(s, tc);
+	return s;
+}
