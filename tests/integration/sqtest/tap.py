@@ -64,4 +64,8 @@ def build_dir():
 
 
 def repo_root():
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    """The top of the source tree (tests/integration/sqtest/tap.py is 3 down)."""
+    here = os.path.abspath(__file__)
+    for _ in range(4):
+        here = os.path.dirname(here)
+    return here

@@ -1,0 +1,29 @@
+#!/bin/sh
+# install.sh DESTDIR HOME BUILD - install secure-qmail under DESTDIR/HOME
+# (HOME from conf-home): programs in bin/, pages in man/, and the empty
+# control/ and users/ directories. Users, owners and modes of the queue and
+# maildirs are set up by the instance tools, not here.
+set -eu
+destdir=$1
+home=$2
+build=$3
+root="$destdir$home"
+
+install -d -m 755 "$root" "$root/bin" "$root/control" "$root/users" \
+	"$root/man/man5" "$root/man/man8"
+if [ -d "$build/bin" ]; then
+	for p in "$build"/bin/*; do
+		[ -f "$p" ] && install -m 755 "$p" "$root/bin/"
+	done
+fi
+# Formats (section 5) always; program pages (section 8) for the programs
+# installed, so development tools such as sq-mariadb stay out.
+for page in man/*.[0-9]; do
+	section=${page##*.}
+	name=$(basename "$page" ".$section")
+	if [ "$section" = 8 ] && [ ! -f "$root/bin/$name" ]; then
+		continue
+	fi
+	install -m 644 "$page" "$root/man/man$section/"
+done
+echo "installed under $root"
