@@ -6,6 +6,7 @@
 #   make            build everything into $(BUILD)/
 #   make check      unit + integration tests, then the same under ASan+UBSan
 #   make check-asan only the sanitizer pass (in build-asan/)
+#   make fuzz       libFuzzer on every tests/fuzz target (clang, build-fuzz/)
 #   make run        a local instance on loopback (see tools/run-instance)
 #   make install    install under $(DESTDIR)$(HOME_DIR)
 #   make deps       install missing Debian packages (as root)
@@ -26,7 +27,14 @@ CHECK_LIBS   = $(shell pkg-config --libs check)
 
 # _GNU_SOURCE: memfd_create, pipe2, O_TMPFILE and friends.
 CPPFLAGS = -D_GNU_SOURCE -Ilib -I$(BUILD)/gen
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+# make fuzz: clang with libFuzzer's coverage on every object.
+CC_CMD = clang $(wordlist 2,999,$(shell sed -n 1p conf-cc))
+LD_CMD = clang $(wordlist 2,999,$(shell sed -n 1p conf-ld))
+SAN_CFLAGS  = -U_FORTIFY_SOURCE -O1 -fsanitize=fuzzer-no-link,address,undefined \
+              -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_LDFLAGS = -fsanitize=address,undefined
+else ifeq ($(SANITIZE),1)
 SAN_CFLAGS  = -U_FORTIFY_SOURCE -O1 -fsanitize=address,undefined \
               -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_LDFLAGS = -fsanitize=address,undefined
@@ -49,10 +57,19 @@ UNIT_MAIN = $(BUILD)/tests/unit/runner.o $(BUILD)/tests/unit/testutil.o
 HELPER_SRC = $(wildcard tests/helpers/*.c)
 HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 
+# --- fuzz targets: tests/fuzz/fuzz_<name>.c ---------------------------------
+# Replayed over their corpus by make check; fuzzed by make fuzz (clang).
+FUZZ_SRC    = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES  = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+REPLAY_BIN  = $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay_%)
+FUZZER_BIN  = $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%)
+FUZZ_SECONDS ?= 30
+
 GEN = $(BUILD)/gen/auto_home.h
 
-.PHONY: all deps check check-plain check-asan unit integration run install clean
-all: $(LIBSQ) $(UNIT_BIN) $(HELPER_BIN)
+.PHONY: all deps check check-plain check-asan unit integration run install \
+        clean fuzz fuzz-build
+all: $(LIBSQ) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN)
 
 deps:
 	@sh tools/deps.sh
@@ -79,6 +96,13 @@ $(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(UNIT_MAIN) $(LIBSQ)
 $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBSQ)
 	$(LINK) -o $@ $^ $(PKG_LIBS)
 
+$(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o \
+		$(BUILD)/tests/fuzz/replay.o $(LIBSQ)
+	$(LINK) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(LIBSQ)
+	$(LINK) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
 # --- tests ------------------------------------------------------------------
 check: deps
 	$(MAKE) check-plain
@@ -97,6 +121,20 @@ unit: all
 integration: all
 	sh tests/run-integration.sh $(BUILD) $(SANITIZE)
 
+# Each target runs FUZZ_SECONDS on a scratch copy of its corpus; a crash
+# leaves its reproducer in build-fuzz/ and fails the run.
+fuzz:
+	$(MAKE) BUILD=build-fuzz FUZZ=1 fuzz-build
+	for t in $(FUZZ_NAMES); do \
+		rm -rf build-fuzz/corpus-$$t && mkdir -p build-fuzz/corpus-$$t && \
+		cp tests/fuzz/corpus/$$t/* build-fuzz/corpus-$$t/ && \
+		build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=65536 -artifact_prefix=build-fuzz/crash-$$t- \
+			build-fuzz/corpus-$$t || exit 1; \
+	done
+
+fuzz-build: $(FUZZER_BIN)
+
 run: deps all
 	sh tools/run-instance $(BUILD)
 
@@ -104,6 +142,7 @@ install: all
 	sh tools/install.sh "$(DESTDIR)" "$(HOME_DIR)" $(BUILD)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(UNIT_BIN:=.d) $(HELPER_BIN:=.d) $(UNIT_MAIN:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(UNIT_BIN:=.d) $(HELPER_BIN:=.d) $(UNIT_MAIN:.o=.d) \
+         $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.d)

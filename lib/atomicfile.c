@@ -41,19 +41,26 @@ int atomic_begin(struct atomicfile *af, int dirfd, const char *name,
 	struct timespec ts;
 	af->dirfd = dirfd;
 	af->fd = -1;
+	af->tmpname[0] = '\0';
 	if (!*name || strchr(name, '/') ||
 	    strlen(name) >= sizeof af->name) {
 		errno = EINVAL;
 		return -1;
 	}
 	snprintf(af->name, sizeof af->name, "%s", name);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* Unique per process and moment; O_EXCL catches the rest. */
-	snprintf(af->tmpname, sizeof af->tmpname, ".tmp.%ld.%ld.%s",
-	         (long)getpid(), (long)ts.tv_nsec, name);
-	af->fd = openat(dirfd, af->tmpname,
-	                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	                mode);
+	/* Unique per process and moment; O_EXCL catches the rest, and a
+	 * clash (two files in one nanosecond) is simply tried again. */
+	for (int attempt = 0; attempt < 5 && af->fd < 0; attempt++) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(af->tmpname, sizeof af->tmpname, ".tmp.%ld.%ld.%s",
+		         (long)getpid(), (long)ts.tv_nsec, name);
+		af->fd = openat(dirfd, af->tmpname,
+		                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		                        O_NOFOLLOW,
+		                mode);
+		if (af->fd < 0 && errno != EEXIST)
+			break;
+	}
 	return af->fd < 0 ? -1 : 0;
 }
 
@@ -95,7 +102,8 @@ void atomic_abort(struct atomicfile *af)
 	if (af->fd >= 0)
 		close(af->fd);
 	af->fd = -1;
-	unlinkat(af->dirfd, af->tmpname, 0);
+	if (af->tmpname[0])
+		unlinkat(af->dirfd, af->tmpname, 0);
 	errno = saved;
 }
 

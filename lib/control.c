@@ -47,34 +47,32 @@ static int slurp(struct control *c, const char *name, struct sbuf *raw)
 		errno = saved;
 		return -1;
 	}
-	if (memchr(raw->s ? raw->s : "", '\0', raw->len)) {
-		errno = EINVAL;
-		return -1;
-	}
 	return 1;
 }
 
-/* Splits raw into value lines: comments and blank lines dropped, trailing
- * white space cut, each kept line NUL-terminated in out. */
-static int split_lines(const struct sbuf *raw, struct sbuf *out,
-                       size_t *count)
+int control_split(const char *text, size_t len, struct sbuf *out,
+                  size_t *count)
 {
-	const char *p = raw->s ? raw->s : "";
-	const char *end = p + raw->len;
+	const char *p = text;
+	const char *end = p + len;
 	*count = 0;
+	if (memchr(text, '\0', len)) {
+		errno = EINVAL;
+		return -1;
+	}
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *eol = nl ? nl : end;
-		size_t len = (size_t)(eol - p);
-		if (len > CONTROL_LINE_MAX) {
+		size_t n = (size_t)(eol - p);
+		if (n > CONTROL_LINE_MAX) {
 			errno = EINVAL;
 			return -1;
 		}
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t' ||
-		                   p[len - 1] == '\r'))
-			len--;
-		if (len > 0 && p[0] != '#') {
-			if (sbuf_put(out, p, len) < 0 || sbuf_putc(out, '\0') < 0)
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' ||
+		                 p[n - 1] == '\r'))
+			n--;
+		if (n > 0 && p[0] != '#') {
+			if (sbuf_put(out, p, n) < 0 || sbuf_putc(out, '\0') < 0)
 				return -1;
 			(*count)++;
 		}
@@ -91,7 +89,7 @@ int control_readfile(struct control *c, const char *name, struct sbuf *out,
 	sbuf_init(&raw, CONTROL_FILE_MAX);
 	sbuf_reset(out);
 	int r = slurp(c, name, &raw);
-	if (r == 1 && split_lines(&raw, out, &n) < 0)
+	if (r == 1 && control_split(raw.s ? raw.s : "", raw.len, out, &n) < 0)
 		r = -1;
 	int saved = errno;
 	sbuf_free(&raw);

@@ -48,6 +48,12 @@ int control_readulong(struct control *c, const char *name, unsigned long max,
 int control_readfile(struct control *c, const char *name, struct sbuf *out,
                      size_t *count);
 
+/* The parser behind control_readfile, for text already in memory: value
+ * lines appended to out, each followed by a NUL; 0 or -1 (EINVAL for a NUL
+ * byte or an overlong line, EMSGSIZE when out is full). */
+int control_split(const char *text, size_t len, struct sbuf *out,
+                  size_t *count);
+
 /* Iterates a control_readfile result: returns the next line after prev
  * (NULL to start) or NULL at the end. */
 const char *control_nextline(const struct sbuf *lines, const char *prev);

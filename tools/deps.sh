@@ -8,7 +8,7 @@ PACKAGES="build-essential pkgconf git make
 libssl-dev openssl libgcrypt20-dev libcdb-dev tinycdb
 libmariadb-dev mariadb-server mariadb-client
 libevent-dev libjansson-dev
-check libsubunit-dev
+check libsubunit-dev clang
 perl python3 mandoc valgrind procps"
 
 missing=""
