@@ -37,13 +37,13 @@ static _Noreturn void die_msg(int code, const char *enh, const char *msg)
 	if (!enh_valid(enh))
 		enh = code == EXIT_PERM ? "5.0.0" : code == EXIT_TEMP ? "4.0.0"
 		                                                      : "2.0.0";
-	log_msg(code == EXIT_DONE ? LOG_INFO : LOG_FATAL, "%s (#%s)", msg, enh);
+	log_msg(code == EXIT_DONE ? SQLOG_INFO : SQLOG_FATAL, "%s (#%s)", msg, enh);
 	exit(code);
 }
 
 /* Formats the variadic message of the function it is used in into msg. */
 #define FORMAT_MSG(msg, fmt)                            \
-	char msg[LOG_MAX];                              \
+	char msg[SQLOG_MAX];                              \
 	do {                                            \
 		va_list ap;                             \
 		va_start(ap, fmt);                      \

@@ -12,8 +12,8 @@
 static char progname[64] = "secure-qmail";
 
 static const char *const level_names[] = {
-	[LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warning",
-	[LOG_ALERT] = "alert", [LOG_FATAL] = "fatal",
+	[SQLOG_DEBUG] = "debug", [SQLOG_INFO] = "info", [SQLOG_WARN] = "warning",
+	[SQLOG_ALERT] = "alert", [SQLOG_FATAL] = "fatal",
 };
 
 void log_init(const char *name)
@@ -50,8 +50,8 @@ size_t log_format(char *out, size_t n, enum log_level level, const char *msg)
 {
 	if (n < 8)
 		return 0;
-	if ((unsigned)level > LOG_FATAL)
-		level = LOG_ALERT;
+	if ((unsigned)level > SQLOG_FATAL)
+		level = SQLOG_ALERT;
 	int head = snprintf(out, n, "%s[%ld]: %s: ", progname, (long)getpid(),
 	                    level_names[level]);
 	if (head < 0 || (size_t)head >= n - 5)
@@ -74,8 +74,8 @@ size_t log_format(char *out, size_t n, enum log_level level, const char *msg)
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	int saved = errno;
-	char msg[LOG_MAX];
-	char rec[LOG_MAX + 128];
+	char msg[SQLOG_MAX];
+	char rec[SQLOG_MAX + 128];
 	int want = vsnprintf(msg, sizeof msg, fmt, ap);
 	if (want >= (int)sizeof msg)
 		memcpy(msg + sizeof msg - 4, "...", 4);

@@ -5,7 +5,7 @@
  * write(2) so records from several processes do not interleave. multilog
  * adds the timestamp. Bytes outside printable ASCII (and the backslash) are
  * written as \xHH, so hostile input can neither break a record in two nor
- * smuggle terminal escapes; records longer than LOG_MAX are cut and end
+ * smuggle terminal escapes; records longer than SQLOG_MAX are cut and end
  * with "...". Never pass a password or key to these functions.
  */
 #ifndef SQ_LOG_H
@@ -13,9 +13,9 @@
 
 #include <stdarg.h>
 
-#define LOG_MAX 1024
+#define SQLOG_MAX 1024
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ALERT, LOG_FATAL };
+enum log_level { SQLOG_DEBUG, SQLOG_INFO, SQLOG_WARN, SQLOG_ALERT, SQLOG_FATAL };
 
 /* Sets the program name shown in each record (the basename is kept). */
 void log_init(const char *progname);

@@ -10,7 +10,7 @@ START_TEST(record_names_program_pid_and_level)
 {
 	char rec[256], want[128];
 	log_init("/var/secure-qmail/bin/sq-smtpd");
-	size_t n = log_format(rec, sizeof rec, LOG_WARN, "peer went away");
+	size_t n = log_format(rec, sizeof rec, SQLOG_WARN, "peer went away");
 	snprintf(want, sizeof want, "sq-smtpd[%ld]: warning: peer went away\n",
 	         (long)getpid());
 	ck_assert_str_eq(rec, want);
@@ -22,7 +22,7 @@ START_TEST(hostile_bytes_cannot_break_the_line)
 {
 	char rec[256];
 	log_init("t");
-	log_format(rec, sizeof rec, LOG_INFO,
+	log_format(rec, sizeof rec, SQLOG_INFO,
 	           "HELO x\r\nt[1]: fatal: forged\x1b[2J\\\xff");
 	const char *msg = strstr(rec, "info: ") + 6;
 	ck_assert_str_eq(msg,
@@ -37,7 +37,7 @@ START_TEST(long_record_is_cut_with_an_ellipsis)
 	memset(msg, 'a', sizeof msg - 1);
 	msg[sizeof msg - 1] = '\0';
 	log_init("t");
-	size_t n = log_format(rec, sizeof rec, LOG_INFO, msg);
+	size_t n = log_format(rec, sizeof rec, SQLOG_INFO, msg);
 	ck_assert_uint_lt(n, sizeof rec);
 	ck_assert_str_eq(rec + n - 4, "...\n");
 }
@@ -47,7 +47,7 @@ static void log_one(void *arg)
 {
 	(void)arg;
 	log_init("sq-test");
-	log_msg(LOG_ALERT, "disk %s is %d%% full", "queue", 99);
+	log_msg(SQLOG_ALERT, "disk %s is %d%% full", "queue", 99);
 }
 
 START_TEST(log_msg_writes_one_line_to_stderr)

@@ -16,6 +16,20 @@
 
 static EVP_PKEY *ca_key, *key, *other_key;
 static X509 *ca, *pek, *other_pek;
+static struct sbuf sealed, plain;       /* fresh for every test */
+static struct seal_size size;
+
+static void buffers_setup(void)
+{
+	sbuf_init(&sealed, 1 << 20);
+	sbuf_init(&plain, 1 << 20);
+}
+
+static void buffers_teardown(void)
+{
+	sbuf_free(&sealed);
+	sbuf_free(&plain);
+}
 
 static void setup(void)
 {
@@ -51,23 +65,23 @@ static int memfile(const void *data, size_t n)
 
 /* Seals data for pek into sealed; returns seal_fd's result. */
 static int seal_mem(const void *data, size_t n, uint64_t max,
-                    struct sbuf *sealed, struct seal_size *size)
+                    struct sbuf *out, struct seal_size *sz)
 {
-	int in = memfile(data, n), out = memfile("", 0);
-	int r = seal_fd(in, out, pek, max, size);
-	lseek(out, 0, SEEK_SET);
-	sbuf_reset(sealed);
-	ck_assert_int_eq(sbuf_read_fd(sealed, out), 0);
+	int in = memfile(data, n), outfd = memfile("", 0);
+	int r = seal_fd(in, outfd, pek, max, sz);
+	lseek(outfd, 0, SEEK_SET);
+	sbuf_reset(out);
+	ck_assert_int_eq(sbuf_read_fd(out, outfd), 0);
 	close(in);
-	close(out);
+	close(outfd);
 	return r;
 }
 
-static int open_mem(const struct sbuf *sealed, EVP_PKEY *k, X509 *c,
-                    struct sbuf *plain)
+static int open_mem(const struct sbuf *in, EVP_PKEY *k, X509 *c,
+                    struct sbuf *out)
 {
-	BIO *b = BIO_new_mem_buf(sealed->s, (int)sealed->len);
-	int r = seal_open_bio(b, 0, k, c, plain);
+	BIO *b = BIO_new_mem_buf(in->s, (int)in->len);
+	int r = seal_open_bio(b, 0, k, c, out);
 	BIO_free(b);
 	ERR_clear_error();
 	return r;
@@ -78,10 +92,6 @@ START_TEST(round_trip_restores_every_byte)
 	unsigned char msg[4096];
 	for (size_t i = 0; i < sizeof msg; i++)
 		msg[i] = (unsigned char)(i * 7);
-	struct sbuf sealed, plain;
-	struct seal_size size;
-	sbuf_init(&sealed, 1 << 20);
-	sbuf_init(&plain, 1 << 20);
 	ck_assert_int_eq(seal_mem(msg, sizeof msg, 0, &sealed, &size), 0);
 	ck_assert_uint_eq(size.octets, sizeof msg);
 	ck_assert_ptr_nonnull(strstr(sealed.s,
@@ -91,24 +101,17 @@ START_TEST(round_trip_restores_every_byte)
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), 0);
 	ck_assert_uint_eq(plain.len, sizeof msg);
 	ck_assert_int_eq(memcmp(plain.s, msg, sizeof msg), 0);
-	sbuf_free(&sealed);
-	sbuf_free(&plain);
 }
 END_TEST
 
 START_TEST(empty_message_round_trips)
 {
-	struct sbuf sealed, plain;
-	struct seal_size size = { 9, 9 };
-	sbuf_init(&sealed, 1 << 20);
-	sbuf_init(&plain, 1 << 20);
+	size.octets = size.crlf_octets = 9;
 	ck_assert_int_eq(seal_mem("", 0, 0, &sealed, &size), 0);
 	ck_assert_uint_eq(size.octets, 0);
 	ck_assert_uint_eq(size.crlf_octets, 0);
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), 0);
 	ck_assert_uint_eq(plain.len, 0);
-	sbuf_free(&sealed);
-	sbuf_free(&plain);
 }
 END_TEST
 
@@ -121,21 +124,14 @@ START_TEST(sizes_count_bare_lf_across_read_chunks)
 	msg[1024] = '\n';
 	msg[2047] = '\n';         /* bare, at a chunk end */
 	msg[2999] = '\n';         /* bare */
-	struct sbuf sealed;
-	struct seal_size size;
-	sbuf_init(&sealed, 1 << 20);
 	ck_assert_int_eq(seal_mem(msg, sizeof msg, 0, &sealed, &size), 0);
 	ck_assert_uint_eq(size.octets, 3000);
 	ck_assert_uint_eq(size.crlf_octets, 3003);
-	sbuf_free(&sealed);
 }
 END_TEST
 
 START_TEST(format_is_aes256gcm_with_ecdh_sha256_kdf_and_aes256_wrap)
 {
-	struct sbuf sealed;
-	struct seal_size size;
-	sbuf_init(&sealed, 1 << 20);
 	ck_assert_int_eq(seal_mem("Subject: x\n\nhi\n", 15, 0, &sealed, &size),
 	                 0);
 	BIO *b = BIO_new_mem_buf(sealed.s, (int)sealed.len);
@@ -158,16 +154,15 @@ START_TEST(format_is_aes256gcm_with_ecdh_sha256_kdf_and_aes256_wrap)
 	X509_ALGOR_free(wrap);
 	CMS_ContentInfo_free(cms);
 	BIO_free(b);
-	sbuf_free(&sealed);
 }
 END_TEST
 
 /* Re-encodes a sealed entity as DER, lets mutate() change it, and writes
  * it back as S/MIME, so tests can tamper below the base64. */
-static void tamper(struct sbuf *sealed, void (*mutate)(unsigned char *,
+static void tamper(struct sbuf *entity, void (*mutate)(unsigned char *,
                                                       long))
 {
-	BIO *in = BIO_new_mem_buf(sealed->s, (int)sealed->len);
+	BIO *in = BIO_new_mem_buf(entity->s, (int)entity->len);
 	CMS_ContentInfo *cms = SMIME_read_CMS(in, NULL);
 	unsigned char *der = NULL;
 	long n = i2d_CMS_ContentInfo(cms, &der);
@@ -180,7 +175,7 @@ static void tamper(struct sbuf *sealed, void (*mutate)(unsigned char *,
 	ck_assert_int_eq(SMIME_write_CMS(out, bad, NULL, CMS_BINARY), 1);
 	char *data;
 	long len = BIO_get_mem_data(out, &data);
-	ck_assert_int_eq(sbuf_copy(sealed, data, (size_t)len), 0);
+	ck_assert_int_eq(sbuf_copy(entity, data, (size_t)len), 0);
 	BIO_free(out);
 	CMS_ContentInfo_free(bad);
 	CMS_ContentInfo_free(cms);
@@ -206,17 +201,11 @@ static void check_tamper_refused(void (*mutate)(unsigned char *, long))
 {
 	static char msg[8192];
 	memset(msg, 'm', sizeof msg);
-	struct sbuf sealed, plain;
-	struct seal_size size;
-	sbuf_init(&sealed, 1 << 20);
-	sbuf_init(&plain, 1 << 20);
 	ck_assert_int_eq(sbuf_puts(&plain, "kept"), 0);
 	ck_assert_int_eq(seal_mem(msg, sizeof msg, 0, &sealed, &size), 0);
 	tamper(&sealed, mutate);
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), -1);
 	ck_assert_str_eq(plain.s, "kept"); /* no unverified plaintext */
-	sbuf_free(&sealed);
-	sbuf_free(&plain);
 }
 
 START_TEST(tampered_tag_is_refused)
@@ -231,43 +220,27 @@ START_TEST(tampered_ciphertext_is_refused)
 }
 END_TEST
 
+static void no_change(unsigned char *der, long n)
+{
+	(void)der, (void)n;
+}
+
 START_TEST(untouched_reencoding_still_opens)
 {
 	/* the control for the two tests above: tamper() itself is lossless */
-	struct sbuf sealed, plain;
-	struct seal_size size;
-	sbuf_init(&sealed, 1 << 20);
-	sbuf_init(&plain, 1 << 20);
 	ck_assert_int_eq(seal_mem("hello\n", 6, 0, &sealed, &size), 0);
-	BIO *in = BIO_new_mem_buf(sealed.s, (int)sealed.len);
-	CMS_ContentInfo *cms = SMIME_read_CMS(in, NULL);
-	BIO *out = BIO_new(BIO_s_mem());
-	SMIME_write_CMS(out, cms, NULL, CMS_BINARY);
-	char *data;
-	long len = BIO_get_mem_data(out, &data);
-	sbuf_copy(&sealed, data, (size_t)len);
+	tamper(&sealed, no_change);
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), 0);
 	ck_assert_str_eq(plain.s, "hello\n");
-	BIO_free(out);
-	BIO_free(in);
-	CMS_ContentInfo_free(cms);
-	sbuf_free(&sealed);
-	sbuf_free(&plain);
 }
 END_TEST
 
 START_TEST(wrong_key_opens_nothing)
 {
-	struct sbuf sealed, plain;
-	struct seal_size size;
-	sbuf_init(&sealed, 1 << 20);
-	sbuf_init(&plain, 1 << 20);
 	ck_assert_int_eq(seal_mem("secret\n", 7, 0, &sealed, &size), 0);
 	ck_assert_int_eq(open_mem(&sealed, other_key, other_pek, &plain), -1);
 	ck_assert_int_eq(open_mem(&sealed, other_key, pek, &plain), -1);
 	ck_assert_uint_eq(plain.len, 0);
-	sbuf_free(&sealed);
-	sbuf_free(&plain);
 }
 END_TEST
 
@@ -281,14 +254,11 @@ START_TEST(unauthenticated_enveloped_data_is_refused)
 	ck_assert_ptr_nonnull(cms);
 	BIO *out = BIO_new(BIO_s_mem());
 	ck_assert_int_eq(SMIME_write_CMS(out, cms, NULL, CMS_BINARY), 1);
-	struct sbuf plain;
-	sbuf_init(&plain, 1 << 20);
 	ck_assert_int_eq(seal_open_bio(out, 0, key, pek, &plain), -1);
 	char err[512];
 	ck_assert_ptr_nonnull(strstr(pki_errstr(err, sizeof err),
 	                             "not authEnveloped-data"));
 	ck_assert_uint_eq(plain.len, 0);
-	sbuf_free(&plain);
 	BIO_free(out);
 	BIO_free(msg);
 	CMS_ContentInfo_free(cms);
@@ -298,18 +268,12 @@ END_TEST
 
 START_TEST(garbage_and_truncated_input_open_nothing)
 {
-	struct sbuf sealed, plain;
-	struct seal_size size;
-	sbuf_init(&sealed, 1 << 20);
-	sbuf_init(&plain, 1 << 20);
 	ck_assert_int_eq(seal_mem("secret\n", 7, 0, &sealed, &size), 0);
 	sbuf_truncate(&sealed, sealed.len - 20);
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), -1);
 	sbuf_copy(&sealed, "Subject: plain text\n\nhello\n", 27);
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), -1);
 	ck_assert_uint_eq(plain.len, 0);
-	sbuf_free(&sealed);
-	sbuf_free(&plain);
 }
 END_TEST
 
@@ -317,10 +281,6 @@ START_TEST(size_limits_apply_to_sealing_and_opening)
 {
 	static char msg[5000];
 	memset(msg, 'a', sizeof msg);
-	struct sbuf sealed, plain;
-	struct seal_size size;
-	sbuf_init(&sealed, 1 << 20);
-	sbuf_init(&plain, 1 << 20);
 	errno = 0;
 	ck_assert_int_eq(seal_mem(msg, sizeof msg, 4999, &sealed, &size), -1);
 	ck_assert_int_eq(errno, EMSGSIZE);
@@ -333,8 +293,6 @@ START_TEST(size_limits_apply_to_sealing_and_opening)
 	ck_assert_uint_eq(plain.len, sizeof msg);
 	BIO_free(b);
 	ERR_clear_error();
-	sbuf_free(&sealed);
-	sbuf_free(&plain);
 }
 END_TEST
 
@@ -343,7 +301,6 @@ START_TEST(read_error_fails_the_seal_instead_of_truncating)
 	/* a directory descriptor: read(2) fails with EISDIR */
 	int in = open("/", O_RDONLY | O_DIRECTORY);
 	int out = memfile("", 0);
-	struct seal_size size;
 	errno = 0;
 	ck_assert_int_eq(seal_fd(in, out, pek, 0, &size), -1);
 	ck_assert_int_eq(errno, EISDIR);
@@ -355,17 +312,11 @@ END_TEST
 
 START_TEST(open_fd_reads_a_sealed_file)
 {
-	struct sbuf sealed, plain;
-	struct seal_size size;
-	sbuf_init(&sealed, 1 << 20);
-	sbuf_init(&plain, 1 << 20);
 	ck_assert_int_eq(seal_mem("hello\n", 6, 0, &sealed, &size), 0);
 	int fd = memfile(sealed.s, sealed.len);
 	ck_assert_int_eq(seal_open_fd(fd, 0, key, pek, &plain), 0);
 	ck_assert_str_eq(plain.s, "hello\n");
 	close(fd);
-	sbuf_free(&sealed);
-	sbuf_free(&plain);
 }
 END_TEST
 
@@ -374,6 +325,7 @@ Suite *module_suite(void)
 	Suite *s = suite_create("seal");
 	TCase *tc = tcase_create("seal");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, buffers_setup, buffers_teardown);
 	tcase_add_test(tc, round_trip_restores_every_byte);
 	tcase_add_test(tc, empty_message_round_trips);
 	tcase_add_test(tc, sizes_count_bare_lf_across_read_chunks);
