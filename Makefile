@@ -6,6 +6,7 @@
 #   make            build everything into $(BUILD)/
 #   make check      unit + integration tests, then the same under ASan+UBSan
 #   make check-asan only the sanitizer pass (in build-asan/)
+#   make check-valgrind  the unit suites under valgrind memcheck
 #   make fuzz       libFuzzer on every tests/fuzz target (clang, build-fuzz/)
 #   make run        a local instance on loopback (see tools/run-instance)
 #   make install    install under $(DESTDIR)$(HOME_DIR)
@@ -67,7 +68,7 @@ FUZZ_SECONDS ?= 30
 
 GEN = $(BUILD)/gen/auto_home.h
 
-.PHONY: all deps check check-plain check-asan unit integration run install \
+.PHONY: all deps check check-plain check-asan check-valgrind unit integration run install \
         clean fuzz fuzz-build
 all: $(LIBSQ) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN)
 
@@ -114,6 +115,9 @@ check-plain: all
 
 check-asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 check-plain
+
+check-valgrind: all
+	sh tests/run-valgrind.sh $(BUILD)
 
 unit: all
 	sh tests/run-unit.sh $(BUILD)
