@@ -20,7 +20,8 @@ CC_CMD   = $(shell sed -n 1p conf-cc)
 LD_CMD   = $(shell sed -n 1p conf-ld)
 HOME_DIR = $(shell sed -n 1p conf-home)
 
-PKGS       = libssl libcrypto libcdb
+PKGS       = libssl libcrypto libcdb libcurl jansson libgcrypt mariadb \
+             libevent_openssl libevent
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 CHECK_CFLAGS = $(shell pkg-config --cflags check)

@@ -7,7 +7,7 @@ set -eu
 PACKAGES="build-essential pkgconf git make
 libssl-dev openssl libgcrypt20-dev libcdb-dev tinycdb
 libmariadb-dev mariadb-server mariadb-client
-libevent-dev libjansson-dev
+libevent-dev libjansson-dev libcurl4-openssl-dev wrk
 check libsubunit-dev clang
 perl python3 mandoc valgrind procps"
 
