@@ -28,7 +28,7 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
 # _GNU_SOURCE: memfd_create, pipe2, O_TMPFILE and friends.
-CPPFLAGS = -D_GNU_SOURCE -Ilib -I$(BUILD)/gen
+CPPFLAGS = -D_GNU_SOURCE -Ilib -Ipks -I$(BUILD)/gen
 ifeq ($(FUZZ),1)
 # make fuzz: clang with libFuzzer's coverage on every object.
 CC_CMD = clang $(wordlist 2,999,$(shell sed -n 1p conf-cc))
@@ -49,6 +49,17 @@ LINK    = $(LD_CMD) $(SAN_LDFLAGS)
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBSQ   = $(BUILD)/lib/libsq.a
+
+# --- programs: in each program directory, the files named in *_MAINS hold
+# main(); the directory's other .c files form its own library. ------------
+PKS_MAINS  = pksd pks-ctl
+PKS_LIBSRC = $(filter-out $(PKS_MAINS:%=pks/%.c),$(wildcard pks/*.c))
+LIBPKS     = $(BUILD)/pks/libpks.a
+PKS_PROGS  = $(PKS_MAINS:%=$(BUILD)/bin/%)
+TOOLS_MAINS = sq-ca
+TOOLS_PROGS = $(TOOLS_MAINS:%=$(BUILD)/bin/%)
+PROGS      = $(PKS_PROGS) $(TOOLS_PROGS)
+PROG_LIBS  = $(LIBPKS) $(LIBSQ)
 
 # --- unit tests: tests/unit/check_<module>.c, one binary per module -------
 UNIT_SRC  = $(wildcard tests/unit/check_*.c)
@@ -71,7 +82,7 @@ GEN = $(BUILD)/gen/auto_home.h
 
 .PHONY: all deps check check-plain check-asan check-valgrind unit integration run install \
         clean fuzz fuzz-build
-all: $(LIBSQ) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN)
+all: $(LIBSQ) $(LIBPKS) $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN)
 
 deps:
 	@sh tools/deps.sh
@@ -92,10 +103,31 @@ $(LIBSQ): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(UNIT_MAIN) $(LIBSQ)
+$(LIBPKS): $(PKS_LIBSRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema.o
+	rm -f $@
+	ar rcs $@ $^
+
+# The schema migrations, embedded in the programs that apply or check them.
+$(BUILD)/gen/schema.c: tools/embed-sql.sh $(sort $(wildcard pks/schema/*.sql))
+	@mkdir -p $(@D)
+	sh tools/embed-sql.sh $(sort $(wildcard pks/schema/*.sql)) > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/gen/schema.o: $(BUILD)/gen/schema.c
+	$(COMPILE) -c $< -o $@
+
+$(PKS_PROGS): $(BUILD)/bin/%: $(BUILD)/pks/%.o $(PROG_LIBS)
+	@mkdir -p $(@D)
+	$(LINK) -o $@ $^ $(PKG_LIBS)
+
+$(TOOLS_PROGS): $(BUILD)/bin/%: $(BUILD)/tools/%.o $(LIBSQ)
+	@mkdir -p $(@D)
+	$(LINK) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(UNIT_MAIN) $(PROG_LIBS)
 	$(LINK) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 
-$(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBSQ)
+$(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(PROG_LIBS)
 	$(LINK) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o \
@@ -149,5 +181,7 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(UNIT_BIN:=.d) $(HELPER_BIN:=.d) $(UNIT_MAIN:.o=.d) \
+-include $(LIB_OBJ:.o=.d) $(PKS_LIBSRC:%.c=$(BUILD)/%.d) \
+         $(PKS_MAINS:%=$(BUILD)/pks/%.d) $(TOOLS_MAINS:%=$(BUILD)/tools/%.d) \
+         $(UNIT_BIN:=.d) $(HELPER_BIN:=.d) $(UNIT_MAIN:.o=.d) \
          $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.d)

@@ -1,6 +1,7 @@
 /*
  * pki - key pairs and certificates. See pki.h.
  */
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "addr.h"
 #include "pki.h"
 
 EVP_PKEY *pki_keygen(void)
@@ -99,6 +101,37 @@ X509 *pki_issue_pek(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *subject_key,
 	return cert;
 }
 
+X509 *pki_issue_server(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *key,
+                       const char *const *names, size_t n, int days)
+{
+	char san[2048] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ip[16];
+		int is_ip = inet_pton(AF_INET, names[i], ip) == 1 ||
+		            inet_pton(AF_INET6, names[i], ip) == 1;
+		int w = snprintf(san + used, sizeof san - used, "%s%s:%s",
+		                 i ? "," : "", is_ip ? "IP" : "DNS", names[i]);
+		if (w < 0 || (size_t)w >= sizeof san - used ||
+		    (strpbrk(names[i], ",:") && !is_ip))
+			return NULL;
+		used += (size_t)w;
+	}
+	X509 *cert = n ? new_cert(key, names[0], days) : NULL;
+	if (!cert ||
+	    !X509_set_issuer_name(cert, X509_get_subject_name(ca_cert)) ||
+	    !add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") ||
+	    !add_ext(cert, ca_cert, NID_key_usage, "critical,digitalSignature") ||
+	    !add_ext(cert, ca_cert, NID_ext_key_usage, "serverAuth") ||
+	    !add_ext(cert, ca_cert, NID_subject_alt_name, san) ||
+	    !add_ext(cert, ca_cert, NID_authority_key_identifier, "keyid") ||
+	    !X509_sign(cert, ca_key, EVP_sha256())) {
+		X509_free(cert);
+		return NULL;
+	}
+	return cert;
+}
+
 static int is_p256(X509 *cert)
 {
 	EVP_PKEY *pub = X509_get0_pubkey(cert);
@@ -142,6 +175,30 @@ int pki_verify_pek(X509 *cert, X509 *ca, const char *address, char *why,
 	X509_STORE_CTX_free(ctx);
 	X509_STORE_free(store);
 	ERR_clear_error();
+	return r;
+}
+
+int pki_cert_address(X509 *cert, char *out)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name,
+	                                        NULL, NULL);
+	int found = 0, r = -1;
+	out[0] = '\0';
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		if (g->type != GEN_EMAIL)
+			continue;
+		const ASN1_STRING *a = g->d.rfc822Name;
+		found++;
+		r = addr_normalize((const char *)ASN1_STRING_get0_data(a),
+		                   (size_t)ASN1_STRING_length(a), out) == ADDR_OK
+		    ? 0 : -1;
+	}
+	GENERAL_NAMES_free(names);
+	if (found != 1) {
+		out[0] = '\0';
+		return -1;
+	}
 	return r;
 }
 

@@ -32,11 +32,22 @@ X509 *pki_ca_create(EVP_PKEY *key, const char *name, int days);
 X509 *pki_issue_pek(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *subject_key,
                     const char *address, int days);
 
+/* Issues a TLS server certificate (pksd, edhd) for the public half of
+ * key, naming each of names[0..n) in subjectAltName (IP addresses as IP,
+ * the rest as DNS names; the first is also the CN). NULL on error. */
+X509 *pki_issue_server(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *key,
+                       const char *const *names, size_t n, int days);
+
 /* 1 if cert chains to ca, is valid now, is a P-256 keyAgreement /
  * emailProtection certificate and names address; 0 if not (reason in why,
  * which may be NULL); -1 on internal error. */
 int pki_verify_pek(X509 *cert, X509 *ca, const char *address, char *why,
                    size_t whylen);
+
+/* The address a PEK names: its one subjectAltName rfc822Name,
+ * normalised into out (ADDR_MAX + 1 octets). 0, or -1 if there is not
+ * exactly one, or it is not a valid address. */
+int pki_cert_address(X509 *cert, char *out);
 
 /* PEM in and out. The parsers read at most len bytes of untrusted input. */
 X509 *pki_cert_from_pem(const char *pem, size_t len);

@@ -74,6 +74,17 @@ int sbuf_put(struct sbuf *b, const void *data, size_t n)
 	return 0;
 }
 
+char *sbuf_grow(struct sbuf *b, size_t n)
+{
+	if (sbuf_reserve(b, n) < 0)
+		return NULL;
+	char *start = b->s + b->len;
+	memset(start, 0, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+	return start;
+}
+
 int sbuf_puts(struct sbuf *b, const char *str)
 {
 	return sbuf_put(b, str, strlen(str));

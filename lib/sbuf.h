@@ -34,6 +34,10 @@ int sbuf_printf(struct sbuf *b, const char *fmt, ...)
 int sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
+/* Appends n zero bytes and returns where they start, for the caller to
+ * fill in place; NULL (errno EMSGSIZE or ENOMEM) if they do not fit. */
+char *sbuf_grow(struct sbuf *b, size_t n);
+
 /* Replaces the contents; same results as sbuf_put. */
 int sbuf_copy(struct sbuf *b, const void *data, size_t n);
 

@@ -1,0 +1,630 @@
+/*
+ * api - the key store's REST API. See api.h and pksd(8).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "addr.h"
+#include "api.h"
+#include "clientauth.h"
+#include "log.h"
+
+#define SEGMENTS_MAX 8
+#define ROLE(r) (1u << (r))
+#define ANY_ROLE (ROLE(ROLE_DELIVER) | ROLE(ROLE_LOGIN) | ROLE(ROLE_PROVISION))
+
+struct call {
+	struct api *api;
+	struct evhttp_request *req;
+	const struct client_rec *client;
+	char peer[64];
+	const char *route;              /* the pattern: logged, never the path */
+	char *param[SEGMENTS_MAX];      /* decoded {placeholders}, in order */
+	int nparam;
+	json_t *body;
+	int status;
+};
+
+/* ---- replies ----------------------------------------------------------- */
+
+static void reply_json(struct call *c, int status, json_t *doc)
+{
+	struct evbuffer *out = evbuffer_new();
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	if (out && text) {
+		evbuffer_add(out, text, strlen(text));
+		evbuffer_add(out, "\n", 1);
+	}
+	if (text) { /* may hold wrapped PDKs */
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
+	json_decref(doc);
+	c->status = status;
+	evhttp_send_reply(c->req, status, NULL, out);
+	if (out)
+		evbuffer_free(out);
+}
+
+static void reply_error(struct call *c, int status, const char *code,
+                        const char *message)
+{
+	reply_json(c, status, json_pack("{s:s, s:s}", "error", code, "message",
+	                                message));
+}
+
+static int http_status(int store_result)
+{
+	switch (store_result) {
+	case STORE_OK: return 200;
+	case STORE_NOTFOUND: return 404;
+	case STORE_TAKEN: return 409;
+	case STORE_INVALID: return 422;
+	case STORE_LOCKED: return 429;
+	case STORE_DOWN: return 503;
+	default: return 500;
+	}
+}
+
+static void reply_store_error(struct call *c, int r, const char *notfound)
+{
+	static const struct { int r; const char *code, *msg; } map[] = {
+		{ STORE_TAKEN, "address_taken", "the address has keys already" },
+		{ STORE_INVALID, "invalid_key",
+		  "the PEK does not verify for the address, or the PDK is not "
+		  "a wrapped key" },
+		{ STORE_DOWN, "database_unavailable", "try again later" },
+		{ STORE_FAIL, "internal_error", "see the pksd log" },
+	};
+	if (r == STORE_NOTFOUND) {
+		reply_error(c, 404, notfound, "not found");
+		return;
+	}
+	if (r == STORE_FAIL)
+		log_msg(SQLOG_ALERT, "%s %s: %s", c->peer, c->route,
+		        c->api->store->error);
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (map[i].r == r) {
+			reply_error(c, http_status(r), map[i].code, map[i].msg);
+			return;
+		}
+	reply_error(c, 500, "internal_error", "see the pksd log");
+}
+
+/* ---- parameters -------------------------------------------------------- */
+
+static int param_hash(const char *s, uint32_t *hash)
+{
+	if (strlen(s) != 8 || strspn(s, "0123456789abcdef") != 8)
+		return -1;
+	*hash = (uint32_t)strtoul(s, NULL, 16);
+	return 0;
+}
+
+static int param_row(const char *s, uint64_t *row)
+{
+	if (!*s || strlen(s) > 16 || strspn(s, "0123456789") != strlen(s) ||
+	    *s == '0')
+		return -1;
+	*row = strtoull(s, NULL, 10);
+	return *row < ((uint64_t)1 << 53) ? 0 : -1;
+}
+
+static int param_address(const char *s, char *out)
+{
+	return addr_normalize(s, strlen(s), out) == ADDR_OK ? 0 : -1;
+}
+
+static json_t *keys_json(uint32_t hash, const struct key_list *l)
+{
+	char hex[9];
+	addr_hash_hex(hash, hex);
+	json_t *keys = json_array();
+	for (size_t i = 0; keys && i < l->n; i++) {
+		const struct key_out *k = &l->key[i];
+		json_t *o = json_pack("{s:I, s:I, s:s}", "row", (json_int_t)k->row,
+		                      "version", (json_int_t)k->version,
+		                      "pek", k->pek);
+		if (o && k->pdk)
+			json_object_set_new(o, "pdk", json_string(k->pdk));
+		if (o && k->locked_until) {
+			char when[32];
+			time_t t = (time_t)k->locked_until;
+			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+			json_object_set_new(o, "locked_until", json_string(when));
+		}
+		json_array_append_new(keys, o);
+	}
+	return json_pack("{s:s, s:o}", "hash", hex, "keys", keys);
+}
+
+/* ---- handlers ---------------------------------------------------------- */
+
+static void get_health(struct call *c)
+{
+	if (db_ping(c->api->store->db) != DB_OK) {
+		reply_error(c, 503, "database_unavailable", "try again later");
+		return;
+	}
+	reply_json(c, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void get_keys(struct call *c, int want_pdk)
+{
+	uint32_t hash;
+	struct key_list l;
+	if (param_hash(c->param[0], &hash) < 0) {
+		reply_error(c, 400, "invalid_hash", "a hash is 8 lower-case hex digits");
+		return;
+	}
+	int r = store_keys(c->api->store, hash, want_pdk, &l);
+	if (r != STORE_OK) {
+		reply_store_error(c, r, "no_such_key");
+		return;
+	}
+	reply_json(c, 200, keys_json(hash, &l));
+	key_list_free(&l);
+}
+
+static void get_peks(struct call *c)
+{
+	get_keys(c, 0);
+}
+
+static void get_pdks(struct call *c)
+{
+	get_keys(c, 1);
+}
+
+/* {"address", "pek", "pdk"} and nothing else. */
+static int key_body(struct call *c, char *address, const char **pek,
+                    const char **pdk)
+{
+	const char *a;
+	if (!c->body || json_unpack(c->body, "{s:s, s:s, s:s !}", "address", &a,
+	                            "pek", pek, "pdk", pdk) < 0) {
+		reply_error(c, 400, "invalid_body",
+		            "expected {\"address\", \"pek\", \"pdk\"} strings");
+		return -1;
+	}
+	if (param_address(a, address) < 0) {
+		reply_error(c, 400, "invalid_address", "not a valid address");
+		return -1;
+	}
+	return 0;
+}
+
+static void create_key(struct call *c, int new_version)
+{
+	char address[ADDR_MAX + 1], hex[9];
+	const char *pek, *pdk;
+	uint32_t hash, version;
+	uint64_t row;
+	if (key_body(c, address, &pek, &pdk) < 0)
+		return;
+	if (new_version) {
+		uint32_t want;
+		if (param_hash(c->param[0], &want) < 0 || want != addr_hash(address)) {
+			reply_error(c, 422, "hash_mismatch",
+			            "the address does not have this hash");
+			return;
+		}
+	}
+	int r = store_create(c->api->store, address, pek, pdk, new_version,
+	                     &hash, &row, &version);
+	if (r != STORE_OK) {
+		reply_store_error(c, r, "no_such_address");
+		return;
+	}
+	addr_hash_hex(hash, hex);
+	reply_json(c, 201, json_pack("{s:s, s:I, s:I}", "hash", hex, "row",
+	                             (json_int_t)row, "version",
+	                             (json_int_t)version));
+}
+
+static void post_keys(struct call *c)
+{
+	create_key(c, 0);
+}
+
+static void post_version(struct call *c)
+{
+	create_key(c, 1);
+}
+
+/* {hash} and {row} of the path. */
+static int hash_row(struct call *c, uint32_t *hash, uint64_t *row)
+{
+	if (param_hash(c->param[0], hash) < 0 || param_row(c->param[1], row) < 0) {
+		reply_error(c, 400, "invalid_path", "bad hash or row");
+		return -1;
+	}
+	return 0;
+}
+
+static void put_pdk(struct call *c)
+{
+	uint32_t hash, version;
+	uint64_t row;
+	const char *pdk;
+	if (hash_row(c, &hash, &row) < 0)
+		return;
+	if (!c->body || json_unpack(c->body, "{s:s !}", "pdk", &pdk) < 0) {
+		reply_error(c, 400, "invalid_body", "expected {\"pdk\": string}");
+		return;
+	}
+	int r = store_replace_pdk(c->api->store, hash, row, pdk, &version);
+	if (r != STORE_OK) {
+		reply_store_error(c, r, "no_such_row");
+		return;
+	}
+	reply_json(c, 200, json_pack("{s:I, s:I}", "row", (json_int_t)row,
+	                             "version", (json_int_t)version));
+}
+
+static void delete_address(struct call *c)
+{
+	char address[ADDR_MAX + 1];
+	unsigned deleted;
+	if (param_address(c->param[0], address) < 0) {
+		reply_error(c, 400, "invalid_address", "not a valid address");
+		return;
+	}
+	int r = store_delete_address(c->api->store, address, &deleted);
+	if (r != STORE_OK) {
+		reply_store_error(c, r, "no_such_address");
+		return;
+	}
+	reply_json(c, 200, json_pack("{s:I}", "deleted", (json_int_t)deleted));
+}
+
+static void get_availability(struct call *c)
+{
+	char address[ADDR_MAX + 1];
+	int available;
+	if (param_address(c->param[0], address) < 0) {
+		reply_error(c, 400, "invalid_address", "not a valid address");
+		return;
+	}
+	int r = store_available(c->api->store, address, &available);
+	if (r != STORE_OK) {
+		reply_store_error(c, r, "no_such_address");
+		return;
+	}
+	reply_json(c, 200, json_pack("{s:s, s:b}", "address", address,
+	                             "available", available));
+}
+
+static void post_login_failure(struct call *c)
+{
+	uint32_t hash;
+	uint64_t row;
+	unsigned failures;
+	int64_t until;
+	if (hash_row(c, &hash, &row) < 0)
+		return;
+	int r = store_login_failure(c->api->store, hash, row, &failures, &until);
+	if (r != STORE_OK) {
+		reply_store_error(c, r, "no_such_row");
+		return;
+	}
+	json_t *lock = json_null();
+	if (until) {
+		char when[32];
+		time_t t = (time_t)until;
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+		lock = json_string(when);
+	}
+	log_msg(SQLOG_INFO, "%s login failure %u on row %llu%s", c->peer,
+	        failures, (unsigned long long)row, until ? ", locked" : "");
+	reply_json(c, 200, json_pack("{s:I, s:o}", "failures",
+	                             (json_int_t)failures, "locked_until", lock));
+}
+
+static void post_login_success(struct call *c)
+{
+	uint32_t hash;
+	uint64_t row;
+	if (hash_row(c, &hash, &row) < 0)
+		return;
+	int r = store_login_success(c->api->store, hash, row);
+	if (r != STORE_OK) {
+		reply_store_error(c, r, "no_such_row");
+		return;
+	}
+	reply_json(c, 200, json_pack("{s:i}", "failures", 0));
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+static const struct route {
+	enum evhttp_cmd_type method;
+	const char *pattern;
+	unsigned roles;
+	int has_body;
+	void (*fn)(struct call *);
+} routes[] = {
+	{ EVHTTP_REQ_GET, "/v1/health", ANY_ROLE, 0, get_health },
+	{ EVHTTP_REQ_GET, "/v1/keys/{hash}", ANY_ROLE, 0, get_peks },
+	{ EVHTTP_REQ_GET, "/v1/keys/{hash}/pdk", ROLE(ROLE_LOGIN), 0, get_pdks },
+	{ EVHTTP_REQ_POST, "/v1/keys", ROLE(ROLE_PROVISION), 1, post_keys },
+	{ EVHTTP_REQ_POST, "/v1/keys/{hash}/versions", ROLE(ROLE_PROVISION), 1,
+	  post_version },
+	{ EVHTTP_REQ_PUT, "/v1/keys/{hash}/rows/{row}/pdk", ROLE(ROLE_PROVISION),
+	  1, put_pdk },
+	{ EVHTTP_REQ_DELETE, "/v1/addresses/{address}", ROLE(ROLE_PROVISION), 0,
+	  delete_address },
+	{ EVHTTP_REQ_GET, "/v1/addresses/{address}/availability",
+	  ROLE(ROLE_PROVISION), 0, get_availability },
+	{ EVHTTP_REQ_POST, "/v1/keys/{hash}/rows/{row}/login-failure",
+	  ROLE(ROLE_LOGIN), 0, post_login_failure },
+	{ EVHTTP_REQ_POST, "/v1/keys/{hash}/rows/{row}/login-success",
+	  ROLE(ROLE_LOGIN), 0, post_login_success },
+};
+
+/* Splits a raw path into at most SEGMENTS_MAX raw segments (in place). */
+static int split_path(char *path, char **seg)
+{
+	int n = 0;
+	if (*path != '/')
+		return -1;
+	for (char *p = path + 1;; ) {
+		if (n == SEGMENTS_MAX)
+			return -1;
+		seg[n++] = p;
+		char *slash = strchr(p, '/');
+		if (!slash)
+			return n;
+		*slash = '\0';
+		p = slash + 1;
+	}
+}
+
+/* 1 if the raw segments fit pattern; fills c->param with decoded values. */
+static int match(const char *pattern, char **seg, int n, struct call *c)
+{
+	char pat[128];
+	char *pseg[SEGMENTS_MAX];
+	snprintf(pat, sizeof pat, "%s", pattern);
+	int pn = split_path(pat, pseg);
+	if (pn != n)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (pseg[i][0] != '{' && strcmp(pseg[i], seg[i]) != 0)
+			return 0;
+	for (int i = 0; i < n; i++) {
+		if (pseg[i][0] != '{')
+			continue;
+		size_t len;
+		char *v = evhttp_uridecode(seg[i], 0, &len);
+		/* a decoded NUL would cut the value short unseen */
+		if (!v || len != strlen(v) || len == 0 || len > 512) {
+			free(v);
+			return -1;
+		}
+		c->param[c->nparam++] = v;
+	}
+	return 1;
+}
+
+static void free_params(struct call *c)
+{
+	for (int i = 0; i < c->nparam; i++)
+		free(c->param[i]);
+	c->nparam = 0;
+}
+
+/* Finds the route; *method_ok tells a known path with another method. */
+static const struct route *route_for(struct call *c, int *path_ok)
+{
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(c->req));
+	char buf[1024], *seg[SEGMENTS_MAX];
+	*path_ok = 0;
+	if (!path || strlen(path) >= sizeof buf)
+		return NULL;
+	strcpy(buf, path);
+	int n = split_path(buf, seg);
+	enum evhttp_cmd_type method = evhttp_request_get_command(c->req);
+	for (size_t i = 0; n > 0 && i < sizeof routes / sizeof routes[0]; i++) {
+		int m = match(routes[i].pattern, seg, n, c);
+		if (m < 0)
+			return NULL;
+		if (m == 0)
+			continue;
+		*path_ok = 1;
+		if (routes[i].method == method)
+			return &routes[i];
+		free_params(c);
+	}
+	return NULL;
+}
+
+/* ---- authentication ---------------------------------------------------- */
+
+static const struct client_rec *client_lookup(struct api *api, uint32_t id,
+                                              int *down)
+{
+	struct client_cache_entry *e = &api->clients[id % CLIENT_CACHE_SLOTS];
+	time_t now = time(NULL);
+	*down = 0;
+	if (e->valid && e->rec.id == id && now - e->fetched < CLIENT_CACHE_SECONDS)
+		return &e->rec;
+	int r = db_client_get(api->store->db, id, &e->rec);
+	e->valid = r == DB_OK;
+	e->fetched = now;
+	*down = r == DB_DOWN;
+	return e->valid ? &e->rec : NULL;
+}
+
+/* Parses "Basic base64(id:secret)"; 0 and the parts, or -1. */
+static int basic_credentials(const char *header, uint32_t *id, char *secret,
+                             size_t secretmax)
+{
+	unsigned char raw[256];
+	if (!header || strncasecmp(header, "Basic ", 6) != 0)
+		return -1;
+	const char *b64 = header + 6;
+	size_t len = strlen(b64);
+	if (len == 0 || len % 4 || len > 4 * (sizeof raw / 3 - 1))
+		return -1;
+	int n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
+	if (n < 0)
+		return -1;
+	n -= (b64[len - 1] == '=') + (len > 1 && b64[len - 2] == '=');
+	const unsigned char *colon = memchr(raw, ':', (size_t)n);
+	size_t idlen = colon ? (size_t)(colon - raw) : 0;
+	size_t slen = colon ? (size_t)n - idlen - 1 : 0;
+	int ok = colon && idlen >= 1 && idlen <= 10 && slen > 0 && slen < secretmax;
+	unsigned long long v = 0;
+	for (size_t i = 0; ok && i < idlen; i++) {
+		ok = isdigit(raw[i]);
+		v = v * 10 + (unsigned)(raw[i] - '0');
+	}
+	if (ok && v > 0 && v <= 0xffffffffULL &&
+	    !memchr(colon + 1, '\0', slen)) {
+		*id = (uint32_t)v;
+		memcpy(secret, colon + 1, slen);
+		secret[slen] = '\0';
+	} else {
+		ok = 0;
+	}
+	explicit_bzero(raw, sizeof raw);
+	return ok ? 0 : -1;
+}
+
+/* 0 and c->client set, or -1 with the reply sent. */
+static int authenticate(struct call *c)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(c->req);
+	char secret[129];
+	uint32_t id = 0;
+	int down = 0;
+	if (basic_credentials(evhttp_find_header(in, "Authorization"), &id,
+	                      secret, sizeof secret) == 0) {
+		const struct client_rec *rec = client_lookup(c->api, id, &down);
+		if (rec && client_verify(rec, secret, strlen(secret)))
+			c->client = rec;
+		explicit_bzero(secret, sizeof secret);
+	}
+	if (c->client)
+		return 0;
+	if (down) {
+		reply_error(c, 503, "database_unavailable", "try again later");
+		return -1;
+	}
+	log_msg(SQLOG_WARN, "%s client %lu: bad credentials for %s", c->peer,
+	        (unsigned long)id, c->route);
+	evhttp_add_header(evhttp_request_get_output_headers(c->req),
+	                  "WWW-Authenticate", "Basic realm=\"pks\"");
+	reply_error(c, 401, "unauthorized", "bad or missing credentials");
+	return -1;
+}
+
+/* ---- the request --------------------------------------------------------- */
+
+static void peer_of(struct evhttp_request *req, char *out, size_t n,
+                    const struct sockaddr **sa)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	char *host = NULL;
+	ev_uint16_t port = 0;
+	*sa = conn ? evhttp_connection_get_addr(conn) : NULL;
+	if (conn)
+		evhttp_connection_get_peer(conn, &host, &port);
+	snprintf(out, n, "%s", host ? host : "?");
+}
+
+static int read_body(struct call *c)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+	size_t len = evbuffer_get_length(in);
+	json_error_t err;
+	if (len == 0 || len > API_BODY_MAX) {
+		reply_error(c, len ? 413 : 400, len ? "too_large" : "invalid_json",
+		            len ? "body too large" : "a JSON body is required");
+		return -1;
+	}
+	unsigned char *data = evbuffer_pullup(in, -1);
+	c->body = data ? json_loadb((const char *)data, len,
+	                            JSON_REJECT_DUPLICATES, &err) : NULL;
+	if (!c->body || !json_is_object(c->body)) {
+		log_msg(SQLOG_WARN, "%s %s: bad JSON: %s", c->peer, c->route,
+		        c->body ? "not an object" : err.text);
+		reply_error(c, 400, "invalid_json", "the body is not a JSON object");
+		return -1;
+	}
+	return 0;
+}
+
+void api_handle(struct evhttp_request *req, void *arg)
+{
+	struct call c;
+	const struct sockaddr *sa;
+	int path_ok;
+	memset(&c, 0, sizeof c);
+	c.api = arg;
+	c.req = req;
+	c.route = "?";
+	c.api->requests++;
+	peer_of(req, c.peer, sizeof c.peer, &sa);
+	if (!evhttp_request_get_uri(req)) {
+		/* evhttp could not read the request: too large or malformed */
+		int code = evhttp_request_get_response_code(req);
+		log_msg(SQLOG_WARN, "%s: unreadable request (%d)", c.peer, code);
+		reply_error(&c, code == 413 ? 413 : 400, code == 413 ? "too_large"
+		            : "bad_request", "the request could not be read");
+		return;
+	}
+	if (!sa || !ipallow_match(c.api->allow, sa)) {
+		log_msg(SQLOG_WARN, "%s: address not allowed", c.peer);
+		reply_error(&c, 403, "forbidden", "address not allowed");
+		return;
+	}
+	const struct route *rt = route_for(&c, &path_ok);
+	if (rt)
+		c.route = rt->pattern;
+	if (authenticate(&c) < 0)
+		goto done;
+	if (!rt) {
+		log_msg(SQLOG_WARN, "%s client %lu: %s", c.peer,
+		        (unsigned long)c.client->id,
+		        path_ok ? "method not allowed" : "unknown path");
+		reply_error(&c, path_ok ? 405 : 404, path_ok ? "method_not_allowed"
+		            : "unknown_path", path_ok ? "method not allowed here"
+		            : "no such endpoint");
+		goto done;
+	}
+	if (!(rt->roles & ROLE(c.client->role))) {
+		log_msg(SQLOG_WARN, "%s client %lu: role %s may not %s", c.peer,
+		        (unsigned long)c.client->id, role_name(c.client->role),
+		        rt->pattern);
+		reply_error(&c, 403, "forbidden", "this client's role may not");
+		goto done;
+	}
+	if (rt->has_body && read_body(&c) < 0)
+		goto done;
+	rt->fn(&c);
+done:
+	if (c.client)
+		log_msg(SQLOG_INFO, "%s client %lu %s %s %d", c.peer,
+		        (unsigned long)c.client->id,
+		        rt ? (rt->method == EVHTTP_REQ_GET ? "GET" :
+		              rt->method == EVHTTP_REQ_POST ? "POST" :
+		              rt->method == EVHTTP_REQ_PUT ? "PUT" : "DELETE") : "-",
+		        c.route, c.status);
+	free_params(&c);
+	json_decref(c.body);
+}

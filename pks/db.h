@@ -1,0 +1,117 @@
+/*
+ * db - the key store's MariaDB access: prepared statements only, through
+ * MariaDB Connector/C. A lost connection (errors 2006, 2013) is reopened
+ * and every statement prepared again (also after 1243, an unknown
+ * statement handle); a statement outside a transaction is then retried
+ * once. Inside a transaction the caller gets DB_DOWN and starts over.
+ */
+#ifndef SQ_DB_H
+#define SQ_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control.h"
+#include "rowseal.h"
+
+enum db_result {
+	DB_OK = 0,
+	DB_NOTFOUND = 1,
+	DB_DUPLICATE = 2,
+	DB_DOWN = -1,   /* no connection: try again later (HTTP 503) */
+	DB_FAIL = -2    /* anything else (HTTP 500) */
+};
+
+struct db_config {
+	char socket[256];       /* unix socket path; "" uses host/port */
+	char host[256];
+	unsigned port;
+	char database[65];
+	char user[81];          /* "" is this process's user (unix_socket) */
+	unsigned timeout;       /* seconds, for connect, read and write */
+};
+
+/* control/pksdb, key=value lines: socket, host, port, database, user,
+ * timeout. Defaults: database "pks", timeout 5, the system socket. */
+int db_config_load(struct db_config *cfg, struct control *ctl, char *why,
+                   size_t whylen);
+
+#define KEYROW_BLOB_MAX 16384
+
+struct keyrow {
+	uint64_t row;
+	uint32_t hash;
+	uint32_t version;
+	uint32_t pks_key_id;
+	unsigned char *blob;
+	size_t bloblen;
+	unsigned char drs[128];
+	size_t drslen;
+	int64_t created, updated;       /* Unix seconds */
+};
+
+struct keyrows {
+	size_t n;
+	struct keyrow *row;
+};
+void keyrows_free(struct keyrows *rows);
+
+enum client_role { ROLE_DELIVER = 1, ROLE_LOGIN = 2, ROLE_PROVISION = 3 };
+const char *role_name(int role);
+int role_parse(const char *name);       /* 0 if unknown */
+
+struct client_rec {
+	uint32_t id;
+	int role;
+	unsigned char salt[16];
+	unsigned char hash[32];
+	char note[201];
+	int64_t created;
+};
+
+struct db;
+
+struct db *db_connect(const struct db_config *cfg, char *why, size_t whylen);
+/* A handle that connects at its first use (the server may be down now). */
+struct db *db_lazy(const struct db_config *cfg);
+void db_close(struct db *db);
+const char *db_error(const struct db *db);
+int db_ping(struct db *db);
+/* Runs one statement of the schema (no parameters, no results): for
+ * pks-ctl's migrations only, never with input from outside. */
+int db_exec(struct db *db, const char *sql);
+
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+void db_rollback(struct db *db);
+
+int db_rows_by_hash(struct db *db, uint32_t hash, int for_update,
+                    struct keyrows *out);
+int db_row_by_id(struct db *db, uint64_t row, int for_update,
+                 struct keyrows *out);
+int db_row_insert(struct db *db, const struct keyrow *r);
+int db_row_update_seal(struct db *db, const struct keyrow *r);
+int db_row_delete(struct db *db, uint64_t row);
+/* Up to limit rows whose DRS is sealed under a key other than key_id. */
+int db_rows_not_under(struct db *db, uint32_t key_id, unsigned limit,
+                      struct keyrows *out);
+int db_row_count(struct db *db, uint64_t *rows, uint64_t *not_under,
+                 uint32_t key_id);
+
+int db_login_get(struct db *db, uint64_t row, unsigned *failures,
+                 int64_t *locked_until);
+int db_login_set(struct db *db, uint64_t row, unsigned failures,
+                 int64_t locked_until);
+
+int db_client_get(struct db *db, uint32_t id, struct client_rec *out);
+int db_client_insert(struct db *db, const struct client_rec *c);
+int db_client_delete(struct db *db, uint32_t id);
+int db_client_list(struct db *db, struct client_rec **out, size_t *n);
+
+/* Creates the table of applied versions if missing (pks-ctl). */
+int db_schema_init(struct db *db);
+/* The highest schema version applied (0 before any). */
+int db_schema_version(struct db *db, unsigned *version);
+int db_schema_record(struct db *db, unsigned version, const char *name);
+
+#endif

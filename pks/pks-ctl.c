@@ -1,0 +1,416 @@
+/*
+ * NAME
+ *	pks-ctl - the command link interface of the Paired Key Store
+ * SYNOPSIS
+ *	pks-ctl init [-u user] | migrate | status | keys hash | rotate |
+ *	client add role [note] | client list | client remove id
+ * DESCRIPTION
+ *	Administers the key store: creates the PKS key pair and the schema,
+ *	registers the API clients (printing each new secret once, as
+ *	"ID:SECRET", the credential file format), lists the rows of a hash,
+ *	and rotates the PKS key pair, re-sealing every Dynamic Row Secret in
+ *	small transactions so that an interrupted rotation simply resumes.
+ * SECURITY
+ *	Runs as the database administrator (unix_socket login as the invoking
+ *	user, normally root) on the PKS host. Reads the PKS private key for
+ *	rotation; never prints a key, a DRS or a PDK. Core dumps disabled.
+ * SEE ALSO
+ *	pksd(8)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "clientauth.h"
+#include "control.h"
+#include "db.h"
+#include "die.h"
+#include "home.h"
+#include "keyring.h"
+#include "log.h"
+#include "migrations.h"
+#include "rowseal.h"
+#include "secretfd.h"
+
+#define USAGE "init [-u user] | migrate | status | keys HASH | rotate | " \
+	"client add ROLE [NOTE] | client list | client remove ID"
+#define ROTATE_BATCH 200
+
+static char keydir[4096];
+
+/* The database as administrator: our own unix_socket identity. */
+static struct db *admin_db(int with_database, struct db_config *cfg)
+{
+	struct control ctl;
+	char dir[4096], why[256];
+	if (sq_path(dir, sizeof dir, "control") < 0 || control_open(&ctl, dir) < 0)
+		die_temp("4.3.0", "cannot open %s: %s", dir, strerror(errno));
+	if (db_config_load(cfg, &ctl, why, sizeof why) < 0)
+		die_temp("4.3.0", "%s", why);
+	control_close(&ctl);
+	struct db_config admin = *cfg;
+	admin.user[0] = '\0';
+	if (!with_database)
+		admin.database[0] = '\0';
+	struct db *db = db_connect(&admin, why, sizeof why);
+	if (!db)
+		die_temp("4.3.0", "database: %s", why);
+	return db;
+}
+
+static void check(struct db *db, int r, const char *what)
+{
+	if (r != DB_OK)
+		die_temp("4.3.0", "%s: %s", what, db_error(db));
+}
+
+/* Identifiers go into DDL, which takes no parameters: letters, digits
+ * and underscores only. */
+static void check_identifier(const char *s, const char *what)
+{
+	if (!*s || strlen(s) > 64 || strspn(s,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+	    != strlen(s))
+		die_perm("5.3.5", "%s %s: only letters, digits and _", what, s);
+}
+
+static void migrate(struct db *db)
+{
+	unsigned have;
+	check(db, db_schema_init(db), "schema table");
+	check(db, db_schema_version(db, &have), "schema version");
+	for (const struct migration *m = migrations; m->version; m++) {
+		if (m->version <= have)
+			continue;
+		for (const char *const *st = m->statements; *st; st++)
+			check(db, db_exec(db, *st), m->name);
+		check(db, db_schema_record(db, m->version, m->name), m->name);
+		printf("applied %s\n", m->name);
+	}
+}
+
+static void make_key(uid_t uid, gid_t gid)
+{
+	struct keyring kr;
+	if (mkdir(keydir, 0700) < 0 && errno != EEXIST)
+		die_temp("4.3.0", "mkdir %s: %s", keydir, strerror(errno));
+	int dfd = open(keydir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		die_temp("4.3.0", "%s: %s", keydir, strerror(errno));
+	if (faccessat(dfd, "pks.key", F_OK, 0) < 0 && errno == ENOENT) {
+		struct pkskey k;
+		if (pkskey_generate(&k) < 0 || pkskey_save(&k, dfd, "pks.key") < 0)
+			die_temp("4.3.0", "cannot create the PKS key: %s",
+			         strerror(errno));
+		printf("created PKS key %08lx\n", (unsigned long)k.id);
+		pkskey_free(&k);
+	}
+	if (uid != (uid_t)-1 && (fchown(dfd, uid, gid) < 0 ||
+	                         fchownat(dfd, "pks.key", uid, gid, 0) < 0))
+		die_temp("4.3.0", "chown %s: %s", keydir, strerror(errno));
+	close(dfd);
+	if (keyring_open(&kr, keydir) < 0)
+		die_temp("4.3.0", "%s", kr.error);
+	keyring_close(&kr);
+}
+
+static int cmd_init(int argc, char **argv)
+{
+	const char *user = NULL;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	if (argc == 2 && strcmp(argv[0], "-u") == 0)
+		user = argv[1];
+	else if (argc != 0)
+		die_usage(USAGE);
+	struct db_config cfg;
+	struct db *db = admin_db(0, &cfg);
+	if (!user)
+		user = *cfg.user ? cfg.user : NULL;
+	if (user) {
+		struct passwd *pw = getpwnam(user);
+		if (!pw)
+			die_perm("5.3.5", "no such user: %s", user);
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	make_key(uid, gid);
+	check_identifier(cfg.database, "database");
+	char sql[512];
+	snprintf(sql, sizeof sql, "CREATE DATABASE IF NOT EXISTS `%s`",
+	         cfg.database);
+	check(db, db_exec(db, sql), "create database");
+	snprintf(sql, sizeof sql, "USE `%s`", cfg.database);
+	check(db, db_exec(db, sql), "use database");
+	migrate(db);
+	if (user) {
+		check_identifier(user, "user");
+		snprintf(sql, sizeof sql, "CREATE USER IF NOT EXISTS '%s'@'localhost' "
+		         "IDENTIFIED VIA unix_socket", user);
+		check(db, db_exec(db, sql), "create user");
+		snprintf(sql, sizeof sql, "GRANT SELECT, INSERT, UPDATE, DELETE ON "
+		         "`%s`.* TO '%s'@'localhost'", cfg.database, user);
+		check(db, db_exec(db, sql), "grant");
+		printf("database %s ready for pksd as %s\n", cfg.database, user);
+	}
+	db_close(db);
+	return 0;
+}
+
+static int cmd_migrate(void)
+{
+	struct db_config cfg;
+	struct db *db = admin_db(1, &cfg);
+	migrate(db);
+	db_close(db);
+	return 0;
+}
+
+static uint32_t parse_u32(const char *s, int base, const char *what)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, base);
+	if (!*s || *end || errno || v > 0xffffffffUL || *s == '-' || *s == '+')
+		die_perm("5.3.5", "bad %s: %s", what, s);
+	return (uint32_t)v;
+}
+
+static int cmd_client(int argc, char **argv)
+{
+	struct db_config cfg;
+	if (argc < 1)
+		die_usage(USAGE);
+	struct db *db = admin_db(1, &cfg);
+	if (strcmp(argv[0], "add") == 0 && (argc == 2 || argc == 3)) {
+		int role = role_parse(argv[1]);
+		if (!role)
+			die_perm("5.3.5", "role must be deliver, login or provision");
+		struct client_rec c;
+		char secret[CLIENT_SECRET_LEN + 1];
+		int r;
+		do {
+			client_new(&c, role, argc == 3 ? argv[2] : "", secret);
+			r = db_client_insert(db, &c);
+		} while (r == DB_DUPLICATE);
+		check(db, r, "client add");
+		/* the credential file's format; the only time it is shown */
+		printf("%lu:%s\n", (unsigned long)c.id, secret);
+		fflush(stdout);
+		explicit_bzero(secret, sizeof secret);
+		fprintf(stderr, "pks-ctl: client %lu added, role %s; its secret is "
+		        "shown once, above\n", (unsigned long)c.id, role_name(role));
+	} else if (strcmp(argv[0], "list") == 0 && argc == 1) {
+		struct client_rec *list;
+		size_t n;
+		check(db, db_client_list(db, &list, &n), "client list");
+		for (size_t i = 0; i < n; i++) {
+			char when[32];
+			time_t t = (time_t)list[i].created;
+			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+			printf("%lu %s %s %s\n", (unsigned long)list[i].id,
+			       role_name(list[i].role), when, list[i].note);
+		}
+		free(list);
+	} else if (strcmp(argv[0], "remove") == 0 && argc == 2) {
+		int r = db_client_delete(db, parse_u32(argv[1], 10, "client id"));
+		if (r == DB_NOTFOUND)
+			die_perm("5.1.1", "no client %s", argv[1]);
+		check(db, r, "client remove");
+		printf("removed client %s\n", argv[1]);
+	} else {
+		die_usage(USAGE);
+	}
+	db_close(db);
+	return 0;
+}
+
+static int cmd_keys(const char *hex)
+{
+	struct db_config cfg;
+	struct keyring kr;
+	struct keyrows rows;
+	if (strlen(hex) != 8)
+		die_perm("5.3.5", "hash must be 8 hex digits");
+	uint32_t hash = parse_u32(hex, 16, "hash");
+	if (keyring_open(&kr, keydir) < 0)
+		die_temp("4.3.0", "%s", kr.error);
+	struct db *db = admin_db(1, &cfg);
+	check(db, db_rows_by_hash(db, hash, 0, &rows), "keys");
+	for (size_t i = 0; i < rows.n; i++) {
+		struct keyrow *r = &rows.row[i];
+		struct row_id id = { r->hash, r->row, r->version };
+		const struct pkskey *k = keyring_find(&kr, r->pks_key_id);
+		struct sbuf plain;
+		sbuf_init_secret(&plain, KEYROW_BLOB_MAX);
+		int ok = k && row_open(k, &id, r->blob, r->bloblen, r->drs,
+		                       r->drslen, &plain) == 0;
+		sbuf_free(&plain);
+		printf("row %llu version %lu pks-key %08lx created %lld "
+		       "updated %lld seal %s\n", (unsigned long long)r->row,
+		       (unsigned long)r->version, (unsigned long)r->pks_key_id,
+		       (long long)r->created, (long long)r->updated,
+		       ok ? "ok" : "BROKEN");
+	}
+	if (rows.n == 0)
+		printf("no rows for %s\n", hex);
+	keyrows_free(&rows);
+	keyring_close(&kr);
+	db_close(db);
+	return 0;
+}
+
+/* Re-seals one row's DRS under next, in its own transaction. */
+static void reseal_one(struct db *db, struct keyring *kr,
+                       const struct pkskey *next, uint64_t row)
+{
+	struct keyrows rows;
+	check(db, db_begin(db), "begin");
+	int r = db_row_by_id(db, row, 1, &rows);
+	if (r == DB_NOTFOUND) { /* deleted meanwhile */
+		db_rollback(db);
+		return;
+	}
+	check(db, r, "lock row");
+	struct keyrow k = rows.row[0];
+	const struct pkskey *from = keyring_find(kr, k.pks_key_id);
+	struct row_id id = { k.hash, k.row, k.version };
+	unsigned char drs[SEALED_DRS_LEN];
+	if (k.pks_key_id != next->id) {
+		if (!from || row_reseal_drs(from, next, &id, k.drs, k.drslen,
+		                            drs) < 0)
+			die_temp("4.3.0", "row %llu does not open; rotation stopped "
+			         "(pks-ctl keys %08lx)", (unsigned long long)row,
+			         (unsigned long)k.hash);
+		memcpy(k.drs, drs, sizeof drs);
+		k.drslen = sizeof drs;
+		k.pks_key_id = next->id;
+		check(db, db_row_update_seal(db, &k), "update row");
+	}
+	keyrows_free(&rows);
+	check(db, db_commit(db), "commit");
+}
+
+/* pks.key -> pks.key.old, pks.key.next -> pks.key, then the directory. */
+static void promote(int dfd)
+{
+	if (faccessat(dfd, "pks.key", F_OK, 0) == 0 &&
+	    renameat(dfd, "pks.key", dfd, "pks.key.old") < 0)
+		die_temp("4.3.0", "rename pks.key: %s", strerror(errno));
+	if (renameat(dfd, "pks.key.next", dfd, "pks.key") < 0 ||
+	    fsync_dir(dfd) < 0)
+		die_temp("4.3.0", "rename pks.key.next: %s", strerror(errno));
+}
+
+static int cmd_rotate(void)
+{
+	struct db_config cfg;
+	struct keyring kr;
+	struct stat st;
+	int dfd = open(keydir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || keyring_open(&kr, keydir) < 0)
+		die_temp("4.3.0", "%s: cannot load the PKS keys", keydir);
+	if (!kr.have[KEY_NEXT]) {
+		struct pkskey next;
+		if (fstatat(dfd, "pks.key", &st, 0) < 0 ||
+		    pkskey_generate(&next) < 0 ||
+		    pkskey_save(&next, dfd, "pks.key.next") < 0 ||
+		    fchownat(dfd, "pks.key.next", st.st_uid, st.st_gid, 0) < 0)
+			die_temp("4.3.0", "cannot create pks.key.next: %s",
+			         strerror(errno));
+		printf("new PKS key %08lx\n", (unsigned long)next.id);
+		pkskey_free(&next);
+		if (keyring_refresh(&kr) < 0 || !kr.have[KEY_NEXT])
+			die_temp("4.3.0", "cannot load pks.key.next");
+	} else {
+		printf("resuming rotation to %08lx\n",
+		       (unsigned long)kr.key[KEY_NEXT].id);
+	}
+	struct db *db = admin_db(1, &cfg);
+	const struct pkskey *next = &kr.key[KEY_NEXT];
+	unsigned long moved = 0;
+	for (;;) {
+		struct keyrows batch;
+		check(db, db_rows_not_under(db, next->id, ROTATE_BATCH, &batch),
+		      "rotation batch");
+		size_t n = batch.n;
+		for (size_t i = 0; i < n; i++)
+			reseal_one(db, &kr, next, batch.row[i].row);
+		moved += n;
+		keyrows_free(&batch);
+		if (n == 0)
+			break;
+	}
+	promote(dfd);
+	printf("rotated: %lu rows re-sealed; pks.key is %08lx\n", moved,
+	       (unsigned long)next->id);
+	keyring_close(&kr);
+	db_close(db);
+	close(dfd);
+	return 0;
+}
+
+static int cmd_status(void)
+{
+	struct db_config cfg;
+	struct keyring kr;
+	unsigned have;
+	uint64_t rows = 0, old = 0;
+	struct client_rec *clients;
+	size_t n;
+	if (keyring_open(&kr, keydir) < 0)
+		die_temp("4.3.0", "%s", kr.error);
+	struct db *db = admin_db(1, &cfg);
+	check(db, db_schema_version(db, &have), "schema version");
+	printf("schema %u (this build expects %u)\n", have,
+	       schema_version_expected());
+	for (int i = 0; i < KEY_SLOTS; i++)
+		if (kr.have[i])
+			printf("%s %08lx\n", keyring_files[i],
+			       (unsigned long)kr.key[i].id);
+	const struct pkskey *sealer = keyring_sealer(&kr);
+	check(db, db_row_count(db, &rows, &old, sealer ? sealer->id : 0),
+	      "count rows");
+	printf("rows %llu, not under %s: %llu%s\n", (unsigned long long)rows,
+	       kr.have[KEY_NEXT] ? "pks.key.next" : "pks.key",
+	       (unsigned long long)old,
+	       kr.have[KEY_NEXT] ? " (rotation under way: pks-ctl rotate)" : "");
+	check(db, db_client_list(db, &clients, &n), "clients");
+	printf("clients %zu\n", n);
+	free(clients);
+	keyring_close(&kr);
+	db_close(db);
+	return have == schema_version_expected() ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	log_init(argv[0]);
+	if (secret_nodump() < 0 || pks_crypto_init() < 0)
+		die_temp("4.3.0", "cannot initialise: %s", strerror(errno));
+	if (sq_path(keydir, sizeof keydir, "pks") < 0)
+		die_temp("4.3.0", "path too long");
+	if (argc < 2)
+		die_usage(USAGE);
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "init") == 0)
+		return cmd_init(argc - 2, argv + 2);
+	if (strcmp(cmd, "migrate") == 0 && argc == 2)
+		return cmd_migrate();
+	if (strcmp(cmd, "client") == 0)
+		return cmd_client(argc - 2, argv + 2);
+	if (strcmp(cmd, "keys") == 0 && argc == 3)
+		return cmd_keys(argv[2]);
+	if (strcmp(cmd, "rotate") == 0 && argc == 2)
+		return cmd_rotate();
+	if (strcmp(cmd, "status") == 0 && argc == 2)
+		return cmd_status();
+	die_usage(USAGE);
+}

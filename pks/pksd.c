@@ -1,0 +1,429 @@
+/*
+ * NAME
+ *	pksd - the Paired Key Store: subscribers' key pairs over HTTPS
+ * SYNOPSIS
+ *	pksd
+ * DESCRIPTION
+ *	Serves the REST API of pksd(8) on the address in control/pksd-listen
+ *	(default 127.0.0.1:7443). A parent process binds the socket and keeps
+ *	control/pksworkers workers running; each worker has its own event
+ *	loop (libevent evhttp over OpenSSL bufferevents), its own MariaDB
+ *	connection and its own keyring. The parent never reads the network.
+ * SECURITY
+ *	Holds the PKS private key, which opens every row's Dynamic Row Secret:
+ *	runs as its own user (never root), core dumps disabled, the key in
+ *	libgcrypt's secure memory. A peer not in control/pksallow is cut off
+ *	before the TLS handshake; every request needs a client id and secret
+ *	(HTTP Basic) and a role that allows it. Addresses, keys and secrets
+ *	are never logged.
+ * STANDARDS
+ *	RFC 9110 (HTTP semantics), RFC 7617 (Basic authentication), RFC 8446
+ *	(TLS 1.3; TLS 1.2 is the minimum), RFC 8259 (JSON)
+ * DIAGNOSTICS
+ *	One line per request on stderr: peer, client id, method, route
+ *	pattern and status. Exit 111 on a configuration error.
+ * SEE ALSO
+ *	pks-ctl(8), sq-control(5)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "api.h"
+#include "control.h"
+#include "db.h"
+#include "die.h"
+#include "home.h"
+#include "ipallow.h"
+#include "keyring.h"
+#include "log.h"
+#include "pki.h"
+#include "secretfd.h"
+#include "store.h"
+
+#define WORKERS_MAX 64
+
+struct config {
+	char listen_host[64];
+	unsigned port;
+	unsigned long workers;
+	unsigned long timeout;
+	struct lockout lockout;
+	struct db_config db;
+	char ctldir[4096];
+	char keydir[4096];
+};
+
+/* Everything a worker owns. The allow-list is reachable from OpenSSL's
+ * info callback through this one pointer: a callback has no argument. */
+struct worker {
+	struct config *cfg;
+	SSL_CTX *ssl;
+	struct ipallow allow;
+	struct event_base *base;
+	struct api api;
+};
+static struct worker *this_worker;
+
+/* ---- configuration ----------------------------------------------------- */
+
+static unsigned long number(struct control *ctl, const char *name,
+                            unsigned long def, unsigned long max)
+{
+	unsigned long v = def;
+	if (control_readulong(ctl, name, max, &v) < 0)
+		die_temp("4.3.0", "control/%s: %s", name, strerror(errno));
+	return v;
+}
+
+static void parse_listen(struct config *cfg, const char *text)
+{
+	const char *colon = strrchr(text, ':');
+	const char *host = text;
+	size_t hlen = colon ? (size_t)(colon - text) : 0;
+	if (hlen >= 2 && text[0] == '[' && text[hlen - 1] == ']') {
+		host++;
+		hlen -= 2;
+	}
+	char *end;
+	unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+	if (!colon || hlen == 0 || hlen >= sizeof cfg->listen_host || *end ||
+	    port == 0 || port > 65535)
+		die_temp("4.3.0", "control/pksd-listen: want HOST:PORT, got %s",
+		         text);
+	memcpy(cfg->listen_host, host, hlen);
+	cfg->listen_host[hlen] = '\0';
+	cfg->port = (unsigned)port;
+}
+
+static void load_config(struct config *cfg, struct control *ctl)
+{
+	struct sbuf v;
+	char why[256];
+	sbuf_init(&v, CONTROL_LINE_MAX);
+	if (control_rldef(ctl, "pksd-listen", 0, "127.0.0.1:7443", &v) < 0)
+		die_temp("4.3.0", "control/pksd-listen: %s", strerror(errno));
+	parse_listen(cfg, v.s);
+	sbuf_free(&v);
+	cfg->workers = number(ctl, "pksworkers", 2, WORKERS_MAX);
+	if (cfg->workers == 0)
+		cfg->workers = 1;
+	cfg->timeout = number(ctl, "timeoutpksd", 10, 3600);
+	cfg->lockout.backoff_after = (unsigned)number(ctl, "pksloginbackoff", 3,
+	                                              1000);
+	cfg->lockout.lock_after = (unsigned)number(ctl, "pksloginlock", 10, 1000);
+	cfg->lockout.lock_seconds = (unsigned)number(ctl, "pksloginlocktime",
+	                                             3600, 86400 * 30);
+	if (db_config_load(&cfg->db, ctl, why, sizeof why) < 0)
+		die_temp("4.3.0", "%s", why);
+}
+
+static SSL_CTX *tls_context(const char *ctldir)
+{
+	char cert[4200], key[4200];
+	snprintf(cert, sizeof cert, "%s/pksd-cert.pem", ctldir);
+	snprintf(key, sizeof key, "%s/pksd-key.pem", ctldir);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		char err[512];
+		die_temp("4.3.0", "TLS: %s, %s: %s", cert, key,
+		         pki_errstr(err, sizeof err));
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	                    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	return ctx;
+}
+
+static void load_allow(struct ipallow *allow, const char *ctldir)
+{
+	struct control ctl;
+	size_t bad;
+	if (control_open(&ctl, ctldir) < 0)
+		die_temp("4.3.0", "%s: %s", ctldir, strerror(errno));
+	int r = ipallow_load(allow, &ctl, "pksallow", &bad);
+	control_close(&ctl);
+	if (r < 0 && bad)
+		die_temp("4.3.0", "control/pksallow line %zu: not an address or "
+		         "prefix", bad);
+	if (r < 0)
+		die_temp("4.3.0", "control/pksallow: %s", strerror(errno));
+	if (r == 0)
+		log_msg(SQLOG_WARN, "no control/pksallow: every peer is refused");
+}
+
+/* ---- the socket -------------------------------------------------------- */
+
+static int listen_socket(const struct config *cfg)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	memset(&ss, 0, sizeof ss);
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, cfg->listen_host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)cfg->port);
+		len = sizeof *in4;
+	} else if (inet_pton(AF_INET6, cfg->listen_host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)cfg->port);
+		len = sizeof *in6;
+	} else {
+		die_temp("4.3.0", "control/pksd-listen: %s is not an IP address",
+		         cfg->listen_host);
+	}
+	int one = 1;
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	                0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	                         sizeof one) < 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 1024) < 0)
+		die_temp("4.3.0", "cannot listen on %s:%u: %s", cfg->listen_host,
+		         cfg->port, strerror(errno));
+	return fd;
+}
+
+/* ---- the worker ----------------------------------------------------------- */
+
+/* Before the first handshake byte is read: a peer not on the allow-list
+ * has its socket shut, so it never sees a TLS record of ours. */
+static void tls_info(const SSL *ssl, int where, int ret)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char host[INET6_ADDRSTRLEN] = "?";
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_START) || !this_worker)
+		return;
+	int fd = SSL_get_fd(ssl);
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ipallow_match(&this_worker->allow, (struct sockaddr *)&ss))
+		return;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+		          sizeof host);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+		          sizeof host);
+	log_msg(SQLOG_WARN, "%s: address not allowed; connection closed", host);
+	shutdown(fd, SHUT_RDWR);
+}
+
+static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
+{
+	struct worker *w = arg;
+	SSL *ssl = SSL_new(w->ssl);
+	return ssl ? bufferevent_openssl_socket_new(base, -1, ssl,
+	                                            BUFFEREVENT_SSL_ACCEPTING,
+	                                            BEV_OPT_CLOSE_ON_FREE)
+	           : NULL;
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what;
+	event_base_loopexit(arg, NULL);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)sig, (void)what;
+	struct ipallow fresh;
+	size_t bad;
+	struct control ctl;
+	if (control_open(&ctl, w->cfg->ctldir) < 0)
+		return;
+	int r = ipallow_load(&fresh, &ctl, "pksallow", &bad);
+	control_close(&ctl);
+	if (r < 0) {
+		log_msg(SQLOG_ALERT, "control/pksallow unusable; keeping the old "
+		        "list");
+		return;
+	}
+	ipallow_free(&w->allow);
+	w->allow = fresh;
+	log_msg(SQLOG_INFO, "reloaded control/pksallow: %zu entries", fresh.n);
+}
+
+static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
+{
+	struct worker w;
+	struct keyring kr;
+	struct store st;
+	char why[256];
+	X509 *ca;
+	char capath[4200];
+	memset(&w, 0, sizeof w);
+	w.cfg = cfg;
+	w.ssl = ssl;
+	this_worker = &w;
+	load_allow(&w.allow, cfg->ctldir);
+	snprintf(capath, sizeof capath, "%s/ca.pem", cfg->ctldir);
+	if (!(ca = pki_cert_load(capath)))
+		die_temp("4.3.0", "cannot read %s", capath);
+	if (keyring_open(&kr, cfg->keydir) < 0)
+		die_temp("4.3.0", "PKS key: %s", kr.error);
+	/* A database down at start is an outage like any other: 503s until
+	 * it is back, not a worker that dies and respawns. */
+	struct db *db = db_connect(&cfg->db, why, sizeof why);
+	if (!db) {
+		log_msg(SQLOG_WARN, "database: %s; will retry", why);
+		struct db_config later = cfg->db;
+		db = db_lazy(&later);
+	}
+	if (!db || store_init(&st, db, &kr, ca, &cfg->lockout) < 0)
+		die_nomem();
+	w.api.store = &st;
+	w.api.allow = &w.allow;
+
+	w.base = event_base_new();
+	struct evhttp *http = w.base ? evhttp_new(w.base) : NULL;
+	if (!http)
+		die_temp("4.3.0", "cannot start the event loop");
+	evhttp_set_bevcb(http, tls_bufferevent, &w);
+	evhttp_set_gencb(http, api_handle, &w.api);
+	evhttp_set_timeout(http, (int)cfg->timeout);
+	evhttp_set_max_headers_size(http, 8192);
+	evhttp_set_max_body_size(http, API_BODY_MAX);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	                                 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	if (!evhttp_accept_socket_with_handle(http, lfd))
+		die_temp("4.3.0", "cannot accept on the listening socket");
+	struct event *term = evsignal_new(w.base, SIGTERM, on_term, w.base);
+	struct event *hup = evsignal_new(w.base, SIGHUP, on_hup, &w);
+	if (!term || !hup || event_add(term, NULL) < 0 || event_add(hup, NULL) < 0)
+		die_temp("4.3.0", "cannot watch signals");
+	event_base_dispatch(w.base);
+
+	event_free(term);
+	event_free(hup);
+	evhttp_free(http);
+	event_base_free(w.base);
+	store_fini(&st);
+	db_close(db);
+	keyring_close(&kr);
+	X509_free(ca);
+	ipallow_free(&w.allow);
+	this_worker = NULL;
+	exit(0);
+}
+
+/* ---- the parent --------------------------------------------------------- */
+
+static volatile sig_atomic_t stopping, hangup;
+
+static void on_parent_signal(int sig)
+{
+	if (sig == SIGHUP)
+		hangup = 1;
+	else
+		stopping = 1;
+}
+
+static pid_t spawn(struct config *cfg, SSL_CTX *ssl, int lfd)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_DFL);
+		worker_run(cfg, ssl, lfd);
+	}
+	if (pid < 0)
+		log_msg(SQLOG_ALERT, "fork: %s", strerror(errno));
+	return pid;
+}
+
+static void signal_all(pid_t *pids, unsigned long n, int sig)
+{
+	for (unsigned long i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], sig);
+}
+
+/* Keeps the workers running until SIGTERM or SIGINT. */
+static void supervise(struct config *cfg, SSL_CTX *ssl, int lfd)
+{
+	pid_t pids[WORKERS_MAX] = { 0 };
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_parent_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	for (unsigned long i = 0; i < cfg->workers; i++)
+		pids[i] = spawn(cfg, ssl, lfd);
+	log_msg(SQLOG_INFO, "listening on %s:%u with %lu workers",
+	        cfg->listen_host, cfg->port, cfg->workers);
+	while (!stopping) {
+		int status;
+		pid_t dead = waitpid(-1, &status, 0);
+		if (hangup) {
+			hangup = 0;
+			signal_all(pids, cfg->workers, SIGHUP);
+		}
+		if (dead <= 0 || stopping)
+			continue;
+		for (unsigned long i = 0; i < cfg->workers; i++) {
+			if (pids[i] != dead)
+				continue;
+			log_msg(SQLOG_ALERT, "worker %ld ended (status %d); "
+			        "starting another", (long)dead, status);
+			sleep(1); /* no tight loop if workers die at once */
+			pids[i] = spawn(cfg, ssl, lfd);
+		}
+	}
+	signal_all(pids, cfg->workers, SIGTERM);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	log_msg(SQLOG_INFO, "stopped");
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct control ctl;
+	(void)argc;
+	log_init(argv[0]);
+	if (geteuid() == 0)
+		die_temp("4.3.0", "refusing to run as root: run pksd as its own "
+		         "user (setuidgid)");
+	if (secret_nodump() < 0 || pks_crypto_init() < 0)
+		die_temp("4.3.0", "cannot initialise: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	memset(&cfg, 0, sizeof cfg);
+	if (sq_path(cfg.ctldir, sizeof cfg.ctldir, "control") < 0 ||
+	    sq_path(cfg.keydir, sizeof cfg.keydir, "pks") < 0)
+		die_temp("4.3.0", "instance path too long");
+	if (control_open(&ctl, cfg.ctldir) < 0)
+		die_temp("4.3.0", "%s: %s", cfg.ctldir, strerror(errno));
+	load_config(&cfg, &ctl);
+	control_close(&ctl);
+	SSL_CTX *ssl = tls_context(cfg.ctldir);
+	SSL_CTX_set_info_callback(ssl, tls_info);
+	int lfd = listen_socket(&cfg);
+	supervise(&cfg, ssl, lfd);
+	SSL_CTX_free(ssl);
+	close(lfd);
+	return 0;
+}

@@ -1,0 +1,507 @@
+/*
+ * store - key store operations. See store.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gcrypt.h>
+#include <jansson.h>
+#include <openssl/pem.h>
+
+#include "log.h"
+#include "pki.h"
+#include "rowseal.h"
+#include "store.h"
+
+#define PEM_MAX 8192
+
+static int from_db(int r)
+{
+	switch (r) {
+	case DB_OK: return STORE_OK;
+	case DB_NOTFOUND: return STORE_NOTFOUND;
+	case DB_DOWN: return STORE_DOWN;
+	default: return STORE_FAIL;
+	}
+}
+
+int store_init(struct store *s, struct db *db, struct keyring *keys, X509 *ca,
+               const struct lockout *lockout)
+{
+	memset(s, 0, sizeof *s);
+	s->db = db;
+	s->keys = keys;
+	s->ca = ca;
+	s->lockout = *lockout;
+	s->cache = calloc(PEK_CACHE_SLOTS, sizeof *s->cache);
+	return s->cache ? 0 : -1;
+}
+
+void store_fini(struct store *s)
+{
+	for (size_t i = 0; s->cache && i < PEK_CACHE_SLOTS; i++)
+		free(s->cache[i].pek);
+	free(s->cache);
+	s->cache = NULL;
+}
+
+static void free_secret(char *p)
+{
+	if (p) {
+		explicit_bzero(p, strlen(p));
+		free(p);
+	}
+}
+
+void key_list_free(struct key_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->key[i].pek);
+		free_secret(l->key[i].pdk);
+	}
+	free(l->key);
+	l->key = NULL;
+	l->n = 0;
+}
+
+/* ---- the row's sealed content: {"pek": PEM, "pdk": PEM} ------------- */
+
+static int blob_encode(const char *pek, const char *pdk, struct sbuf *out)
+{
+	json_t *o = json_pack("{s:s, s:s}", "pek", pek, "pdk", pdk);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	int r = text && sbuf_copy(out, text, strlen(text)) == 0 ? 0 : -1;
+	free_secret(text);
+	json_decref(o);
+	return r;
+}
+
+static int blob_decode(const struct sbuf *in, char **pek, char **pdk)
+{
+	json_error_t err;
+	const char *p = NULL, *d = NULL;
+	json_t *o = json_loadb(in->s, in->len, JSON_REJECT_DUPLICATES, &err);
+	int r = o && json_unpack(o, "{s:s, s:s}", "pek", &p, "pdk", &d) == 0
+	        ? 0 : -1;
+	*pek = r == 0 ? strdup(p) : NULL;
+	*pdk = r == 0 ? strdup(d) : NULL;
+	json_decref(o);
+	if (r == 0 && (!*pek || !*pdk)) {
+		free(*pek);
+		free_secret(*pdk);
+		r = -1;
+	}
+	return r;
+}
+
+/* Opens row r into pek, pdk (may be NULL if not wanted) and address;
+ * 0, or -1 for a row that cannot be trusted (counted and logged). */
+static int open_row(struct store *s, const struct keyrow *r, char **pek,
+                    char **pdk, char *address)
+{
+	struct sbuf plain;
+	struct row_id id = { r->hash, r->row, r->version };
+	const struct pkskey *key = keyring_find(s->keys, r->pks_key_id);
+	char *p = NULL, *d = NULL;
+	X509 *cert = NULL;
+	const char *why = NULL;
+	sbuf_init_secret(&plain, KEYROW_BLOB_MAX);
+	if (!key)
+		why = "sealed under an unknown PKS key";
+	else if (row_open(key, &id, r->blob, r->bloblen, r->drs, r->drslen,
+	                  &plain) < 0)
+		why = "seal does not open (tampered, or moved from another row)";
+	else if (blob_decode(&plain, &p, &d) < 0)
+		why = "content is not a key pair";
+	else if (!(cert = pki_cert_from_pem(p, strlen(p))) ||
+	         pki_cert_address(cert, address) < 0)
+		why = "PEK names no address";
+	else if (addr_hash(address) != r->hash)
+		why = "PEK address does not match the row's hash";
+	sbuf_free(&plain);
+	X509_free(cert);
+	if (why) {
+		s->broken_rows++;
+		log_msg(SQLOG_ALERT, "row %llu (hash %08lx): %s; not served",
+		        (unsigned long long)r->row, (unsigned long)r->hash, why);
+		free(p);
+		free_secret(d);
+		return -1;
+	}
+	*pek = p;
+	if (pdk)
+		*pdk = d;
+	else
+		free_secret(d);
+	return 0;
+}
+
+/* ---- the PEK cache: rows opened before, checked against the DB copy --- */
+
+static void row_digest(const struct keyrow *r, unsigned char out[32])
+{
+	gcry_md_hd_t h;
+	memset(out, 0, 32);
+	if (gcry_md_open(&h, GCRY_MD_SHA256, 0))
+		return;
+	gcry_md_write(h, r->blob, r->bloblen);
+	gcry_md_write(h, r->drs, r->drslen);
+	memcpy(out, gcry_md_read(h, GCRY_MD_SHA256), 32);
+	gcry_md_close(h);
+}
+
+/* The row's PEK and address, from the cache or by opening it. */
+static int row_pek(struct store *s, const struct keyrow *r, char **pek,
+                   char *address)
+{
+	unsigned char digest[32];
+	struct pek_cache_entry *e = &s->cache[r->row % PEK_CACHE_SLOTS];
+	row_digest(r, digest);
+	if (e->pek && e->row == r->row && !memcmp(e->digest, digest, 32)) {
+		*pek = strdup(e->pek);
+		strcpy(address, e->address);
+		return *pek ? 0 : -1;
+	}
+	if (open_row(s, r, pek, NULL, address) < 0)
+		return -1;
+	free(e->pek);
+	e->pek = strdup(*pek);
+	e->row = r->row;
+	memcpy(e->digest, digest, 32);
+	strcpy(e->address, address);
+	return 0;
+}
+
+/* ---- reads ------------------------------------------------------------ */
+
+static int add_key(struct key_list *l, const struct keyrow *r, char *pek,
+                   char *pdk, const char *address)
+{
+	struct key_out *grown = realloc(l->key, (l->n + 1) * sizeof *l->key);
+	if (!grown) {
+		free(pek);
+		free_secret(pdk);
+		return -1;
+	}
+	l->key = grown;
+	struct key_out *k = &l->key[l->n++];
+	memset(k, 0, sizeof *k);
+	k->row = r->row;
+	k->version = r->version;
+	k->pek = pek;
+	k->pdk = pdk;
+	strcpy(k->address, address);
+	return 0;
+}
+
+/* Withholds the PDK of a row under a login lock. */
+static int apply_lock(struct store *s, struct key_out *k)
+{
+	unsigned failures;
+	int64_t until;
+	int r = db_login_get(s->db, k->row, &failures, &until);
+	if (r != DB_OK)
+		return from_db(r);
+	if (until > (int64_t)time(NULL)) {
+		k->locked_until = until;
+		free_secret(k->pdk);
+		k->pdk = NULL;
+	}
+	return STORE_OK;
+}
+
+int store_keys(struct store *s, uint32_t hash, int want_pdk,
+               struct key_list *out)
+{
+	struct keyrows rows;
+	out->n = 0;
+	out->key = NULL;
+	int r = from_db(db_rows_by_hash(s->db, hash, 0, &rows));
+	for (size_t i = 0; r == STORE_OK && i < rows.n; i++) {
+		char *pek = NULL, *pdk = NULL, address[ADDR_MAX + 1];
+		int opened = want_pdk
+			? open_row(s, &rows.row[i], &pek, &pdk, address)
+			: row_pek(s, &rows.row[i], &pek, address);
+		if (opened < 0)
+			continue;
+		if (add_key(out, &rows.row[i], pek, pdk, address) < 0)
+			r = STORE_FAIL;
+		else if (want_pdk)
+			r = apply_lock(s, &out->key[out->n - 1]);
+	}
+	keyrows_free(&rows);
+	if (r == STORE_OK && out->n == 0)
+		r = STORE_NOTFOUND;
+	if (r != STORE_OK)
+		key_list_free(out);
+	return r;
+}
+
+/* ---- writes ----------------------------------------------------------- */
+
+/* A PDK must at least be a PEM EncryptedPrivateKeyInfo: the store cannot
+ * check more without the password it must never see. */
+static int pdk_plausible(const char *pdk)
+{
+	size_t len = strlen(pdk);
+	if (len == 0 || len > PEM_MAX)
+		return 0;
+	BIO *b = BIO_new_mem_buf(pdk, (int)len);
+	X509_SIG *p8 = b ? PEM_read_bio_PKCS8(b, NULL, NULL, NULL) : NULL;
+	X509_SIG_free(p8);
+	BIO_free(b);
+	return p8 != NULL;
+}
+
+static int pek_valid(struct store *s, const char *pek, const char *address)
+{
+	size_t len = strlen(pek);
+	X509 *cert = len && len <= PEM_MAX ? pki_cert_from_pem(pek, len) : NULL;
+	int ok = cert && pki_verify_pek(cert, s->ca, address, NULL, 0) == 1;
+	X509_free(cert);
+	return ok;
+}
+
+/* Seals pek+pdk into r (whose ids are set) under the sealing key. */
+static int seal_into(struct store *s, struct keyrow *r, const char *pek,
+                     const char *pdk, struct sbuf *blob)
+{
+	struct sbuf plain;
+	struct row_id id = { r->hash, r->row, r->version };
+	const struct pkskey *key = keyring_sealer(s->keys);
+	sbuf_init_secret(&plain, KEYROW_BLOB_MAX);
+	int ok = key && blob_encode(pek, pdk, &plain) == 0 &&
+	         row_seal(key, &id, plain.s, plain.len, blob, r->drs) == 0;
+	sbuf_free(&plain);
+	if (!ok) {
+		snprintf(s->error, sizeof s->error, "cannot seal row%s",
+		         key ? "" : ": no PKS key");
+		return -1;
+	}
+	r->pks_key_id = key->id;
+	r->blob = (unsigned char *)blob->s;
+	r->bloblen = blob->len;
+	r->drslen = SEALED_DRS_LEN;
+	return 0;
+}
+
+/* The rows of address among those locked for its hash: how many, and the
+ * highest key version. Fails closed on a row that does not open. */
+static int address_rows(struct store *s, const struct keyrows *rows,
+                        const char *address, unsigned *count,
+                        uint32_t *max_version)
+{
+	*count = 0;
+	*max_version = 0;
+	for (size_t i = 0; i < rows->n; i++) {
+		char *pek, addr[ADDR_MAX + 1];
+		if (row_pek(s, &rows->row[i], &pek, addr) < 0) {
+			snprintf(s->error, sizeof s->error,
+			         "row %llu of the hash does not open",
+			         (unsigned long long)rows->row[i].row);
+			return STORE_FAIL;
+		}
+		free(pek);
+		if (strcmp(addr, address) == 0) {
+			(*count)++;
+			if (rows->row[i].version > *max_version)
+				*max_version = rows->row[i].version;
+		}
+	}
+	return STORE_OK;
+}
+
+/* Row ids are random below 2^53 (exact in every JSON parser). */
+static uint64_t new_row_id(void)
+{
+	uint64_t id = 0;
+	while (id == 0) {
+		gcry_randomize(&id, sizeof id, GCRY_STRONG_RANDOM);
+		id &= ((uint64_t)1 << 53) - 1;
+	}
+	return id;
+}
+
+static int finish(struct store *s, int r)
+{
+	if (r == STORE_OK)
+		r = from_db(db_commit(s->db));
+	else
+		db_rollback(s->db);
+	if (r == STORE_FAIL && !*s->error)
+		snprintf(s->error, sizeof s->error, "%s", db_error(s->db));
+	return r;
+}
+
+int store_create(struct store *s, const char *address, const char *pek,
+                 const char *pdk, int new_version, uint32_t *hash,
+                 uint64_t *row, uint32_t *version)
+{
+	struct keyrows rows = { 0, NULL };
+	struct keyrow r;
+	struct sbuf blob;
+	unsigned count = 0;
+	uint32_t maxv = 0;
+	*s->error = '\0';
+	if (!pek_valid(s, pek, address) || !pdk_plausible(pdk))
+		return STORE_INVALID;
+	*hash = addr_hash(address);
+	int rc = from_db(db_begin(s->db));
+	if (rc == STORE_OK)
+		rc = from_db(db_rows_by_hash(s->db, *hash, 1, &rows));
+	if (rc == STORE_OK)
+		rc = address_rows(s, &rows, address, &count, &maxv);
+	if (rc == STORE_OK && new_version && count == 0)
+		rc = STORE_NOTFOUND;
+	if (rc == STORE_OK && !new_version && count > 0)
+		rc = STORE_TAKEN;
+	keyrows_free(&rows);
+	sbuf_init(&blob, KEYROW_BLOB_MAX);
+	memset(&r, 0, sizeof r);
+	r.hash = *hash;
+	r.version = new_version ? maxv + 1 : 1;
+	for (int attempt = 0; rc == STORE_OK; attempt++) {
+		r.row = new_row_id();
+		if (seal_into(s, &r, pek, pdk, &blob) < 0) {
+			rc = STORE_FAIL;
+			break;
+		}
+		int d = db_row_insert(s->db, &r);
+		if (d != DB_DUPLICATE || attempt == 3) {
+			rc = from_db(d);
+			break;
+		}
+	}
+	sbuf_free(&blob);
+	*row = r.row;
+	*version = r.version;
+	return finish(s, rc);
+}
+
+/* Locks row and checks that it belongs to hash. */
+static int locked_row(struct store *s, uint32_t hash, uint64_t row,
+                      struct keyrows *rows)
+{
+	int rc = from_db(db_row_by_id(s->db, row, 1, rows));
+	if (rc == STORE_OK && rows->row[0].hash != hash) {
+		keyrows_free(rows);
+		rc = STORE_NOTFOUND;
+	}
+	return rc;
+}
+
+int store_replace_pdk(struct store *s, uint32_t hash, uint64_t row,
+                      const char *pdk, uint32_t *version)
+{
+	struct keyrows rows = { 0, NULL };
+	struct sbuf blob;
+	*s->error = '\0';
+	if (!pdk_plausible(pdk))
+		return STORE_INVALID;
+	sbuf_init(&blob, KEYROW_BLOB_MAX);
+	int rc = from_db(db_begin(s->db));
+	if (rc == STORE_OK)
+		rc = locked_row(s, hash, row, &rows);
+	if (rc == STORE_OK) {
+		struct keyrow r = rows.row[0];
+		char *pek = NULL, *old = NULL, address[ADDR_MAX + 1];
+		if (open_row(s, &r, &pek, &old, address) < 0)
+			rc = STORE_FAIL;
+		else if (seal_into(s, &r, pek, pdk, &blob) < 0)
+			rc = STORE_FAIL;
+		else
+			rc = from_db(db_row_update_seal(s->db, &r));
+		*version = r.version;
+		free(pek);
+		free_secret(old);
+	}
+	keyrows_free(&rows);
+	sbuf_free(&blob);
+	return finish(s, rc);
+}
+
+int store_delete_address(struct store *s, const char *address,
+                         unsigned *deleted)
+{
+	struct keyrows rows = { 0, NULL };
+	*deleted = 0;
+	*s->error = '\0';
+	int rc = from_db(db_begin(s->db));
+	if (rc == STORE_OK)
+		rc = from_db(db_rows_by_hash(s->db, addr_hash(address), 1, &rows));
+	for (size_t i = 0; rc == STORE_OK && i < rows.n; i++) {
+		char *pek, addr[ADDR_MAX + 1];
+		if (row_pek(s, &rows.row[i], &pek, addr) < 0)
+			continue; /* a broken row is not proven to be theirs */
+		free(pek);
+		if (strcmp(addr, address) == 0) {
+			rc = from_db(db_row_delete(s->db, rows.row[i].row));
+			(*deleted)++;
+		}
+	}
+	keyrows_free(&rows);
+	if (rc == STORE_OK && *deleted == 0)
+		rc = STORE_NOTFOUND;
+	return finish(s, rc);
+}
+
+int store_available(struct store *s, const char *address, int *available)
+{
+	struct keyrows rows = { 0, NULL };
+	unsigned count = 0;
+	uint32_t maxv = 0;
+	*s->error = '\0';
+	int rc = from_db(db_rows_by_hash(s->db, addr_hash(address), 0, &rows));
+	if (rc == STORE_OK)
+		rc = address_rows(s, &rows, address, &count, &maxv);
+	keyrows_free(&rows);
+	*available = rc == STORE_OK && count == 0;
+	return rc;
+}
+
+/* The lock after n failures: none until backoff_after, then doubling
+ * delays, then the full lock from lock_after on. */
+static int64_t lock_for(const struct lockout *l, unsigned n, int64_t now)
+{
+	if (n >= l->lock_after)
+		return now + l->lock_seconds;
+	if (n < l->backoff_after)
+		return 0;
+	unsigned shift = n - l->backoff_after;
+	int64_t delay = shift >= 30 ? l->lock_seconds : (int64_t)1 << shift;
+	return now + (delay < l->lock_seconds ? delay : l->lock_seconds);
+}
+
+int store_login_failure(struct store *s, uint32_t hash, uint64_t row,
+                        unsigned *failures, int64_t *locked_until)
+{
+	struct keyrows rows = { 0, NULL };
+	*s->error = '\0';
+	int rc = from_db(db_begin(s->db));
+	if (rc == STORE_OK)
+		rc = locked_row(s, hash, row, &rows);
+	keyrows_free(&rows);
+	if (rc == STORE_OK)
+		rc = from_db(db_login_get(s->db, row, failures, locked_until));
+	if (rc == STORE_OK) {
+		(*failures)++;
+		*locked_until = lock_for(&s->lockout, *failures, time(NULL));
+		rc = from_db(db_login_set(s->db, row, *failures, *locked_until));
+	}
+	return finish(s, rc);
+}
+
+int store_login_success(struct store *s, uint32_t hash, uint64_t row)
+{
+	struct keyrows rows = { 0, NULL };
+	*s->error = '\0';
+	int rc = from_db(db_begin(s->db));
+	if (rc == STORE_OK)
+		rc = locked_row(s, hash, row, &rows);
+	keyrows_free(&rows);
+	if (rc == STORE_OK)
+		rc = from_db(db_login_set(s->db, row, 0, 0));
+	return finish(s, rc);
+}

@@ -1,0 +1,92 @@
+/*
+ * store - the key store's operations, between the HTTP layer (pksd) and
+ * the database (db): rows are opened and sealed here, addresses matched
+ * against the certificates inside them, and every change made in one
+ * transaction. The address a row belongs to is known only from its sealed
+ * PEK certificate: the database itself holds no address.
+ */
+#ifndef SQ_STORE_H
+#define SQ_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "addr.h"
+#include "db.h"
+#include "keyring.h"
+
+enum store_result {
+	STORE_OK = 0,
+	STORE_NOTFOUND,         /* 404 */
+	STORE_TAKEN,            /* 409: the address has keys already */
+	STORE_INVALID,          /* 422: a PEK or PDK that cannot be right */
+	STORE_LOCKED,           /* 429 */
+	STORE_DOWN,             /* 503: the database is unreachable */
+	STORE_FAIL              /* 500: anything else, logged */
+};
+
+struct lockout {
+	unsigned backoff_after; /* failures before delays start */
+	unsigned lock_after;    /* failures that lock the row */
+	unsigned lock_seconds;  /* the lock, and the longest delay */
+};
+
+#define PEK_CACHE_SLOTS 16384
+
+struct pek_cache_entry {
+	uint64_t row;
+	unsigned char digest[32];       /* of the sealed blob and DRS */
+	char *pek;
+	char address[ADDR_MAX + 1];
+};
+
+struct store {
+	struct db *db;
+	struct keyring *keys;
+	X509 *ca;                       /* verifies PEKs given to create */
+	struct lockout lockout;
+	struct pek_cache_entry *cache;  /* PEKs are public: safe to keep */
+	unsigned long broken_rows;      /* rows that failed to open */
+	char error[256];                /* why the last STORE_FAIL */
+};
+
+struct key_out {
+	uint64_t row;
+	uint32_t version;
+	char *pek;
+	char *pdk;                      /* login rows only; wiped when freed */
+	char address[ADDR_MAX + 1];
+	int64_t locked_until;           /* 0: not locked */
+};
+
+struct key_list {
+	size_t n;
+	struct key_out *key;
+};
+void key_list_free(struct key_list *l);
+
+int store_init(struct store *s, struct db *db, struct keyring *keys, X509 *ca,
+               const struct lockout *lockout);
+void store_fini(struct store *s);
+
+/* All rows of a hash that open; with want_pdk, the wrapped PDKs too
+ * (withheld from rows under a login lock). Rows that fail to open are
+ * counted in s->broken_rows, logged, and left out. */
+int store_keys(struct store *s, uint32_t hash, int want_pdk,
+               struct key_list *out);
+
+int store_create(struct store *s, const char *address, const char *pek,
+                 const char *pdk, int new_version, uint32_t *hash,
+                 uint64_t *row, uint32_t *version);
+int store_replace_pdk(struct store *s, uint32_t hash, uint64_t row,
+                      const char *pdk, uint32_t *version);
+int store_delete_address(struct store *s, const char *address,
+                         unsigned *deleted);
+int store_available(struct store *s, const char *address, int *available);
+int store_login_failure(struct store *s, uint32_t hash, uint64_t row,
+                        unsigned *failures, int64_t *locked_until);
+int store_login_success(struct store *s, uint32_t hash, uint64_t row);
+
+#endif
