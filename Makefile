@@ -80,6 +80,8 @@ FUZZ_SECONDS ?= 30
 
 GEN = $(BUILD)/gen/auto_home.h
 
+.SECONDARY:
+
 .PHONY: all deps check check-plain check-asan check-valgrind unit integration run install \
         clean fuzz fuzz-build
 all: $(LIBSQ) $(LIBPKS) $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN)

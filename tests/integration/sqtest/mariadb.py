@@ -143,6 +143,21 @@ class MariaDB:
         self.socket = None
         self.pid = None
 
+    def pause(self):
+        """Stop the server but keep its data, as for an outage."""
+        subprocess.run([TOOL, "stop", self.dir], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, check=True, timeout=90)
+
+    def resume(self):
+        """Start the paused server again on the same socket and data."""
+        env = dict(os.environ, SQ_DB_TIMEOUT=str(self.timeout))
+        r = subprocess.run([TOOL, "start", self.dir], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, env=env,
+                           timeout=self.timeout + 30)
+        if r.returncode != 0:
+            raise MariaDBError(f"sq-mariadb start failed: {r.stderr}")
+        self.pid = int(self._env().get("SQ_DB_PID", "0")) or None
+
     def __enter__(self):
         return self.start()
 

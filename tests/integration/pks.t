@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""The Paired Key Store end to end: the real pksd and pks-ctl over HTTPS
+(curl), against a throwaway MariaDB. Every endpoint's success and failure
+paths, every role, 401/403, the login lockout, the allow-list, what the
+database holds, tampered and moved rows, a forced 32-bit collision, hostile
+input, a MariaDB restart under a running pksd, and a key rotation."""
+import hashlib
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sqtest import tap  # noqa: E402
+from sqtest.pks import PKS  # noqa: E402
+
+# Found by a birthday search over userN@example.org: one 32-bit hash.
+COLLIDE = ("user108784@example.org", "user133508@example.org")
+
+
+def h(address):
+    return hashlib.sha256(address.encode()).hexdigest()[:8]
+
+
+def q(address):
+    return urllib.parse.quote(address, safe="")
+
+
+tap.plan(81)
+pks = PKS(control={"pksloginbackoff": "2\n", "pksloginlock": "4\n",
+                   "timeoutpksd": "3\n"})
+try:
+    pks.start()
+    A = "john.smith@example.org"
+    pek, pdk = pks.make_key(A)
+
+    # --- health and authentication ------------------------------------
+    for role in ("deliver", "login", "provision"):
+        st, doc = pks.call("GET", "/v1/health", role)
+        tap.ok(st == 200 and doc == {"status": "ok"},
+               f"health answers 200 to the {role} client")
+    ident = pks.cred["deliver"].split(":")[0]
+    st, _ = pks.call("GET", "/v1/health", cred=ident + ":wrong-secret")
+    tap.is_(st, 401, "a wrong secret gets 401")
+    st, _ = pks.call("GET", "/v1/health", cred="12345:" + "x" * 43)
+    tap.is_(st, 401, "an unknown client id gets 401")
+    st, _ = pks.curl("GET", "/v1/health")
+    tap.is_(st, 401, "no credentials get 401")
+    st, _ = pks.curl("GET", "/v1/health",
+                     extra=["-H", "Authorization: Basic !!notbase64!!"])
+    tap.is_(st, 401, "a malformed Authorization header gets 401")
+    log = pks.log_text()
+    tap.ok("bad credentials" in log and "wrong-secret" not in log and
+           pks.cred["deliver"].split(":")[1] not in log,
+           "failed logins are logged with the client id, never the secret")
+
+    # --- create, read, roles ------------------------------------------
+    st, doc = pks.call("POST", "/v1/keys", "provision",
+                       {"address": A, "pek": pek, "pdk": pdk})
+    tap.ok(st == 201 and doc["hash"] == h(A) and doc["version"] == 1,
+           "provision creates the key pair of an address (201)", doc)
+    row = doc["row"] if st == 201 else 0
+    st, doc = pks.call("GET", f"/v1/keys/{h(A)}", "deliver")
+    tap.ok(st == 200 and len(doc["keys"]) == 1 and doc["keys"][0]["pek"] == pek
+           and "pdk" not in doc["keys"][0],
+           "deliver reads the PEK by hash, and no PDK")
+    st, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
+    tap.ok(st == 200 and doc["keys"][0]["pdk"] == pdk and
+           doc["keys"][0]["row"] == row,
+           "login reads the wrapped PDK by hash")
+    for role, method, path, body in (
+            ("deliver", "GET", f"/v1/keys/{h(A)}/pdk", None),
+            ("provision", "GET", f"/v1/keys/{h(A)}/pdk", None),
+            ("deliver", "POST", "/v1/keys", {"address": A, "pek": pek,
+                                             "pdk": pdk}),
+            ("login", "POST", "/v1/keys", {"address": A, "pek": pek,
+                                           "pdk": pdk}),
+            ("login", "DELETE", f"/v1/addresses/{q(A)}", None),
+            ("deliver", "GET", f"/v1/addresses/{q(A)}/availability", None),
+            ("deliver", "POST", f"/v1/keys/{h(A)}/rows/{row}/login-failure",
+             None)):
+        st, _ = pks.call(method, path, role, body)
+        tap.is_(st, 403, f"the {role} role may not {method} "
+                f"{path.split('/')[2]}{'/pdk' if path.endswith('pdk') else ''}"
+                f"{'/login-failure' if 'failure' in path else ''}")
+    tap.ok("may not" in pks.log_text(), "403s are logged with the role")
+    st, doc = pks.call("GET", "/v1/keys/00000000", "deliver")
+    tap.ok(st == 404 and doc["error"] == "no_such_key",
+           "an unknown hash is 404 no_such_key")
+
+    # --- create failures ------------------------------------------------
+    st, doc = pks.call("POST", "/v1/keys", "provision",
+                       {"address": A, "pek": pek, "pdk": pdk})
+    tap.ok(st == 409 and doc["error"] == "address_taken",
+           "a second create for an address is 409")
+    other_pek, other_pdk = pks.make_key("eve@example.org")
+    st, _ = pks.call("POST", "/v1/keys", "provision",
+                     {"address": "mallory@example.org", "pek": other_pek,
+                      "pdk": other_pdk})
+    tap.is_(st, 422, "a PEK issued for another address is refused (422)")
+    work = os.path.join(pks.home, "rogue")
+    os.mkdir(work)
+    helper = pks.helper
+    subprocess.run([helper, "ca", f"{work}/ca.key", f"{work}/ca.pem", "Rogue"],
+                   check=True)
+    subprocess.run([helper, "keygen", f"{work}/k"], check=True)
+    subprocess.run([helper, "issue", f"{work}/ca.key", f"{work}/ca.pem",
+                    f"{work}/k", "rogue@example.org", f"{work}/pek"],
+                   check=True)
+    st, _ = pks.call("POST", "/v1/keys", "provision",
+                     {"address": "rogue@example.org",
+                      "pek": open(f"{work}/pek").read(), "pdk": other_pdk})
+    tap.is_(st, 422, "a PEK from a foreign CA is refused (422)")
+    st, _ = pks.call("POST", "/v1/keys", "provision",
+                     {"address": "eve@example.org", "pek": other_pek,
+                      "pdk": "not a wrapped key"})
+    tap.is_(st, 422, "a PDK that is not a wrapped key is refused (422)")
+    st, doc = pks.call("POST", "/v1/keys", "provision",
+                       {"address": "eve@example.org", "pek": other_pek})
+    tap.ok(st == 400 and doc["error"] == "invalid_body",
+           "a body without pdk is 400")
+    st, _ = pks.call("POST", "/v1/keys", "provision",
+                     {"address": "eve@example.org", "pek": other_pek,
+                      "pdk": other_pdk, "extra": 1})
+    tap.is_(st, 400, "a body with an unknown field is 400")
+
+    # --- versions, password change, availability, delete --------------
+    pek2, pdk2 = pks.make_key(A, "a new password")
+    st, doc = pks.call("POST", f"/v1/keys/{h(A)}/versions", "provision",
+                       {"address": A, "pek": pek2, "pdk": pdk2})
+    tap.ok(st == 201 and doc["version"] == 2, "a new key version is 2 (201)")
+    st, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
+    tap.ok(st == 200 and sorted(k["version"] for k in doc["keys"]) == [1, 2],
+           "old key versions stay readable")
+    st, _ = pks.call("POST", "/v1/keys/00000000/versions", "provision",
+                     {"address": A, "pek": pek2, "pdk": pdk2})
+    tap.is_(st, 422, "a new version under the wrong hash is refused")
+    st, _ = pks.call("POST", f"/v1/keys/{h('nobody@example.org')}/versions",
+                     "provision", {"address": "nobody@example.org",
+                                   "pek": pek2, "pdk": pdk2})
+    tap.ok(st in (404, 422), "a new version for an unknown address fails")
+    _, pdk_new = pks.make_key(A, "changed password")
+    st, doc = pks.call("PUT", f"/v1/keys/{h(A)}/rows/{row}/pdk", "provision",
+                       {"pdk": pdk_new})
+    tap.ok(st == 200 and doc["version"] == 1, "the PDK's wrapping is replaced")
+    st, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
+    got = {k["row"]: k["pdk"] for k in doc["keys"]}
+    tap.ok(got.get(row) == pdk_new, "the replaced wrapping is served")
+    st, _ = pks.call("PUT", f"/v1/keys/00000000/rows/{row}/pdk", "provision",
+                     {"pdk": pdk_new})
+    tap.is_(st, 404, "a row under another hash is 404")
+    st, doc = pks.call("GET", f"/v1/addresses/{q('John.Smith@Example.org')}"
+                       "/availability", "provision")
+    tap.ok(st == 200 and doc == {"address": A, "available": False},
+           "a taken address is not available (case-insensitive)")
+    st, doc = pks.call("GET", f"/v1/addresses/{q('johnsmith@example.org')}"
+                       "/availability", "provision")
+    tap.ok(st == 200 and doc["available"] is True, "a free address is")
+    st, _ = pks.call("GET", f"/v1/addresses/{q('no at sign')}/availability",
+                     "provision")
+    tap.is_(st, 400, "an invalid address is 400")
+
+    # --- login failures: backoff, then lockout ---------------------------
+    fails = []
+    for _ in range(4):
+        st, doc = pks.call("POST", f"/v1/keys/{h(A)}/rows/{row}/login-failure",
+                           "login")
+        fails.append((st, doc["failures"], doc["locked_until"]))
+    tap.ok([f[1] for f in fails] == [1, 2, 3, 4] and fails[0][2] is None
+           and fails[2][2] is not None, "failures are counted, delays begin",
+           fails)
+    st, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
+    locked = {k["row"]: k for k in doc["keys"]}[row]
+    tap.ok("pdk" not in locked and "locked_until" in locked,
+           "a locked row's PDK is withheld, with locked_until")
+    st, _ = pks.call("POST", f"/v1/keys/{h(A)}/rows/{row}/login-success",
+                     "login")
+    st2, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
+    tap.ok(st == 200 and "pdk" in {k["row"]: k for k in doc["keys"]}[row],
+           "a successful login clears the lock")
+
+    # --- the allow-list -------------------------------------------------------
+    st, _ = pks.call("GET", "/v1/health", "deliver", interface="127.0.0.2")
+    tap.is_(st, 0, "credentials that work from 127.0.0.1 fail from 127.0.0.2")
+    s = socket.create_connection(("127.0.0.1", pks.port), 5)
+    s.close()
+    raw = socket.socket()
+    raw.bind(("127.0.0.2", 0))
+    raw.settimeout(5)
+    raw.connect(("127.0.0.1", pks.port))
+    ctx = ssl.create_default_context(cafile=os.path.join(pks.home, "control",
+                                                         "ca.pem"))
+    got = b""
+    try:
+        raw.sendall(b"\x16\x03\x01\x00\x05hello")   # a ClientHello's start
+        while True:
+            chunk = raw.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    except OSError:
+        pass
+    raw.close()
+    tap.is_(got, b"", "a refused address is closed before any TLS byte")
+    tap.ok("127.0.0.2: address not allowed" in pks.log_text(),
+           "the refusal is logged with the address")
+
+    # --- what the database holds -------------------------------------
+    dump = subprocess.run(["mariadb-dump", "--no-defaults", "-S",
+                           pks.db.socket, "-u", pks.db.user, "--hex-blob",
+                           "pks"], capture_output=True).stdout
+    raw_dump = subprocess.run(["mariadb-dump", "--no-defaults", "-S",
+                               pks.db.socket, "-u", pks.db.user, "pks"],
+                              capture_output=True).stdout
+    pdk_b64 = "".join(pdk.splitlines()[1:-1]).encode()
+    tap.ok(len(dump) > 1000 and b"example.org" not in dump and
+           b"example.org" not in raw_dump and b"BEGIN" not in raw_dump and
+           pdk_b64[10:40] not in raw_dump and
+           bytes.fromhex(pdk_b64[:32].hex()) not in raw_dump,
+           "a mysqldump holds no address, PEM marker or PDK bytes")
+
+    # --- moved and tampered rows ----------------------------------------
+    B = "moved@example.org"
+    pekb, pdkb = pks.make_key(B)
+    st, doc = pks.call("POST", "/v1/keys", "provision",
+                       {"address": B, "pek": pekb, "pdk": pdkb})
+    rowb = doc["row"]
+    pks.db.sql(f"UPDATE keyrow SET addr_hash = {int(h(A), 16)} "
+               f"WHERE row_id = {rowb}", "pks")
+    st, doc = pks.call("GET", f"/v1/keys/{h(A)}", "deliver")
+    tap.ok(st == 200 and rowb not in [k["row"] for k in doc["keys"]],
+           "a row copied to another hash does not open and is not served")
+    tap.ok(f"row {rowb} " in pks.log_text(), "and it is reported in the log")
+    pks.db.sql(f"UPDATE keyrow SET addr_hash = {int(h(B), 16)}, "
+               f"sealed_blob = CONCAT(LEFT(sealed_blob, 40), "
+               f"CHAR(ASCII(SUBSTR(sealed_blob, 41, 1)) ^ 1), "
+               f"SUBSTR(sealed_blob, 42)) WHERE row_id = {rowb}", "pks")
+    st, doc = pks.call("GET", f"/v1/keys/{h(B)}", "deliver")
+    tap.ok(st == 404, "a tampered row fails to open and is not served")
+    out = pks.ctl("keys", h(B))
+    tap.ok("seal BROKEN" in out, "pks-ctl keys reports the broken row")
+
+    # --- a forced 32-bit collision ------------------------------------
+    tap.is_(h(COLLIDE[0]), h(COLLIDE[1]), "the crafted pair shares a hash")
+    rows = {}
+    for addr in COLLIDE:
+        p, d = pks.make_key(addr)
+        st, doc = pks.call("POST", "/v1/keys", "provision",
+                           {"address": addr, "pek": p, "pdk": d})
+        rows[addr] = (st, doc.get("row"), p)
+    tap.ok(all(v[0] == 201 for v in rows.values()),
+           "both addresses of the collision get keys")
+    st, doc = pks.call("GET", f"/v1/keys/{h(COLLIDE[0])}", "deliver")
+    tap.ok(st == 200 and sorted(k["row"] for k in doc["keys"]) ==
+           sorted(v[1] for v in rows.values()),
+           "a lookup of the shared hash returns both rows")
+    st, doc = pks.call("GET", f"/v1/addresses/{q(COLLIDE[1])}/availability",
+                       "provision")
+    tap.ok(doc["available"] is False, "availability tells the two apart")
+    st, doc = pks.call("DELETE", f"/v1/addresses/{q(COLLIDE[0])}",
+                       "provision")
+    st2, doc2 = pks.call("GET", f"/v1/keys/{h(COLLIDE[0])}", "deliver")
+    tap.ok(st == 200 and doc["deleted"] == 1 and st2 == 200 and
+           [k["row"] for k in doc2["keys"]] == [rows[COLLIDE[1]][1]],
+           "deleting one address of the collision leaves the other")
+    st, _ = pks.call("DELETE", f"/v1/addresses/{q(COLLIDE[0])}", "provision")
+    tap.is_(st, 404, "deleting it again is 404")
+
+    # --- hostile input: each answered, pksd still serving -------------
+    def still_up():
+        return pks.call("GET", "/v1/health", "deliver")[0] == 200
+
+    st, doc = pks.curl("POST", "/v1/keys", pks.cred["provision"],
+                       body="{not json")
+    tap.ok(st == 400 and still_up(), "malformed JSON is 400")
+    st, _ = pks.curl("POST", "/v1/keys", pks.cred["provision"],
+                     body=b"{\"a\":\"" + b"x" * (10 << 20) + b"\"}")
+    tap.ok(st == 413 and still_up(), "a 10 MB body is 413")
+    flood = []
+    for i in range(400):
+        flood += ["-H", f"X-Flood-{i}: {'y' * 40}"]
+    st, _ = pks.curl("GET", "/v1/health", pks.cred["deliver"], extra=flood)
+    tap.ok(st in (400, 413, 431) and still_up(), "a flood of headers is 4xx",
+           st)
+    for path in ("/v1/keys/../../etc/passwd", "/v1/keys/%2e%2e%2f%2e%2e",
+                 "/v1/addresses/..%2f..%2fetc%2fpasswd/availability",
+                 "/../v1/health", "/v1/keys/93e896f4/../../health",
+                 "/v1/keys/93e896f4%00/pdk"):
+        st, _ = pks.curl("GET", path, pks.cred["provision"],
+                         extra=["--path-as-is"])
+        tap.ok(st in (400, 403, 404) and still_up(),
+               f"path traversal {path} is {st}")
+    sqlmeta = "x' OR '1'='1'; DROP TABLE keyrow; --"
+    for field in ("address", "pek", "pdk"):
+        body = {"address": "sql@example.org", "pek": pek, "pdk": pdk}
+        body[field] = sqlmeta
+        st, _ = pks.call("POST", "/v1/keys", "provision", body)
+        tap.ok(st in (400, 422) and still_up(),
+               f"SQL metacharacters in {field} are refused ({st})")
+    for path in (f"/v1/keys/{q(sqlmeta)}", f"/v1/keys/{h(A)}/rows/"
+                 f"{q(sqlmeta)}/pdk", f"/v1/addresses/{q(sqlmeta)}/availability"):
+        st, _ = pks.call("GET" if "pdk" not in path else "PUT", path,
+                         "provision", {"pdk": pdk} if "pdk" in path else None)
+        tap.ok(st in (400, 403, 404) and still_up(),
+               f"SQL metacharacters in a path are refused ({st})")
+    st, doc = pks.call("GET", f"/v1/keys/{h(A)}", "deliver")
+    tap.ok(st == 200 and len(doc["keys"]) == 2, "the rows are intact after all")
+    st, _ = pks.call("PATCH", "/v1/health", "deliver")
+    tap.ok(st in (405, 501) and still_up(), f"an unsupported method is {st}")
+    st, _ = pks.call("DELETE", "/v1/health", "deliver")
+    tap.is_(st, 405, "a known path with the wrong method is 405")
+    st, _ = pks.call("GET", "/v2/nothing", "deliver")
+    tap.is_(st, 404, "an unknown path is 404")
+    slow = socket.create_connection(("127.0.0.1", pks.port), 5)
+    tls = ctx.wrap_socket(slow, server_hostname="127.0.0.1")
+    tls.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")   # and stop
+    tls.settimeout(15)
+    started = time.time()
+    try:
+        answer = tls.recv(4096)
+    except OSError:
+        answer = b""
+    waited = time.time() - started
+    tls.close()
+    tap.ok(waited < 10 and (answer == b"" or answer.startswith(b"HTTP/1.1 4")),
+           f"a slow client is cut off after the timeout ({waited:.1f} s)")
+    tap.ok(still_up(), "and pksd serves the next request")
+
+    # --- MariaDB restarted under a running pksd -------------------------
+    pks.db.pause()
+    st, doc = pks.call("GET", f"/v1/keys/{h(A)}", "deliver")
+    st_h, _ = pks.call("GET", "/v1/health", "deliver")
+    tap.ok(st == 503 and st_h == 503, "with MariaDB down, requests get 503",
+           (st, st_h))
+    pks.db.resume()
+    os.chmod(pks.db.dir, 0o711)   # sq-mariadb start makes it private again
+    ok = False
+    for _ in range(10):
+        st, doc = pks.call("GET", f"/v1/keys/{h(A)}", "deliver")
+        if st == 200:
+            ok = True
+            break
+        time.sleep(0.5)
+    tap.ok(ok, "after MariaDB restarts, requests succeed without "
+           "restarting pksd")
+    st, doc = pks.call("POST", "/v1/keys", "provision",
+                       {"address": B.replace("moved", "after"),
+                        "pek": pks.make_key("after@example.org")[0],
+                        "pdk": pdk})
+    tap.is_(st, 201, "and writes too")
+
+    # --- rotation -------------------------------------------------------
+    out = pks.ctl("rotate")
+    st, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
+    status = pks.ctl("status")
+    tap.ok("rotated" in out and st == 200 and len(doc["keys"]) == 2 and
+           "not under pks.key: 0" in status,
+           "after pks-ctl rotate every row is under the new key and opens",
+           out + status)
+    out = pks.ctl("keys", h(A))
+    tap.ok(out.count("seal ok") == 2, "pks-ctl keys shows the re-sealed rows")
+    st, _ = pks.call("POST", "/v1/keys", "provision",
+                     {"address": "post.rotation@example.org",
+                      "pek": pks.make_key("post.rotation@example.org")[0],
+                      "pdk": pdk})
+    tap.is_(st, 201, "pksd seals new rows under the new key")
+    tap.ok(not any(s in pks.log_text() for s in
+                   ("john.smith", "BEGIN", pdk_b64[10:40].decode())),
+           "pksd's log holds no address, key or PDK")
+finally:
+    log = pks.log_text() if pks.home else ""
+    pks.stop()
+    if os.environ.get("SQ_TEST_VERBOSE"):
+        tap.diag(log)
+tap.done()
