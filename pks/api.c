@@ -17,6 +17,7 @@
 #include "addr.h"
 #include "api.h"
 #include "clientauth.h"
+#include "conninfo.h"
 #include "log.h"
 
 #define SEGMENTS_MAX 8
@@ -580,6 +581,9 @@ void api_handle(struct evhttp_request *req, void *arg)
 	c.route = "?";
 	c.api->requests++;
 	peer_of(req, c.peer, sizeof c.peer, &sa);
+	if (evhttp_request_get_connection(req))
+		conninfo_count(evhttp_connection_get_bufferevent(
+			evhttp_request_get_connection(req)));
 	if (!evhttp_request_get_uri(req)) {
 		/* evhttp could not read the request: too large or malformed */
 		int code = evhttp_request_get_response_code(req);

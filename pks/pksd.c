@@ -45,6 +45,7 @@
 #include <openssl/ssl.h>
 
 #include "api.h"
+#include "conninfo.h"
 #include "control.h"
 #include "db.h"
 #include "die.h"
@@ -216,14 +217,16 @@ static void tls_info(const SSL *ssl, int where, int ret)
 	int fd = SSL_get_fd(ssl);
 	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
 		return;
-	if (ipallow_match(&this_worker->allow, (struct sockaddr *)&ss))
-		return;
 	if (ss.ss_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
 		          sizeof host);
 	else if (ss.ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
 		          sizeof host);
+	if (ipallow_match(&this_worker->allow, (struct sockaddr *)&ss)) {
+		conninfo_set_peer(ssl, host);
+		return;
+	}
 	log_msg(SQLOG_WARN, "%s: address not allowed; connection closed", host);
 	shutdown(fd, SHUT_RDWR);
 }
@@ -232,10 +235,13 @@ static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
 {
 	struct worker *w = arg;
 	SSL *ssl = SSL_new(w->ssl);
-	return ssl ? bufferevent_openssl_socket_new(base, -1, ssl,
-	                                            BUFFEREVENT_SSL_ACCEPTING,
-	                                            BEV_OPT_CLOSE_ON_FREE)
-	           : NULL;
+	if (!ssl || conninfo_attach(ssl, w->cfg->timeout) < 0) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	return bufferevent_openssl_socket_new(base, -1, ssl,
+	                                      BUFFEREVENT_SSL_ACCEPTING,
+	                                      BEV_OPT_CLOSE_ON_FREE);
 }
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
@@ -421,6 +427,8 @@ int main(int argc, char **argv)
 	control_close(&ctl);
 	SSL_CTX *ssl = tls_context(cfg.ctldir);
 	SSL_CTX_set_info_callback(ssl, tls_info);
+	if (conninfo_init() < 0)
+		die_temp("4.3.0", "cannot initialise OpenSSL ex_data");
 	int lfd = listen_socket(&cfg);
 	supervise(&cfg, ssl, lfd);
 	SSL_CTX_free(ssl);

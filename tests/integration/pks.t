@@ -29,7 +29,7 @@ def q(address):
     return urllib.parse.quote(address, safe="")
 
 
-tap.plan(81)
+tap.plan(82)
 pks = PKS(control={"pksloginbackoff": "2\n", "pksloginlock": "4\n",
                    "timeoutpksd": "3\n"})
 try:
@@ -328,6 +328,8 @@ try:
     tap.ok(waited < 10 and (answer == b"" or answer.startswith(b"HTTP/1.1 4")),
            f"a slow client is cut off after the timeout ({waited:.1f} s)")
     tap.ok(still_up(), "and pksd serves the next request")
+    tap.ok("no complete request within 3 s" in pks.log_text(),
+           "the cut-off is logged")
 
     # --- MariaDB restarted under a running pksd -------------------------
     pks.db.pause()
