@@ -40,6 +40,8 @@ else ifeq ($(SANITIZE),1)
 SAN_CFLAGS  = -U_FORTIFY_SOURCE -O1 -fsanitize=address,undefined \
               -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_LDFLAGS = -fsanitize=address,undefined
+# Process-lifetime pools of libgcrypt are not leaks (tests/lsan.supp).
+export LSAN_OPTIONS = suppressions=$(CURDIR)/tests/lsan.supp
 endif
 
 COMPILE = $(CC_CMD) $(SAN_CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP

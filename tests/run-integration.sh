@@ -8,6 +8,9 @@ build=${1:-build}
 SQ_BUILD=$(cd "$build" && pwd)
 SQ_SANITIZE=${2:-0}
 export SQ_BUILD SQ_SANITIZE
+# libgcrypt's process-lifetime pools are not leaks (see tests/lsan.supp)
+LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(pwd)/tests/lsan.supp}
+export LSAN_OPTIONS
 set -- tests/integration/*.t
 [ -e "$1" ] || { echo "integration: FAIL: no test scripts" >&2; exit 1; }
 out=$(prove --exec '' --timer "$@" 2>&1)

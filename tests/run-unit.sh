@@ -3,6 +3,8 @@
 # any fails or if, all together, they ran zero checks.
 set -u
 build=${1:-build}
+LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(pwd)/tests/lsan.supp}
+export LSAN_OPTIONS
 total=0
 failed=0
 for t in "$build"/tests/unit/check_*; do

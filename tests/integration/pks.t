@@ -29,7 +29,7 @@ def q(address):
     return urllib.parse.quote(address, safe="")
 
 
-tap.plan(82)
+tap.plan(83)
 pks = PKS(control={"pksloginbackoff": "2\n", "pksloginlock": "4\n",
                    "timeoutpksd": "3\n"})
 try:
@@ -372,6 +372,11 @@ try:
     tap.ok(not any(s in pks.log_text() for s in
                    ("john.smith", "BEGIN", pdk_b64[10:40].decode())),
            "pksd's log holds no address, key or PDK")
+    pks.stop_pksd()
+    log = pks.log_text()
+    tap.ok("Sanitizer" not in log and "runtime error" not in log and
+           "stopped" in log, "pksd stops cleanly on SIGTERM, with no "
+           "sanitizer report", log[-2000:])
 finally:
     log = pks.log_text() if pks.home else ""
     pks.stop()
