@@ -7,6 +7,7 @@
 #   make check      unit + integration tests, then the same under ASan+UBSan
 #   make check-asan only the sanitizer pass (in build-asan/)
 #   make check-valgrind  the unit suites under valgrind memcheck
+#   make bench      the benchmarks in bench/ (figures for the notes)
 #   make fuzz       libFuzzer on every tests/fuzz target (clang, build-fuzz/)
 #   make run        a local instance on loopback (see tools/run-instance)
 #   make install    install under $(DESTDIR)$(HOME_DIR)
@@ -80,13 +81,18 @@ REPLAY_BIN  = $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay_%)
 FUZZER_BIN  = $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 30
 
+# --- benchmark helpers: bench/*.c (not installed) ----------------------------
+BENCH_SRC = $(wildcard bench/*.c)
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
 GEN = $(BUILD)/gen/auto_home.h
 
 .SECONDARY:
 
 .PHONY: all deps check check-plain check-asan check-valgrind unit integration run install \
-        clean fuzz fuzz-build
-all: $(LIBSQ) $(LIBPKS) $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN)
+        clean fuzz fuzz-build bench
+all: $(LIBSQ) $(LIBPKS) $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN) \
+     $(BENCH_BIN)
 
 deps:
 	@sh tools/deps.sh
@@ -130,6 +136,9 @@ $(TOOLS_PROGS): $(BUILD)/bin/%: $(BUILD)/tools/%.o $(LIBSQ)
 
 $(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(UNIT_MAIN) $(PROG_LIBS)
 	$(LINK) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(PROG_LIBS)
+	$(LINK) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(PROG_LIBS)
 	$(LINK) -o $@ $^ $(PKG_LIBS)
@@ -176,6 +185,9 @@ fuzz:
 
 fuzz-build: $(FUZZER_BIN)
 
+bench: all
+	python3 bench/pks-bench $(BUILD)
+
 run: deps all
 	sh tools/run-instance $(BUILD)
 
@@ -185,7 +197,7 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(PKS_LIBSRC:%.c=$(BUILD)/%.d) \
+-include $(BENCH_BIN:=.d) $(LIB_OBJ:.o=.d) $(PKS_LIBSRC:%.c=$(BUILD)/%.d) \
          $(PKS_MAINS:%=$(BUILD)/pks/%.d) $(TOOLS_MAINS:%=$(BUILD)/tools/%.d) \
          $(UNIT_BIN:=.d) $(HELPER_BIN:=.d) $(UNIT_MAIN:.o=.d) \
          $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.d)

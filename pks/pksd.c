@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,8 +195,12 @@ static int listen_socket(const struct config *cfg)
 	int one = 1;
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	                0);
+	/* One socket per worker on the same address (SO_REUSEPORT): the
+	 * kernel spreads connections evenly, where one shared socket lets
+	 * whichever worker wakes first take them all. */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	                         sizeof one) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
 	    bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 1024) < 0)
 		die_temp("4.3.0", "cannot listen on %s:%u: %s", cfg->listen_host,
 		         cfg->port, strerror(errno));
@@ -224,6 +229,11 @@ static void tls_info(const SSL *ssl, int where, int ret)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
 		          sizeof host);
 	if (ipallow_match(&this_worker->allow, (struct sockaddr *)&ss)) {
+		/* A reply goes out in more than one write (TLS records):
+		 * without TCP_NODELAY, Nagle holds the last one back until the
+		 * client's delayed ACK, 40 ms later. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		conninfo_set_peer(ssl, host);
 		return;
 	}
@@ -346,14 +356,18 @@ static void on_parent_signal(int sig)
 		stopping = 1;
 }
 
-static pid_t spawn(struct config *cfg, SSL_CTX *ssl, int lfd)
+static pid_t spawn(struct config *cfg, SSL_CTX *ssl, const int *lfds,
+                   unsigned long i)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_DFL);
-		worker_run(cfg, ssl, lfd);
+		for (unsigned long j = 0; j < cfg->workers; j++)
+			if (j != i)
+				close(lfds[j]);
+		worker_run(cfg, ssl, lfds[i]);
 	}
 	if (pid < 0)
 		log_msg(SQLOG_ALERT, "fork: %s", strerror(errno));
@@ -368,7 +382,7 @@ static void signal_all(pid_t *pids, unsigned long n, int sig)
 }
 
 /* Keeps the workers running until SIGTERM or SIGINT. */
-static void supervise(struct config *cfg, SSL_CTX *ssl, int lfd)
+static void supervise(struct config *cfg, SSL_CTX *ssl, const int *lfds)
 {
 	pid_t pids[WORKERS_MAX] = { 0 };
 	struct sigaction sa;
@@ -378,7 +392,7 @@ static void supervise(struct config *cfg, SSL_CTX *ssl, int lfd)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	for (unsigned long i = 0; i < cfg->workers; i++)
-		pids[i] = spawn(cfg, ssl, lfd);
+		pids[i] = spawn(cfg, ssl, lfds, i);
 	log_msg(SQLOG_INFO, "listening on %s:%u with %lu workers",
 	        cfg->listen_host, cfg->port, cfg->workers);
 	while (!stopping) {
@@ -396,7 +410,7 @@ static void supervise(struct config *cfg, SSL_CTX *ssl, int lfd)
 			log_msg(SQLOG_ALERT, "worker %ld ended (status %d); "
 			        "starting another", (long)dead, status);
 			sleep(1); /* no tight loop if workers die at once */
-			pids[i] = spawn(cfg, ssl, lfd);
+			pids[i] = spawn(cfg, ssl, lfds, i);
 		}
 	}
 	signal_all(pids, cfg->workers, SIGTERM);
@@ -429,9 +443,12 @@ int main(int argc, char **argv)
 	SSL_CTX_set_info_callback(ssl, tls_info);
 	if (conninfo_init() < 0)
 		die_temp("4.3.0", "cannot initialise OpenSSL ex_data");
-	int lfd = listen_socket(&cfg);
-	supervise(&cfg, ssl, lfd);
+	int lfds[WORKERS_MAX];
+	for (unsigned long i = 0; i < cfg.workers; i++)
+		lfds[i] = listen_socket(&cfg);
+	supervise(&cfg, ssl, lfds);
 	SSL_CTX_free(ssl);
-	close(lfd);
+	for (unsigned long i = 0; i < cfg.workers; i++)
+		close(lfds[i]);
 	return 0;
 }

@@ -74,6 +74,7 @@ class PKS:
         self.control("pksdb", f"socket={self.db.socket}\n")
         self.control("pksallow", "# the application host\n127.0.0.1\n")
         self.control("pksd-listen", f"127.0.0.1:{self.port}\n")
+        self.control("pksurl", f"https://127.0.0.1:{self.port}\n")
         self.control("pksworkers", f"{self.workers}\n")
         for name, value in self.extra_control.items():
             self.control(name, value)
