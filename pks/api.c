@@ -562,8 +562,11 @@ static int read_body(struct call *c)
 	c->body = data ? json_loadb((const char *)data, len,
 	                            JSON_REJECT_DUPLICATES, &err) : NULL;
 	if (!c->body || !json_is_object(c->body)) {
-		log_msg(SQLOG_WARN, "%s %s: bad JSON: %s", c->peer, c->route,
-		        c->body ? "not an object" : err.text);
+		/* position only: jansson's text quotes the input, which may
+		 * hold an address or a key */
+		log_msg(SQLOG_WARN, "%s %s: bad JSON%s at octet %d", c->peer,
+		        c->route, c->body ? " (not an object)" : "",
+		        c->body ? 0 : err.position);
 		reply_error(c, 400, "invalid_json", "the body is not a JSON object");
 		return -1;
 	}
