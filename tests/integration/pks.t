@@ -29,7 +29,7 @@ def q(address):
     return urllib.parse.quote(address, safe="")
 
 
-tap.plan(83)
+tap.plan(84)
 pks = PKS(control={"pksloginbackoff": "2\n", "pksloginlock": "4\n",
                    "timeoutpksd": "3\n"})
 try:
@@ -274,8 +274,10 @@ try:
         return pks.call("GET", "/v1/health", "deliver")[0] == 200
 
     st, doc = pks.curl("POST", "/v1/keys", pks.cred["provision"],
-                       body="{not json")
+                       body='{"address": "leak.me@example.org", oops}')
     tap.ok(st == 400 and still_up(), "malformed JSON is 400")
+    tap.ok("bad JSON" in pks.log_text() and "leak.me" not in pks.log_text(),
+           "and logged by position, without quoting the body")
     st, _ = pks.curl("POST", "/v1/keys", pks.cred["provision"],
                      body=b"{\"a\":\"" + b"x" * (10 << 20) + b"\"}")
     tap.ok(st == 413 and still_up(), "a 10 MB body is 413")
