@@ -74,7 +74,6 @@ static int http_status(int store_result)
 	case STORE_NOTFOUND: return 404;
 	case STORE_TAKEN: return 409;
 	case STORE_INVALID: return 422;
-	case STORE_LOCKED: return 429;
 	case STORE_DOWN: return 503;
 	default: return 500;
 	}
@@ -218,7 +217,12 @@ static void create_key(struct call *c, int new_version)
 		return;
 	if (new_version) {
 		uint32_t want;
-		if (param_hash(c->param[0], &want) < 0 || want != addr_hash(address)) {
+		if (param_hash(c->param[0], &want) < 0) {
+			reply_error(c, 400, "invalid_hash",
+			            "a hash is 8 lower-case hex digits");
+			return;
+		}
+		if (want != addr_hash(address)) {
 			reply_error(c, 422, "hash_mismatch",
 			            "the address does not have this hash");
 			return;
@@ -523,6 +527,8 @@ static int authenticate(struct call *c)
 	if (c->client)
 		return 0;
 	if (down) {
+		log_msg(SQLOG_WARN, "%s client %lu: database unavailable for %s",
+		        c->peer, (unsigned long)id, c->route);
 		reply_error(c, 503, "database_unavailable", "try again later");
 		return -1;
 	}

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "keyring.h"
+#include "log.h"
 
 const char *const keyring_files[KEY_SLOTS] = {
 	[KEY_CURRENT] = "pks.key", [KEY_NEXT] = "pks.key.next",
@@ -24,29 +25,44 @@ static void unload(struct keyring *kr)
 	}
 }
 
+/* Loads every key file into a fresh set and swaps it in only if all of
+ * them load: a failed reload keeps the keys in use (and is retried at the
+ * next use), so a worker never ends up without keys. */
 static int load(struct keyring *kr)
 {
 	struct stat st;
-	unload(kr);
+	struct pkskey fresh[KEY_SLOTS];
+	int have[KEY_SLOTS] = { 0 };
 	if (fstat(kr->dirfd, &st) < 0)
 		return -1;
-	kr->mtime = st.st_mtim;
 	for (int i = 0; i < KEY_SLOTS; i++) {
-		int r = pkskey_load(&kr->key[i], kr->dirfd, keyring_files[i]);
+		int r = pkskey_load(&fresh[i], kr->dirfd, keyring_files[i]);
 		if (r < 0) {
 			snprintf(kr->error, sizeof kr->error, "%s: %s",
 			         keyring_files[i], errno == EPERM
 			         ? "readable by group or others" : strerror(errno));
-			unload(kr);
+			for (int j = 0; j < i; j++)
+				if (have[j])
+					pkskey_free(&fresh[j]);
 			return -1;
 		}
-		kr->have[i] = r == 1;
+		have[i] = r == 1;
 	}
-	if (!kr->have[KEY_CURRENT] && !kr->have[KEY_NEXT]) {
+	if (!have[KEY_CURRENT] && !have[KEY_NEXT]) {
 		snprintf(kr->error, sizeof kr->error,
 		         "no pks.key (run pks-ctl init)");
+		for (int i = 0; i < KEY_SLOTS; i++)
+			if (have[i])
+				pkskey_free(&fresh[i]);
 		return -1;
 	}
+	unload(kr);
+	for (int i = 0; i < KEY_SLOTS; i++) {
+		kr->have[i] = have[i];
+		if (have[i])
+			kr->key[i] = fresh[i];
+	}
+	kr->mtime = st.st_mtim;
 	return 0;
 }
 
@@ -83,7 +99,18 @@ int keyring_refresh(struct keyring *kr)
 	if (st.st_mtim.tv_sec == kr->mtime.tv_sec &&
 	    st.st_mtim.tv_nsec == kr->mtime.tv_nsec)
 		return 0;
-	return load(kr);
+	if (load(kr) < 0) {
+		time_t now = time(NULL);
+		if (now - kr->alerted >= 60) { /* retried at every use: say so
+		                                * once a minute, not per request */
+			kr->alerted = now;
+			log_msg(SQLOG_ALERT, "PKS keys not reloaded, the old ones "
+			        "stay in use: %s", kr->error);
+		}
+		return -1;
+	}
+	log_msg(SQLOG_INFO, "PKS keys reloaded");
+	return 0;
 }
 
 static const struct pkskey *lookup(struct keyring *kr, uint32_t id)
@@ -97,15 +124,16 @@ static const struct pkskey *lookup(struct keyring *kr, uint32_t id)
 const struct pkskey *keyring_find(struct keyring *kr, uint32_t id)
 {
 	const struct pkskey *k = lookup(kr, id);
-	if (!k && keyring_refresh(kr) == 0)
+	if (!k) {
+		keyring_refresh(kr);
 		k = lookup(kr, id);
+	}
 	return k;
 }
 
 const struct pkskey *keyring_sealer(struct keyring *kr)
 {
-	if (keyring_refresh(kr) < 0)
-		return NULL;
+	keyring_refresh(kr); /* on failure the keys in use stay */
 	if (kr->have[KEY_NEXT])
 		return &kr->key[KEY_NEXT];
 	return kr->have[KEY_CURRENT] ? &kr->key[KEY_CURRENT] : NULL;

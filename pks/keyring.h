@@ -21,6 +21,7 @@ struct keyring {
 	struct timespec mtime;          /* of the directory when loaded */
 	int have[KEY_SLOTS];
 	struct pkskey key[KEY_SLOTS];
+	time_t alerted;                 /* last failed-reload alert */
 	char error[160];
 };
 

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,7 +41,7 @@
 #include "secretfd.h"
 
 #define USAGE "init [-u user] | migrate | status | keys HASH | rotate | " \
-	"client add ROLE [NOTE] | client list | client remove ID"
+	"row remove ROW | client add ROLE [NOTE] | client list | client remove ID"
 #define ROTATE_BATCH 200
 
 static char keydir[4096];
@@ -106,7 +107,8 @@ static void make_key(uid_t uid, gid_t gid)
 		die_temp("4.3.0", "%s: %s", keydir, strerror(errno));
 	if (faccessat(dfd, "pks.key", F_OK, 0) < 0 && errno == ENOENT) {
 		struct pkskey k;
-		if (pkskey_generate(&k) < 0 || pkskey_save(&k, dfd, "pks.key") < 0)
+		if (pkskey_generate(&k) < 0 ||
+		    pkskey_save(&k, dfd, "pks.key", uid, gid) < 0)
 			die_temp("4.3.0", "cannot create the PKS key: %s",
 			         strerror(errno));
 		printf("created PKS key %08lx\n", (unsigned long)k.id);
@@ -141,8 +143,13 @@ static int cmd_init(int argc, char **argv)
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
 	}
-	make_key(uid, gid);
 	check_identifier(cfg.database, "database");
+	if (user)
+		check_identifier(user, "user");
+	else
+		fprintf(stderr, "pks-ctl: no -u user: pks.key stays owned by the "
+		        "invoking user, who must then run pksd\n");
+	make_key(uid, gid);
 	char sql[512];
 	snprintf(sql, sizeof sql, "CREATE DATABASE IF NOT EXISTS `%s`",
 	         cfg.database);
@@ -151,7 +158,6 @@ static int cmd_init(int argc, char **argv)
 	check(db, db_exec(db, sql), "use database");
 	migrate(db);
 	if (user) {
-		check_identifier(user, "user");
 		snprintf(sql, sizeof sql, "CREATE USER IF NOT EXISTS '%s'@'localhost' "
 		         "IDENTIFIED VIA unix_socket", user);
 		check(db, db_exec(db, sql), "create user");
@@ -232,13 +238,33 @@ static int cmd_client(int argc, char **argv)
 	return 0;
 }
 
+/* The way out for a damaged row, which pksd will not serve and which
+ * blocks every create for its hash (pksd fails closed there). */
+static int cmd_row_remove(const char *text)
+{
+	struct db_config cfg;
+	char *end;
+	errno = 0;
+	unsigned long long row = strtoull(text, &end, 10);
+	if (!*text || *end || errno || row == 0 || *text == '-')
+		die_perm("5.3.5", "bad row: %s", text);
+	struct db *db = admin_db(1, &cfg);
+	int r = db_row_delete(db, (uint64_t)row);
+	if (r == DB_NOTFOUND)
+		die_perm("5.1.1", "no row %s", text);
+	check(db, r, "row remove");
+	printf("removed row %s\n", text);
+	db_close(db);
+	return 0;
+}
+
 static int cmd_keys(const char *hex)
 {
 	struct db_config cfg;
 	struct keyring kr;
 	struct keyrows rows;
-	if (strlen(hex) != 8)
-		die_perm("5.3.5", "hash must be 8 hex digits");
+	if (strlen(hex) != 8 || strspn(hex, "0123456789abcdef") != 8)
+		die_perm("5.3.5", "hash must be 8 lower-case hex digits");
 	uint32_t hash = parse_u32(hex, 16, "hash");
 	if (keyring_open(&kr, keydir) < 0)
 		die_temp("4.3.0", "%s", kr.error);
@@ -267,11 +293,13 @@ static int cmd_keys(const char *hex)
 	return 0;
 }
 
-/* Re-seals one row's DRS under next, in its own transaction. */
+/* Re-seals one row under next, in its own transaction: opened with the
+ * key that sealed it and sealed again with a fresh DRS, like any write. */
 static void reseal_one(struct db *db, struct keyring *kr,
                        const struct pkskey *next, uint64_t row)
 {
 	struct keyrows rows;
+	struct sbuf plain, blob;
 	check(db, db_begin(db), "begin");
 	int r = db_row_by_id(db, row, 1, &rows);
 	if (r == DB_NOTFOUND) { /* deleted meanwhile */
@@ -280,20 +308,27 @@ static void reseal_one(struct db *db, struct keyring *kr,
 	}
 	check(db, r, "lock row");
 	struct keyrow k = rows.row[0];
-	const struct pkskey *from = keyring_find(kr, k.pks_key_id);
 	struct row_id id = { k.hash, k.row, k.version };
-	unsigned char drs[SEALED_DRS_LEN];
+	sbuf_init_secret(&plain, KEYROW_BLOB_MAX);
+	sbuf_init(&blob, KEYROW_BLOB_MAX);
 	if (k.pks_key_id != next->id) {
-		if (!from || row_reseal_drs(from, next, &id, k.drs, k.drslen,
-		                            drs) < 0)
-			die_temp("4.3.0", "row %llu does not open; rotation stopped "
-			         "(pks-ctl keys %08lx)", (unsigned long long)row,
-			         (unsigned long)k.hash);
-		memcpy(k.drs, drs, sizeof drs);
-		k.drslen = sizeof drs;
+		const struct pkskey *from = keyring_find(kr, k.pks_key_id);
+		if (!from || row_open(from, &id, k.blob, k.bloblen, k.drs, k.drslen,
+		                      &plain) < 0 ||
+		    row_seal(next, &id, plain.s, plain.len, &blob, k.drs) < 0)
+			die_temp("4.3.0", "row %llu does not open; rotation stopped. "
+			         "Inspect it (pks-ctl keys %08lx) and remove it if it "
+			         "is damaged (pks-ctl row remove %llu), then run "
+			         "pks-ctl rotate again", (unsigned long long)row,
+			         (unsigned long)k.hash, (unsigned long long)row);
+		k.blob = (unsigned char *)blob.s;
+		k.bloblen = blob.len;
+		k.drslen = SEALED_DRS_LEN;
 		k.pks_key_id = next->id;
 		check(db, db_row_update_seal(db, &k), "update row");
 	}
+	sbuf_free(&plain);
+	sbuf_free(&blob);
 	keyrows_free(&rows);
 	check(db, db_commit(db), "commit");
 }
@@ -317,12 +352,15 @@ static int cmd_rotate(void)
 	int dfd = open(keydir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || keyring_open(&kr, keydir) < 0)
 		die_temp("4.3.0", "%s: cannot load the PKS keys", keydir);
+	/* one rotation at a time: two would race on the renames */
+	if (flock(dfd, LOCK_EX | LOCK_NB) < 0)
+		die_temp("4.3.0", "another pks-ctl rotate is running");
 	if (!kr.have[KEY_NEXT]) {
 		struct pkskey next;
-		if (fstatat(dfd, "pks.key", &st, 0) < 0 ||
-		    pkskey_generate(&next) < 0 ||
-		    pkskey_save(&next, dfd, "pks.key.next") < 0 ||
-		    fchownat(dfd, "pks.key.next", st.st_uid, st.st_gid, 0) < 0)
+		/* the new key belongs to pksd's user, like pks.key */
+		if (fstat(dfd, &st) < 0 || pkskey_generate(&next) < 0 ||
+		    pkskey_save(&next, dfd, "pks.key.next", st.st_uid,
+		                st.st_gid) < 0)
 			die_temp("4.3.0", "cannot create pks.key.next: %s",
 			         strerror(errno));
 		printf("new PKS key %08lx\n", (unsigned long)next.id);
@@ -387,7 +425,10 @@ static int cmd_status(void)
 	free(clients);
 	keyring_close(&kr);
 	db_close(db);
-	return have == schema_version_expected() ? 0 : 1;
+	if (have != schema_version_expected())
+		die_temp("4.3.0", "schema %u, this build expects %u: run pks-ctl "
+		         "migrate", have, schema_version_expected());
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -406,6 +447,8 @@ int main(int argc, char **argv)
 		return cmd_migrate();
 	if (strcmp(cmd, "client") == 0)
 		return cmd_client(argc - 2, argv + 2);
+	if (strcmp(cmd, "row") == 0 && argc == 4 && strcmp(argv[2], "remove") == 0)
+		return cmd_row_remove(argv[3]);
 	if (strcmp(cmd, "keys") == 0 && argc == 3)
 		return cmd_keys(argv[2]);
 	if (strcmp(cmd, "rotate") == 0 && argc == 2)

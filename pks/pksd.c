@@ -54,6 +54,7 @@
 #include "ipallow.h"
 #include "keyring.h"
 #include "log.h"
+#include "migrations.h"
 #include "pki.h"
 #include "secretfd.h"
 #include "store.h"
@@ -126,11 +127,16 @@ static void load_config(struct config *cfg, struct control *ctl)
 	if (cfg->workers == 0)
 		cfg->workers = 1;
 	cfg->timeout = number(ctl, "timeoutpksd", 10, 3600);
+	if (cfg->timeout == 0) /* evhttp would take 0 as "no timeout" */
+		die_temp("4.3.0", "control/timeoutpksd: at least 1 second");
 	cfg->lockout.backoff_after = (unsigned)number(ctl, "pksloginbackoff", 3,
 	                                              1000);
 	cfg->lockout.lock_after = (unsigned)number(ctl, "pksloginlock", 10, 1000);
 	cfg->lockout.lock_seconds = (unsigned)number(ctl, "pksloginlocktime",
 	                                             3600, 86400 * 30);
+	if (cfg->lockout.lock_seconds == 0 || cfg->lockout.lock_after == 0)
+		die_temp("4.3.0", "control/pksloginlock and pksloginlocktime: at "
+		         "least 1");
 	if (db_config_load(&cfg->db, ctl, why, sizeof why) < 0)
 		die_temp("4.3.0", "%s", why);
 }
@@ -276,6 +282,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		        "list");
 		return;
 	}
+	if (r == 0)
+		log_msg(SQLOG_WARN, "no control/pksallow: every peer is refused");
 	ipallow_free(&w->allow);
 	w->allow = fresh;
 	log_msg(SQLOG_INFO, "reloaded control/pksallow: %zu entries", fresh.n);
@@ -321,8 +329,12 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
 	evhttp_set_timeout(http, (int)cfg->timeout);
 	evhttp_set_max_headers_size(http, 8192);
 	evhttp_set_max_body_size(http, API_BODY_MAX);
+	/* every method reaches api_handle, which answers 405 in JSON */
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	                                 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	                           EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS |
+	                           EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+	                           EVHTTP_REQ_PATCH);
 	if (!evhttp_accept_socket_with_handle(http, lfd))
 		die_temp("4.3.0", "cannot accept on the listening socket");
 	struct event *term = evsignal_new(w.base, SIGTERM, on_term, w.base);
@@ -345,6 +357,37 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
 }
 
 /* ---- the parent --------------------------------------------------------- */
+
+/* Everything a worker needs, tried once before any worker starts: a
+ * configuration error ends pksd with 111 and says why, instead of workers
+ * failing and being restarted for ever. */
+static void preflight(struct config *cfg)
+{
+	struct ipallow allow;
+	struct keyring kr;
+	char capath[4200], why[256];
+	load_allow(&allow, cfg->ctldir);
+	ipallow_free(&allow);
+	snprintf(capath, sizeof capath, "%s/ca.pem", cfg->ctldir);
+	X509 *ca = pki_cert_load(capath);
+	if (!ca)
+		die_temp("4.3.0", "cannot read %s", capath);
+	X509_free(ca);
+	if (keyring_open(&kr, cfg->keydir) < 0)
+		die_temp("4.3.0", "PKS key: %s", kr.error);
+	keyring_close(&kr);
+	struct db *db = db_connect(&cfg->db, why, sizeof why);
+	unsigned have;
+	if (!db) {
+		log_msg(SQLOG_WARN, "database: %s; serving 503 until it is up", why);
+		return;
+	}
+	if (db_schema_version(db, &have) == DB_OK &&
+	    have != schema_version_expected())
+		die_temp("4.3.0", "database schema %u, this pksd needs %u: run "
+		         "pks-ctl migrate", have, schema_version_expected());
+	db_close(db);
+}
 
 static volatile sig_atomic_t stopping, hangup;
 
@@ -395,6 +438,10 @@ static void supervise(struct config *cfg, SSL_CTX *ssl, const int *lfds)
 		pids[i] = spawn(cfg, ssl, lfds, i);
 	log_msg(SQLOG_INFO, "listening on %s:%u with %lu workers",
 	        cfg->listen_host, cfg->port, cfg->workers);
+	time_t started[WORKERS_MAX];
+	unsigned quick_deaths = 0;
+	for (unsigned long i = 0; i < cfg->workers; i++)
+		started[i] = time(NULL);
 	while (!stopping) {
 		int status;
 		pid_t dead = waitpid(-1, &status, 0);
@@ -409,7 +456,17 @@ static void supervise(struct config *cfg, SSL_CTX *ssl, const int *lfds)
 				continue;
 			log_msg(SQLOG_ALERT, "worker %ld ended (status %d); "
 			        "starting another", (long)dead, status);
+			/* workers that die at once, again and again, will not
+			 * get better by being restarted */
+			quick_deaths = time(NULL) - started[i] < 5 ? quick_deaths + 1
+			                                           : 0;
+			if (quick_deaths >= 5) {
+				signal_all(pids, cfg->workers, SIGTERM);
+				die_temp("4.3.0", "workers keep failing at start; "
+				         "see the lines above");
+			}
 			sleep(1); /* no tight loop if workers die at once */
+			started[i] = time(NULL);
 			pids[i] = spawn(cfg, ssl, lfds, i);
 		}
 	}
@@ -439,6 +496,7 @@ int main(int argc, char **argv)
 		die_temp("4.3.0", "%s: %s", cfg.ctldir, strerror(errno));
 	load_config(&cfg, &ctl);
 	control_close(&ctl);
+	preflight(&cfg);
 	SSL_CTX *ssl = tls_context(cfg.ctldir);
 	SSL_CTX_set_info_callback(ssl, tls_info);
 	if (conninfo_init() < 0)

@@ -65,7 +65,8 @@ int pkskey_generate(struct pkskey *k)
 	return 0;
 }
 
-int pkskey_save(const struct pkskey *k, int dirfd, const char *name)
+int pkskey_save(const struct pkskey *k, int dirfd, const char *name,
+                uid_t uid, gid_t gid)
 {
 	static const char hex[] = "0123456789abcdef";
 	struct sbuf text;
@@ -79,9 +80,18 @@ int pkskey_save(const struct pkskey *k, int dirfd, const char *name)
 	}
 	if (r == 0)
 		r = sbuf_putc(&text, '\n');
-	if (r == 0)
-		r = atomic_write_file(dirfd, name, text.s, text.len, 0400,
-		                      ATOMIC_REPLACE);
+	struct atomicfile af;
+	if (r == 0 && atomic_begin(&af, dirfd, name, 0400) == 0) {
+		if ((uid != (uid_t)-1 && fchown(af.fd, uid, gid) < 0) ||
+		    atomic_write(&af, text.s, text.len) < 0) {
+			atomic_abort(&af);
+			r = -1;
+		} else {
+			r = atomic_commit(&af, ATOMIC_REPLACE);
+		}
+	} else {
+		r = -1;
+	}
 	sbuf_free(&text);
 	return r;
 }

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define PKSKEY_LEN 32
 
@@ -26,8 +27,11 @@ int pks_crypto_init(void);
 /* A fresh pair from GCRY_VERY_STRONG_RANDOM; 0 or -1. */
 int pkskey_generate(struct pkskey *k);
 
-/* Writes dirfd/name crash-safely, mode 0400; 0 or -1. */
-int pkskey_save(const struct pkskey *k, int dirfd, const char *name);
+/* Writes dirfd/name crash-safely, mode 0400, owned by uid:gid (-1 keeps
+ * ours) before it appears under its name, so pksd never sees a key file
+ * it cannot read; 0 or -1. */
+int pkskey_save(const struct pkskey *k, int dirfd, const char *name,
+                uid_t uid, gid_t gid);
 
 /* Reads dirfd/name: 1, 0 (no such file) or -1 (unreadable, malformed, or
  * readable by group or others: EPERM). */

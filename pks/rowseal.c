@@ -183,18 +183,3 @@ int row_open(const struct pkskey *key, const struct row_id *id,
 	gcry_free(drs);
 	return r;
 }
-
-int row_reseal_drs(const struct pkskey *from, const struct pkskey *to,
-                   const struct row_id *id, const unsigned char *sealed_drs,
-                   size_t drslen, unsigned char out[SEALED_DRS_LEN])
-{
-	unsigned char ad[64];
-	size_t adlen = row_ad(id, ad);
-	unsigned char *drs = gcry_malloc_secure(DRS_LEN);
-	if (!drs)
-		return -1;
-	int r = drs_open(from, sealed_drs, drslen, ad, adlen, drs) < 0 ||
-	        drs_seal(to, drs, ad, adlen, out) < 0 ? -1 : 0;
-	gcry_free(drs);
-	return r;
-}

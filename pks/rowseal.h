@@ -47,10 +47,4 @@ int row_open(const struct pkskey *key, const struct row_id *id,
              const void *blob, size_t bloblen, const unsigned char *sealed_drs,
              size_t drslen, struct sbuf *plain);
 
-/* Re-seals a row's DRS under another PKS key (rotation) without touching
- * the blob; 0 or -1. */
-int row_reseal_drs(const struct pkskey *from, const struct pkskey *to,
-                   const struct row_id *id, const unsigned char *sealed_drs,
-                   size_t drslen, unsigned char out[SEALED_DRS_LEN]);
-
 #endif

@@ -140,12 +140,23 @@ static int open_row(struct store *s, const struct keyrow *r, char **pek,
 
 /* ---- the PEK cache: rows opened before, checked against the DB copy --- */
 
+/* The digest a cache entry is checked against: the row's ids as well as
+ * its sealed bytes, so a row moved to another hash or version in the
+ * database is opened again (and then refused), never served from here. */
 static void row_digest(const struct keyrow *r, unsigned char out[32])
 {
 	gcry_md_hd_t h;
+	unsigned char ids[16];
 	memset(out, 0, 32);
 	if (gcry_md_open(&h, GCRY_MD_SHA256, 0))
 		return;
+	for (int i = 0; i < 4; i++) {
+		ids[i] = (unsigned char)(r->hash >> (24 - 8 * i));
+		ids[4 + i] = (unsigned char)(r->version >> (24 - 8 * i));
+	}
+	for (int i = 0; i < 8; i++)
+		ids[8 + i] = (unsigned char)(r->row >> (56 - 8 * i));
+	gcry_md_write(h, ids, sizeof ids);
 	gcry_md_write(h, r->blob, r->bloblen);
 	gcry_md_write(h, r->drs, r->drslen);
 	memcpy(out, gcry_md_read(h, GCRY_MD_SHA256), 32);
@@ -474,34 +485,105 @@ static int64_t lock_for(const struct lockout *l, unsigned n, int64_t now)
 	return now + (delay < l->lock_seconds ? delay : l->lock_seconds);
 }
 
-int store_login_failure(struct store *s, uint32_t hash, uint64_t row,
-                        unsigned *failures, int64_t *locked_until)
+/* Locks the rows of hash and marks in *mine (allocated here) those of
+ * the same address as row: its key versions. A login counts per address,
+ * not per version. */
+static int address_of_row(struct store *s, uint32_t hash, uint64_t row,
+                          struct keyrows *rows, unsigned char **mine)
+{
+	char *pek, address[ADDR_MAX + 1], other[ADDR_MAX + 1];
+	*mine = NULL;
+	int rc = from_db(db_rows_by_hash(s->db, hash, 1, rows));
+	size_t found = rows->n;
+	for (size_t i = 0; rc == STORE_OK && i < rows->n; i++)
+		if (rows->row[i].row == row)
+			found = i;
+	if (rc == STORE_OK && found == rows->n)
+		rc = STORE_NOTFOUND;
+	if (rc == STORE_OK && !(*mine = calloc(rows->n, 1)))
+		rc = STORE_FAIL;
+	if (rc == STORE_OK && row_pek(s, &rows->row[found], &pek, address) < 0)
+		rc = STORE_FAIL;
+	else if (rc == STORE_OK)
+		free(pek);
+	for (size_t i = 0; rc == STORE_OK && i < rows->n; i++) {
+		(*mine)[i] = i == found;
+		if (i != found && row_pek(s, &rows->row[i], &pek, other) == 0) {
+			free(pek);
+			(*mine)[i] = strcmp(other, address) == 0;
+		}
+	}
+	return rc;
+}
+
+/* Sets the login state of the rows marked in mine; with failed, counts
+ * one more failure on the highest count among them, reset first when the
+ * last failure (or lock) ended lock_seconds ago: old failures are
+ * forgiven. The stored locked_until is never before the last failure, so
+ * it also dates it; only a time still to come is a lock. */
+static int set_login(struct store *s, const struct keyrows *rows,
+                     const unsigned char *mine, int failed,
+                     unsigned *failures, int64_t *locked_until)
+{
+	int64_t now = time(NULL);
+	unsigned n = 0;
+	*locked_until = 0;
+	for (size_t i = 0; failed && i < rows->n; i++) {
+		unsigned f;
+		int64_t until;
+		if (!mine[i])
+			continue;
+		int rc = from_db(db_login_get(s->db, rows->row[i].row, &f, &until));
+		if (rc != STORE_OK)
+			return rc;
+		if (until + (int64_t)s->lockout.lock_seconds < now)
+			f = 0;
+		if (f > n)
+			n = f;
+	}
+	int64_t stored = 0;
+	if (failed) {
+		n++;
+		*locked_until = lock_for(&s->lockout, n, now);
+		stored = *locked_until ? *locked_until : now;
+	}
+	for (size_t i = 0; i < rows->n; i++) {
+		if (!mine[i])
+			continue;
+		int rc = from_db(db_login_set(s->db, rows->row[i].row, n,
+		                              stored));
+		if (rc != STORE_OK)
+			return rc;
+	}
+	*failures = n;
+	return STORE_OK;
+}
+
+static int login_result(struct store *s, uint32_t hash, uint64_t row,
+                        int failed, unsigned *failures, int64_t *locked_until)
 {
 	struct keyrows rows = { 0, NULL };
+	unsigned char *mine = NULL;
 	*s->error = '\0';
 	int rc = from_db(db_begin(s->db));
 	if (rc == STORE_OK)
-		rc = locked_row(s, hash, row, &rows);
-	keyrows_free(&rows);
+		rc = address_of_row(s, hash, row, &rows, &mine);
 	if (rc == STORE_OK)
-		rc = from_db(db_login_get(s->db, row, failures, locked_until));
-	if (rc == STORE_OK) {
-		(*failures)++;
-		*locked_until = lock_for(&s->lockout, *failures, time(NULL));
-		rc = from_db(db_login_set(s->db, row, *failures, *locked_until));
-	}
+		rc = set_login(s, &rows, mine, failed, failures, locked_until);
+	free(mine);
+	keyrows_free(&rows);
 	return finish(s, rc);
+}
+
+int store_login_failure(struct store *s, uint32_t hash, uint64_t row,
+                        unsigned *failures, int64_t *locked_until)
+{
+	return login_result(s, hash, row, 1, failures, locked_until);
 }
 
 int store_login_success(struct store *s, uint32_t hash, uint64_t row)
 {
-	struct keyrows rows = { 0, NULL };
-	*s->error = '\0';
-	int rc = from_db(db_begin(s->db));
-	if (rc == STORE_OK)
-		rc = locked_row(s, hash, row, &rows);
-	keyrows_free(&rows);
-	if (rc == STORE_OK)
-		rc = from_db(db_login_set(s->db, row, 0, 0));
-	return finish(s, rc);
+	unsigned failures;
+	int64_t until;
+	return login_result(s, hash, row, 0, &failures, &until);
 }

@@ -22,7 +22,6 @@ enum store_result {
 	STORE_NOTFOUND,         /* 404 */
 	STORE_TAKEN,            /* 409: the address has keys already */
 	STORE_INVALID,          /* 422: a PEK or PDK that cannot be right */
-	STORE_LOCKED,           /* 429 */
 	STORE_DOWN,             /* 503: the database is unreachable */
 	STORE_FAIL              /* 500: anything else, logged */
 };

@@ -29,7 +29,7 @@ def q(address):
     return urllib.parse.quote(address, safe="")
 
 
-tap.plan(84)
+tap.plan(88)
 pks = PKS(control={"pksloginbackoff": "2\n", "pksloginlock": "4\n",
                    "timeoutpksd": "3\n"})
 try:
@@ -138,10 +138,15 @@ try:
     st, _ = pks.call("POST", "/v1/keys/00000000/versions", "provision",
                      {"address": A, "pek": pek2, "pdk": pdk2})
     tap.is_(st, 422, "a new version under the wrong hash is refused")
-    st, _ = pks.call("POST", f"/v1/keys/{h('nobody@example.org')}/versions",
-                     "provision", {"address": "nobody@example.org",
-                                   "pek": pek2, "pdk": pdk2})
-    tap.ok(st in (404, 422), "a new version for an unknown address fails")
+    st, _ = pks.call("POST", "/v1/keys/NOTAHASH/versions", "provision",
+                     {"address": A, "pek": pek2, "pdk": pdk2})
+    tap.is_(st, 400, "a new version under a malformed hash is 400")
+    npek, npdk = pks.make_key("nobody@example.org")
+    st, doc = pks.call("POST", f"/v1/keys/{h('nobody@example.org')}/versions",
+                       "provision", {"address": "nobody@example.org",
+                                     "pek": npek, "pdk": npdk})
+    tap.ok(st == 404 and doc["error"] == "no_such_address",
+           "a new version for an address without keys is 404")
     _, pdk_new = pks.make_key(A, "changed password")
     st, doc = pks.call("PUT", f"/v1/keys/{h(A)}/rows/{row}/pdk", "provision",
                        {"pdk": pdk_new})
@@ -173,9 +178,10 @@ try:
            and fails[2][2] is not None, "failures are counted, delays begin",
            fails)
     st, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
-    locked = {k["row"]: k for k in doc["keys"]}[row]
-    tap.ok("pdk" not in locked and "locked_until" in locked,
-           "a locked row's PDK is withheld, with locked_until")
+    tap.ok(len(doc["keys"]) == 2 and
+           all("pdk" not in k and "locked_until" in k for k in doc["keys"]),
+           "the lock holds for every key version of the address: PDKs "
+           "withheld, with locked_until")
     st, _ = pks.call("POST", f"/v1/keys/{h(A)}/rows/{row}/login-success",
                      "login")
     st2, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
@@ -228,6 +234,8 @@ try:
     st, doc = pks.call("POST", "/v1/keys", "provision",
                        {"address": B, "pek": pekb, "pdk": pdkb})
     rowb = doc["row"]
+    for _ in range(4):  # every worker has served, and cached, the PEK
+        pks.call("GET", f"/v1/keys/{h(B)}", "deliver")
     pks.db.sql(f"UPDATE keyrow SET addr_hash = {int(h(A), 16)} "
                f"WHERE row_id = {rowb}", "pks")
     st, doc = pks.call("GET", f"/v1/keys/{h(A)}", "deliver")
@@ -242,6 +250,15 @@ try:
     tap.ok(st == 404, "a tampered row fails to open and is not served")
     out = pks.ctl("keys", h(B))
     tap.ok("seal BROKEN" in out, "pks-ctl keys reports the broken row")
+    r = subprocess.run([os.path.join(pks.bin, "pks-ctl"), "rotate"],
+                       env=dict(os.environ, SQ_HOME=pks.home),
+                       capture_output=True, text=True)
+    tap.ok(r.returncode == 111 and "row remove" in r.stderr,
+           "a rotation stops at the broken row and says how to go on",
+           r.stderr)
+    pks.ctl("row", "remove", str(rowb))
+    tap.ok("no rows" in pks.ctl("keys", h(B)),
+           "pks-ctl row remove takes the broken row out")
 
     # --- a forced 32-bit collision ------------------------------------
     tap.is_(h(COLLIDE[0]), h(COLLIDE[1]), "the crafted pair shares a hash")
@@ -310,8 +327,9 @@ try:
                f"SQL metacharacters in a path are refused ({st})")
     st, doc = pks.call("GET", f"/v1/keys/{h(A)}", "deliver")
     tap.ok(st == 200 and len(doc["keys"]) == 2, "the rows are intact after all")
-    st, _ = pks.call("PATCH", "/v1/health", "deliver")
-    tap.ok(st in (405, 501) and still_up(), f"an unsupported method is {st}")
+    st, doc = pks.call("PATCH", "/v1/health", "deliver")
+    tap.ok(st == 405 and doc and doc["error"] == "method_not_allowed" and
+           still_up(), "an unsupported method is 405, in JSON")
     st, _ = pks.call("DELETE", "/v1/health", "deliver")
     tap.is_(st, 405, "a known path with the wrong method is 405")
     st, _ = pks.call("GET", "/v2/nothing", "deliver")
@@ -355,6 +373,20 @@ try:
                         "pek": pks.make_key("after@example.org")[0],
                         "pdk": pdk})
     tap.is_(st, 201, "and writes too")
+
+    # --- a configuration error ends pksd at once ------------------------
+    pks.stop_pksd()
+    pks.control("pksallow", "127.0.0.1\n10.0.0.1/8\n")
+    argv = [os.path.join(pks.bin, "pksd")]
+    if pks.as_root:
+        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup",
+                "--clear-groups"] + argv
+    r = subprocess.run(argv, env=dict(os.environ, SQ_HOME=pks.home),
+                       capture_output=True, text=True, timeout=30)
+    tap.ok(r.returncode == 111 and "pksallow line 2" in r.stderr,
+           "a bad control/pksallow stops pksd with 111 and the line", r.stderr)
+    pks.control("pksallow", "127.0.0.1\n")
+    pks.start_pksd()
 
     # --- rotation -------------------------------------------------------
     out = pks.ctl("rotate")

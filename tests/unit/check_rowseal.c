@@ -153,22 +153,28 @@ END_TEST
 
 START_TEST(another_pks_key_opens_nothing_until_resealed)
 {
-	struct sbuf blob, out;
+	struct sbuf blob, out, blob2;
 	unsigned char drs[SEALED_DRS_LEN], moved[SEALED_DRS_LEN];
 	sbuf_init(&blob, 65536);
+	sbuf_init(&blob2, 65536);
 	sbuf_init_secret(&out, 65536);
 	ck_assert_int_eq(row_seal(&key, &id, plain, sizeof plain, &blob, drs), 0);
 	ck_assert_int_eq(row_open(&other, &id, blob.s, blob.len, drs,
 	                          sizeof drs, &out), -1);
-	ck_assert_int_eq(row_reseal_drs(&key, &other, &id, drs, sizeof drs,
-	                                moved), 0);
+	/* what rotation does: open with the old key, seal under the new */
+	ck_assert_int_eq(row_open(&key, &id, blob.s, blob.len, drs, sizeof drs,
+	                          &out), 0);
+	ck_assert_int_eq(row_seal(&other, &id, out.s, out.len, &blob2, moved),
+	                 0);
 	ck_assert_uint_eq(row_drs_key_id(moved, sizeof moved), other.id);
-	ck_assert_int_eq(row_open(&other, &id, blob.s, blob.len, moved,
+	sbuf_reset(&out);
+	ck_assert_int_eq(row_open(&other, &id, blob2.s, blob2.len, moved,
 	                          sizeof moved, &out), 0);
 	ck_assert_str_eq(out.s, plain);
-	ck_assert_int_eq(row_open(&key, &id, blob.s, blob.len, moved,
+	ck_assert_int_eq(row_open(&key, &id, blob2.s, blob2.len, moved,
 	                          sizeof moved, &out), -1);
 	sbuf_free(&blob);
+	sbuf_free(&blob2);
 	sbuf_free(&out);
 }
 END_TEST
@@ -178,7 +184,7 @@ START_TEST(key_file_round_trips_and_must_be_private)
 	char *dir = make_tmpdir();
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	struct pkskey back;
-	ck_assert_int_eq(pkskey_save(&key, dfd, "pks.key"), 0);
+	ck_assert_int_eq(pkskey_save(&key, dfd, "pks.key", (uid_t)-1, (gid_t)-1), 0);
 	struct stat st;
 	ck_assert_int_eq(fstatat(dfd, "pks.key", &st, 0), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0400);
