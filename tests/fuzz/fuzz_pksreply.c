@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "pksclient.h"
+#include "pksconfig.h"
+#include "pksreply.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
