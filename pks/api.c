@@ -559,9 +559,9 @@ static int read_body(struct call *c)
 	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
 	size_t len = evbuffer_get_length(in);
 	json_error_t err;
-	if (len == 0 || len > API_BODY_MAX) {
-		reply_error(c, len ? 413 : 400, len ? "too_large" : "invalid_json",
-		            len ? "body too large" : "a JSON body is required");
+	/* evhttp itself answers a body over API_BODY_MAX with 413 */
+	if (len == 0) {
+		reply_error(c, 400, "invalid_json", "a JSON body is required");
 		return -1;
 	}
 	unsigned char *data = evbuffer_pullup(in, -1);
@@ -593,12 +593,10 @@ void api_handle(struct evhttp_request *req, void *arg)
 	if (evhttp_request_get_connection(req))
 		conninfo_count(evhttp_connection_get_bufferevent(
 			evhttp_request_get_connection(req)));
-	if (!evhttp_request_get_uri(req)) {
-		/* evhttp could not read the request: too large or malformed */
-		int code = evhttp_request_get_response_code(req);
-		log_msg(SQLOG_WARN, "%s: unreadable request (%d)", c.peer, code);
-		reply_error(&c, code == 413 ? 413 : 400, code == 413 ? "too_large"
-		            : "bad_request", "the request could not be read");
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		/* a HEAD reply must have no body: libevent would send one */
+		evhttp_send_reply(req, 405, "Method Not Allowed", NULL);
+		log_msg(SQLOG_WARN, "%s: HEAD refused", c.peer);
 		return;
 	}
 	if (!sa || !ipallow_match(c.api->allow, sa)) {

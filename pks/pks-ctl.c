@@ -246,7 +246,8 @@ static int cmd_row_remove(const char *text)
 	char *end;
 	errno = 0;
 	unsigned long long row = strtoull(text, &end, 10);
-	if (!*text || *end || errno || row == 0 || *text == '-')
+	if (!*text || strspn(text, "0123456789") != strlen(text) || *end ||
+	    errno || row == 0)
 		die_perm("5.3.5", "bad row: %s", text);
 	struct db *db = admin_db(1, &cfg);
 	int r = db_row_delete(db, (uint64_t)row);
@@ -350,11 +351,14 @@ static int cmd_rotate(void)
 	struct keyring kr;
 	struct stat st;
 	int dfd = open(keydir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || keyring_open(&kr, keydir) < 0)
-		die_temp("4.3.0", "%s: cannot load the PKS keys", keydir);
-	/* one rotation at a time: two would race on the renames */
+	if (dfd < 0)
+		die_temp("4.3.0", "%s: %s", keydir, strerror(errno));
+	/* one rotation at a time (two would race on the renames), and the
+	 * keys read only under the lock, after any rotation before us */
 	if (flock(dfd, LOCK_EX | LOCK_NB) < 0)
 		die_temp("4.3.0", "another pks-ctl rotate is running");
+	if (keyring_open(&kr, keydir) < 0)
+		die_temp("4.3.0", "cannot load the PKS keys: %s", kr.error);
 	if (!kr.have[KEY_NEXT]) {
 		struct pkskey next;
 		/* the new key belongs to pksd's user, like pks.key */

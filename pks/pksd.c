@@ -5,8 +5,9 @@
  *	pksd
  * DESCRIPTION
  *	Serves the REST API of pksd(8) on the address in control/pksd-listen
- *	(default 127.0.0.1:7443). A parent process binds the socket and keeps
- *	control/pksworkers workers running; each worker has its own event
+ *	(default 127.0.0.1:7443). A parent process binds one socket per
+ *	worker (SO_REUSEPORT) and keeps control/pksworkers workers running;
+ *	each worker has its own event
  *	loop (libevent evhttp over OpenSSL bufferevents), its own MariaDB
  *	connection and its own keyring. The parent never reads the network.
  * SECURITY
@@ -179,7 +180,7 @@ static void load_allow(struct ipallow *allow, const char *ctldir)
 
 /* ---- the socket -------------------------------------------------------- */
 
-static int listen_socket(const struct config *cfg)
+static int listen_socket(const struct config *cfg, int reuseport)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -206,7 +207,8 @@ static int listen_socket(const struct config *cfg)
 	 * whichever worker wakes first take them all. */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	                         sizeof one) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	                             sizeof one) < 0) ||
 	    bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 1024) < 0)
 		die_temp("4.3.0", "cannot listen on %s:%u: %s", cfg->listen_host,
 		         cfg->port, strerror(errno));
@@ -501,9 +503,12 @@ int main(int argc, char **argv)
 	SSL_CTX_set_info_callback(ssl, tls_info);
 	if (conninfo_init() < 0)
 		die_temp("4.3.0", "cannot initialise OpenSSL ex_data");
+	/* With SO_REUSEPORT a second pksd would share the address without a
+	 * word; a plain bind first fails if anyone holds it. */
+	close(listen_socket(&cfg, 0));
 	int lfds[WORKERS_MAX];
 	for (unsigned long i = 0; i < cfg.workers; i++)
-		lfds[i] = listen_socket(&cfg);
+		lfds[i] = listen_socket(&cfg, 1);
 	supervise(&cfg, ssl, lfds);
 	SSL_CTX_free(ssl);
 	for (unsigned long i = 0; i < cfg.workers; i++)

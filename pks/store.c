@@ -324,6 +324,35 @@ static int address_rows(struct store *s, const struct keyrows *rows,
 	return STORE_OK;
 }
 
+/* The login state of address's rows, carried over to a new key version
+ * of it: a reset during a lock must not open a way around the lock. */
+static int inherit_login(struct store *s, const struct keyrows *rows,
+                         const char *address, uint64_t new_row)
+{
+	unsigned most = 0;
+	int64_t latest = 0;
+	for (size_t i = 0; i < rows->n; i++) {
+		char *pek, addr[ADDR_MAX + 1];
+		unsigned f;
+		int64_t until;
+		if (row_pek(s, &rows->row[i], &pek, addr) < 0)
+			continue;
+		free(pek);
+		if (strcmp(addr, address) != 0)
+			continue;
+		int rc = from_db(db_login_get(s->db, rows->row[i].row, &f, &until));
+		if (rc != STORE_OK)
+			return rc;
+		if (f > most)
+			most = f;
+		if (until > latest)
+			latest = until;
+	}
+	if (most == 0 && latest == 0)
+		return STORE_OK;
+	return from_db(db_login_set(s->db, new_row, most, latest));
+}
+
 /* Row ids are random below 2^53 (exact in every JSON parser). */
 static uint64_t new_row_id(void)
 {
@@ -368,7 +397,6 @@ int store_create(struct store *s, const char *address, const char *pek,
 		rc = STORE_NOTFOUND;
 	if (rc == STORE_OK && !new_version && count > 0)
 		rc = STORE_TAKEN;
-	keyrows_free(&rows);
 	sbuf_init(&blob, KEYROW_BLOB_MAX);
 	memset(&r, 0, sizeof r);
 	r.hash = *hash;
@@ -385,6 +413,9 @@ int store_create(struct store *s, const char *address, const char *pek,
 			break;
 		}
 	}
+	if (rc == STORE_OK && new_version)
+		rc = inherit_login(s, &rows, address, r.row);
+	keyrows_free(&rows);
 	sbuf_free(&blob);
 	*row = r.row;
 	*version = r.version;
@@ -502,10 +533,13 @@ static int address_of_row(struct store *s, uint32_t hash, uint64_t row,
 		rc = STORE_NOTFOUND;
 	if (rc == STORE_OK && !(*mine = calloc(rows->n, 1)))
 		rc = STORE_FAIL;
-	if (rc == STORE_OK && row_pek(s, &rows->row[found], &pek, address) < 0)
+	if (rc == STORE_OK && row_pek(s, &rows->row[found], &pek, address) < 0) {
+		snprintf(s->error, sizeof s->error, "row %llu does not open",
+		         (unsigned long long)row);
 		rc = STORE_FAIL;
-	else if (rc == STORE_OK)
+	} else if (rc == STORE_OK) {
 		free(pek);
+	}
 	for (size_t i = 0; rc == STORE_OK && i < rows->n; i++) {
 		(*mine)[i] = i == found;
 		if (i != found && row_pek(s, &rows->row[i], &pek, other) == 0) {

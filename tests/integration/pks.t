@@ -29,7 +29,7 @@ def q(address):
     return urllib.parse.quote(address, safe="")
 
 
-tap.plan(88)
+tap.plan(91)
 pks = PKS(control={"pksloginbackoff": "2\n", "pksloginlock": "4\n",
                    "timeoutpksd": "3\n"})
 try:
@@ -182,11 +182,19 @@ try:
            all("pdk" not in k and "locked_until" in k for k in doc["keys"]),
            "the lock holds for every key version of the address: PDKs "
            "withheld, with locked_until")
+    p3, d3 = pks.make_key(A, "reset during the lock")
+    st, doc = pks.call("POST", f"/v1/keys/{h(A)}/versions", "provision",
+                       {"address": A, "pek": p3, "pdk": d3})
+    row3 = doc.get("row")
+    st, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
+    k3 = {k["row"]: k for k in doc["keys"]}.get(row3, {})
+    tap.ok(row3 and "pdk" not in k3 and "locked_until" in k3,
+           "a key version made during the lock is locked too")
     st, _ = pks.call("POST", f"/v1/keys/{h(A)}/rows/{row}/login-success",
                      "login")
     st2, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
-    tap.ok(st == 200 and "pdk" in {k["row"]: k for k in doc["keys"]}[row],
-           "a successful login clears the lock")
+    tap.ok(st == 200 and all("pdk" in k for k in doc["keys"]),
+           "a successful login clears the lock on every version")
 
     # --- the allow-list -------------------------------------------------------
     st, _ = pks.call("GET", "/v1/health", "deliver", interface="127.0.0.2")
@@ -326,12 +334,16 @@ try:
         tap.ok(st in (400, 403, 404) and still_up(),
                f"SQL metacharacters in a path are refused ({st})")
     st, doc = pks.call("GET", f"/v1/keys/{h(A)}", "deliver")
-    tap.ok(st == 200 and len(doc["keys"]) == 2, "the rows are intact after all")
+    tap.ok(st == 200 and len(doc["keys"]) == 3, "the rows are intact after all")
     st, doc = pks.call("PATCH", "/v1/health", "deliver")
     tap.ok(st == 405 and doc and doc["error"] == "method_not_allowed" and
            still_up(), "an unsupported method is 405, in JSON")
     st, _ = pks.call("DELETE", "/v1/health", "deliver")
     tap.is_(st, 405, "a known path with the wrong method is 405")
+    st, text = pks.curl("HEAD", "/v1/health", pks.cred["deliver"],
+                        extra=["-I"])
+    tap.ok(st == 405 and "{" not in text and still_up(),
+           "HEAD is 405 without a body")
     st, _ = pks.call("GET", "/v2/nothing", "deliver")
     tap.is_(st, 404, "an unknown path is 404")
     slow = socket.create_connection(("127.0.0.1", pks.port), 5)
@@ -374,13 +386,19 @@ try:
                         "pdk": pdk})
     tap.is_(st, 201, "and writes too")
 
-    # --- a configuration error ends pksd at once ------------------------
-    pks.stop_pksd()
-    pks.control("pksallow", "127.0.0.1\n10.0.0.1/8\n")
+    # --- a second pksd cannot share the address --------------------------
     argv = [os.path.join(pks.bin, "pksd")]
     if pks.as_root:
         argv = ["setpriv", "--reuid=nobody", "--regid=nogroup",
                 "--clear-groups"] + argv
+    r = subprocess.run(argv, env=dict(os.environ, SQ_HOME=pks.home),
+                       capture_output=True, text=True, timeout=30)
+    tap.ok(r.returncode == 111 and "cannot listen" in r.stderr,
+           "a second pksd on the same address stops with 111", r.stderr)
+
+    # --- a configuration error ends pksd at once ------------------------
+    pks.stop_pksd()
+    pks.control("pksallow", "127.0.0.1\n10.0.0.1/8\n")
     r = subprocess.run(argv, env=dict(os.environ, SQ_HOME=pks.home),
                        capture_output=True, text=True, timeout=30)
     tap.ok(r.returncode == 111 and "pksallow line 2" in r.stderr,
@@ -392,12 +410,12 @@ try:
     out = pks.ctl("rotate")
     st, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
     status = pks.ctl("status")
-    tap.ok("rotated" in out and st == 200 and len(doc["keys"]) == 2 and
+    tap.ok("rotated" in out and st == 200 and len(doc["keys"]) == 3 and
            "not under pks.key: 0" in status,
            "after pks-ctl rotate every row is under the new key and opens",
            out + status)
     out = pks.ctl("keys", h(A))
-    tap.ok(out.count("seal ok") == 2, "pks-ctl keys shows the re-sealed rows")
+    tap.ok(out.count("seal ok") == 3, "pks-ctl keys shows the re-sealed rows")
     st, _ = pks.call("POST", "/v1/keys", "provision",
                      {"address": "post.rotation@example.org",
                       "pek": pks.make_key("post.rotation@example.org")[0],
