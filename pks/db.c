@@ -302,6 +302,9 @@ static int execute(struct db *db, enum stmt_id id, MYSQL_BIND *params,
 			         mysql_stmt_error(st));
 			if (db->errnum == ER_DUP_ENTRY)
 				return DB_DUPLICATE;
+			if (db->errnum == ER_LOCK_DEADLOCK ||
+			    db->errnum == ER_LOCK_WAIT_TIMEOUT)
+				return DB_CONFLICT;
 			if (!connection_lost(db->errnum))
 				return DB_FAIL;
 		} else {

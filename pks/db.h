@@ -18,6 +18,8 @@ enum db_result {
 	DB_OK = 0,
 	DB_NOTFOUND = 1,
 	DB_DUPLICATE = 2,
+	DB_CONFLICT = 3,        /* deadlock or lock wait: the server rolled the
+	                         * transaction back; run it again */
 	DB_DOWN = -1,   /* no connection: try again later (HTTP 503) */
 	DB_FAIL = -2    /* anything else (HTTP 500) */
 };

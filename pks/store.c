@@ -17,14 +17,26 @@
 
 #define PEM_MAX 8192
 
+/* Internal only: a transaction the server rolled back (deadlock, lock
+ * wait), which the public functions run again. */
+#define STORE_RETRY 100
+#define RETRIES 3
+
 static int from_db(int r)
 {
 	switch (r) {
 	case DB_OK: return STORE_OK;
 	case DB_NOTFOUND: return STORE_NOTFOUND;
 	case DB_DOWN: return STORE_DOWN;
+	case DB_CONFLICT: return STORE_RETRY;
 	default: return STORE_FAIL;
 	}
+}
+
+/* A rolled-back transaction that keeps being rolled back is an outage. */
+static int settle(int r)
+{
+	return r == STORE_RETRY ? STORE_DOWN : r;
 }
 
 int store_init(struct store *s, struct db *db, struct keyring *keys, X509 *ca,
@@ -375,9 +387,9 @@ static int finish(struct store *s, int r)
 	return r;
 }
 
-int store_create(struct store *s, const char *address, const char *pek,
-                 const char *pdk, int new_version, uint32_t *hash,
-                 uint64_t *row, uint32_t *version)
+static int create_once(struct store *s, const char *address, const char *pek,
+                       const char *pdk, int new_version, uint32_t *hash,
+                       uint64_t *row, uint32_t *version)
 {
 	struct keyrows rows = { 0, NULL };
 	struct keyrow r;
@@ -434,8 +446,8 @@ static int locked_row(struct store *s, uint32_t hash, uint64_t row,
 	return rc;
 }
 
-int store_replace_pdk(struct store *s, uint32_t hash, uint64_t row,
-                      const char *pdk, uint32_t *version)
+static int replace_pdk_once(struct store *s, uint32_t hash, uint64_t row,
+                            const char *pdk, uint32_t *version)
 {
 	struct keyrows rows = { 0, NULL };
 	struct sbuf blob;
@@ -464,8 +476,8 @@ int store_replace_pdk(struct store *s, uint32_t hash, uint64_t row,
 	return finish(s, rc);
 }
 
-int store_delete_address(struct store *s, const char *address,
-                         unsigned *deleted)
+static int delete_address_once(struct store *s, const char *address,
+                               unsigned *deleted)
 {
 	struct keyrows rows = { 0, NULL };
 	*deleted = 0;
@@ -593,8 +605,8 @@ static int set_login(struct store *s, const struct keyrows *rows,
 	return STORE_OK;
 }
 
-static int login_result(struct store *s, uint32_t hash, uint64_t row,
-                        int failed, unsigned *failures, int64_t *locked_until)
+static int login_once(struct store *s, uint32_t hash, uint64_t row,
+                      int failed, unsigned *failures, int64_t *locked_until)
 {
 	struct keyrows rows = { 0, NULL };
 	unsigned char *mine = NULL;
@@ -609,6 +621,15 @@ static int login_result(struct store *s, uint32_t hash, uint64_t row,
 	return finish(s, rc);
 }
 
+static int login_result(struct store *s, uint32_t hash, uint64_t row,
+                        int failed, unsigned *failures, int64_t *locked_until)
+{
+	int r = STORE_RETRY;
+	for (int i = 0; i < RETRIES && r == STORE_RETRY; i++)
+		r = login_once(s, hash, row, failed, failures, locked_until);
+	return settle(r);
+}
+
 int store_login_failure(struct store *s, uint32_t hash, uint64_t row,
                         unsigned *failures, int64_t *locked_until)
 {
@@ -620,4 +641,32 @@ int store_login_success(struct store *s, uint32_t hash, uint64_t row)
 	unsigned failures;
 	int64_t until;
 	return login_result(s, hash, row, 0, &failures, &until);
+}
+
+int store_create(struct store *s, const char *address, const char *pek,
+                 const char *pdk, int new_version, uint32_t *hash,
+                 uint64_t *row, uint32_t *version)
+{
+	int r = STORE_RETRY;
+	for (int i = 0; i < RETRIES && r == STORE_RETRY; i++)
+		r = create_once(s, address, pek, pdk, new_version, hash, row, version);
+	return settle(r);
+}
+
+int store_replace_pdk(struct store *s, uint32_t hash, uint64_t row,
+                      const char *pdk, uint32_t *version)
+{
+	int r = STORE_RETRY;
+	for (int i = 0; i < RETRIES && r == STORE_RETRY; i++)
+		r = replace_pdk_once(s, hash, row, pdk, version);
+	return settle(r);
+}
+
+int store_delete_address(struct store *s, const char *address,
+                         unsigned *deleted)
+{
+	int r = STORE_RETRY;
+	for (int i = 0; i < RETRIES && r == STORE_RETRY; i++)
+		r = delete_address_once(s, address, deleted);
+	return settle(r);
 }

@@ -29,7 +29,7 @@ def q(address):
     return urllib.parse.quote(address, safe="")
 
 
-tap.plan(91)
+tap.plan(92)
 pks = PKS(control={"pksloginbackoff": "2\n", "pksloginlock": "4\n",
                    "timeoutpksd": "3\n"})
 try:
@@ -267,6 +267,24 @@ try:
     pks.ctl("row", "remove", str(rowb))
     tap.ok("no rows" in pks.ctl("keys", h(B)),
            "pks-ctl row remove takes the broken row out")
+
+    # --- concurrent creates of one address: exactly one wins ----------------
+    import threading
+    racer = "racer@example.org"
+    rpek, rpdk = pks.make_key(racer)
+    statuses = []
+    def race():
+        statuses.append(pks.call("POST", "/v1/keys", "provision",
+                                 {"address": racer, "pek": rpek,
+                                  "pdk": rpdk})[0])
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    tap.ok(sorted(statuses) == [201] + [409] * 7,
+           "8 concurrent creates of one address: one 201, seven 409",
+           statuses)
 
     # --- a forced 32-bit collision ------------------------------------
     tap.is_(h(COLLIDE[0]), h(COLLIDE[1]), "the crafted pair shares a hash")
