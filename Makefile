@@ -29,7 +29,7 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
 # _GNU_SOURCE: memfd_create, pipe2, O_TMPFILE and friends.
-CPPFLAGS = -D_GNU_SOURCE -Ilib -Ipks -I$(BUILD)/gen
+CPPFLAGS = -D_GNU_SOURCE -Ilib -Ipks -Itools -I$(BUILD)/gen
 ifeq ($(FUZZ),1)
 # make fuzz: clang with libFuzzer's coverage on every object.
 CC_CMD = clang $(wordlist 2,999,$(shell sed -n 1p conf-cc))
@@ -59,10 +59,15 @@ PKS_MAINS  = pksd pks-ctl
 PKS_LIBSRC = $(filter-out $(PKS_MAINS:%=pks/%.c),$(wildcard pks/*.c))
 LIBPKS     = $(BUILD)/pks/libpks.a
 PKS_PROGS  = $(PKS_MAINS:%=$(BUILD)/bin/%)
-TOOLS_MAINS = sq-ca
+TOOLS_MAINS = sq-ca ses-adduser ses-passwd ses-deluser
 TOOLS_PROGS = $(TOOLS_MAINS:%=$(BUILD)/bin/%)
+TOOLS_LIBSRC = $(filter-out $(TOOLS_MAINS:%=tools/%.c),$(wildcard tools/*.c))
+LIBTOOLS   = $(BUILD)/tools/libtools.a
+# ses-adduser and ses-deluser again, with crash points for the kill -9 tests
+CRASH_BIN  = $(BUILD)/tests/helpers/ses-adduser-crash \
+             $(BUILD)/tests/helpers/ses-deluser-crash
 PROGS      = $(PKS_PROGS) $(TOOLS_PROGS)
-PROG_LIBS  = $(LIBPKS) $(LIBSQ)
+PROG_LIBS  = $(LIBPKS) $(LIBTOOLS) $(LIBSQ)
 
 # --- unit tests: tests/unit/check_<module>.c, one binary per module -------
 UNIT_SRC  = $(wildcard tests/unit/check_*.c)
@@ -85,14 +90,14 @@ FUZZ_SECONDS ?= 30
 BENCH_SRC = $(wildcard bench/*.c)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-GEN = $(BUILD)/gen/auto_home.h
+GEN = $(BUILD)/gen/auto_home.h $(BUILD)/gen/auto_users.h
 
 .SECONDARY:
 
 .PHONY: all deps check check-plain check-asan check-valgrind unit integration run install \
         clean fuzz fuzz-build bench
 all: $(LIBSQ) $(LIBPKS) $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN) \
-     $(BENCH_BIN)
+     $(BENCH_BIN) $(CRASH_BIN)
 
 deps:
 	@sh tools/deps.sh
@@ -100,6 +105,12 @@ deps:
 $(BUILD)/gen/auto_home.h: conf-home
 	@mkdir -p $(@D)
 	printf '#define SQ_HOME "%s"\n' "$(HOME_DIR)" > $@
+
+# The role users of conf-users, by position (see the file's comment).
+$(BUILD)/gen/auto_users.h: conf-users
+	@mkdir -p $(@D)
+	awk 'NF == 0 { exit } { n++; split("SMTPD LOG QUEUE SEND SEAL MAILDIR POP PKS EDH", r, " "); \
+	     printf "#define SQ_USER_%s \"%s\"\n", r[n], $$1 }' conf-users > $@
 
 $(BUILD)/%.o: %.c $(GEN)
 	@mkdir -p $(@D)
@@ -130,8 +141,19 @@ $(PKS_PROGS): $(BUILD)/bin/%: $(BUILD)/pks/%.o $(PROG_LIBS)
 	@mkdir -p $(@D)
 	$(LINK) -o $@ $^ $(PKG_LIBS)
 
-$(TOOLS_PROGS): $(BUILD)/bin/%: $(BUILD)/tools/%.o $(LIBSQ)
+$(LIBTOOLS): $(TOOLS_LIBSRC:%.c=$(BUILD)/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(TOOLS_PROGS): $(BUILD)/bin/%: $(BUILD)/tools/%.o $(LIBTOOLS) $(LIBSQ)
 	@mkdir -p $(@D)
+	$(LINK) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tools/provision-crash.o: tools/provision.c $(GEN)
+	$(COMPILE) -DSQ_CRASH_POINTS -c $< -o $@
+
+$(CRASH_BIN): $(BUILD)/tests/helpers/%-crash: $(BUILD)/tools/%.o \
+		$(BUILD)/tools/provision-crash.o $(LIBTOOLS) $(LIBSQ)
 	$(LINK) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(UNIT_MAIN) $(PROG_LIBS)
@@ -199,5 +221,6 @@ clean:
 
 -include $(BENCH_BIN:=.d) $(LIB_OBJ:.o=.d) $(PKS_LIBSRC:%.c=$(BUILD)/%.d) \
          $(PKS_MAINS:%=$(BUILD)/pks/%.d) $(TOOLS_MAINS:%=$(BUILD)/tools/%.d) \
+         $(TOOLS_LIBSRC:%.c=$(BUILD)/%.d) \
          $(UNIT_BIN:=.d) $(HELPER_BIN:=.d) $(UNIT_MAIN:.o=.d) \
          $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.d)

@@ -1,0 +1,255 @@
+/*
+ * acctfiles - the qmail side of an account. See acctfiles.h and
+ * sq-dot-qmail(5).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "acctfiles.h"
+#include "assign.h"
+#include "atomicfile.h"
+#include "auto_users.h"
+#include "control.h"
+#include "ctledit.h"
+#include "home.h"
+
+#define ASSIGN_MAX (16 * 1024 * 1024)
+
+int acct_open(struct acctfiles *a, char *why, size_t whylen)
+{
+	struct control ctl;
+	struct sbuf v;
+	char dir[4200];
+	memset(a, 0, sizeof *a);
+	snprintf(a->home, sizeof a->home, "%s", sq_home());
+	snprintf(dir, sizeof dir, "%s/control", a->home);
+	if (control_open(&ctl, dir) < 0) {
+		snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	sbuf_init(&v, CONTROL_LINE_MAX);
+	int r = control_rldef(&ctl, "deliveryuser", 0, SQ_USER_MAILDIR, &v);
+	control_close(&ctl);
+	struct passwd *pw = r == 1 ? getpwnam(v.s) : NULL;
+	if (!pw || strlen(v.s) >= sizeof a->user) {
+		snprintf(why, whylen, "delivery user %s: %s", v.s ? v.s : "?",
+		         r < 0 ? strerror(errno) : "no such user (control/deliveryuser)");
+		sbuf_free(&v);
+		return -1;
+	}
+	strcpy(a->user, v.s);
+	a->uid = pw->pw_uid;
+	a->gid = pw->pw_gid;
+	sbuf_free(&v);
+	return 0;
+}
+
+/* local and domain of a normalised address, in place copies. */
+static void split(const char *address, char *local, char *domain)
+{
+	const char *at = strrchr(address, '@');
+	snprintf(local, ADDR_LOCAL_MAX + 1, "%.*s", (int)(at - address), address);
+	snprintf(domain, ADDR_DOMAIN_MAX + 1, "%s", at + 1);
+}
+
+/* qmail-local looks for .qmail-EXT with each '.' of EXT turned into ':'. */
+static void dotqmail_name(const char *local, char *out, size_t n)
+{
+	snprintf(out, n, ".qmail-%s", local);
+	for (char *p = out + 7; *p; p++)
+		if (*p == '.')
+			*p = ':';
+}
+
+/* Opens domains/DOMAIN, creating it (and domains/) owned by the delivery
+ * user, which qmail-local requires of a home directory. */
+static int domain_dir(const struct acctfiles *a, const char *domain)
+{
+	char path[4700];
+	snprintf(path, sizeof path, "%s/domains", a->home);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -1;
+	snprintf(path, sizeof path, "%s/domains/%s", a->home, domain);
+	if (mkdir(path, 0750) == 0) {
+		if (getuid() == 0 && chown(path, a->uid, a->gid) < 0)
+			return -1;
+	} else if (errno != EEXIST) {
+		return -1;
+	}
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int acct_write_dotqmail(const struct acctfiles *a, const char *address)
+{
+	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1];
+	char name[ADDR_LOCAL_MAX + 16], text[ADDR_MAX + 64];
+	struct atomicfile af;
+	split(address, local, domain);
+	dotqmail_name(local, name, sizeof name);
+	int n = snprintf(text, sizeof text, "# secure-qmail subscriber: mail is "
+	                 "sealed for this address and stored on the EDH\n"
+	                 "%%sealed %s\n", address);
+	int dfd = domain_dir(a, domain);
+	if (dfd < 0)
+		return -1;
+	int r = atomic_begin(&af, dfd, name, 0600);
+	if (r == 0 && ((getuid() == 0 && fchown(af.fd, a->uid, a->gid) < 0) ||
+	               atomic_write(&af, text, (size_t)n) < 0)) {
+		atomic_abort(&af);
+		r = -1;
+	} else if (r == 0) {
+		r = atomic_commit(&af, ATOMIC_REPLACE);
+	}
+	close(dfd);
+	return r;
+}
+
+static int domain_fd(const struct acctfiles *a, const char *domain)
+{
+	char path[4700];
+	snprintf(path, sizeof path, "%s/domains/%s", a->home, domain);
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int acct_remove_dotqmail(const struct acctfiles *a, const char *address)
+{
+	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1];
+	char name[ADDR_LOCAL_MAX + 16];
+	split(address, local, domain);
+	dotqmail_name(local, name, sizeof name);
+	int dfd = domain_fd(a, domain);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -1;
+	int r = unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+	if (r == 0)
+		r = fsync_dir(dfd);
+	close(dfd);
+	return r;
+}
+
+int acct_has_dotqmail(const struct acctfiles *a, const char *address)
+{
+	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1];
+	char name[ADDR_LOCAL_MAX + 16];
+	split(address, local, domain);
+	dotqmail_name(local, name, sizeof name);
+	int dfd = domain_fd(a, domain);
+	if (dfd < 0)
+		return 0;
+	int r = faccessat(dfd, name, F_OK, 0) == 0;
+	close(dfd);
+	return r;
+}
+
+static int control_fd(const struct acctfiles *a)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/control", a->home);
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int acct_add_domain(const struct acctfiles *a, const char *domain)
+{
+	char line[2 * ADDR_DOMAIN_MAX + 2];
+	int cfd = control_fd(a);
+	if (cfd < 0)
+		return -1;
+	snprintf(line, sizeof line, "%s:%s", domain, domain);
+	int r = ctledit_add(cfd, "virtualdomains", line, 1) < 0 ||
+	        ctledit_add(cfd, "rcpthosts", domain, 1) < 0 ? -1 : 0;
+	close(cfd);
+	return r;
+}
+
+/* The assign entry of address: the virtual domain's prefix, a dash and
+ * the local part, delivered as the delivery user with .qmail-LOCAL. */
+static int entry_for(const struct acctfiles *a, const char *address,
+                     struct assign_entry *e)
+{
+	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1];
+	split(address, local, domain);
+	memset(e, 0, sizeof *e);
+	e->type = '=';
+	e->uid = a->uid;
+	e->gid = a->gid;
+	if (snprintf(e->local, sizeof e->local, "%s-%s", domain, local) >=
+	            (int)sizeof e->local ||
+	    snprintf(e->user, sizeof e->user, "%s", a->user) >=
+	            (int)sizeof e->user ||
+	    snprintf(e->home, sizeof e->home, "%s/domains/%s", a->home,
+	             domain) >= (int)sizeof e->home ||
+	    snprintf(e->ext, sizeof e->ext, "%s", local) >= (int)sizeof e->ext) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(e->dash, "-");
+	return 0;
+}
+
+static int users_fd(const struct acctfiles *a)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/users", a->home);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -1;
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Reads users/assign (empty if missing), lets edit change it, writes it
+ * back crash-safely and rebuilds users/cdb from it. */
+static int update_assign(const struct acctfiles *a, const char *address,
+                         int add)
+{
+	struct assign_entry e;
+	struct sbuf text;
+	size_t bad;
+	int ufd = users_fd(a);
+	if (ufd < 0)
+		return -1;
+	sbuf_init(&text, ASSIGN_MAX);
+	int fd = openat(ufd, "assign", O_RDONLY | O_CLOEXEC);
+	int r = fd < 0 ? (errno == ENOENT ? 0 : -1) : sbuf_read_fd(&text, fd);
+	if (fd >= 0)
+		close(fd);
+	if (r == 0)
+		r = entry_for(a, address, &e);
+	if (r == 0)
+		r = add ? assign_add(&text, &e) : assign_remove(&text, e.local);
+	int saved = errno;
+	if (r == 0)
+		r = atomic_write_file(ufd, "assign", text.s, text.len, 0644,
+		                      ATOMIC_REPLACE);
+	if (r == 0)
+		r = assign_build_cdb(text.s, text.len, ufd, "cdb", &bad);
+	else
+		errno = saved;
+	sbuf_free(&text);
+	close(ufd);
+	return r;
+}
+
+int acct_assign_add(const struct acctfiles *a, const char *address)
+{
+	return update_assign(a, address, 1);
+}
+
+int acct_assign_remove(const struct acctfiles *a, const char *address)
+{
+	return update_assign(a, address, 0);
+}
+
+int acct_is_assigned(const struct acctfiles *a, const char *address)
+{
+	struct assign_entry e, found;
+	char path[4200];
+	if (entry_for(a, address, &e) < 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/users/cdb", a->home);
+	int r = assign_lookup(path, e.local, &found);
+	return r == 1 && found.type == '=' ? 1 : r < 0 ? -1 : 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * acctfiles - the qmail side of a subscriber's account, on the
+ * application host:
+ *   control/virtualdomains   "domain:domain" (the domain's local prefix)
+ *   control/rcpthosts        "domain"
+ *   users/assign, users/cdb  "=domain-local:USER:UID:GID:HOME:-:local:"
+ *   domains/DOMAIN/.qmail-LOCAL   the delivery line, sq-dot-qmail(5):
+ *                                 "%sealed local@domain"
+ * USER is the delivery user (control/deliveryuser, default the maildir
+ * owner of conf-users); HOME is domains/DOMAIN. The users/cdb entry is what
+ * makes the address live: sq-smtpd accepts RCPT only for addresses in it.
+ */
+#ifndef SQ_ACCTFILES_H
+#define SQ_ACCTFILES_H
+
+#include <sys/types.h>
+
+#include "addr.h"
+
+struct acctfiles {
+	char home[4096];                /* the instance root */
+	char user[64];                  /* the delivery user */
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Reads control/deliveryuser and looks the user up; 0 or -1 (why). */
+int acct_open(struct acctfiles *a, char *why, size_t whylen);
+
+/* The .qmail file of address, its content. */
+int acct_write_dotqmail(const struct acctfiles *a, const char *address);
+int acct_remove_dotqmail(const struct acctfiles *a, const char *address);
+
+/* Adds the domain to virtualdomains and rcpthosts if new; 0 or -1. */
+int acct_add_domain(const struct acctfiles *a, const char *domain);
+
+/* Adds or removes the users/assign entry and rebuilds users/cdb; 0, or
+ * -1 (errno EEXIST / ENOENT for a duplicate / missing entry). */
+int acct_assign_add(const struct acctfiles *a, const char *address);
+int acct_assign_remove(const struct acctfiles *a, const char *address);
+
+/* 1 if users/cdb holds address (the address is live), 0 if not, -1. */
+int acct_is_assigned(const struct acctfiles *a, const char *address);
+/* 1 if the .qmail file exists, 0 if not. */
+int acct_has_dotqmail(const struct acctfiles *a, const char *address);
+
+#endif

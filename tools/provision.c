@@ -1,0 +1,451 @@
+/*
+ * provision - account operations and their crash-safe order. See
+ * provision.h and ses-adduser(8).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "home.h"
+#include "journal.h"
+#include "log.h"
+#include "pdk.h"
+#include "pki.h"
+#include "provision.h"
+
+/* Test builds (SQ_CRASH_POINTS) die here when $SQ_CRASH_AT names the
+ * point, to prove that every step leaves a state recovery can finish. */
+#ifdef SQ_CRASH_POINTS
+static void crash_point(const char *name)
+{
+	const char *at = getenv("SQ_CRASH_AT");
+	if (at && strcmp(at, name) == 0)
+		raise(SIGKILL);
+}
+#else
+#define crash_point(name) ((void)0)
+#endif
+
+static int temp(struct prov *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int temp(struct prov *p, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->why, sizeof p->why, fmt, ap);
+	va_end(ap);
+	return PROV_TEMP;
+}
+
+static void digest_hex(const char *pem, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)pem, strlen(pem), md);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* ---- recovery ------------------------------------------------------------- */
+
+/* Steps 6-7 of an add: idempotent, so recovery may run them again. */
+static int write_account_files(struct prov *p, const char *address)
+{
+	const char *domain = strrchr(address, '@') + 1;
+	if (acct_write_dotqmail(&p->files, address) < 0)
+		return temp(p, "cannot write the .qmail file: %s", strerror(errno));
+	crash_point("dotqmail");
+	if (acct_add_domain(&p->files, domain) < 0)
+		return temp(p, "cannot update virtualdomains/rcpthosts: %s",
+		            strerror(errno));
+	crash_point("domain");
+	if (acct_assign_add(&p->files, address) < 0 && errno != EEXIST)
+		return temp(p, "cannot update users/assign or users/cdb: %s",
+		            strerror(errno));
+	crash_point("assign");
+	return PROV_OK;
+}
+
+static int remove_account_files(struct prov *p, const char *address)
+{
+	if (acct_assign_remove(&p->files, address) < 0 && errno != ENOENT)
+		return temp(p, "cannot update users/assign or users/cdb: %s",
+		            strerror(errno));
+	crash_point("unassign");
+	if (acct_remove_dotqmail(&p->files, address) < 0)
+		return temp(p, "cannot remove the .qmail file: %s", strerror(errno));
+	return PROV_OK;
+}
+
+/* 1 if the PKS holds a row for address whose PEK is ours, 0 if not, or
+ * PROV_TEMP as a negative -1. */
+static int pks_has_our_row(struct prov *p, const char *address,
+                           const char *digest)
+{
+	struct pks_keys keys;
+	int r = pks_get_peks(p->provision, addr_hash(address), &keys);
+	if (r == PKS_NOT_FOUND)
+		return 0;
+	if (r != PKS_OK) {
+		temp(p, "PKS: %s", pks_client_error(p->provision));
+		return -1;
+	}
+	int ours = 0;
+	for (size_t i = 0; i < keys.n; i++) {
+		char d[65];
+		digest_hex(keys.key[i].pek, d);
+		ours |= strcmp(d, digest) == 0;
+	}
+	pks_keys_free(&keys);
+	return ours;
+}
+
+static int recover_one(const struct journal_entry *e, void *arg)
+{
+	struct prov *p = arg;
+	int r = PROV_OK;
+	if (e->op == JOURNAL_ADD) {
+		int ours = pks_has_our_row(p, e->address, e->pek_digest);
+		if (ours < 0)
+			return -1;
+		r = ours ? write_account_files(p, e->address)
+		         : remove_account_files(p, e->address);
+		if (r == PROV_OK)
+			log_msg(SQLOG_INFO, "recovered an interrupted add of %s: %s",
+			        e->address, ours ? "finished" : "undone");
+	} else {
+		r = remove_account_files(p, e->address);
+		if (r == PROV_OK && e->op == JOURNAL_DELETE &&
+		    pks_delete_address(p->provision, e->address, NULL) == PKS_TEMP)
+			r = temp(p, "PKS: %s", pks_client_error(p->provision));
+		if (r == PROV_OK)
+			log_msg(SQLOG_INFO, "recovered an interrupted delete of %s",
+			        e->address);
+	}
+	if (r == PROV_OK && journal_end(p->files.home, e) < 0)
+		r = temp(p, "cannot remove a journal record: %s", strerror(errno));
+	return r == PROV_OK ? 0 : -1;
+}
+
+/* ---- opening ----------------------------------------------------------- */
+
+static struct pks_client *client(struct prov *p, const char *ctldir,
+                                 const char *credname)
+{
+	struct pks_config cfg;
+	char why[256];
+	if (pks_config_load(&cfg, &p->ctl, ctldir, credname, why, sizeof why) < 0) {
+		temp(p, "%s", why);
+		return NULL;
+	}
+	struct pks_client *c = pks_client_new(&cfg);
+	pks_config_wipe(&cfg);
+	if (!c)
+		temp(p, "%s", "cannot start the PKS client");
+	return c;
+}
+
+int prov_open(struct prov *p, unsigned needs)
+{
+	char ctldir[4200], path[4400], why[256];
+	memset(p, 0, sizeof *p);
+	p->lockfd = -1;
+	p->ctl.dirfd = -1;
+	if (acct_open(&p->files, why, sizeof why) < 0)
+		return temp(p, "%s", why);
+	snprintf(ctldir, sizeof ctldir, "%s/control", p->files.home);
+	if (control_open(&p->ctl, ctldir) < 0)
+		return temp(p, "control: %s", strerror(errno));
+	if (userid_reserved_load(&p->reserved, &p->ctl) < 0)
+		return temp(p, "control/reservednames: %s", strerror(errno));
+	p->min_password = 10;
+	if (control_readulong(&p->ctl, "passwordminlength", PASSWORD_MAX,
+	                      &p->min_password) < 0)
+		return temp(p, "control/passwordminlength: %s", strerror(errno));
+	snprintf(path, sizeof path, "%s/ca.pem", ctldir);
+	if (!(p->ca = pki_cert_load(path)))
+		return temp(p, "cannot read %.400s", path);
+	if (needs & PROV_NEED_CA_KEY) {
+		snprintf(path, sizeof path, "%s/ca/ca.key", p->files.home);
+		if (!(p->ca_key = pki_key_load(path)))
+			return temp(p, "cannot read the CA key %.400s", path);
+	}
+	if (!(p->provision = client(p, ctldir, "pksprovision")))
+		return PROV_TEMP;
+	if ((needs & PROV_NEED_LOGIN) && !(p->login = client(p, ctldir,
+	                                                     "pkslogin")))
+		return PROV_TEMP;
+	if ((p->lockfd = journal_lock(p->files.home)) < 0)
+		return temp(p, "cannot take the provisioning lock: %s",
+		            strerror(errno));
+	if (journal_each(p->files.home, recover_one, p) < 0)
+		return *p->why ? PROV_TEMP
+		               : temp(p, "unreadable record in users/pending: %s",
+		                      strerror(errno));
+	return PROV_OK;
+}
+
+void prov_close(struct prov *p)
+{
+	pks_client_free(p->provision);
+	pks_client_free(p->login);
+	X509_free(p->ca);
+	EVP_PKEY_free(p->ca_key);
+	userid_reserved_free(&p->reserved);
+	if (p->ctl.dirfd >= 0)
+		control_close(&p->ctl);
+	if (p->lockfd >= 0)
+		close(p->lockfd);
+	p->provision = p->login = NULL;
+	p->ca = NULL;
+	p->ca_key = NULL;
+	p->lockfd = -1;
+}
+
+/* ---- checks ---------------------------------------------------------------- */
+
+int prov_is_free(const char *address, void *arg)
+{
+	struct prov *p = arg;
+	int available;
+	int here = acct_is_assigned(&p->files, address);
+	if (here < 0)
+		return -1;
+	if (here || acct_has_dotqmail(&p->files, address))
+		return 0;
+	int r = pks_availability(p->provision, address, &available);
+	if (r != PKS_OK) {
+		temp(p, "PKS: %s", pks_client_error(p->provision));
+		return -1;
+	}
+	return available ? 1 : 0;
+}
+
+int prov_check_password(struct prov *p, const char *address,
+                        const char *password, size_t len)
+{
+	const char *at = strrchr(address, '@');
+	size_t llen = at ? (size_t)(at - address) : strlen(address);
+	if (len < p->min_password) {
+		snprintf(p->why, sizeof p->why, "a password needs at least %lu "
+		         "characters", p->min_password);
+		return PROV_WEAK_PASSWORD;
+	}
+	if (len > PASSWORD_MAX || memchr(password, '\0', len)) {
+		snprintf(p->why, sizeof p->why, "a password is at most %d octets, "
+		         "without NUL", PASSWORD_MAX);
+		return PROV_WEAK_PASSWORD;
+	}
+	if ((len == strlen(address) && !strncasecmp(password, address, len)) ||
+	    (len == llen && !strncasecmp(password, address, llen))) {
+		snprintf(p->why, sizeof p->why, "the password may not be the "
+		         "address");
+		return PROV_WEAK_PASSWORD;
+	}
+	return PROV_OK;
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+/* A key pair for address: the PEK (PEM) issued by the CA and the PDK
+ * wrapped with the password (PEM). */
+static int make_keys(struct prov *p, const char *address,
+                     const char *password, size_t pwlen, struct sbuf *pek,
+                     struct sbuf *pdk)
+{
+	EVP_PKEY *key = pki_keygen();
+	X509 *cert = key ? pki_issue_pek(p->ca_key, p->ca, key, address,
+	                                 PKI_PEK_DAYS) : NULL;
+	int ok = cert && pki_cert_to_pem(cert, pek) == 0 &&
+	         pdk_wrap(key, password, pwlen, pdk) == 0;
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return ok ? PROV_OK : temp(p, "%s", "cannot make the key pair");
+}
+
+/* ---- operations ------------------------------------------------------------- */
+
+int prov_add(struct prov *p, const char *address, const char *password,
+             size_t pwlen, struct prov_added *out)
+{
+	struct sbuf pek, pdk;
+	struct journal_entry j;
+	memset(&j, 0, sizeof j);
+	memset(out, 0, sizeof *out);
+	sbuf_init(&pek, 65536);
+	sbuf_init(&pdk, PDK_PEM_MAX);
+	int r = make_keys(p, address, password, pwlen, &pek, &pdk);
+	if (r == PROV_OK) {
+		j.op = JOURNAL_ADD;
+		snprintf(j.address, sizeof j.address, "%s", address);
+		digest_hex(pek.s, j.pek_digest);
+		if (journal_begin(p->files.home, &j) < 0)
+			r = temp(p, "cannot write the journal: %s", strerror(errno));
+	}
+	crash_point("journal");
+	if (r == PROV_OK) {
+		int k = pks_create(p->provision, address, pek.s, pdk.s, &out->row,
+		                   &out->version);
+		crash_point("pks");
+		if (k == PKS_CONFLICT) {
+			journal_end(p->files.home, &j);
+			snprintf(p->why, sizeof p->why, "%s was taken meanwhile",
+			         address);
+			r = PROV_TAKEN;
+		} else if (k != PKS_OK) {
+			/* maybe created, maybe not: recovery will ask the PKS */
+			r = temp(p, "PKS: %s; the next run finishes or undoes it",
+			         pks_client_error(p->provision));
+			if (k != PKS_TEMP)
+				recover_one(&j, p);
+		}
+	}
+	if (r == PROV_OK)
+		r = write_account_files(p, address);
+	if (r == PROV_OK && journal_end(p->files.home, &j) < 0)
+		r = temp(p, "cannot remove the journal record: %s", strerror(errno));
+	if (r == PROV_OK) {
+		snprintf(out->address, sizeof out->address, "%s", address);
+		out->hash = addr_hash(address);
+	}
+	sbuf_free(&pek);
+	sbuf_free(&pdk);
+	return r;
+}
+
+/* The rows of address (PEKs that chain to the CA and name it), with
+ * their wrapped PDKs, through the login client. */
+static int address_pdks(struct prov *p, const char *address,
+                        struct pks_keys *keys, unsigned char **mine)
+{
+	*mine = NULL;
+	int r = pks_get_pdks(p->login, addr_hash(address), keys);
+	if (r == PKS_NOT_FOUND)
+		return PROV_NOT_FOUND;
+	if (r != PKS_OK)
+		return temp(p, "PKS: %s", pks_client_error(p->login));
+	*mine = calloc(keys->n ? keys->n : 1, 1);
+	size_t n = 0;
+	for (size_t i = 0; *mine && i < keys->n; i++) {
+		X509 *c = pki_cert_from_pem(keys->key[i].pek,
+		                            strlen(keys->key[i].pek));
+		(*mine)[i] = c && pki_verify_pek(c, p->ca, address, NULL, 0) == 1;
+		n += (*mine)[i];
+		X509_free(c);
+	}
+	if (!*mine)
+		return temp(p, "%s", "out of memory");
+	return n ? PROV_OK : PROV_NOT_FOUND;
+}
+
+int prov_change_password(struct prov *p, const char *address,
+                         const char *old, size_t oldlen, const char *new_pw,
+                         size_t newlen, unsigned *rewrapped)
+{
+	struct pks_keys keys = { 0, NULL };
+	unsigned char *mine = NULL;
+	uint64_t newest = 0;
+	unsigned newest_version = 0;
+	*rewrapped = 0;
+	int r = prov_check_password(p, address, new_pw, newlen);
+	if (r == PROV_OK)
+		r = address_pdks(p, address, &keys, &mine);
+	for (size_t i = 0; r == PROV_OK && i < keys.n; i++) {
+		struct pks_key *k = &keys.key[i];
+		if (!mine[i])
+			continue;
+		if (k->version > newest_version) {
+			newest_version = k->version;
+			newest = k->row;
+		}
+		if (!k->pdk) {
+			r = temp(p, "%s", "the account is locked after failed "
+			         "logins; try later");
+			break;
+		}
+		EVP_PKEY *key = pdk_unwrap(k->pdk, strlen(k->pdk), old, oldlen);
+		if (!key)
+			continue; /* a version under another (older) password */
+		struct sbuf pdk;
+		sbuf_init(&pdk, PDK_PEM_MAX);
+		if (pdk_wrap(key, new_pw, newlen, &pdk) < 0 ||
+		    pks_replace_pdk(p->provision, addr_hash(address), k->row,
+		                    pdk.s) != PKS_OK)
+			r = temp(p, "PKS: %s", pks_client_error(p->provision));
+		else
+			(*rewrapped)++;
+		sbuf_free(&pdk);
+		EVP_PKEY_free(key);
+	}
+	if (r == PROV_OK && *rewrapped == 0) {
+		/* a wrong old password is a password guess like any other */
+		pks_login_failure(p->login, addr_hash(address), newest, NULL, NULL);
+		snprintf(p->why, sizeof p->why, "wrong password");
+		r = PROV_WRONG_PASSWORD;
+	} else if (r == PROV_OK) {
+		pks_login_success(p->login, addr_hash(address), newest);
+	}
+	free(mine);
+	pks_keys_free(&keys);
+	return r;
+}
+
+int prov_reset(struct prov *p, const char *address, const char *password,
+               size_t pwlen, unsigned *version)
+{
+	struct sbuf pek, pdk;
+	uint64_t row;
+	int r = prov_check_password(p, address, password, pwlen);
+	sbuf_init(&pek, 65536);
+	sbuf_init(&pdk, PDK_PEM_MAX);
+	if (r == PROV_OK)
+		r = make_keys(p, address, password, pwlen, &pek, &pdk);
+	if (r == PROV_OK) {
+		int k = pks_new_version(p->provision, address, pek.s, pdk.s, &row,
+		                        version);
+		if (k == PKS_NOT_FOUND)
+			r = PROV_NOT_FOUND;
+		else if (k != PKS_OK)
+			r = temp(p, "PKS: %s", pks_client_error(p->provision));
+	}
+	sbuf_free(&pek);
+	sbuf_free(&pdk);
+	return r;
+}
+
+int prov_delete(struct prov *p, const char *address, int keep_keys,
+                unsigned *deleted_keys)
+{
+	struct journal_entry j;
+	int available = 0;
+	*deleted_keys = 0;
+	int here = acct_is_assigned(&p->files, address) == 1 ||
+	           acct_has_dotqmail(&p->files, address);
+	if (pks_availability(p->provision, address, &available) != PKS_OK)
+		return temp(p, "PKS: %s", pks_client_error(p->provision));
+	if (!here && available)
+		return PROV_NOT_FOUND;
+	memset(&j, 0, sizeof j);
+	j.op = keep_keys ? JOURNAL_DELETE_KEEP_KEYS : JOURNAL_DELETE;
+	snprintf(j.address, sizeof j.address, "%s", address);
+	if (journal_begin(p->files.home, &j) < 0)
+		return temp(p, "cannot write the journal: %s", strerror(errno));
+	int r = remove_account_files(p, address);
+	if (r == PROV_OK && !keep_keys) {
+		int k = pks_delete_address(p->provision, address, deleted_keys);
+		if (k != PKS_OK && k != PKS_NOT_FOUND)
+			r = temp(p, "PKS: %s", pks_client_error(p->provision));
+	}
+	crash_point("delete");
+	if (r == PROV_OK && journal_end(p->files.home, &j) < 0)
+		r = temp(p, "cannot remove the journal record: %s", strerror(errno));
+	return r;
+}

@@ -1,0 +1,78 @@
+/*
+ * ttyio - terminal and descriptor input for the provisioning tools. See
+ * ttyio.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "ttyio.h"
+
+#define LINE_MAX_TTY 1100
+
+/* Strips one trailing LF and CR. */
+static void chomp(struct sbuf *b)
+{
+	if (b->len && b->s[b->len - 1] == '\n')
+		sbuf_truncate(b, b->len - 1);
+	if (b->len && b->s[b->len - 1] == '\r')
+		sbuf_truncate(b, b->len - 1);
+}
+
+/* One line from fd into out (bounded). */
+static int read_line(struct rbuf *rb, struct sbuf *out)
+{
+	struct sbuf line;
+	sbuf_init_secret(&line, LINE_MAX_TTY);
+	int r = rbuf_getline(rb, &line, LINE_MAX_TTY) == RBUF_LINE ? 0 : -1;
+	if (r == 0) {
+		chomp(&line);
+		r = sbuf_copy(out, line.s, line.len);
+	}
+	sbuf_free(&line);
+	return r;
+}
+
+int tty_line(const char *prompt, char *out, size_t n)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct rbuf rb;
+	struct sbuf line;
+	rbuf_init(&rb, fd, -1);
+	sbuf_init(&line, LINE_MAX_TTY);
+	int r = write(fd, prompt, strlen(prompt)) < 0 ? -1 : read_line(&rb, &line);
+	if (r == 0)
+		snprintf(out, n, "%s", line.s ? line.s : "");
+	sbuf_free(&line);
+	close(fd);
+	return r;
+}
+
+int tty_password(const char *prompt, struct rbuf *in, struct sbuf *out)
+{
+	if (in)
+		return read_line(in, out);
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	struct termios old, quiet;
+	if (fd < 0 || tcgetattr(fd, &old) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	struct rbuf rb;
+	rbuf_init(&rb, fd, -1);
+	int r = write(fd, prompt, strlen(prompt)) < 0 ||
+	        tcsetattr(fd, TCSAFLUSH, &quiet) < 0 ? -1 : read_line(&rb, out);
+	tcsetattr(fd, TCSAFLUSH, &old);
+	if (write(fd, "\n", 1) < 0)
+		r = -1;
+	close(fd);
+	return r;
+}
