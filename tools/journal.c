@@ -132,7 +132,8 @@ int journal_each(const char *home,
 		names = grown;
 		n++;
 	}
-	qsort(names, n, sizeof *names, by_name);
+	if (n) /* qsort wants a real array, even of none */
+		qsort(names, n, sizeof *names, by_name);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct journal_entry e;
 		struct sbuf t;
