@@ -85,7 +85,15 @@ X509 *pki_issue_pek(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *subject_key,
 	char san[300];
 	if (snprintf(san, sizeof san, "email:%s", address) >= (int)sizeof san)
 		return NULL;
-	X509 *cert = new_cert(subject_key, address, days);
+	/* X.509 caps a CN at 64 characters (RFC 5280 ub-common-name); a
+	 * longer address is named by its hash there, and in full in the
+	 * subjectAltName, which is what every check reads. */
+	char cn[ADDR_MAX + 1];
+	if (strlen(address) <= 64)
+		snprintf(cn, sizeof cn, "%s", address);
+	else
+		addr_hash_hex(addr_hash(address), cn);
+	X509 *cert = new_cert(subject_key, cn, days);
 	if (!cert ||
 	    !X509_set_issuer_name(cert, X509_get_subject_name(ca_cert)) ||
 	    !add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") ||

@@ -2,8 +2,9 @@
  * pki - the instance's key pairs and certificates, on OpenSSL 3.
  *
  * Every subscriber key pair is EC P-256. The public half (PEK) is issued
- * as an X.509 certificate by the instance CA, subject CN and
- * subjectAltName rfc822Name both the normalised address, key usage
+ * as an X.509 certificate by the instance CA, subjectAltName rfc822Name
+ * the normalised address (and the subject CN too when it fits X.509's 64
+ * characters; a longer address's CN is its address hash), key usage
  * keyAgreement, extended key usage emailProtection. Sealers verify the chain
  * to the CA and the address before using a PEK, so a tampered key store
  * cannot substitute a key of its own.

@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,6 +154,27 @@ static int control_fd(const struct acctfiles *a)
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+int acct_has_domain(const struct acctfiles *a, const char *domain)
+{
+	struct control ctl;
+	struct sbuf lines;
+	char dir[4200], want[2 * ADDR_DOMAIN_MAX + 2];
+	size_t n;
+	snprintf(dir, sizeof dir, "%s/control", a->home);
+	snprintf(want, sizeof want, "%s:%s", domain, domain);
+	if (control_open(&ctl, dir) < 0)
+		return -1;
+	sbuf_init(&lines, CONTROL_FILE_MAX);
+	int r = control_readfile(&ctl, "virtualdomains", &lines, &n);
+	int found = 0;
+	for (const char *l = r == 1 ? control_nextline(&lines, NULL) : NULL; l;
+	     l = control_nextline(&lines, l))
+		found |= strcasecmp(l, want) == 0;
+	sbuf_free(&lines);
+	control_close(&ctl);
+	return r < 0 ? -1 : found;
+}
+
 int acct_add_domain(const struct acctfiles *a, const char *domain)
 {
 	char line[2 * ADDR_DOMAIN_MAX + 2];
@@ -200,8 +222,11 @@ static int users_fd(const struct acctfiles *a)
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* Reads users/assign (empty if missing), lets edit change it, writes it
- * back crash-safely and rebuilds users/cdb from it. */
+/* Reads users/assign (empty if missing), adds or removes the entry, writes
+ * it back crash-safely and rebuilds users/cdb from it. The rebuild happens
+ * even when the entry was already there (or gone): a crash may have come
+ * between the two files, and recovery runs this again to mend exactly that.
+ * 0, or -1 (errno EEXIST / ENOENT after the rebuild, for the caller). */
 static int update_assign(const struct acctfiles *a, const char *address,
                          int add)
 {
@@ -218,19 +243,26 @@ static int update_assign(const struct acctfiles *a, const char *address,
 		close(fd);
 	if (r == 0)
 		r = entry_for(a, address, &e);
-	if (r == 0)
+	int unchanged = 0;
+	if (r == 0) {
 		r = add ? assign_add(&text, &e) : assign_remove(&text, e.local);
-	int saved = errno;
-	if (r == 0)
-		r = atomic_write_file(ufd, "assign", text.s, text.len, 0644,
-		                      ATOMIC_REPLACE);
+		if (r < 0 && errno == (add ? EEXIST : ENOENT)) {
+			unchanged = errno;
+			r = 0;
+		}
+	}
+	if (r == 0 && !unchanged)
+		r = atomic_write_file(ufd, "assign", text.s ? text.s : "", text.len,
+		                      0644, ATOMIC_REPLACE);
+	if (r == 0 && text.len == 0)
+		r = sbuf_puts(&text, ".\n"); /* no file yet: an empty database */
 	if (r == 0)
 		r = assign_build_cdb(text.s, text.len, ufd, "cdb", &bad);
-	else
-		errno = saved;
+	int saved = errno;
 	sbuf_free(&text);
 	close(ufd);
-	return r;
+	errno = r == 0 && unchanged ? unchanged : saved;
+	return r == 0 && unchanged ? -1 : r;
 }
 
 int acct_assign_add(const struct acctfiles *a, const char *address)

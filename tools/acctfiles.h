@@ -31,6 +31,9 @@ int acct_open(struct acctfiles *a, char *why, size_t whylen);
 int acct_write_dotqmail(const struct acctfiles *a, const char *address);
 int acct_remove_dotqmail(const struct acctfiles *a, const char *address);
 
+/* 1 if control/virtualdomains routes domain to us, 0 if not, -1. */
+int acct_has_domain(const struct acctfiles *a, const char *domain);
+
 /* Adds the domain to virtualdomains and rcpthosts if new; 0 or -1. */
 int acct_add_domain(const struct acctfiles *a, const char *domain);
 

@@ -135,6 +135,29 @@ static int recover_one(const struct journal_entry *e, void *arg)
 	return r == PROV_OK ? 0 : -1;
 }
 
+/* ---- the lock ------------------------------------------------------------ */
+
+/* Takes the provisioning lock and recovers what interrupted runs left.
+ * Held only while something changes, never while a person types. */
+static int lock(struct prov *p)
+{
+	if ((p->lockfd = journal_lock(p->files.home)) < 0)
+		return temp(p, "cannot take the provisioning lock: %s",
+		            strerror(errno));
+	if (journal_each(p->files.home, recover_one, p) < 0)
+		return *p->why ? PROV_TEMP
+		               : temp(p, "unreadable record in users/pending: %s",
+		                      strerror(errno));
+	return PROV_OK;
+}
+
+static void unlock(struct prov *p)
+{
+	if (p->lockfd >= 0)
+		close(p->lockfd);
+	p->lockfd = -1;
+}
+
 /* ---- opening ----------------------------------------------------------- */
 
 static struct pks_client *client(struct prov *p, const char *ctldir,
@@ -170,6 +193,8 @@ int prov_open(struct prov *p, unsigned needs)
 	if (control_readulong(&p->ctl, "passwordminlength", PASSWORD_MAX,
 	                      &p->min_password) < 0)
 		return temp(p, "control/passwordminlength: %s", strerror(errno));
+	if (p->min_password < PASSWORD_FLOOR)
+		p->min_password = PASSWORD_FLOOR;
 	snprintf(path, sizeof path, "%s/ca.pem", ctldir);
 	if (!(p->ca = pki_cert_load(path)))
 		return temp(p, "cannot read %.400s", path);
@@ -183,14 +208,10 @@ int prov_open(struct prov *p, unsigned needs)
 	if ((needs & PROV_NEED_LOGIN) && !(p->login = client(p, ctldir,
 	                                                     "pkslogin")))
 		return PROV_TEMP;
-	if ((p->lockfd = journal_lock(p->files.home)) < 0)
-		return temp(p, "cannot take the provisioning lock: %s",
-		            strerror(errno));
-	if (journal_each(p->files.home, recover_one, p) < 0)
-		return *p->why ? PROV_TEMP
-		               : temp(p, "unreadable record in users/pending: %s",
-		                      strerror(errno));
-	return PROV_OK;
+	/* finish what a crash left before looking at what is free */
+	int r = lock(p);
+	unlock(p);
+	return r;
 }
 
 void prov_close(struct prov *p)
@@ -217,8 +238,10 @@ int prov_is_free(const char *address, void *arg)
 	struct prov *p = arg;
 	int available;
 	int here = acct_is_assigned(&p->files, address);
-	if (here < 0)
+	if (here < 0) {
+		temp(p, "cannot read users/cdb: %s", strerror(errno));
 		return -1;
+	}
 	if (here || acct_has_dotqmail(&p->files, address))
 		return 0;
 	int r = pks_availability(p->provision, address, &available);
@@ -236,7 +259,7 @@ int prov_check_password(struct prov *p, const char *address,
 	size_t llen = at ? (size_t)(at - address) : strlen(address);
 	if (len < p->min_password) {
 		snprintf(p->why, sizeof p->why, "a password needs at least %lu "
-		         "characters", p->min_password);
+		         "octets", p->min_password);
 		return PROV_WEAK_PASSWORD;
 	}
 	if (len > PASSWORD_MAX || memchr(password, '\0', len)) {
@@ -282,7 +305,9 @@ int prov_add(struct prov *p, const char *address, const char *password,
 	memset(out, 0, sizeof *out);
 	sbuf_init(&pek, 65536);
 	sbuf_init(&pdk, PDK_PEM_MAX);
-	int r = make_keys(p, address, password, pwlen, &pek, &pdk);
+	int r = lock(p);
+	if (r == PROV_OK)
+		r = make_keys(p, address, password, pwlen, &pek, &pdk);
 	if (r == PROV_OK) {
 		j.op = JOURNAL_ADD;
 		snprintf(j.address, sizeof j.address, "%s", address);
@@ -296,16 +321,22 @@ int prov_add(struct prov *p, const char *address, const char *password,
 		                   &out->version);
 		crash_point("pks");
 		if (k == PKS_CONFLICT) {
-			journal_end(p->files.home, &j);
 			snprintf(p->why, sizeof p->why, "%s was taken meanwhile",
 			         address);
-			r = PROV_TAKEN;
-		} else if (k != PKS_OK) {
+			r = journal_end(p->files.home, &j) < 0
+			    ? temp(p, "cannot remove the journal record: %s",
+			           strerror(errno))
+			    : PROV_TAKEN;
+		} else if (k == PKS_TEMP) {
 			/* maybe created, maybe not: recovery will ask the PKS */
 			r = temp(p, "PKS: %s; the next run finishes or undoes it",
 			         pks_client_error(p->provision));
-			if (k != PKS_TEMP)
-				recover_one(&j, p);
+		} else if (k != PKS_OK) {
+			char reason[256];
+			snprintf(reason, sizeof reason, "%s",
+			         pks_client_error(p->provision));
+			recover_one(&j, p); /* refused: nothing was made; undo */
+			r = temp(p, "PKS refused the key: %s", reason);
 		}
 	}
 	if (r == PROV_OK)
@@ -316,6 +347,7 @@ int prov_add(struct prov *p, const char *address, const char *password,
 		snprintf(out->address, sizeof out->address, "%s", address);
 		out->hash = addr_hash(address);
 	}
+	unlock(p);
 	sbuf_free(&pek);
 	sbuf_free(&pdk);
 	return r;
@@ -357,6 +389,8 @@ int prov_change_password(struct prov *p, const char *address,
 	*rewrapped = 0;
 	int r = prov_check_password(p, address, new_pw, newlen);
 	if (r == PROV_OK)
+		r = lock(p);
+	if (r == PROV_OK)
 		r = address_pdks(p, address, &keys, &mine);
 	for (size_t i = 0; r == PROV_OK && i < keys.n; i++) {
 		struct pks_key *k = &keys.key[i];
@@ -393,6 +427,7 @@ int prov_change_password(struct prov *p, const char *address,
 	} else if (r == PROV_OK) {
 		pks_login_success(p->login, addr_hash(address), newest);
 	}
+	unlock(p);
 	free(mine);
 	pks_keys_free(&keys);
 	return r;
@@ -407,6 +442,8 @@ int prov_reset(struct prov *p, const char *address, const char *password,
 	sbuf_init(&pek, 65536);
 	sbuf_init(&pdk, PDK_PEM_MAX);
 	if (r == PROV_OK)
+		r = lock(p);
+	if (r == PROV_OK)
 		r = make_keys(p, address, password, pwlen, &pek, &pdk);
 	if (r == PROV_OK) {
 		int k = pks_new_version(p->provision, address, pek.s, pdk.s, &row,
@@ -416,13 +453,14 @@ int prov_reset(struct prov *p, const char *address, const char *password,
 		else if (k != PKS_OK)
 			r = temp(p, "PKS: %s", pks_client_error(p->provision));
 	}
+	unlock(p);
 	sbuf_free(&pek);
 	sbuf_free(&pdk);
 	return r;
 }
 
-int prov_delete(struct prov *p, const char *address, int keep_keys,
-                unsigned *deleted_keys)
+static int delete_locked(struct prov *p, const char *address,
+                         int keep_keys, unsigned *deleted_keys)
 {
 	struct journal_entry j;
 	int available = 0;
@@ -431,7 +469,8 @@ int prov_delete(struct prov *p, const char *address, int keep_keys,
 	           acct_has_dotqmail(&p->files, address);
 	if (pks_availability(p->provision, address, &available) != PKS_OK)
 		return temp(p, "PKS: %s", pks_client_error(p->provision));
-	if (!here && available)
+	/* nothing here, and nothing to delete there (or keys to keep) */
+	if (!here && (available || keep_keys))
 		return PROV_NOT_FOUND;
 	memset(&j, 0, sizeof j);
 	j.op = keep_keys ? JOURNAL_DELETE_KEEP_KEYS : JOURNAL_DELETE;
@@ -447,5 +486,15 @@ int prov_delete(struct prov *p, const char *address, int keep_keys,
 	crash_point("delete");
 	if (r == PROV_OK && journal_end(p->files.home, &j) < 0)
 		r = temp(p, "cannot remove the journal record: %s", strerror(errno));
+	return r;
+}
+
+int prov_delete(struct prov *p, const char *address, int keep_keys,
+                unsigned *deleted_keys)
+{
+	int r = lock(p);
+	if (r == PROV_OK)
+		r = delete_locked(p, address, keep_keys, deleted_keys);
+	unlock(p);
 	return r;
 }

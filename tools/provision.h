@@ -35,6 +35,7 @@
 #include "userid.h"
 
 #define PASSWORD_MAX 1024
+#define PASSWORD_FLOOR 8        /* whatever control/passwordminlength says */
 
 enum prov_result {
 	PROV_OK = 0,
@@ -61,8 +62,9 @@ struct prov {
 
 enum { PROV_NEED_CA_KEY = 1, PROV_NEED_LOGIN = 2 };
 
-/* Opens everything the operations need, takes the lock and recovers what
- * an interrupted run left. PROV_OK or PROV_TEMP (why). */
+/* Opens everything the operations need and recovers what an interrupted
+ * run left (under the lock, which each operation takes again while it
+ * changes anything). PROV_OK or PROV_TEMP (why). */
 int prov_open(struct prov *p, unsigned needs);
 void prov_close(struct prov *p);
 

@@ -2,7 +2,7 @@
  * NAME
  *	ses-adduser - create a subscriber: address, key pair, qmail files
  * SYNOPSIS
- *	ses-adduser [--yes] [--json] [--password-fd n]
+ *	ses-adduser [--yes] [--json] [--new-domain] [--password-fd n]
  *	    [--name "First Last" --domain domain | address]
  *	ses-adduser --recover
  * DESCRIPTION
@@ -38,11 +38,11 @@
 #include "ttyio.h"
 
 #define SUGGESTIONS 5
-#define USAGE "[--yes] [--json] [--password-fd n] " \
+#define USAGE "[--yes] [--json] [--new-domain] [--password-fd n] " \
 	"[--name NAME --domain DOMAIN | ADDRESS] | --recover"
 
 struct opts {
-	int yes, json, pwfd, recover;
+	int yes, json, pwfd, recover, new_domain;
 	const char *name, *domain, *address;
 };
 
@@ -55,9 +55,10 @@ static struct opts parse_opts(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "domain", required_argument, NULL, 'd' },
 		{ "recover", no_argument, NULL, 'r' },
+		{ "new-domain", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { 0, 0, -1, 0, NULL, NULL, NULL };
+	struct opts o = { 0, 0, -1, 0, 0, NULL, NULL, NULL };
 	int c;
 	while ((c = getopt_long(argc, argv, "yjp:n:d:", longopts, NULL)) != -1) {
 		char *end;
@@ -67,6 +68,7 @@ static struct opts parse_opts(int argc, char **argv)
 		case 'n': o.name = optarg; break;
 		case 'd': o.domain = optarg; break;
 		case 'r': o.recover = 1; break;
+		case 'N': o.new_domain = 1; break;
 		case 'p':
 			o.pwfd = (int)strtol(optarg, &end, 10);
 			if (*end || o.pwfd < 0)
@@ -148,10 +150,13 @@ static int wanted(const struct opts *o, char *local, char *domain, char *why,
 	}
 	if (addr) {
 		const char *at = strrchr(addr, '@');
-		if (!at || (size_t)(at - addr) > ADDR_LOCAL_MAX) {
-			snprintf(why, whylen, "not an address");
+		if (!at) {
+			snprintf(why, whylen, "not an address: no @");
 			return USERID_INVALID;
 		}
+		if ((size_t)(at - addr) > ADDR_LOCAL_MAX ||
+		    strlen(at + 1) > ADDR_DOMAIN_MAX)
+			return USERID_TOO_LONG;
 		snprintf(local, ADDR_LOCAL_MAX + 1, "%.*s", (int)(at - addr), addr);
 		snprintf(domain, ADDR_DOMAIN_MAX + 1, "%s", at + 1);
 		return USERID_OK;
@@ -161,27 +166,59 @@ static int wanted(const struct opts *o, char *local, char *domain, char *why,
 	return userid_from_name(name, local, ADDR_LOCAL_MAX + 1, why, whylen);
 }
 
-/* Lets the operator pick a suggestion or type another; 0 with the new
- * local part (and maybe domain), -1 to give up. */
-static int choose(char sugg[][ADDR_MAX + 1], size_t n, char *local,
-                  char *domain)
+/* Lets the operator pick a suggestion or type another name or address,
+ * on the terminal; the new local part (and maybe domain): USERID_OK, an
+ * error of the typed name, or -1 to give up. */
+static int choose(const char *problem, char sugg[][ADDR_MAX + 1], size_t n,
+                  char *local, char *domain, char *why, size_t whylen)
 {
-	char line[600];
-	for (size_t i = 0; i < n; i++)
-		printf("  %zu) %s\n", i + 1, sugg[i]);
-	fflush(stdout);
-	if (tty_line("Choose a number, or type another name or address "
-	             "(empty to quit): ", line, sizeof line) < 0 || !*line)
+	char line[600], prompt[2400];
+	size_t used = (size_t)snprintf(prompt, sizeof prompt, "%s\n", problem);
+	for (size_t i = 0; i < n && used < sizeof prompt; i++)
+		used += (size_t)snprintf(prompt + used, sizeof prompt - used,
+		                         "  %zu) %s\n", i + 1, sugg[i]);
+	snprintf(prompt + (used < sizeof prompt ? used : sizeof prompt - 1),
+	         sizeof prompt - (used < sizeof prompt ? used : sizeof prompt - 1),
+	         "Choose a number, or type another name or address "
+	         "(empty to quit): ");
+	if (tty_line(prompt, line, sizeof line) < 0 || !*line)
 		return -1;
 	char *end;
 	unsigned long k = strtoul(line, &end, 10);
 	const char *pick = *end == '\0' && k >= 1 && k <= n ? sugg[k - 1] : line;
 	const char *at = strrchr(pick, '@');
+	if (!at && strchr(pick, ' '))
+		return userid_from_name(pick, local, ADDR_LOCAL_MAX + 1, why,
+		                        whylen);
+	if ((at ? (size_t)(at - pick) : strlen(pick)) > ADDR_LOCAL_MAX)
+		return USERID_TOO_LONG;
 	snprintf(local, ADDR_LOCAL_MAX + 1, "%.*s",
 	         at ? (int)(at - pick) : (int)strlen(pick), pick);
 	if (at)
 		snprintf(domain, ADDR_DOMAIN_MAX + 1, "%s", at + 1);
-	return 0;
+	return USERID_OK;
+}
+
+/* A domain new to this host is added only on purpose: a typo must not
+ * become a hosted domain. */
+static void check_domain(struct prov *p, const struct opts *o,
+                         const char *address)
+{
+	const char *domain = strrchr(address, '@') + 1;
+	int known = acct_has_domain(&p->files, domain);
+	if (known < 0)
+		finish(o, EXIT_TEMP, "temporary", address,
+		       "cannot read control/virtualdomains", NULL, 0, NULL);
+	if (known || o->new_domain)
+		return;
+	char line[16], prompt[400];
+	snprintf(prompt, sizeof prompt, "%s is not a domain of this host yet; "
+	         "add it? [y/N] ", domain);
+	if (o->yes || tty_line(prompt, line, sizeof line) < 0 ||
+	    (*line != 'y' && *line != 'Y'))
+		finish(o, EXIT_PERM, "invalid", address,
+		       "a domain new to this host (give --new-domain)", NULL, 0,
+		       NULL);
 }
 
 static void get_password(struct prov *p, const struct opts *o,
@@ -193,7 +230,10 @@ static void get_password(struct prov *p, const struct opts *o,
 		sbuf_init_secret(&again, PASSWORD_MAX + 1);
 		if (tty_password("Password: ", in, pw) < 0 ||
 		    (!in && tty_password("Password again: ", NULL, &again) < 0))
-			die_temp("4.3.0", "cannot read the password");
+			finish(o, EXIT_PERM, "weak_password", address,
+			       in ? "no password line on the descriptor, or one "
+			            "longer than 1024 octets"
+			          : "cannot read the password", NULL, 0, NULL);
 		int same = in || (pw->len == again.len &&
 		                  !memcmp(pw->s, again.s ? again.s : "", pw->len));
 		sbuf_free(&again);
@@ -206,7 +246,11 @@ static void get_password(struct prov *p, const struct opts *o,
 		if (in)
 			finish(o, EXIT_PERM, "weak_password", address, p->why, NULL, 0,
 			       NULL);
-		fprintf(stderr, "%s\n", p->why);
+		char line[8];
+		char prompt[600];
+		snprintf(prompt, sizeof prompt, "%s; press Enter to try again",
+		         p->why);
+		tty_line(prompt, line, sizeof line);
 	}
 }
 
@@ -248,12 +292,15 @@ int main(int argc, char **argv)
 		if (o.yes)
 			finish(&o, EXIT_PERM, what, r == USERID_TAKEN ? address : NULL,
 			       why, sugg, r == USERID_TAKEN ? nsugg : 0, NULL);
-		printf("%s%s%s\n", r == USERID_TAKEN ? address : "",
-		       r == USERID_TAKEN ? ": " : "", why);
+		char problem[600];
+		snprintf(problem, sizeof problem, "%s%s%s",
+		         r == USERID_TAKEN ? address : "",
+		         r == USERID_TAKEN ? ": " : "", why);
 		*why = '\0';
-		r = choose(sugg, r == USERID_TAKEN ? nsugg : 0, local, domain) < 0
-		    ? -1 : USERID_OK;
+		r = choose(problem, sugg, r == USERID_TAKEN ? nsugg : 0, local,
+		           domain, why, sizeof why);
 	}
+	check_domain(&p, &o, address);
 
 	struct rbuf in;
 	struct sbuf pw;
@@ -262,11 +309,10 @@ int main(int argc, char **argv)
 	sbuf_init_secret(&pw, PASSWORD_MAX + 1);
 	get_password(&p, &o, o.pwfd >= 0 ? &in : NULL, address, &pw);
 	if (!o.yes) {
-		char line[16];
-		printf("Create %s? [y/N] ", address);
-		fflush(stdout);
-		if (tty_line("", line, sizeof line) < 0 || (*line != 'y' &&
-		                                            *line != 'Y'))
+		char line[16], prompt[400];
+		snprintf(prompt, sizeof prompt, "Create %s? [y/N] ", address);
+		if (tty_line(prompt, line, sizeof line) < 0 || (*line != 'y' &&
+		                                                 *line != 'Y'))
 			finish(&o, EXIT_PERM, "cancelled", address, "", NULL, 0, NULL);
 	}
 	struct prov_added added;

@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import select
+import struct
 import shutil
 import subprocess
 import sys
@@ -61,8 +62,37 @@ def tool(home, prog, *args, pw=None, crash=None, binary=None):
 
 
 def add(home, address, pw=PW + "\n", **kw):
-    return tool(home, "ses-adduser", "--yes", "--json", "--password-fd", "3",
-                address, pw=pw, **kw)
+    return tool(home, "ses-adduser", "--yes", "--json", "--new-domain",
+                "--password-fd", "3", address, pw=pw, **kw)
+
+
+def cdb_get(path, key):
+    """The first value of key in the cdb at path, or None (D. J.
+    Bernstein's constant database format, read directly)."""
+    data = open(path, "rb").read()
+    h = 5381
+    for c in key:
+        h = (((h << 5) + h) & 0xffffffff) ^ c
+    pos, slots = struct.unpack_from("<II", data, (h & 255) * 8)
+    if slots == 0:
+        return None
+    slot = (h >> 8) % slots
+    for i in range(slots):
+        hh, rec = struct.unpack_from("<II", data, pos + ((slot + i) % slots) * 8)
+        if rec == 0:
+            return None
+        if hh == h:
+            klen, vlen = struct.unpack_from("<II", data, rec)
+            if data[rec + 8:rec + 8 + klen] == key:
+                return data[rec + 8 + klen:rec + 8 + klen + vlen]
+    return None
+
+
+def live(home, address):
+    """Whether users/cdb holds address (what makes it accept mail)."""
+    local, domain = address.rsplit("@", 1)
+    key = f"!{domain}-{local}".lower().encode() + b"\0"
+    return cdb_get(os.path.join(home, "users", "cdb"), key) is not None
 
 
 def state(pks, home, address):
@@ -79,7 +109,7 @@ def state(pks, home, address):
     return rows, os.path.exists(dq), f"={domain}-{local}:" in assign
 
 
-tap.plan(36)
+tap.plan(41)
 pks = PKS()
 try:
     pks.start()
@@ -89,6 +119,11 @@ try:
 
     # --- add and inspection -----------------------------------------------
     rc, doc, out = tool(home, "ses-adduser", "--yes", "--json",
+                        "--password-fd", "3", "--name", "John Smith",
+                        "--domain", "Example.ORG", pw=PW + "\n")
+    tap.ok(rc == 100 and "new-domain" in doc.get("reason", ""),
+           "a domain new to the host is refused without --new-domain", out)
+    rc, doc, out = tool(home, "ses-adduser", "--yes", "--json", "--new-domain",
                         "--password-fd", "3", "--name", "John Smith",
                         "--domain", "Example.ORG", pw=PW + "\n")
     tap.ok(rc == 0 and doc["result"] == "created" and doc["address"] == A
@@ -106,8 +141,7 @@ try:
     tap.ok("example.org:example.org" in open(f"{ctl}/virtualdomains").read()
            and "example.org" in open(f"{ctl}/rcpthosts").read(),
            "the new domain is in virtualdomains and rcpthosts")
-    tap.ok(os.path.getsize(os.path.join(home, "users", "cdb")) > 2048,
-           "users/cdb is rebuilt")
+    tap.ok(live(home, A), "users/cdb holds the address: it is live")
     rc, doc, out = add(home, "John.Smith@example.org")
     sugg = doc.get("suggestions", []) if doc else []
     tap.ok(rc == 100 and doc["result"] == "taken" and len(sugg) >= 3 and
@@ -133,6 +167,16 @@ try:
            "the address as its own password is refused", out)
     tap.is_(state(pks, home, "jane@example.org"), (0, False, False),
             "a refused add leaves nothing")
+    rc, doc, out = add(home, "jane@example.org", pw="")
+    tap.ok(rc == 100 and doc["result"] == "weak_password",
+           "no password on the descriptor is refused, with output", out)
+    longest = "l" * 64 + "@example.org"
+    rc, doc, out = add(home, longest)
+    tap.ok(rc == 0 and doc["address"] == longest,
+           "a 64-octet local part (a 76-octet address) gets its keys", out)
+    rc, doc, out = add(home, "l" * 65 + "@example.org")
+    tap.ok(rc == 100 and "long" in doc.get("reason", ""),
+           "a 65-octet local part is refused as too long", out)
     rc, _, out = tool(home, "ses-adduser", "--yes", "--json",
                       "--password-fd", "3", "--name", "Иван Петров",
                       "--domain", "example.org", pw=PW + "\n")
@@ -222,7 +266,7 @@ try:
         addr = f"crash.{point}@example.org"
         rc, _, out = add(home, addr, crash=point, binary=crash)
         rows, dq_, assigned = state(pks, home, addr)
-        live_safe = not assigned or rows > 0
+        live_safe = not live(home, addr) or rows > 0
         rc2, _, out2 = tool(home, "ses-adduser", "--recover")
         tap.ok(rc == -9 and live_safe and rc2 == 0 and
                state(pks, home, addr) == expect and
@@ -231,6 +275,24 @@ try:
                f"recovery leaves {'all' if expect[0] else 'nothing'}",
                (rc, rows, dq_, assigned, out, out2,
                 state(pks, home, addr)))
+    # a crash between users/assign and users/cdb: recovery mends the cdb
+    addr = "mend@example.org"
+    cdb = os.path.join(home, "users", "cdb")
+    before = open(cdb, "rb").read()
+    add(home, addr)
+    was_live = live(home, addr)
+    with open(cdb, "wb") as f:
+        f.write(before)     # as if the rebuild never happened
+    _, doc = pks.call("GET", f"/v1/keys/{h(addr)}", "deliver")
+    digest = hashlib.sha256(doc["keys"][0]["pek"].encode()).hexdigest()
+    pending = os.path.join(home, "users", "pending")
+    with open(os.path.join(pending, "1.000000001.1"), "w") as f:
+        f.write(f"add\n{addr}\n{digest}\n")
+    stale = live(home, addr)
+    rc, _, out = tool(home, "ses-adduser", "--recover")
+    tap.ok(was_live and not stale and rc == 0 and live(home, addr),
+           "recovery rebuilds users/cdb when users/assign already had the "
+           "entry", out)
     dcrash = os.path.join(HELPERS, "ses-deluser-crash")
     for point in ("unassign", "delete"):
         addr = f"del.{point}@example.org"
@@ -238,7 +300,7 @@ try:
         rc, _, out = tool(home, "ses-deluser", "--yes", addr, crash=point,
                           binary=dcrash)
         rc2, _, _ = tool(home, "ses-adduser", "--recover")
-        tap.ok(rc == -9 and rc2 == 0 and
+        tap.ok(rc == -9 and rc2 == 0 and not live(home, addr) and
                state(pks, home, addr) == (0, False, False),
                f"kill -9 in delete after '{point}': recovery finishes it",
                (rc, out, state(pks, home, addr)))
