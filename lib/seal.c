@@ -173,27 +173,25 @@ static ssize_t read_ahead(int fd, unsigned char *buf, size_t n)
 	return r;
 }
 
-int seal_fd(int infd, int outfd, X509 *pek, uint64_t max_in,
-            struct seal_size *size)
+/* Seals what src gives (after the pre octets already read from it) into
+ * outfd; empty says the message has no octets at all. */
+static int seal_source(BIO *src, const unsigned char *pre, size_t prelen,
+                       int empty, int outfd, X509 *pek, uint64_t max_in,
+                       struct seal_size *size)
 {
-	unsigned char first[4096];
-	ssize_t got = read_ahead(infd, first, sizeof first);
-	if (got < 0)
-		return -1;
-	struct meter m = { .max = max_in, .pre = first, .prelen = (size_t)got };
-	unsigned stream = got > 0 ? CMS_STREAM : 0;
+	struct meter m = { .max = max_in, .pre = pre, .prelen = prelen };
+	unsigned stream = empty ? 0 : CMS_STREAM;
 	BIO_METHOD *meth = NULL;
 	BIO *in = meter_new(&meth, &m);
-	BIO *fdin = BIO_new_fd(infd, BIO_NOCLOSE);
 	BIO *out = BIO_new(BIO_f_buffer());
 	BIO *fdout = BIO_new_fd(outfd, BIO_NOCLOSE);
 	CMS_ContentInfo *cms = seal_prepare(pek, stream);
 	int ok = 0;
 
-	if (in && fdin && out && fdout && cms) {
-		BIO_push(in, fdin);
+	if (in && src && out && fdout && cms) {
+		BIO_push(in, src);
 		BIO_push(out, fdout);
-		fdin = fdout = NULL; /* freed with their chains */
+		src = fdout = NULL; /* freed with their chains */
 		errno = 0;
 		ok = (stream || CMS_final(cms, in, NULL, CMS_BINARY) == 1) &&
 		     SMIME_write_CMS(out, cms, in, CMS_BINARY | stream) == 1 &&
@@ -216,11 +214,33 @@ int seal_fd(int infd, int outfd, X509 *pek, uint64_t max_in,
 	CMS_ContentInfo_free(cms);
 	BIO_free_all(in);
 	BIO_free_all(out);
-	BIO_free(fdin);
+	BIO_free(src);
 	BIO_free(fdout);
 	BIO_meth_free(meth);
 	errno = saved;
 	return ok ? 0 : -1;
+}
+
+int seal_fd(int infd, int outfd, X509 *pek, uint64_t max_in,
+            struct seal_size *size)
+{
+	unsigned char first[4096];
+	ssize_t got = read_ahead(infd, first, sizeof first);
+	if (got < 0)
+		return -1;
+	return seal_source(BIO_new_fd(infd, BIO_NOCLOSE), first, (size_t)got,
+	                   got == 0, outfd, pek, max_in, size);
+}
+
+int seal_mem(const void *data, size_t n, int outfd, X509 *pek,
+             struct seal_size *size)
+{
+	if (n > INT_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return seal_source(BIO_new_mem_buf(n ? data : "", (int)n), NULL, 0, n == 0,
+	                   outfd, pek, 0, size);
 }
 
 int seal_open_bio(BIO *in, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,

@@ -35,6 +35,11 @@ struct seal_size {
 int seal_fd(int infd, int outfd, X509 *pek, uint64_t max_in,
             struct seal_size *size);
 
+/* The same for a message already in memory (n octets at data): a sealer
+ * that makes one copy for each of several recipients. */
+int seal_mem(const void *data, size_t n, int outfd, X509 *pek,
+             struct seal_size *size);
+
 /* Opens an S/MIME authEnveloped-data entity read from in (at most max_in
  * octets of it) with the PDK and its certificate, and appends the
  * plaintext to out only once the tag has verified. Refuses anything that

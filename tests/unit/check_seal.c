@@ -64,7 +64,7 @@ static int memfile(const void *data, size_t n)
 }
 
 /* Seals data for pek into sealed; returns seal_fd's result. */
-static int seal_mem(const void *data, size_t n, uint64_t max,
+static int seal_to_sbuf(const void *data, size_t n, uint64_t max,
                     struct sbuf *out, struct seal_size *sz)
 {
 	int in = memfile(data, n), outfd = memfile("", 0);
@@ -92,7 +92,7 @@ START_TEST(round_trip_restores_every_byte)
 	unsigned char msg[4096];
 	for (size_t i = 0; i < sizeof msg; i++)
 		msg[i] = (unsigned char)(i * 7);
-	ck_assert_int_eq(seal_mem(msg, sizeof msg, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf(msg, sizeof msg, 0, &sealed, &size), 0);
 	ck_assert_uint_eq(size.octets, sizeof msg);
 	ck_assert_ptr_nonnull(strstr(sealed.s,
 		"Content-Type: application/pkcs7-mime; "
@@ -107,7 +107,7 @@ END_TEST
 START_TEST(empty_message_round_trips)
 {
 	size.octets = size.crlf_octets = 9;
-	ck_assert_int_eq(seal_mem("", 0, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf("", 0, 0, &sealed, &size), 0);
 	ck_assert_uint_eq(size.octets, 0);
 	ck_assert_uint_eq(size.crlf_octets, 0);
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), 0);
@@ -124,7 +124,7 @@ START_TEST(sizes_count_bare_lf_across_read_chunks)
 	msg[1024] = '\n';
 	msg[2047] = '\n';         /* bare, at a chunk end */
 	msg[2999] = '\n';         /* bare */
-	ck_assert_int_eq(seal_mem(msg, sizeof msg, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf(msg, sizeof msg, 0, &sealed, &size), 0);
 	ck_assert_uint_eq(size.octets, 3000);
 	ck_assert_uint_eq(size.crlf_octets, 3003);
 }
@@ -132,7 +132,7 @@ END_TEST
 
 START_TEST(format_is_aes256gcm_with_ecdh_sha256_kdf_and_aes256_wrap)
 {
-	ck_assert_int_eq(seal_mem("Subject: x\n\nhi\n", 15, 0, &sealed, &size),
+	ck_assert_int_eq(seal_to_sbuf("Subject: x\n\nhi\n", 15, 0, &sealed, &size),
 	                 0);
 	BIO *b = BIO_new_mem_buf(sealed.s, (int)sealed.len);
 	CMS_ContentInfo *cms = SMIME_read_CMS(b, NULL);
@@ -202,7 +202,7 @@ static void check_tamper_refused(void (*mutate)(unsigned char *, long))
 	static char msg[8192];
 	memset(msg, 'm', sizeof msg);
 	ck_assert_int_eq(sbuf_puts(&plain, "kept"), 0);
-	ck_assert_int_eq(seal_mem(msg, sizeof msg, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf(msg, sizeof msg, 0, &sealed, &size), 0);
 	tamper(&sealed, mutate);
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), -1);
 	ck_assert_str_eq(plain.s, "kept"); /* no unverified plaintext */
@@ -228,7 +228,7 @@ static void no_change(unsigned char *der, long n)
 START_TEST(untouched_reencoding_still_opens)
 {
 	/* the control for the two tests above: tamper() itself is lossless */
-	ck_assert_int_eq(seal_mem("hello\n", 6, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf("hello\n", 6, 0, &sealed, &size), 0);
 	tamper(&sealed, no_change);
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), 0);
 	ck_assert_str_eq(plain.s, "hello\n");
@@ -237,7 +237,7 @@ END_TEST
 
 START_TEST(wrong_key_opens_nothing)
 {
-	ck_assert_int_eq(seal_mem("secret\n", 7, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf("secret\n", 7, 0, &sealed, &size), 0);
 	ck_assert_int_eq(open_mem(&sealed, other_key, other_pek, &plain), -1);
 	ck_assert_int_eq(open_mem(&sealed, other_key, pek, &plain), -1);
 	ck_assert_uint_eq(plain.len, 0);
@@ -268,7 +268,7 @@ END_TEST
 
 START_TEST(garbage_and_truncated_input_open_nothing)
 {
-	ck_assert_int_eq(seal_mem("secret\n", 7, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf("secret\n", 7, 0, &sealed, &size), 0);
 	sbuf_truncate(&sealed, sealed.len - 20);
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), -1);
 	sbuf_copy(&sealed, "Subject: plain text\n\nhello\n", 27);
@@ -282,9 +282,9 @@ START_TEST(size_limits_apply_to_sealing_and_opening)
 	static char msg[5000];
 	memset(msg, 'a', sizeof msg);
 	errno = 0;
-	ck_assert_int_eq(seal_mem(msg, sizeof msg, 4999, &sealed, &size), -1);
+	ck_assert_int_eq(seal_to_sbuf(msg, sizeof msg, 4999, &sealed, &size), -1);
 	ck_assert_int_eq(errno, EMSGSIZE);
-	ck_assert_int_eq(seal_mem(msg, sizeof msg, 5000, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf(msg, sizeof msg, 5000, &sealed, &size), 0);
 	BIO *b = BIO_new_mem_buf(sealed.s, (int)sealed.len);
 	ck_assert_int_eq(seal_open_bio(b, sealed.len - 1, key, pek, &plain), -1);
 	BIO_free(b);
@@ -310,9 +310,34 @@ START_TEST(read_error_fails_the_seal_instead_of_truncating)
 }
 END_TEST
 
+START_TEST(message_in_memory_seals_once_per_recipient)
+{
+	static const char msg[] = "Subject: to two\n\nonly for each of you\n";
+	int out1 = memfile("", 0), out2 = memfile("", 0);
+	struct seal_size s1, s2;
+	ck_assert_int_eq(seal_mem(msg, sizeof msg - 1, out1, pek, &s1), 0);
+	ck_assert_int_eq(seal_mem(msg, sizeof msg - 1, out2, other_pek, &s2), 0);
+	ck_assert_uint_eq(s1.octets, sizeof msg - 1);
+	ck_assert_uint_eq(s1.crlf_octets, sizeof msg - 1 + 3);
+	lseek(out1, 0, SEEK_SET);
+	lseek(out2, 0, SEEK_SET);
+	ck_assert_int_eq(seal_open_fd(out1, 0, key, pek, &plain), 0);
+	ck_assert_str_eq(plain.s, msg);
+	sbuf_reset(&plain);
+	/* each copy opens only for its own recipient */
+	lseek(out1, 0, SEEK_SET);
+	ck_assert_int_eq(seal_open_fd(out1, 0, other_key, other_pek, &plain), -1);
+	ck_assert_int_eq(seal_open_fd(out2, 0, other_key, other_pek, &plain), 0);
+	ck_assert_str_eq(plain.s, msg);
+	ERR_clear_error();
+	close(out1);
+	close(out2);
+}
+END_TEST
+
 START_TEST(open_fd_reads_a_sealed_file)
 {
-	ck_assert_int_eq(seal_mem("hello\n", 6, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf("hello\n", 6, 0, &sealed, &size), 0);
 	int fd = memfile(sealed.s, sealed.len);
 	ck_assert_int_eq(seal_open_fd(fd, 0, key, pek, &plain), 0);
 	ck_assert_str_eq(plain.s, "hello\n");
@@ -338,6 +363,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, garbage_and_truncated_input_open_nothing);
 	tcase_add_test(tc, size_limits_apply_to_sealing_and_opening);
 	tcase_add_test(tc, read_error_fails_the_seal_instead_of_truncating);
+	tcase_add_test(tc, message_in_memory_seals_once_per_recipient);
 	tcase_add_test(tc, open_fd_reads_a_sealed_file);
 	suite_add_tcase(s, tc);
 	return s;
