@@ -1,0 +1,30 @@
+/*
+ * fdpass - a short request and open descriptors over a UNIX socket
+ * (SCM_RIGHTS), so one program can hand its input to another without
+ * copying it: sq-seal gives its message and envelope to the sealing
+ * daemon, which holds the long-lived OpenSSL state and PKS connections.
+ */
+#ifndef SQ_FDPASS_H
+#define SQ_FDPASS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define FDPASS_MAX 4
+
+/* Sends len octets of data (1 or more) with nfds descriptors; 0 or -1. */
+int fdpass_send(int sock, const void *data, size_t len, const int *fds,
+                size_t nfds);
+
+/* Receives at most max octets into data and up to FDPASS_MAX descriptors
+ * (close-on-exec set) into fds, their number in *nfds. Descriptors beyond
+ * what the caller expects must be closed by it. The octets received (0 at
+ * EOF), or -1. */
+ssize_t fdpass_recv(int sock, void *data, size_t max, int *fds, size_t *nfds);
+
+/* Connects to the UNIX stream socket at path; the fd or -1. */
+int unix_connect(const char *path);
+/* Listens on path (replacing a stale socket), mode as given; fd or -1. */
+int unix_listen(const char *path, mode_t mode);
+
+#endif

@@ -1,0 +1,94 @@
+/* check_fdpass - requests with descriptors over UNIX sockets. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "testutil.h"
+
+START_TEST(descriptors_arrive_and_work)
+{
+	int sv[2], a[2], b[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(pipe(a), 0);
+	ck_assert_int_eq(pipe(b), 0);
+	ck_assert_int_eq(write(a[1], "message", 7), 7);
+	ck_assert_int_eq(write(b[1], "envelope", 8), 8);
+	int send[2] = { a[0], b[0] };
+	ck_assert_int_eq(fdpass_send(sv[0], "QUEUE\n", 6, send, 2), 0);
+	char buf[64];
+	int got[FDPASS_MAX];
+	size_t n;
+	ck_assert_int_eq(fdpass_recv(sv[1], buf, sizeof buf, got, &n), 6);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(fcntl(got[0], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	ck_assert_int_eq(read(got[0], buf, sizeof buf), 7);
+	ck_assert_int_eq(memcmp(buf, "message", 7), 0);
+	ck_assert_int_eq(read(got[1], buf, sizeof buf), 8);
+	for (int i = 0; i < 2; i++) {
+		close(got[i]);
+		close(sv[i]);
+		close(a[i]);
+		close(b[i]);
+	}
+}
+END_TEST
+
+START_TEST(plain_requests_carry_no_descriptors)
+{
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(fdpass_send(sv[0], "CHECK a@b\n", 10, NULL, 0), 0);
+	char buf[64];
+	int got[FDPASS_MAX];
+	size_t n = 9;
+	ck_assert_int_eq(fdpass_recv(sv[1], buf, sizeof buf, got, &n), 10);
+	ck_assert_uint_eq(n, 0);
+	close(sv[0]);
+	ck_assert_int_eq(fdpass_recv(sv[1], buf, sizeof buf, got, &n), 0);
+	close(sv[1]);
+	ck_assert_int_eq(fdpass_send(sv[1], "", 0, NULL, 0), -1);
+}
+END_TEST
+
+START_TEST(unix_sockets_listen_and_connect)
+{
+	char *dir = make_tmpdir(), path[4200];
+	snprintf(path, sizeof path, "%s/sock", dir);
+	int l = unix_listen(path, 0600);
+	ck_assert_int_ge(l, 0);
+	int c = unix_connect(path);
+	ck_assert_int_ge(c, 0);
+	int s = accept(l, NULL, NULL);
+	ck_assert_int_ge(s, 0);
+	close(s);
+	close(c);
+	close(l);
+	/* a stale socket from a previous run is replaced */
+	l = unix_listen(path, 0600);
+	ck_assert_int_ge(l, 0);
+	close(l);
+	rm_rf(dir);
+	free(dir);
+	char longpath[200];
+	memset(longpath, 'x', sizeof longpath - 1);
+	longpath[sizeof longpath - 1] = '\0';
+	ck_assert_int_eq(unix_connect(longpath), -1);
+	ck_assert_int_eq(errno, ENAMETOOLONG);
+}
+END_TEST
+
+Suite *module_suite(void)
+{
+	Suite *s = suite_create("fdpass");
+	TCase *tc = tcase_create("fdpass");
+	tcase_add_test(tc, descriptors_arrive_and_work);
+	tcase_add_test(tc, plain_requests_carry_no_descriptors);
+	tcase_add_test(tc, unix_sockets_listen_and_connect);
+	suite_add_tcase(s, tc);
+	return s;
+}
