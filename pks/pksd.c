@@ -36,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,10 +56,11 @@
 #include "log.h"
 #include "migrations.h"
 #include "pki.h"
+#include "prefork.h"
 #include "secretfd.h"
 #include "store.h"
 
-#define WORKERS_MAX 64
+#define WORKERS_MAX PREFORK_MAX
 
 struct config {
 	char listen_host[64];
@@ -391,91 +391,20 @@ static void preflight(struct config *cfg)
 	db_close(db);
 }
 
-static volatile sig_atomic_t stopping, hangup;
+/* What each worker needs from the parent. */
+struct workers {
+	struct config *cfg;
+	SSL_CTX *ssl;
+	int lfds[WORKERS_MAX];
+};
 
-static void on_parent_signal(int sig)
+static void worker_start(unsigned long i, void *arg)
 {
-	if (sig == SIGHUP)
-		hangup = 1;
-	else
-		stopping = 1;
-}
-
-static pid_t spawn(struct config *cfg, SSL_CTX *ssl, const int *lfds,
-                   unsigned long i)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_IGN);
-		signal(SIGHUP, SIG_DFL);
-		for (unsigned long j = 0; j < cfg->workers; j++)
-			if (j != i)
-				close(lfds[j]);
-		worker_run(cfg, ssl, lfds[i]);
-	}
-	if (pid < 0)
-		log_msg(SQLOG_ALERT, "fork: %s", strerror(errno));
-	return pid;
-}
-
-static void signal_all(pid_t *pids, unsigned long n, int sig)
-{
-	for (unsigned long i = 0; i < n; i++)
-		if (pids[i] > 0)
-			kill(pids[i], sig);
-}
-
-/* Keeps the workers running until SIGTERM or SIGINT. */
-static void supervise(struct config *cfg, SSL_CTX *ssl, const int *lfds)
-{
-	pid_t pids[WORKERS_MAX] = { 0 };
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_parent_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	for (unsigned long i = 0; i < cfg->workers; i++)
-		pids[i] = spawn(cfg, ssl, lfds, i);
-	log_msg(SQLOG_INFO, "listening on %s:%u with %lu workers",
-	        cfg->listen_host, cfg->port, cfg->workers);
-	time_t started[WORKERS_MAX];
-	unsigned quick_deaths = 0;
-	for (unsigned long i = 0; i < cfg->workers; i++)
-		started[i] = time(NULL);
-	while (!stopping) {
-		int status;
-		pid_t dead = waitpid(-1, &status, 0);
-		if (hangup) {
-			hangup = 0;
-			signal_all(pids, cfg->workers, SIGHUP);
-		}
-		if (dead <= 0 || stopping)
-			continue;
-		for (unsigned long i = 0; i < cfg->workers; i++) {
-			if (pids[i] != dead)
-				continue;
-			log_msg(SQLOG_ALERT, "worker %ld ended (status %d); "
-			        "starting another", (long)dead, status);
-			/* workers that die at once, again and again, will not
-			 * get better by being restarted */
-			quick_deaths = time(NULL) - started[i] < 5 ? quick_deaths + 1
-			                                           : 0;
-			if (quick_deaths >= 5) {
-				signal_all(pids, cfg->workers, SIGTERM);
-				die_temp("4.3.0", "workers keep failing at start; "
-				         "see the lines above");
-			}
-			sleep(1); /* no tight loop if workers die at once */
-			started[i] = time(NULL);
-			pids[i] = spawn(cfg, ssl, lfds, i);
-		}
-	}
-	signal_all(pids, cfg->workers, SIGTERM);
-	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-		;
-	log_msg(SQLOG_INFO, "stopped");
+	struct workers *w = arg;
+	for (unsigned long j = 0; j < w->cfg->workers; j++)
+		if (j != i)
+			close(w->lfds[j]);
+	worker_run(w->cfg, w->ssl, w->lfds[i]);
 }
 
 int main(int argc, char **argv)
@@ -506,12 +435,14 @@ int main(int argc, char **argv)
 	/* With SO_REUSEPORT a second pksd would share the address without a
 	 * word; a plain bind first fails if anyone holds it. */
 	close(listen_socket(&cfg, 0));
-	int lfds[WORKERS_MAX];
+	struct workers w = { &cfg, ssl, { 0 } };
 	for (unsigned long i = 0; i < cfg.workers; i++)
-		lfds[i] = listen_socket(&cfg, 1);
-	supervise(&cfg, ssl, lfds);
+		w.lfds[i] = listen_socket(&cfg, 1);
+	log_msg(SQLOG_INFO, "listening on %s:%u with %lu workers",
+	        cfg.listen_host, cfg.port, cfg.workers);
+	prefork_run(cfg.workers, worker_start, &w);
 	SSL_CTX_free(ssl);
 	for (unsigned long i = 0; i < cfg.workers; i++)
-		close(lfds[i]);
+		close(w.lfds[i]);
 	return 0;
 }

@@ -1,0 +1,100 @@
+/*
+ * prefork - keep n workers running. See prefork.h.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "die.h"
+#include "log.h"
+#include "prefork.h"
+
+/* Set by the signal handlers, read by the supervising loop: a handler can
+ * do nothing else safely. */
+static volatile sig_atomic_t stopping, hangup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		hangup = 1;
+	else
+		stopping = 1;
+}
+
+static pid_t spawn(unsigned long i, void (*worker)(unsigned long, void *),
+                   void *arg)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_DFL);
+		worker(i, arg);
+		_exit(0);
+	}
+	if (pid < 0)
+		log_msg(SQLOG_ALERT, "fork: %s", strerror(errno));
+	return pid;
+}
+
+static void signal_all(const pid_t *pids, unsigned long n, int sig)
+{
+	for (unsigned long i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], sig);
+}
+
+void prefork_run(unsigned long n, void (*worker)(unsigned long i, void *arg),
+                 void *arg)
+{
+	pid_t pids[PREFORK_MAX] = { 0 };
+	time_t started[PREFORK_MAX];
+	unsigned quick_deaths = 0;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	if (n > PREFORK_MAX)
+		n = PREFORK_MAX;
+	for (unsigned long i = 0; i < n; i++) {
+		started[i] = time(NULL);
+		pids[i] = spawn(i, worker, arg);
+	}
+	while (!stopping) {
+		int status;
+		pid_t dead = waitpid(-1, &status, 0);
+		if (hangup) {
+			hangup = 0;
+			signal_all(pids, n, SIGHUP);
+		}
+		if (dead <= 0 || stopping)
+			continue;
+		for (unsigned long i = 0; i < n; i++) {
+			if (pids[i] != dead)
+				continue;
+			log_msg(SQLOG_ALERT, "worker %ld ended (status %d); "
+			        "starting another", (long)dead, status);
+			/* workers that die at once, again and again, will not
+			 * get better by being restarted */
+			quick_deaths = time(NULL) - started[i] < 5 ? quick_deaths + 1
+			                                           : 0;
+			if (quick_deaths >= 5) {
+				signal_all(pids, n, SIGTERM);
+				die_temp("4.3.0", "workers keep failing at start; "
+				         "see the lines above");
+			}
+			sleep(1); /* no tight loop if workers die at once */
+			started[i] = time(NULL);
+			pids[i] = spawn(i, worker, arg);
+		}
+	}
+	signal_all(pids, n, SIGTERM);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	log_msg(SQLOG_INFO, "stopped");
+}
