@@ -29,7 +29,7 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
 # _GNU_SOURCE: memfd_create, pipe2, O_TMPFILE and friends.
-CPPFLAGS = -D_GNU_SOURCE -Ilib -Ipks -Itools -I$(BUILD)/gen
+CPPFLAGS = -D_GNU_SOURCE -Ilib -Ipks -Itools -Isecure-qmail -I$(BUILD)/gen
 ifeq ($(FUZZ),1)
 # make fuzz: clang with libFuzzer's coverage on every object.
 CC_CMD = clang $(wordlist 2,999,$(shell sed -n 1p conf-cc))
@@ -59,6 +59,12 @@ PKS_MAINS  = pksd pks-ctl
 PKS_LIBSRC = $(filter-out $(PKS_MAINS:%=pks/%.c),$(wildcard pks/*.c))
 LIBPKS     = $(BUILD)/pks/libpks.a
 PKS_PROGS  = $(PKS_MAINS:%=$(BUILD)/bin/%)
+# secure-qmail/: every sq-*.c holds a main(); the rest is the library.
+SQ_MAINS   = $(patsubst secure-qmail/%.c,%,$(wildcard secure-qmail/sq-*.c))
+SQ_LIBSRC  = $(filter-out $(SQ_MAINS:%=secure-qmail/%.c),$(wildcard secure-qmail/*.c))
+LIBSQMAIL  = $(BUILD)/secure-qmail/libsqmail.a
+SQ_PROGS   = $(SQ_MAINS:%=$(BUILD)/bin/%)
+
 TOOLS_MAINS = sq-ca ses-adduser ses-passwd ses-deluser
 TOOLS_PROGS = $(TOOLS_MAINS:%=$(BUILD)/bin/%)
 TOOLS_LIBSRC = $(filter-out $(TOOLS_MAINS:%=tools/%.c),$(wildcard tools/*.c))
@@ -66,8 +72,8 @@ LIBTOOLS   = $(BUILD)/tools/libtools.a
 # ses-adduser and ses-deluser again, with crash points for the kill -9 tests
 CRASH_BIN  = $(BUILD)/tests/helpers/ses-adduser-crash \
              $(BUILD)/tests/helpers/ses-deluser-crash
-PROGS      = $(PKS_PROGS) $(TOOLS_PROGS)
-PROG_LIBS  = $(LIBPKS) $(LIBTOOLS) $(LIBSQ)
+PROGS      = $(PKS_PROGS) $(TOOLS_PROGS) $(SQ_PROGS)
+PROG_LIBS  = $(LIBPKS) $(LIBTOOLS) $(LIBSQMAIL) $(LIBSQ)
 
 # --- unit tests: tests/unit/check_<module>.c, one binary per module -------
 UNIT_SRC  = $(wildcard tests/unit/check_*.c)
@@ -141,6 +147,14 @@ $(PKS_PROGS): $(BUILD)/bin/%: $(BUILD)/pks/%.o $(PROG_LIBS)
 	@mkdir -p $(@D)
 	$(LINK) -o $@ $^ $(PKG_LIBS)
 
+$(LIBSQMAIL): $(SQ_LIBSRC:%.c=$(BUILD)/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(SQ_PROGS): $(BUILD)/bin/%: $(BUILD)/secure-qmail/%.o $(LIBSQMAIL) $(LIBSQ)
+	@mkdir -p $(@D)
+	$(LINK) -o $@ $^ $(PKG_LIBS)
+
 $(LIBTOOLS): $(TOOLS_LIBSRC:%.c=$(BUILD)/%.o)
 	rm -f $@
 	ar rcs $@ $^
@@ -166,10 +180,10 @@ $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(PROG_LIBS)
 	$(LINK) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o \
-		$(BUILD)/tests/fuzz/replay.o $(LIBSQ)
+		$(BUILD)/tests/fuzz/replay.o $(PROG_LIBS)
 	$(LINK) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(LIBSQ)
+$(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(PROG_LIBS)
 	$(LINK) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
 # --- tests ------------------------------------------------------------------
@@ -221,6 +235,7 @@ clean:
 
 -include $(BENCH_BIN:=.d) $(LIB_OBJ:.o=.d) $(PKS_LIBSRC:%.c=$(BUILD)/%.d) \
          $(PKS_MAINS:%=$(BUILD)/pks/%.d) $(TOOLS_MAINS:%=$(BUILD)/tools/%.d) \
-         $(TOOLS_LIBSRC:%.c=$(BUILD)/%.d) \
+         $(TOOLS_LIBSRC:%.c=$(BUILD)/%.d) $(SQ_LIBSRC:%.c=$(BUILD)/%.d) \
+         $(SQ_MAINS:%=$(BUILD)/secure-qmail/%.d) \
          $(UNIT_BIN:=.d) $(HELPER_BIN:=.d) $(UNIT_MAIN:.o=.d) \
          $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.d)

@@ -12,12 +12,28 @@ void rbuf_init(struct rbuf *rb, int fd, int timeout_ms)
 {
 	rb->fd = fd;
 	rb->timeout_ms = timeout_ms;
+	rb->source = NULL;
+	rb->ctx = NULL;
 	rb->pos = rb->end = 0;
+}
+
+void rbuf_set_source(struct rbuf *rb, rbuf_source source, void *ctx)
+{
+	rb->source = source;
+	rb->ctx = ctx;
 }
 
 /* Refills an empty buffer; >0 bytes, 0 at EOF, -1 on error or timeout. */
 static ssize_t rbuf_fill(struct rbuf *rb)
 {
+	if (rb->source) {
+		ssize_t n = rb->source(rb->ctx, rb->buf, sizeof rb->buf);
+		if (n > 0) {
+			rb->pos = 0;
+			rb->end = (size_t)n;
+		}
+		return n;
+	}
 	for (;;) {
 		if (rb->timeout_ms >= 0) {
 			struct pollfd p = { .fd = rb->fd, .events = POLLIN };
@@ -96,6 +112,13 @@ ssize_t rbuf_read(struct rbuf *rb, void *dst, size_t n)
 	memcpy(dst, rb->buf + rb->pos, n);
 	rb->pos += n;
 	return (ssize_t)n;
+}
+
+void rbuf_unread(struct rbuf *rb, size_t n)
+{
+	/* rbuf_read copies out of buf without refilling after: the octets
+	 * are still there, just behind pos */
+	rb->pos = n <= rb->pos ? rb->pos - n : 0;
 }
 
 size_t rbuf_pending(const struct rbuf *rb)

@@ -12,9 +12,15 @@
 
 #define RBUF_SIZE 8192
 
+/* A source other than a plain descriptor (TLS): reads up to n octets,
+ * as read(2) does. */
+typedef ssize_t (*rbuf_source)(void *ctx, void *buf, size_t n);
+
 struct rbuf {
 	int fd;
 	int timeout_ms;         /* per read; -1 waits for ever */
+	rbuf_source source;     /* NULL: read(2) on fd, after poll(2) */
+	void *ctx;
 	size_t pos, end;        /* unread bytes are buf[pos..end) */
 	unsigned char buf[RBUF_SIZE];
 };
@@ -27,6 +33,8 @@ enum rbuf_line {
 };
 
 void rbuf_init(struct rbuf *rb, int fd, int timeout_ms);
+/* Reads through source instead (which handles its own timeout). */
+void rbuf_set_source(struct rbuf *rb, rbuf_source source, void *ctx);
 
 /* Reads one line into line (replacing its contents), keeping the line end
  * so callers can tell CRLF from a bare LF and a final unterminated line.
@@ -36,6 +44,10 @@ enum rbuf_line rbuf_getline(struct rbuf *rb, struct sbuf *line, size_t max);
 
 /* Reads up to n bytes (buffered bytes first); >0, 0 at EOF, -1 on error. */
 ssize_t rbuf_read(struct rbuf *rb, void *dst, size_t n);
+
+/* Gives back the last n octets the last rbuf_read returned, to be read
+ * again (a parser that read past its end). */
+void rbuf_unread(struct rbuf *rb, size_t n);
 
 /* Bytes already buffered, e.g. to discard input pipelined before STARTTLS. */
 size_t rbuf_pending(const struct rbuf *rb);

@@ -1,0 +1,74 @@
+/*
+ * pekcache - verified PEKs by address, with a TTL. See pekcache.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pekcache.h"
+#include "pki.h"
+
+int pekcache_init(struct pekcache *c, struct pks_client *pks, X509 *ca,
+                  unsigned ttl)
+{
+	memset(c, 0, sizeof *c);
+	c->slot = calloc(PEKCACHE_SLOTS, sizeof *c->slot);
+	c->pks = pks;
+	c->ca = ca;
+	c->ttl = ttl;
+	return c->slot ? 0 : -1;
+}
+
+void pekcache_fini(struct pekcache *c)
+{
+	for (size_t i = 0; c->slot && i < PEKCACHE_SLOTS; i++)
+		X509_free(c->slot[i].pek);
+	free(c->slot);
+	c->slot = NULL;
+}
+
+/* Asks the PKS and keeps the row pks_select chooses. */
+static int fetch(struct pekcache *c, const char *address, X509 **pek)
+{
+	struct pks_keys keys;
+	*pek = NULL;
+	int r = pks_get_peks(c->pks, addr_hash(address), &keys);
+	if (r == PKS_NOT_FOUND)
+		return PEK_NONE;
+	if (r != PKS_OK) {
+		snprintf(c->error, sizeof c->error, "PKS: %s",
+		         pks_client_error(c->pks));
+		return PEK_TEMP;
+	}
+	long i = pks_select(&keys, c->ca, address);
+	if (i >= 0)
+		*pek = pki_cert_from_pem(keys.key[i].pek, strlen(keys.key[i].pek));
+	pks_keys_free(&keys);
+	if (i >= 0 && !*pek) {
+		snprintf(c->error, sizeof c->error, "cannot parse a verified PEK");
+		return PEK_TEMP;
+	}
+	return *pek ? PEK_OK : PEK_NONE;
+}
+
+int pekcache_get(struct pekcache *c, const char *address, X509 **pek)
+{
+	struct pekcache_entry *e = &c->slot[addr_hash(address) % PEKCACHE_SLOTS];
+	time_t now = time(NULL);
+	if (e->expires > now && strcmp(e->address, address) == 0) {
+		*pek = e->pek;
+		return e->pek ? PEK_OK : PEK_NONE;
+	}
+	X509 *fresh;
+	int r = fetch(c, address, &fresh);
+	if (r == PEK_TEMP)
+		return r; /* never cached: the next message asks again */
+	X509_free(e->pek);
+	e->pek = fresh;
+	snprintf(e->address, sizeof e->address, "%s", address);
+	/* "no key" is remembered briefly: a subscriber provisioned a moment
+	 * later must not wait a whole TTL for mail */
+	e->expires = now + (fresh || c->ttl < 10 ? c->ttl : 10);
+	*pek = fresh;
+	return r;
+}

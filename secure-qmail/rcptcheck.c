@@ -1,0 +1,123 @@
+/*
+ * rcptcheck - the recipients sq-smtpd accepts. See rcptcheck.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "assign.h"
+#include "fdpass.h"
+#include "home.h"
+#include "rcptcheck.h"
+
+static int load(struct control *ctl, const char *name, struct sbuf *out)
+{
+	size_t n;
+	sbuf_init(out, CONTROL_FILE_MAX);
+	return control_readfile(ctl, name, out, &n) < 0 ? -1 : 0;
+}
+
+int rcptcheck_init(struct rcptcheck *r, struct control *ctl)
+{
+	memset(r, 0, sizeof *r);
+	r->relayclient = getenv("RELAYCLIENT") != NULL;
+	if (sq_path(r->userscdb, sizeof r->userscdb, "users/cdb") < 0 ||
+	    sq_path(r->sealer, sizeof r->sealer, "run/sealer") < 0)
+		return -1;
+	return load(ctl, "rcpthosts", &r->rcpthosts) < 0 ||
+	       load(ctl, "locals", &r->locals) < 0 ||
+	       load(ctl, "virtualdomains", &r->virtualdomains) < 0 ? -1 : 0;
+}
+
+void rcptcheck_fini(struct rcptcheck *r)
+{
+	sbuf_free(&r->rcpthosts);
+	sbuf_free(&r->locals);
+	sbuf_free(&r->virtualdomains);
+}
+
+/* 1 if domain is a line of list; ".example.org" lines match subdomains,
+ * as in qmail's rcpthosts. */
+static int listed(const struct sbuf *list, const char *domain)
+{
+	for (const char *l = control_nextline(list, NULL); l;
+	     l = control_nextline(list, l)) {
+		size_t ll = strlen(l), dl = strlen(domain);
+		if (!strcasecmp(l, domain) ||
+		    (l[0] == '.' && dl > ll && !strcasecmp(domain + dl - ll, l)))
+			return 1;
+	}
+	return 0;
+}
+
+/* The virtualdomains prefix of domain, or NULL. */
+static const char *vd_prefix(const struct sbuf *vd, const char *domain,
+                             size_t *plen)
+{
+	size_t dl = strlen(domain);
+	for (const char *l = control_nextline(vd, NULL); l;
+	     l = control_nextline(vd, l)) {
+		const char *colon = strchr(l, ':');
+		if (colon && (size_t)(colon - l) == dl && !strncasecmp(l, domain, dl)) {
+			*plen = strlen(colon + 1);
+			return colon + 1;
+		}
+	}
+	return NULL;
+}
+
+/* Asks sq-sealerd whether the subscriber has a key. */
+static enum rcpt_verdict has_key(struct rcptcheck *r, const char *address)
+{
+	char req[1100], answer[600];
+	int fds[FDPASS_MAX];
+	size_t nfds;
+	int n = snprintf(req, sizeof req, "CHECK %s\n", address);
+	int s = unix_connect(r->sealer);
+	if (s < 0 || n < 0 || (size_t)n >= sizeof req ||
+	    fdpass_send(s, req, (size_t)n, NULL, 0) < 0) {
+		if (s >= 0)
+			close(s);
+		return RCPT_TEMP;
+	}
+	ssize_t got = fdpass_recv(s, answer, sizeof answer - 1, fds, &nfds);
+	close(s);
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (got <= 0)
+		return RCPT_TEMP;
+	answer[got] = '\0';
+	long code = strtol(answer, NULL, 10);
+	return code == 0 ? RCPT_OK : code == 31 ? RCPT_NO_KEY : RCPT_TEMP;
+}
+
+enum rcpt_verdict rcptcheck(struct rcptcheck *r, const char *address)
+{
+	const char *at = strrchr(address, '@');
+	const char *domain = at ? at + 1 : "";
+	size_t llen = at ? (size_t)(at - address) : strlen(address);
+	size_t plen = 0;
+	const char *prefix = vd_prefix(&r->virtualdomains, domain, &plen);
+	if (!listed(&r->rcpthosts, domain) && !r->relayclient)
+		return RCPT_NO_RELAY;
+	if (!prefix && !listed(&r->locals, domain))
+		return RCPT_OK; /* a relay client's remote recipient */
+	/* ours: a subscriber in users/cdb, "prefix-local" as qmail-send
+	 * rewrites it, lower-cased by the lookup */
+	char local[600];
+	int n = prefix ? snprintf(local, sizeof local, "%.*s-%.*s", (int)plen,
+	                          prefix, (int)llen, address)
+	               : snprintf(local, sizeof local, "%.*s", (int)llen, address);
+	if (n < 0 || (size_t)n >= sizeof local || memchr(address, '\0', llen))
+		return RCPT_UNKNOWN;
+	struct assign_entry e;
+	int found = assign_lookup(r->userscdb, local, &e);
+	if (found < 0)
+		return RCPT_TEMP;
+	if (found == 0)
+		return RCPT_UNKNOWN;
+	return has_key(r, address);
+}

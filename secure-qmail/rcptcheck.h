@@ -1,0 +1,39 @@
+/*
+ * rcptcheck - which recipients sq-smtpd takes: a domain in
+ * control/rcpthosts (or a relay client, RELAYCLIENT set), and for our own
+ * domains (control/virtualdomains, control/locals) only subscribers: an
+ * entry in users/cdb (qmail's users/assign lookup, after the
+ * virtualdomains prefix) and a key, asked of sq-sealerd. Unlike qmail, a
+ * missing control/rcpthosts admits no domain at all.
+ */
+#ifndef SQ_RCPTCHECK_H
+#define SQ_RCPTCHECK_H
+
+#include "control.h"
+#include "sbuf.h"
+
+enum rcpt_verdict {
+	RCPT_OK = 0,            /* 250 */
+	RCPT_NO_RELAY,          /* 553 5.7.1: not one of our domains */
+	RCPT_UNKNOWN,           /* 550 5.1.1: no such subscriber */
+	RCPT_NO_KEY,            /* 550 5.7.1: a subscriber without a key */
+	RCPT_TEMP               /* 451 4.3.0: cannot tell now */
+};
+
+struct rcptcheck {
+	struct sbuf rcpthosts;          /* NUL-separated, as read */
+	struct sbuf locals;
+	struct sbuf virtualdomains;     /* "domain:prefix" lines */
+	char userscdb[4200];
+	char sealer[4200];              /* the sealing daemon's socket */
+	int relayclient;
+};
+
+/* Reads the control files; 0, or -1 when one exists but cannot be read. */
+int rcptcheck_init(struct rcptcheck *r, struct control *ctl);
+void rcptcheck_fini(struct rcptcheck *r);
+
+/* The verdict for a recipient address as given in RCPT TO. */
+enum rcpt_verdict rcptcheck(struct rcptcheck *r, const char *address);
+
+#endif

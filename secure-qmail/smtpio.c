@@ -1,0 +1,195 @@
+/*
+ * smtpio - sq-smtpd's connection. See smtpio.h.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "smtpio.h"
+
+#define REPLIES_MAX 65536
+
+/* Waits until fd is ready for events; 1, 0 on timeout, -1 on error. */
+static int wait_for(int fd, short events, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int r;
+	while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+		;
+	if (r == 0)
+		errno = ETIMEDOUT;
+	return r;
+}
+
+static ssize_t tls_read(struct smtpio *io, void *buf, size_t n)
+{
+	/* the socket blocks: wait (with the timeout) before OpenSSL would */
+	if (SSL_pending(io->ssl) == 0 &&
+	    wait_for(io->rfd, POLLIN, io->timeout_ms) <= 0)
+		return -1;
+	for (;;) {
+		int r = SSL_read(io->ssl, buf, (int)(n > 65536 ? 65536 : n));
+		if (r > 0)
+			return r;
+		int e = SSL_get_error(io->ssl, r);
+		if (e == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			short ev = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+			if (wait_for(e == SSL_ERROR_WANT_READ ? io->rfd : io->wfd, ev,
+			             io->timeout_ms) <= 0)
+				return -1;
+			continue;
+		}
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+/* The line reader's source: replies go out before the client is waited
+ * for, and only then. */
+static ssize_t source(void *ctx, void *buf, size_t n)
+{
+	struct smtpio *io = ctx;
+	if (smtpio_flush(io) < 0)
+		return -1;
+	if (io->ssl)
+		return tls_read(io, buf, n);
+	if (wait_for(io->rfd, POLLIN, io->timeout_ms) <= 0)
+		return -1;
+	ssize_t r;
+	while ((r = read(io->rfd, buf, n)) < 0 && errno == EINTR)
+		;
+	return r;
+}
+
+void smtpio_init(struct smtpio *io, int rfd, int wfd, int timeout_ms)
+{
+	memset(io, 0, sizeof *io);
+	io->rfd = rfd;
+	io->wfd = wfd;
+	io->timeout_ms = timeout_ms;
+	rbuf_init(&io->in, rfd, timeout_ms);
+	rbuf_set_source(&io->in, source, io);
+	sbuf_init(&io->out, REPLIES_MAX);
+}
+
+void smtpio_fini(struct smtpio *io)
+{
+	if (io->ssl) {
+		SSL_shutdown(io->ssl);
+		SSL_free(io->ssl);
+	}
+	SSL_CTX_free(io->ctx);
+	sbuf_free(&io->out);
+	io->ssl = NULL;
+	io->ctx = NULL;
+}
+
+void smtpio_reply(struct smtpio *io, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (sbuf_vprintf(&io->out, fmt, ap) < 0 || sbuf_put(&io->out, "\r\n", 2))
+		io->broken = 1; /* a client that never reads its replies */
+	va_end(ap);
+}
+
+static int write_some(struct smtpio *io, const char *p, size_t n)
+{
+	if (io->ssl) {
+		for (;;) {
+			int r = SSL_write(io->ssl, p, (int)(n > 65536 ? 65536 : n));
+			if (r > 0)
+				return r;
+			int e = SSL_get_error(io->ssl, r);
+			if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
+			    wait_for(e == SSL_ERROR_WANT_READ ? io->rfd : io->wfd,
+			             e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+			             io->timeout_ms) <= 0)
+				return -1;
+		}
+	}
+	if (wait_for(io->wfd, POLLOUT, io->timeout_ms) <= 0)
+		return -1;
+	ssize_t w;
+	while ((w = write(io->wfd, p, n)) < 0 && errno == EINTR)
+		;
+	return w <= 0 ? -1 : (int)w;
+}
+
+int smtpio_flush(struct smtpio *io)
+{
+	size_t done = 0;
+	if (io->broken)
+		return -1;
+	while (done < io->out.len) {
+		int w = write_some(io, io->out.s + done, io->out.len - done);
+		if (w < 0) {
+			io->broken = 1;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	sbuf_reset(&io->out);
+	return 0;
+}
+
+enum rbuf_line smtpio_getline(struct smtpio *io, struct sbuf *line,
+                              size_t max)
+{
+	return rbuf_getline(&io->in, line, max);
+}
+
+ssize_t smtpio_read(struct smtpio *io, void *buf, size_t n)
+{
+	return rbuf_read(&io->in, buf, n);
+}
+
+int smtpio_tls_load(struct smtpio *io, const char *certfile)
+{
+	io->ctx = SSL_CTX_new(TLS_server_method());
+	if (!io->ctx || !SSL_CTX_set_min_proto_version(io->ctx, TLS1_2_VERSION) ||
+	    SSL_CTX_use_certificate_chain_file(io->ctx, certfile) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(io->ctx, certfile, SSL_FILETYPE_PEM) != 1) {
+		SSL_CTX_free(io->ctx);
+		io->ctx = NULL;
+		ERR_clear_error();
+		return -1;
+	}
+	SSL_CTX_set_options(io->ctx, SSL_OP_NO_RENEGOTIATION);
+	return 0;
+}
+
+int smtpio_starttls(struct smtpio *io)
+{
+	if (smtpio_flush(io) < 0)
+		return -1;
+	rbuf_discard(&io->in); /* anything pipelined after STARTTLS */
+	io->ssl = SSL_new(io->ctx);
+	if (!io->ssl || !SSL_set_rfd(io->ssl, io->rfd) ||
+	    !SSL_set_wfd(io->ssl, io->wfd))
+		return -1;
+	for (;;) {
+		int r = SSL_accept(io->ssl);
+		if (r == 1)
+			break;
+		int e = SSL_get_error(io->ssl, r);
+		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
+		    wait_for(e == SSL_ERROR_WANT_READ ? io->rfd : io->wfd,
+		             e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+		             io->timeout_ms) <= 0) {
+			ERR_clear_error();
+			return -1;
+		}
+	}
+	snprintf(io->cipher, sizeof io->cipher, "%s:%s:%d",
+	         SSL_get_version(io->ssl), SSL_get_cipher_name(io->ssl),
+	         SSL_get_cipher_bits(io->ssl, NULL));
+	return 0;
+}

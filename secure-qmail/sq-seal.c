@@ -1,0 +1,75 @@
+/*
+ * NAME
+ *	sq-seal - the encryption queue stage, in qmail-queue's place
+ * SYNOPSIS
+ *	sq-seal
+ * DESCRIPTION
+ *	Called as qmail-queue is (by sq-smtpd, or anything honouring
+ *	$QMAILQUEUE): the message on descriptor 0, the envelope on 1. It hands
+ *	both descriptors to sq-sealerd over the UNIX socket run/sealer and
+ *	exits with the daemon's answer: qmail-queue's exit codes. The daemon
+ *	seals the message for each local recipient with the recipient's PEK
+ *	and queues only ciphertext for them. sq-seal itself loads no
+ *	cryptography: a message costs one fork and exec here, never an
+ *	OpenSSL start or a TLS handshake with the key store.
+ * SECURITY
+ *	Reads nothing but a one-line answer; holds no keys. Exit 71 (try
+ *	again later) when the daemon cannot be reached: nothing is queued
+ *	unsealed.
+ * DIAGNOSTICS
+ *	The daemon's reason on stderr when the exit code is not 0.
+ * SEE ALSO
+ *	sq-sealerd(8), sq-queue(8), sq-smtpd(8)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "home.h"
+#include "log.h"
+
+#define QQ_TEMP 71
+#define QQ_BUG 81
+
+int main(int argc, char **argv)
+{
+	char sock[4200], answer[600];
+	int fds[2] = { 0, 1 }, got[FDPASS_MAX];
+	size_t ngot;
+	(void)argc;
+	log_init(argv[0]);
+	if (sq_path(sock, sizeof sock, "run/sealer") < 0)
+		return QQ_BUG;
+	int s = unix_connect(sock);
+	if (s < 0) {
+		log_msg(SQLOG_WARN, "cannot reach sq-sealerd at %s: %s", sock,
+		        strerror(errno));
+		return QQ_TEMP;
+	}
+	if (fdpass_send(s, "QUEUE\n", 6, fds, 2) < 0) {
+		log_msg(SQLOG_WARN, "cannot hand the message on: %s",
+		        strerror(errno));
+		return QQ_TEMP;
+	}
+	ssize_t n = fdpass_recv(s, answer, sizeof answer - 1, got, &ngot);
+	for (size_t i = 0; i < ngot; i++)
+		close(got[i]);
+	close(s);
+	if (n <= 0) {
+		log_msg(SQLOG_WARN, "sq-sealerd gave no answer");
+		return QQ_TEMP;
+	}
+	answer[n] = '\0';
+	char *end;
+	long code = strtol(answer, &end, 10);
+	if (end == answer || code < 0 || code > 255) {
+		log_msg(SQLOG_WARN, "sq-sealerd answered nonsense");
+		return QQ_TEMP;
+	}
+	if (code)
+		log_msg(SQLOG_WARN, "%s", answer);
+	return (int)code;
+}

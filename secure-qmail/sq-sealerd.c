@@ -1,0 +1,200 @@
+/*
+ * NAME
+ *	sq-sealerd - the sealing daemon of the encryption queue stage
+ * SYNOPSIS
+ *	sq-sealerd
+ * DESCRIPTION
+ *	Keeps control/sealworkers workers, each with OpenSSL loaded once, a
+ *	kept-alive connection to the Paired Key Store (deliver role,
+ *	control/pksdeliver) and a cache of verified PEKs, and serves two
+ *	requests on the UNIX socket run/sealer:
+ *	  QUEUE, with the message and envelope descriptors of an sq-seal run:
+ *	    seals the message once for each local recipient and queues each
+ *	    copy with sq-queue (control/sealqueue); the answer is a
+ *	    qmail-queue exit code and a reason;
+ *	  CHECK address: whether a local recipient has a key (sq-smtpd asks at
+ *	    RCPT, so a recipient without one is refused alone).
+ *	No message pays for OpenSSL's start or a TLS handshake with the PKS.
+ * SECURITY
+ *	Holds the PKS deliver credential and sees every local message in the
+ *	clear, in memory only: runs as its own user (sqmaile), never root,
+ *	core dumps off; plaintext buffers are wiped. The socket is reachable
+ *	by the mail group only (mode 0660).
+ * STANDARDS
+ *	RFC 8551 (S/MIME 4.0), RFC 5083, RFC 5084, RFC 5753
+ * DIAGNOSTICS
+ *	One line per message on stderr: recipients, result, reason.
+ * SEE ALSO
+ *	sq-seal(8), sq-queue(8), sq-smtpd(8), sq-sealed(5), pksd(8)
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "die.h"
+#include "fdpass.h"
+#include "home.h"
+#include "log.h"
+#include "pekcache.h"
+#include "pki.h"
+#include "pksclient.h"
+#include "prefork.h"
+#include "sealer.h"
+#include "secretfd.h"
+
+#define REQUEST_MAX 1100
+
+struct daemon {
+	char ctldir[4096];
+	int lfd;
+	unsigned long workers;
+	unsigned long ttl;
+};
+
+static void reply(int fd, int code, const char *text)
+{
+	char line[512];
+	int n = snprintf(line, sizeof line, "%d %s\n", code, text);
+	if (n > 0 && fdpass_send(fd, line, (size_t)n < sizeof line ? (size_t)n
+	                                                           : sizeof line - 1,
+	                         NULL, 0) < 0)
+		log_msg(SQLOG_WARN, "cannot answer: %s", strerror(errno));
+}
+
+static void check(struct sealer *s, int fd, const char *arg)
+{
+	char norm[ADDR_MAX + 1];
+	X509 *pek;
+	int local = sealer_is_local(s, arg);
+	if (local <= 0) {
+		reply(fd, local < 0 ? QQ_CONFIG : 1, local < 0 ? "no domain list"
+		                                              : "not local");
+		return;
+	}
+	if (addr_normalize(arg, strlen(arg), norm) != ADDR_OK) {
+		reply(fd, QQ_REFUSED, "no key");
+		return;
+	}
+	int r = pekcache_get(s->peks, norm, &pek);
+	reply(fd, r == PEK_OK ? QQ_OK : r == PEK_NONE ? QQ_REFUSED : QQ_TEMP,
+	      r == PEK_OK ? "ok" : r == PEK_NONE ? "no key" : s->peks->error);
+}
+
+static void queue(struct sealer *s, int fd, const int *fds, size_t nfds)
+{
+	if (nfds != 2) {
+		reply(fd, QQ_BUG, "QUEUE needs the message and envelope");
+		return;
+	}
+	int code = sealer_queue(s, fds[0], fds[1]);
+	log_msg(code ? SQLOG_WARN : SQLOG_INFO, "queue: %d%s%s", code,
+	        *s->error ? " " : "", s->error);
+	reply(fd, code, code ? s->error : "ok");
+}
+
+/* One request a connection. */
+static void serve(struct sealer *s, int fd)
+{
+	char req[REQUEST_MAX + 1];
+	int fds[FDPASS_MAX];
+	size_t nfds;
+	ssize_t n = fdpass_recv(fd, req, REQUEST_MAX, fds, &nfds);
+	if (n <= 0) {
+		for (size_t i = 0; n == 0 && i < nfds; i++)
+			close(fds[i]);
+		return;
+	}
+	req[n] = '\0';
+	char *nl = strchr(req, '\n');
+	if (nl)
+		*nl = '\0';
+	if (strcmp(req, "QUEUE") == 0)
+		queue(s, fd, fds, nfds);
+	else if (strncmp(req, "CHECK ", 6) == 0 && nfds == 0)
+		check(s, fd, req + 6);
+	else
+		reply(fd, QQ_BUG, "unknown request");
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
+static void worker(unsigned long i, void *arg)
+{
+	struct daemon *d = arg;
+	struct control ctl;
+	struct pks_config cfg;
+	struct pekcache peks;
+	struct sealer s;
+	char why[300], capath[4200];
+	(void)i;
+	if (control_open(&ctl, d->ctldir) < 0)
+		die_temp("4.3.0", "%s: %s", d->ctldir, strerror(errno));
+	snprintf(capath, sizeof capath, "%s/ca.pem", d->ctldir);
+	X509 *ca = pki_cert_load(capath);
+	if (!ca)
+		die_temp("4.3.0", "cannot read %s", capath);
+	if (pks_config_load(&cfg, &ctl, d->ctldir, "pksdeliver", why,
+	                    sizeof why) < 0)
+		die_temp("4.3.0", "%s", why);
+	struct pks_client *pks = pks_client_new(&cfg);
+	pks_config_wipe(&cfg);
+	if (!pks || pekcache_init(&peks, pks, ca, (unsigned)d->ttl) < 0 ||
+	    sealer_init(&s, &ctl, &peks) < 0)
+		die_temp("4.3.0", "cannot start a worker: %s", strerror(errno));
+	for (;;) {
+		int c = accept4(d->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0) {
+			if (errno != EINTR && errno != ECONNABORTED)
+				die_temp("4.3.0", "accept: %s", strerror(errno));
+			continue;
+		}
+		serve(&s, c);
+		close(c);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d;
+	struct control ctl;
+	char sock[4200];
+	(void)argc;
+	log_init(argv[0]);
+	if (geteuid() == 0)
+		die_temp("4.3.0", "refusing to run as root: run sq-sealerd as its "
+		         "own user (setuidgid)");
+	if (secret_nodump() < 0)
+		die_temp("4.3.0", "cannot disable core dumps");
+	signal(SIGPIPE, SIG_IGN);
+	memset(&d, 0, sizeof d);
+	if (sq_path(d.ctldir, sizeof d.ctldir, "control") < 0 ||
+	    sq_path(sock, sizeof sock, "run") < 0)
+		die_temp("4.3.0", "instance path too long");
+	if (control_open(&ctl, d.ctldir) < 0)
+		die_temp("4.3.0", "%s: %s", d.ctldir, strerror(errno));
+	d.workers = 4;
+	d.ttl = 300;
+	if (control_readulong(&ctl, "sealworkers", PREFORK_MAX, &d.workers) < 0 ||
+	    control_readulong(&ctl, "pekcachetime", 86400, &d.ttl) < 0)
+		die_temp("4.3.0", "control/sealworkers or pekcachetime: %s",
+		         strerror(errno));
+	control_close(&ctl);
+	if (d.workers == 0)
+		d.workers = 1;
+	if (mkdir(sock, 0750) < 0 && errno != EEXIST)
+		die_temp("4.3.0", "mkdir %s: %s", sock, strerror(errno));
+	strcat(sock, "/sealer");
+	if ((d.lfd = unix_listen(sock, 0660)) < 0)
+		die_temp("4.3.0", "cannot listen on %s: %s", sock, strerror(errno));
+	log_msg(SQLOG_INFO, "listening on %s with %lu workers", sock, d.workers);
+	prefork_run(d.workers, worker, &d);
+	close(d.lfd);
+	unlink(sock);
+	return 0;
+}

@@ -1,0 +1,489 @@
+/*
+ * NAME
+ *	sq-smtpd - receive mail over SMTP for the subscribers
+ * SYNOPSIS
+ *	tcpserver ... setuidgid sqmaild sq-smtpd
+ * DESCRIPTION
+ *	One process per connection under tcpserver, reading the ucspi-tcp
+ *	environment (TCPREMOTEIP, TCPREMOTEHOST, TCPLOCALIP, RELAYCLIENT).
+ *	Commands: EHLO, HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, VRFY (252),
+ *	HELP and STARTTLS; extensions PIPELINING, SIZE, 8BITMIME,
+ *	ENHANCEDSTATUSCODES and STARTTLS. Recipients are our subscribers
+ *	(users/cdb, with a key: rcptcheck) or, for a relay client, anyone in
+ *	control/rcpthosts's domains; a missing rcpthosts admits no one. The
+ *	message goes, with a Received: line, to the qmail-queue program
+ *	($QMAILQUEUE, default bin/sq-seal), which seals it before it is
+ *	stored; 250 comes only after the queue has it on disk.
+ * SECURITY
+ *	Talks to the Internet. Runs as sqmaild, holds no keys and never writes
+ *	the queue itself. Every line it reads is bounded (RFC 5321 4.5.3.1);
+ *	a bare LF or CR in DATA ends the session with 451 (no SMTP smuggling);
+ *	input pipelined before the TLS handshake is discarded.
+ * STANDARDS
+ *	RFC 5321, RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3207 (STARTTLS),
+ *	RFC 2034 (ENHANCEDSTATUSCODES), RFC 6152 (8BITMIME), RFC 5322
+ * DIAGNOSTICS
+ *	One line per message and per refusal on stderr.
+ * SEE ALSO
+ *	sq-seal(8), sq-queue(8), sq-control(5), tcpserver(1)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "control.h"
+#include "die.h"
+#include "envelope.h"
+#include "home.h"
+#include "log.h"
+#include "rcptcheck.h"
+#include "smtpcmd.h"
+#include "smtpdata.h"
+#include "smtpio.h"
+
+#define RCPT_MAX_DEFAULT 100
+#define HOPS_MAX 100            /* qmail's MAXHOPS */
+
+struct session {
+	struct control ctl;
+	struct smtpio io;
+	struct rcptcheck rcpt;
+	char me[256];
+	char greeting[512];
+	char remoteip[64], remotehost[256];
+	char helo[256];
+	int seen_helo, esmtp;
+	char sender[ADDR_MAX + 1];
+	int seen_mail;
+	char **rcpts;
+	size_t nrcpt;
+	unsigned long maxrcpt, databytes, timeout;
+	struct sbuf badmailfrom;
+	char qqprogram[4200];
+	int tls_possible;
+};
+
+/* ---- configuration --------------------------------------------------- */
+
+static void line_or(struct session *s, const char *name, int flagme,
+                    const char *def, char *out, size_t n)
+{
+	struct sbuf v;
+	sbuf_init(&v, CONTROL_LINE_MAX);
+	if (control_rldef(&s->ctl, name, flagme, def, &v) < 0)
+		die_temp("4.3.0", "control/%s: %s", name, strerror(errno));
+	snprintf(out, n, "%s", v.s ? v.s : "");
+	sbuf_free(&v);
+}
+
+static void configure(struct session *s)
+{
+	char dir[4200];
+	size_t n;
+	if (sq_path(dir, sizeof dir, "control") < 0 || control_open(&s->ctl, dir) < 0)
+		die_temp("4.3.0", "cannot open the control directory");
+	line_or(s, "me", 0, "localhost", s->me, sizeof s->me);
+	line_or(s, "smtpgreeting", 1, s->me, s->greeting, sizeof s->greeting);
+	s->maxrcpt = RCPT_MAX_DEFAULT;
+	s->timeout = 1200;
+	if (control_readulong(&s->ctl, "databytes", 1UL << 40, &s->databytes) < 0 ||
+	    control_readulong(&s->ctl, "maxrcpt", 100000, &s->maxrcpt) < 0 ||
+	    control_readulong(&s->ctl, "timeoutsmtpd", 86400, &s->timeout) < 0)
+		die_temp("4.3.0", "control: %s", strerror(errno));
+	sbuf_init(&s->badmailfrom, CONTROL_FILE_MAX);
+	if (control_readfile(&s->ctl, "badmailfrom", &s->badmailfrom, &n) < 0 ||
+	    rcptcheck_init(&s->rcpt, &s->ctl) < 0)
+		die_temp("4.3.0", "control: %s", strerror(errno));
+	const char *qq = getenv("QMAILQUEUE");
+	if (qq && *qq)
+		snprintf(s->qqprogram, sizeof s->qqprogram, "%s", qq);
+	else if (sq_path(s->qqprogram, sizeof s->qqprogram, "bin/sq-seal") < 0)
+		die_temp("4.3.0", "path too long");
+	const char *ip = getenv("TCPREMOTEIP"), *host = getenv("TCPREMOTEHOST");
+	snprintf(s->remoteip, sizeof s->remoteip, "%s", ip ? ip : "unknown");
+	snprintf(s->remotehost, sizeof s->remotehost, "%s", host ? host : "unknown");
+}
+
+/* STARTTLS is offered when control/servercert.pem loads. */
+static void configure_tls(struct session *s)
+{
+	char cert[4300];
+	if (sq_path(cert, sizeof cert, "control/servercert.pem") == 0 &&
+	    access(cert, R_OK) == 0)
+		s->tls_possible = smtpio_tls_load(&s->io, cert) == 0;
+}
+
+/* ---- the transaction --------------------------------------------------- */
+
+static void clear_transaction(struct session *s)
+{
+	for (size_t i = 0; i < s->nrcpt; i++)
+		free(s->rcpts[i]);
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->nrcpt = 0;
+	s->seen_mail = 0;
+	s->sender[0] = '\0';
+}
+
+static int bad_sender(struct session *s, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	for (const char *l = control_nextline(&s->badmailfrom, NULL); l;
+	     l = control_nextline(&s->badmailfrom, l))
+		if (!strcasecmp(l, addr) || (l[0] == '@' && at && !strcasecmp(l, at)))
+			return 1;
+	return 0;
+}
+
+/* Keeps only printable ASCII of what the client says about itself. */
+static void printable(char *dst, size_t n, const char *src)
+{
+	size_t i = 0;
+	for (; *src && i + 1 < n; src++)
+		dst[i++] = *src > ' ' && *src < 127 ? *src : '?';
+	dst[i] = '\0';
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static void cmd_helo(struct session *s, const char *arg, int esmtp)
+{
+	printable(s->helo, sizeof s->helo, *arg ? arg : "unknown");
+	clear_transaction(s);
+	s->seen_helo = 1;
+	s->esmtp = esmtp;
+	if (!esmtp) {
+		smtpio_reply(&s->io, "250 %s", s->me);
+		return;
+	}
+	smtpio_reply(&s->io, "250-%s", s->me);
+	smtpio_reply(&s->io, "250-PIPELINING");
+	smtpio_reply(&s->io, "250-8BITMIME");
+	smtpio_reply(&s->io, "250-ENHANCEDSTATUSCODES");
+	if (s->tls_possible && !s->io.ssl)
+		smtpio_reply(&s->io, "250-STARTTLS");
+	smtpio_reply(&s->io, "250 SIZE %lu", s->databytes);
+}
+
+static void cmd_mail(struct session *s, const char *arg)
+{
+	struct smtp_path p;
+	if (!s->seen_helo) {
+		smtpio_reply(&s->io, "503 5.5.1 send HELO or EHLO first");
+		return;
+	}
+	if (s->seen_mail) {
+		smtpio_reply(&s->io, "503 5.5.1 nested MAIL command");
+		return;
+	}
+	enum smtp_path_error e = smtpcmd_mail_from(arg, &p);
+	if (e != PATH_OK) {
+		smtpio_reply(&s->io, "%s %s", e == PATH_BAD_PARAM ? "555 5.5.4"
+		             : "501 5.1.7", smtpcmd_strerror(e));
+		return;
+	}
+	if (s->databytes && p.size > s->databytes) {
+		smtpio_reply(&s->io, "552 5.3.4 message size exceeds the limit "
+		             "of %lu octets", s->databytes);
+		return;
+	}
+	if (bad_sender(s, p.addr)) {
+		log_msg(SQLOG_INFO, "%s: bad sender refused", s->remoteip);
+		smtpio_reply(&s->io, "553 5.7.1 sorry, your envelope sender is in "
+		             "my badmailfrom list");
+		return;
+	}
+	snprintf(s->sender, sizeof s->sender, "%s", p.addr);
+	s->seen_mail = 1;
+	smtpio_reply(&s->io, "250 2.1.0 ok");
+}
+
+static void cmd_rcpt(struct session *s, const char *arg)
+{
+	struct smtp_path p;
+	if (!s->seen_mail) {
+		smtpio_reply(&s->io, "503 5.5.1 MAIL first");
+		return;
+	}
+	enum smtp_path_error e = smtpcmd_rcpt_to(arg, &p);
+	if (e != PATH_OK) {
+		smtpio_reply(&s->io, "%s %s", e == PATH_BAD_PARAM ? "555 5.5.4"
+		             : "501 5.1.3", smtpcmd_strerror(e));
+		return;
+	}
+	if (s->nrcpt >= s->maxrcpt) {
+		smtpio_reply(&s->io, "452 4.5.3 too many recipients");
+		return;
+	}
+	switch (rcptcheck(&s->rcpt, p.addr)) {
+	case RCPT_OK:
+		break;
+	case RCPT_NO_RELAY:
+		log_msg(SQLOG_INFO, "%s: relaying refused", s->remoteip);
+		smtpio_reply(&s->io, "553 5.7.1 sorry, that domain isn't in my "
+		             "list of allowed rcpthosts");
+		return;
+	case RCPT_UNKNOWN:
+		smtpio_reply(&s->io, "550 5.1.1 no such user here");
+		return;
+	case RCPT_NO_KEY:
+		log_msg(SQLOG_ALERT, "a subscriber without a key was refused");
+		smtpio_reply(&s->io, "550 5.7.1 this recipient cannot receive "
+		             "sealed mail");
+		return;
+	default:
+		smtpio_reply(&s->io, "451 4.3.0 the key store is unavailable; "
+		             "try again later");
+		return;
+	}
+	char **grown = realloc(s->rcpts, (s->nrcpt + 1) * sizeof *grown);
+	if (!grown || !(grown[s->nrcpt] = strdup(p.addr)))
+		die_nomem();
+	s->rcpts = grown;
+	s->nrcpt++;
+	smtpio_reply(&s->io, "250 2.1.5 ok");
+}
+
+/* The Received: line, with what the client said about itself made
+ * printable, and the TLS cipher when there is one. */
+static int received(struct session *s, struct sbuf *msg)
+{
+	char date[64];
+	time_t now = time(NULL);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", gmtime(&now));
+	return sbuf_printf(msg, "Received: from %s (%s [%s])\n\tby %s "
+	                   "(secure-qmail) with %s%s%s%s;\n\t%s\n", s->helo,
+	                   s->remotehost, s->remoteip, s->me,
+	                   s->esmtp ? (s->io.ssl ? "ESMTPS" : "ESMTP") : "SMTP",
+	                   s->io.ssl ? " (" : "", s->io.ssl ? s->io.cipher : "",
+	                   s->io.ssl ? ")" : "", date);
+}
+
+/* Reads DATA into msg; 0, or the reply sent and -1 (connection to close
+ * when *fatal). */
+static int read_data(struct session *s, struct sbuf *msg, int *fatal)
+{
+	struct smtpdata d;
+	char buf[8192];
+	*fatal = 0;
+	smtpdata_init(&d, s->databytes);
+	while (!smtpdata_done(&d)) {
+		ssize_t n = smtpio_read(&s->io, buf, sizeof buf);
+		if (n <= 0) {
+			*fatal = 1;
+			smtpio_reply(&s->io, "451 4.4.2 timeout or connection lost");
+			return -1;
+		}
+		size_t used = smtpdata_feed(&d, buf, (size_t)n, msg);
+		if (smtpdata_bare(&d)) {
+			log_msg(SQLOG_WARN, "%s: bare LF or CR in DATA", s->remoteip);
+			*fatal = 1;
+			smtpio_reply(&s->io, "451 4.6.0 see "
+			             "https://cr.yp.to/docs/smtplf.html");
+			return -1;
+		}
+		/* what came after the end is the next command: put it back */
+		if (used < (size_t)n && smtpdata_done(&d))
+			rbuf_unread(&s->io.in, (size_t)n - used);
+	}
+	if (smtpdata_too_big(&d)) {
+		smtpio_reply(&s->io, "552 5.3.4 message size exceeds the limit");
+		return -1;
+	}
+	if (smtpdata_hops(&d) > HOPS_MAX) {
+		smtpio_reply(&s->io, "554 5.4.6 too many hops: a mail loop?");
+		return -1;
+	}
+	return smtpdata_error(&d) ? -1 : 0;
+}
+
+/* Runs the qmail-queue program: the message on a pipe at its fd 0, the
+ * envelope on a pipe at its fd 1 (written after the message, the order
+ * qmail-queue reads them in). Its exit code, or -1. */
+static int queue_message(struct session *s, const struct sbuf *msg,
+                         const struct sbuf *env)
+{
+	int m[2], e[2];
+	if (pipe2(m, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(e, O_CLOEXEC) < 0) {
+		close(m[0]);
+		close(m[1]);
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (dup2(m[0], 0) < 0 || dup2(e[0], 1) < 0)
+			_exit(81);
+		execl(s->qqprogram, "sq-seal", (char *)NULL);
+		_exit(71);
+	}
+	close(m[0]);
+	close(e[0]);
+	int ok = pid > 0 && write_all(m[1], msg->s, msg->len) == 0;
+	close(m[1]);
+	ok = ok && write_all(e[1], env->s, env->len) == 0;
+	close(e[1]);
+	if (pid < 0)
+		return -1;
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status))
+		return -1;
+	return ok ? WEXITSTATUS(status) : (WEXITSTATUS(status) ? WEXITSTATUS(status)
+	                                                      : -1);
+}
+
+static void cmd_data(struct session *s)
+{
+	struct sbuf msg, env;
+	int fatal;
+	if (!s->seen_mail || s->nrcpt == 0) {
+		smtpio_reply(&s->io, s->seen_mail ? "554 5.5.1 no valid recipients"
+		                                  : "503 5.5.1 MAIL first");
+		return;
+	}
+	smtpio_reply(&s->io, "354 go ahead");
+	sbuf_init(&msg, s->databytes ? s->databytes + 65536 : (1ULL << 36));
+	sbuf_init(&env, 1024 * 1024);
+	if (received(s, &msg) < 0)
+		die_nomem();
+	int r = read_data(s, &msg, &fatal);
+	if (r == 0 && envelope_format(&env, s->sender,
+	                              (const char *const *)s->rcpts,
+	                              s->nrcpt) < 0)
+		die_nomem();
+	if (r == 0) {
+		int code = queue_message(s, &msg, &env);
+		if (code == 0) {
+			log_msg(SQLOG_INFO, "%s: message accepted, %zu octets, %zu "
+			        "recipient%s", s->remoteip, msg.len, s->nrcpt,
+			        s->nrcpt == 1 ? "" : "s");
+			smtpio_reply(&s->io, "250 2.0.0 ok %ld qp %ld",
+			             (long)time(NULL), (long)getpid());
+		} else if (code >= 11 && code <= 40) {
+			log_msg(SQLOG_WARN, "%s: queue refused the message (%d)",
+			        s->remoteip, code);
+			smtpio_reply(&s->io, "554 5.7.1 the message cannot be "
+			             "sealed for its recipients (#%d)", code);
+		} else {
+			log_msg(SQLOG_WARN, "%s: queue failed (%d)", s->remoteip, code);
+			smtpio_reply(&s->io, "451 4.3.0 queue temporarily unavailable; "
+			             "try again later (#%d)", code);
+		}
+	}
+	sbuf_free(&msg);
+	sbuf_free(&env);
+	clear_transaction(s);
+	if (fatal) {
+		smtpio_flush(&s->io);
+		exit(0);
+	}
+}
+
+static void cmd_starttls(struct session *s, const char *arg)
+{
+	if (!s->tls_possible || s->io.ssl || *arg) {
+		smtpio_reply(&s->io, *arg ? "501 5.5.4 STARTTLS takes no argument"
+		             : "454 4.7.0 TLS not available");
+		return;
+	}
+	smtpio_reply(&s->io, "220 2.0.0 ready to start TLS");
+	if (smtpio_starttls(&s->io) < 0) {
+		log_msg(SQLOG_WARN, "%s: TLS handshake failed", s->remoteip);
+		exit(0);
+	}
+	/* RFC 3207 4.2: forget everything said before the handshake */
+	clear_transaction(s);
+	s->seen_helo = 0;
+	s->helo[0] = '\0';
+}
+
+/* One command; 0 to go on, 1 after QUIT. */
+static int command(struct session *s, const struct smtp_cmd *c)
+{
+	switch (c->verb) {
+	case SMTP_HELO: cmd_helo(s, c->arg, 0); break;
+	case SMTP_EHLO: cmd_helo(s, c->arg, 1); break;
+	case SMTP_MAIL: cmd_mail(s, c->arg); break;
+	case SMTP_RCPT: cmd_rcpt(s, c->arg); break;
+	case SMTP_DATA: cmd_data(s); break;
+	case SMTP_STARTTLS: cmd_starttls(s, c->arg); break;
+	case SMTP_RSET:
+		clear_transaction(s);
+		smtpio_reply(&s->io, "250 2.0.0 flushed");
+		break;
+	case SMTP_NOOP: smtpio_reply(&s->io, "250 2.0.0 ok"); break;
+	case SMTP_VRFY:
+		smtpio_reply(&s->io, "252 2.1.5 send some mail, I'll try my best");
+		break;
+	case SMTP_HELP:
+		smtpio_reply(&s->io, "214 2.0.0 secure-qmail: see RFC 5321");
+		break;
+	case SMTP_QUIT:
+		smtpio_reply(&s->io, "221 2.0.0 %s", s->me);
+		return 1;
+	default:
+		smtpio_reply(&s->io, "502 5.5.1 unimplemented");
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct session s;
+	struct sbuf line;
+	(void)argc;
+	log_init(argv[0]);
+	if (geteuid() == 0)
+		die_temp("4.3.0", "refusing to run as root: run sq-smtpd as its "
+		         "own user (setuidgid)");
+	signal(SIGPIPE, SIG_IGN);
+	configure(&s);
+	smtpio_init(&s.io, 0, 1, (int)s.timeout * 1000);
+	configure_tls(&s);
+	sbuf_init(&line, SMTP_LINE_MAX + 2);
+	smtpio_reply(&s.io, "220 %s ESMTP", s.greeting);
+	for (;;) {
+		struct smtp_cmd c;
+		enum rbuf_line r = smtpio_getline(&s.io, &line, SMTP_LINE_MAX + 2);
+		if (r == RBUF_EOF || r == RBUF_ERROR) {
+			if (r == RBUF_ERROR && errno == ETIMEDOUT) {
+				smtpio_reply(&s.io, "451 4.4.2 timeout; closing");
+				smtpio_flush(&s.io);
+			}
+			break;
+		}
+		if (r == RBUF_TOOLONG) {
+			smtpio_reply(&s.io, "500 5.5.2 line too long");
+			continue;
+		}
+		size_t len = line.len;
+		while (len && (line.s[len - 1] == '\n' || line.s[len - 1] == '\r'))
+			len--;
+		if (smtpcmd_parse(line.s, len, &c) < 0) {
+			smtpio_reply(&s.io, "500 5.5.2 unrecognized command");
+			continue;
+		}
+		if (command(&s, &c))
+			break;
+	}
+	smtpio_flush(&s.io);
+	clear_transaction(&s);
+	sbuf_free(&line);
+	smtpio_fini(&s.io);
+	rcptcheck_fini(&s.rcpt);
+	sbuf_free(&s.badmailfrom);
+	control_close(&s.ctl);
+	return 0;
+}
