@@ -69,9 +69,11 @@ TOOLS_MAINS = sq-ca ses-adduser ses-passwd ses-deluser
 TOOLS_PROGS = $(TOOLS_MAINS:%=$(BUILD)/bin/%)
 TOOLS_LIBSRC = $(filter-out $(TOOLS_MAINS:%=tools/%.c),$(wildcard tools/*.c))
 LIBTOOLS   = $(BUILD)/tools/libtools.a
-# ses-adduser and ses-deluser again, with crash points for the kill -9 tests
-CRASH_BIN  = $(BUILD)/tests/helpers/ses-adduser-crash \
-             $(BUILD)/tests/helpers/ses-deluser-crash
+# ses-adduser, ses-deluser and sq-queue again, with crash points for the
+# kill -9 tests
+TOOLS_CRASH = $(BUILD)/tests/helpers/ses-adduser-crash \
+              $(BUILD)/tests/helpers/ses-deluser-crash
+CRASH_BIN  = $(TOOLS_CRASH) $(BUILD)/tests/helpers/sq-queue-crash
 PROGS      = $(PKS_PROGS) $(TOOLS_PROGS) $(SQ_PROGS)
 PROG_LIBS  = $(LIBPKS) $(LIBTOOLS) $(LIBSQMAIL) $(LIBSQ)
 
@@ -96,7 +98,7 @@ FUZZ_SECONDS ?= 30
 BENCH_SRC = $(wildcard bench/*.c)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-GEN = $(BUILD)/gen/auto_home.h $(BUILD)/gen/auto_users.h
+GEN = $(BUILD)/gen/auto_home.h $(BUILD)/gen/auto_users.h $(BUILD)/gen/auto_split.h
 
 .SECONDARY:
 
@@ -111,6 +113,10 @@ deps:
 $(BUILD)/gen/auto_home.h: conf-home
 	@mkdir -p $(@D)
 	printf '#define SQ_HOME "%s"\n' "$(HOME_DIR)" > $@
+
+$(BUILD)/gen/auto_split.h: conf-split
+	@mkdir -p $(@D)
+	printf '#define QUEUE_SPLIT %s\n' "$$(sed -n 1p conf-split)" > $@
 
 # The role users of conf-users, by position (see the file's comment).
 $(BUILD)/gen/auto_users.h: conf-users
@@ -166,7 +172,16 @@ $(TOOLS_PROGS): $(BUILD)/bin/%: $(BUILD)/tools/%.o $(LIBTOOLS) $(LIBSQ)
 $(BUILD)/tools/provision-crash.o: tools/provision.c $(GEN)
 	$(COMPILE) -DSQ_CRASH_POINTS -c $< -o $@
 
-$(CRASH_BIN): $(BUILD)/tests/helpers/%-crash: $(BUILD)/tools/%.o \
+$(BUILD)/secure-qmail/sq-queue-crash.o: secure-qmail/sq-queue.c $(GEN)
+	@mkdir -p $(@D)
+	$(COMPILE) -DSQ_CRASH_POINTS -c $< -o $@
+
+$(BUILD)/tests/helpers/sq-queue-crash: $(BUILD)/secure-qmail/sq-queue-crash.o \
+		$(LIBSQMAIL) $(LIBSQ)
+	@mkdir -p $(@D)
+	$(LINK) -o $@ $^ $(PKG_LIBS)
+
+$(TOOLS_CRASH): $(BUILD)/tests/helpers/%-crash: $(BUILD)/tools/%.o \
 		$(BUILD)/tools/provision-crash.o $(LIBTOOLS) $(LIBSQ)
 	$(LINK) -o $@ $^ $(PKG_LIBS)
 
@@ -237,5 +252,6 @@ clean:
          $(PKS_MAINS:%=$(BUILD)/pks/%.d) $(TOOLS_MAINS:%=$(BUILD)/tools/%.d) \
          $(TOOLS_LIBSRC:%.c=$(BUILD)/%.d) $(SQ_LIBSRC:%.c=$(BUILD)/%.d) \
          $(SQ_MAINS:%=$(BUILD)/secure-qmail/%.d) \
+         $(BUILD)/secure-qmail/sq-queue-crash.d \
          $(UNIT_BIN:=.d) $(HELPER_BIN:=.d) $(UNIT_MAIN:.o=.d) \
          $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.d)
