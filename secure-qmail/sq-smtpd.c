@@ -471,6 +471,7 @@ int main(int argc, char **argv)
 		size_t len = line.len;
 		while (len && (line.s[len - 1] == '\n' || line.s[len - 1] == '\r'))
 			len--;
+		sbuf_truncate(&line, len); /* the parser wants the NUL at len */
 		if (smtpcmd_parse(line.s, len, &c) < 0) {
 			smtpio_reply(&s.io, "500 5.5.2 unrecognized command");
 			continue;

@@ -1,0 +1,168 @@
+"""A receiving mail host for integration tests and benchmarks: a PKS
+(sqtest.pks), provisioned subscribers, the queue, sq-sealerd and sq-smtpd
+under tcpserver on a free loopback port.
+
+    with MailHost(users=["john.smith@example.org"]) as m:
+        smtplib.SMTP("127.0.0.1", m.smtp_port) ...
+
+As root the daemons run as "nobody", like production ones under their own
+uids; the instance's queue is then given to nobody too.
+"""
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+
+from . import tap
+from .pks import PKS, free_port
+
+PASSWORD = "correct horse battery"
+
+
+class MailHost:
+    def __init__(self, users=(), control=None, sealworkers=4):
+        self.users = list(users)
+        self.extra_control = control or {}
+        self.sealworkers = sealworkers
+        self.pks = PKS()
+        self.bin = os.path.join(tap.build_dir(), "bin")
+        self.procs = []
+
+    @property
+    def home(self):
+        return self.pks.home
+
+    def control(self, name, text):
+        self.pks.control(name, text)
+
+    def run(self, *args, pw=None):
+        env = dict(os.environ, SQ_HOME=self.home)
+        return subprocess.run(["sh", "-c", 'exec "$@" 3<&0', "sh"] + list(args),
+                              input=pw, capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    def as_user(self, argv):
+        if os.geteuid() == 0:
+            return ["setpriv", "--reuid=nobody", "--regid=nogroup",
+                    "--clear-groups"] + argv
+        return argv
+
+    def start(self):
+        self.pks.start()
+        home, ctl = self.home, os.path.join(self.home, "control")
+        for role in ("deliver", "login", "provision"):
+            path = os.path.join(ctl, "pks" + role)
+            with open(path, "w") as f:
+                f.write(self.pks.cred[role] + "\n")
+            os.chmod(path, 0o400)
+        self.control("deliveryuser", "nobody\n")
+        self.control("me", "mx.example.org\n")
+        self.control("sealqueue", os.path.join(self.bin, "sq-queue") + "\n")
+        self.control("sealworkers", f"{self.sealworkers}\n")
+        for name, text in self.extra_control.items():
+            self.control(name, text)
+        key, cert = os.path.join(ctl, "smtpd-key.pem"), \
+            os.path.join(ctl, "smtpd-cert.pem")
+        r = self.run(os.path.join(self.bin, "sq-ca"), "server",
+                     os.path.join(ctl, "smtpd"), "127.0.0.1", "mx.example.org")
+        assert r.returncode == 0, r.stderr
+        with open(os.path.join(ctl, "servercert.pem"), "w") as f:
+            f.write(open(cert).read() + open(key).read())
+        for address in self.users:
+            self.add_user(address)
+        r = self.run(os.path.join(self.bin, "sq-queue"), "--init")
+        assert r.returncode == 0, r.stderr
+        os.makedirs(os.path.join(home, "run"), exist_ok=True)
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            for path in ("queue", "users", "run", "control/servercert.pem",
+                         "control/pksdeliver"):
+                full = os.path.join(home, path)
+                for root, dirs, files in os.walk(full):
+                    for n in dirs + files:
+                        os.chown(os.path.join(root, n), nobody.pw_uid,
+                                 nobody.pw_gid)
+                os.chown(full, nobody.pw_uid, nobody.pw_gid)
+        self.start_sealer()
+        self.start_smtpd()
+        return self
+
+    def add_user(self, address, password=PASSWORD):
+        r = self.run(os.path.join(self.bin, "ses-adduser"), "--yes",
+                     "--new-domain", "--password-fd", "3", address,
+                     pw=password + "\n")
+        assert r.returncode == 0, r.stdout + r.stderr
+        if os.geteuid() == 0:   # users/cdb readable by the daemons
+            for n in ("assign", "cdb"):
+                os.chmod(os.path.join(self.home, "users", n), 0o644)
+
+    def _spawn(self, argv, log):
+        f = open(os.path.join(self.home, log), "ab")
+        p = subprocess.Popen(argv, env=dict(os.environ, SQ_HOME=self.home),
+                             stdin=subprocess.DEVNULL, stdout=f, stderr=f)
+        self.procs.append(p)
+        return p
+
+    def start_sealer(self):
+        sock = os.path.join(self.home, "run", "sealer")
+        self.sealer = self._spawn(self.as_user(
+            [os.path.join(self.bin, "sq-sealerd")]), "sealer.log")
+        for _ in range(200):
+            if os.path.exists(sock):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("sq-sealerd did not start: " + self.log("sealer.log"))
+
+    def start_smtpd(self):
+        self.smtp_port = free_port()
+        self.smtpd = self._spawn(
+            ["tcpserver", "-q", "-H", "-R", "-l", "mx.example.org",
+             "-c", "40", "127.0.0.1", str(self.smtp_port)] +
+            self.as_user(["env", "QMAILQUEUE=" + os.path.join(self.bin, "sq-seal"),
+                          os.path.join(self.bin, "sq-smtpd")]), "smtpd.log")
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.smtp_port), 1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("tcpserver did not start")
+
+    def log(self, name):
+        try:
+            return open(os.path.join(self.home, name), errors="replace").read()
+        except OSError:
+            return ""
+
+    def queued(self):
+        """(message number, mess bytes, envelope bytes) of todo/."""
+        q = os.path.join(self.home, "queue")
+        out = []
+        for n in sorted(os.listdir(os.path.join(q, "todo"))):
+            split = len([d for d in os.listdir(os.path.join(q, "mess"))])
+            mess = open(os.path.join(q, "mess", str(int(n) % split), n),
+                        "rb").read()
+            env = open(os.path.join(q, "todo", n), "rb").read()
+            out.append((n, mess, env))
+        return out
+
+    def stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        self.procs = []
+        self.pks.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
