@@ -137,10 +137,13 @@ class MailHost:
             return ""
 
     def queued(self):
-        """(message number, mess bytes, envelope bytes) of todo/."""
+        """(message number, mess bytes, envelope bytes) of todo/, oldest
+        first (numbers are inode numbers: their order means nothing)."""
         q = os.path.join(self.home, "queue")
+        todo = os.path.join(q, "todo")
         out = []
-        for n in sorted(os.listdir(os.path.join(q, "todo"))):
+        for n in sorted(os.listdir(todo), key=lambda n: (
+                os.stat(os.path.join(todo, n)).st_mtime_ns, int(n))):
             split = len([d for d in os.listdir(os.path.join(q, "mess"))])
             mess = open(os.path.join(q, "mess", str(int(n) % split), n),
                         "rb").read()
@@ -148,7 +151,9 @@ class MailHost:
             out.append((n, mess, env))
         return out
 
-    def stop(self):
+    def stop_daemons(self):
+        """Stops the mail daemons (so that a sanitizer build writes its exit
+        reports to their logs), leaving the PKS up."""
         for p in reversed(self.procs):
             if p.poll() is None:
                 p.terminate()
@@ -158,6 +163,9 @@ class MailHost:
                     p.kill()
                     p.wait()
         self.procs = []
+
+    def stop(self):
+        self.stop_daemons()
         self.pks.stop()
 
     def __enter__(self):
