@@ -1,5 +1,9 @@
 /*
  * sbuf - bounded, growable byte strings. See sbuf.h.
+ *
+ * Secrets are wiped with glibc's explicit_bzero, not OPENSSL_cleanse: it
+ * does the same, and programs such as sq-queue need no libcrypto to load
+ * (a fraction of a millisecond for every message they queue).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -7,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <openssl/crypto.h>
 
 #include "sbuf.h"
 
@@ -48,7 +50,7 @@ static int sbuf_reserve(struct sbuf *b, size_t need)
 		s = malloc(cap);
 		if (s && b->s) {
 			memcpy(s, b->s, b->len + 1);
-			OPENSSL_cleanse(b->s, b->cap);
+			explicit_bzero(b->s, b->cap);
 			free(b->s);
 		}
 	} else {
@@ -135,7 +137,7 @@ void sbuf_reset(struct sbuf *b)
 {
 	if (b->s) {
 		if (b->secret)
-			OPENSSL_cleanse(b->s, b->cap);
+			explicit_bzero(b->s, b->cap);
 		b->s[0] = '\0';
 	}
 	b->len = 0;
@@ -145,7 +147,7 @@ void sbuf_truncate(struct sbuf *b, size_t n)
 {
 	if (n >= b->len)
 		return;
-	OPENSSL_cleanse(b->s + n, b->len - n);
+	explicit_bzero(b->s + n, b->len - n);
 	b->len = n;
 	b->s[n] = '\0';
 }
@@ -159,14 +161,14 @@ void sbuf_consume(struct sbuf *b, size_t n)
 	memmove(b->s, b->s + n, b->len - n);
 	b->len -= n;
 	if (b->secret)
-		OPENSSL_cleanse(b->s + b->len, b->cap - b->len);
+		explicit_bzero(b->s + b->len, b->cap - b->len);
 	b->s[b->len] = '\0';
 }
 
 void sbuf_free(struct sbuf *b)
 {
 	if (b->s && b->secret)
-		OPENSSL_cleanse(b->s, b->cap);
+		explicit_bzero(b->s, b->cap);
 	free(b->s);
 	b->s = NULL;
 	b->len = 0;
@@ -191,6 +193,6 @@ int sbuf_read_fd(struct sbuf *b, int fd)
 			break;
 	}
 	if (b->secret)
-		OPENSSL_cleanse(chunk, sizeof chunk);
+		explicit_bzero(chunk, sizeof chunk);
 	return r;
 }

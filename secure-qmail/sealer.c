@@ -11,7 +11,6 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -20,6 +19,7 @@
 #include "envelope.h"
 #include "home.h"
 #include "pki.h"
+#include "queueprog.h"
 #include "seal.h"
 #include "sealer.h"
 
@@ -127,24 +127,18 @@ static int run_queue(struct sealer *s, int msgfd, const struct sbuf *env)
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return fail(s, QQ_TEMP, "pipe: %s", strerror(errno));
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (dup2(msgfd, 0) < 0 || dup2(p[0], 1) < 0)
-			_exit(QQ_BUG);
-		execl(s->queue_program, "sq-queue", (char *)NULL);
-		_exit(QQ_CONFIG);
-	}
+	pid_t pid = queueprog_start(s->queue_program, "sq-queue", msgfd, p[0]);
+	int spawn_errno = errno;
 	close(p[0]);
 	int wr = pid > 0 ? write_all(p[1], env->s, env->len) : -1;
 	close(p[1]);
 	if (pid < 0)
-		return fail(s, QQ_TEMP, "fork: %s", strerror(errno));
-	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status))
+		return fail(s, spawn_errno == ENOENT || spawn_errno == EACCES
+		               ? QQ_CONFIG : QQ_TEMP, "cannot run %s: %s",
+		            s->queue_program, strerror(spawn_errno));
+	int code = queueprog_wait(pid);
+	if (code < 0)
 		return fail(s, QQ_TEMP, "the queue program was killed");
-	int code = WEXITSTATUS(status);
 	if (code == 0 && wr < 0)
 		return fail(s, QQ_TEMP, "cannot write the envelope");
 	if (code)
@@ -236,6 +230,7 @@ int sealer_queue(struct sealer *s, int msgfd, int envfd)
 	struct envelope e;
 	int code;
 	*s->error = '\0';
+	s->octets = s->sealed = s->remote = 0;
 	sbuf_init_secret(&msg, s->max);
 	sbuf_init(&envtext, ENVELOPE_MAX);
 	if ((code = slurp(msgfd, &msg)) != QQ_OK ||
@@ -262,14 +257,17 @@ int sealer_queue(struct sealer *s, int msgfd, int envfd)
 	for (size_t i = 0; code == QQ_OK && i < e.n; i++)
 		if (!local[i])
 			remote[nremote++] = e.rcpt[i];
-	if (code == QQ_OK && nremote)
-		code = queue_plain(s, &msg, e.sender, remote, nremote);
+	s->octets = msg.len;
+	if (code == QQ_OK && nremote &&
+	    (code = queue_plain(s, &msg, e.sender, remote, nremote)) == QQ_OK)
+		s->remote = nremote;
 	/* One sealed copy per recipient. A failure after some copies leaves
 	 * those queued and the sender told to retry: at least once, never
 	 * lost (sq-seal(8)). */
 	for (size_t i = 0; code == QQ_OK && i < e.n; i++)
-		if (local[i])
-			code = queue_sealed(s, &msg, pek[i], e.sender, e.rcpt[i]);
+		if (local[i] && (code = queue_sealed(s, &msg, pek[i], e.sender,
+		                                     e.rcpt[i])) == QQ_OK)
+			s->sealed++;
 	for (size_t i = 0; pek && i < e.n; i++)
 		X509_free(pek[i]);
 	free(pek);

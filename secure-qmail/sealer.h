@@ -35,6 +35,8 @@ struct sealer {
 	struct sbuf locals;             /* local domains, NUL-separated */
 	struct timespec locals_mtime[2];
 	char error[400];
+	/* what the last sealer_queue queued, for the log */
+	size_t octets, sealed, remote;
 };
 
 int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks);

@@ -397,11 +397,12 @@ static void link_todo(struct job *j)
 }
 
 /* Step 6: the pid/ name is no longer needed, and the scheduler may look.
- * Neither can fail the message, which is queued. */
+ * Neither can fail the message, which is queued. pid/ is not flushed: a
+ * crash may bring the name back, a stale name the cleaner removes anyway,
+ * and the fsync would cost every message a disk write. */
 static void finish(struct job *j)
 {
-	if (unlinkat(j->q.dir[QUEUE_PID], j->pidname, 0) < 0 ||
-	    fsync_dir(j->q.dir[QUEUE_PID]) < 0)
+	if (unlinkat(j->q.dir[QUEUE_PID], j->pidname, 0) < 0)
 		log_msg(SQLOG_WARN, "queued %s; cannot remove queue/pid/%s: %s",
 		        j->name, j->pidname, strerror(errno));
 	crash_point("pid-unlinked");

@@ -93,8 +93,12 @@ static void queue(struct sealer *s, int fd, const int *fds, size_t nfds)
 		return;
 	}
 	int code = sealer_queue(s, fds[0], fds[1]);
-	log_msg(code ? SQLOG_WARN : SQLOG_INFO, "queue: %d%s%s", code,
-	        *s->error ? " " : "", s->error);
+	if (code == QQ_OK)
+		log_msg(SQLOG_INFO, "queued %zu octets: %zu sealed copies, "
+		        "%zu remote recipients", s->octets, s->sealed, s->remote);
+	else
+		log_msg(SQLOG_WARN, "not queued (%d): %s; %zu sealed copies "
+		        "already queued", code, s->error, s->sealed);
 	reply(fd, code, code ? s->error : "ok");
 }
 
@@ -178,7 +182,8 @@ int main(int argc, char **argv)
 		die_temp("4.3.0", "instance path too long");
 	if (control_open(&ctl, d.ctldir) < 0)
 		die_temp("4.3.0", "%s: %s", d.ctldir, strerror(errno));
-	d.workers = 4;
+	/* a worker mostly waits for sq-queue's fsyncs: more than the cores */
+	d.workers = 8;
 	d.ttl = 300;
 	if (control_readulong(&ctl, "sealworkers", PREFORK_MAX, &d.workers) < 0 ||
 	    control_readulong(&ctl, "pekcachetime", 86400, &d.ttl) < 0)

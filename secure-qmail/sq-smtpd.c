@@ -28,13 +28,13 @@
  *	sq-seal(8), sq-queue(8), sq-control(5), tcpserver(1)
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +44,7 @@
 #include "envelope.h"
 #include "home.h"
 #include "log.h"
+#include "queueprog.h"
 #include "rcptcheck.h"
 #include "smtpcmd.h"
 #include "smtpdata.h"
@@ -68,10 +69,30 @@ struct session {
 	unsigned long maxrcpt, databytes, timeout;
 	struct sbuf badmailfrom;
 	char qqprogram[4200];
+	char tlscert[4300];
 	int tls_possible;
 };
 
 /* ---- configuration --------------------------------------------------- */
+
+/* Tells the client to come back later (a 421, as qmail-smtpd says when
+ * it cannot read its control files), logs why and exits 111. */
+static void unavailable(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
+static void unavailable(const char *fmt, ...)
+{
+	static const char reply[] = "421 4.3.0 temporarily unavailable, "
+	                            "try again later\r\n";
+	char why[SQLOG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	ssize_t w = write(1, reply, sizeof reply - 1);
+	(void)w;
+	die_temp("4.3.0", "%s", why);
+}
+
 
 static void line_or(struct session *s, const char *name, int flagme,
                     const char *def, char *out, size_t n)
@@ -79,7 +100,7 @@ static void line_or(struct session *s, const char *name, int flagme,
 	struct sbuf v;
 	sbuf_init(&v, CONTROL_LINE_MAX);
 	if (control_rldef(&s->ctl, name, flagme, def, &v) < 0)
-		die_temp("4.3.0", "control/%s: %s", name, strerror(errno));
+		unavailable("control/%s: %s", name, strerror(errno));
 	snprintf(out, n, "%s", v.s ? v.s : "");
 	sbuf_free(&v);
 }
@@ -89,7 +110,7 @@ static void configure(struct session *s)
 	char dir[4200];
 	size_t n;
 	if (sq_path(dir, sizeof dir, "control") < 0 || control_open(&s->ctl, dir) < 0)
-		die_temp("4.3.0", "cannot open the control directory");
+		unavailable("cannot open the control directory");
 	line_or(s, "me", 0, "localhost", s->me, sizeof s->me);
 	line_or(s, "smtpgreeting", 1, s->me, s->greeting, sizeof s->greeting);
 	s->maxrcpt = RCPT_MAX_DEFAULT;
@@ -97,31 +118,42 @@ static void configure(struct session *s)
 	if (control_readulong(&s->ctl, "databytes", 1UL << 40, &s->databytes) < 0 ||
 	    control_readulong(&s->ctl, "maxrcpt", 100000, &s->maxrcpt) < 0 ||
 	    control_readulong(&s->ctl, "timeoutsmtpd", 86400, &s->timeout) < 0)
-		die_temp("4.3.0", "control: %s", strerror(errno));
+		unavailable("control: %s", strerror(errno));
 	sbuf_init(&s->badmailfrom, CONTROL_FILE_MAX);
 	if (control_readfile(&s->ctl, "badmailfrom", &s->badmailfrom, &n) < 0 ||
 	    rcptcheck_init(&s->rcpt, &s->ctl) < 0)
-		die_temp("4.3.0", "control: %s", strerror(errno));
+		unavailable("control: %s", strerror(errno));
 	const char *qq = getenv("QMAILQUEUE");
 	if (qq && *qq)
 		snprintf(s->qqprogram, sizeof s->qqprogram, "%s", qq);
 	else if (sq_path(s->qqprogram, sizeof s->qqprogram, "bin/sq-seal") < 0)
-		die_temp("4.3.0", "path too long");
+		unavailable("path too long");
 	const char *ip = getenv("TCPREMOTEIP"), *host = getenv("TCPREMOTEHOST");
 	snprintf(s->remoteip, sizeof s->remoteip, "%s", ip ? ip : "unknown");
 	snprintf(s->remotehost, sizeof s->remotehost, "%s", host ? host : "unknown");
 }
 
-/* STARTTLS is offered when control/servercert.pem loads. */
+/* STARTTLS is offered when control/servercert.pem is readable. It is
+ * loaded only when asked for: OpenSSL's initialisation costs a few
+ * milliseconds, which a session without TLS need not pay. */
 static void configure_tls(struct session *s)
 {
-	char cert[4300];
-	if (sq_path(cert, sizeof cert, "control/servercert.pem") == 0 &&
-	    access(cert, R_OK) == 0)
-		s->tls_possible = smtpio_tls_load(&s->io, cert) == 0;
+	s->tls_possible = sq_path(s->tlscert, sizeof s->tlscert,
+	                          "control/servercert.pem") == 0 &&
+	                  access(s->tlscert, R_OK) == 0;
 }
 
 /* ---- the transaction --------------------------------------------------- */
+
+/* In a session, the 421 goes through the session (it may be TLS). */
+static void out_of_memory(struct session *s) __attribute__((noreturn));
+static void out_of_memory(struct session *s)
+{
+	smtpio_reply(&s->io, "421 4.3.0 out of memory, try again later");
+	smtpio_flush(&s->io);
+	die_temp("4.3.0", "%s: out of memory", s->remoteip);
+}
+
 
 static void clear_transaction(struct session *s)
 {
@@ -247,7 +279,7 @@ static void cmd_rcpt(struct session *s, const char *arg)
 	}
 	char **grown = realloc(s->rcpts, (s->nrcpt + 1) * sizeof *grown);
 	if (!grown || !(grown[s->nrcpt] = strdup(p.addr)))
-		die_nomem();
+		out_of_memory(s);
 	s->rcpts = grown;
 	s->nrcpt++;
 	smtpio_reply(&s->io, "250 2.1.5 ok");
@@ -320,28 +352,18 @@ static int queue_message(struct session *s, const struct sbuf *msg,
 		close(m[1]);
 		return -1;
 	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (dup2(m[0], 0) < 0 || dup2(e[0], 1) < 0)
-			_exit(81);
-		execl(s->qqprogram, "sq-seal", (char *)NULL);
-		_exit(71);
-	}
+	pid_t pid = queueprog_start(s->qqprogram, "sq-seal", m[0], e[0]);
+	if (pid < 0)
+		log_msg(SQLOG_ALERT, "cannot run %s: %s", s->qqprogram,
+		        strerror(errno));
 	close(m[0]);
 	close(e[0]);
 	int ok = pid > 0 && write_all(m[1], msg->s, msg->len) == 0;
 	close(m[1]);
 	ok = ok && write_all(e[1], env->s, env->len) == 0;
 	close(e[1]);
-	if (pid < 0)
-		return -1;
-	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status))
-		return -1;
-	return ok ? WEXITSTATUS(status) : (WEXITSTATUS(status) ? WEXITSTATUS(status)
-	                                                      : -1);
+	int code = pid < 0 ? -1 : queueprog_wait(pid);
+	return code == 0 && !ok ? -1 : code; /* 0 without all its input: odd */
 }
 
 static void cmd_data(struct session *s)
@@ -357,12 +379,12 @@ static void cmd_data(struct session *s)
 	sbuf_init(&msg, s->databytes ? s->databytes + 65536 : (1ULL << 36));
 	sbuf_init(&env, 1024 * 1024);
 	if (received(s, &msg) < 0)
-		die_nomem();
+		out_of_memory(s);
 	int r = read_data(s, &msg, &fatal);
 	if (r == 0 && envelope_format(&env, s->sender,
 	                              (const char *const *)s->rcpts,
 	                              s->nrcpt) < 0)
-		die_nomem();
+		out_of_memory(s);
 	if (r == 0) {
 		int code = queue_message(s, &msg, &env);
 		if (code == 0) {
@@ -396,6 +418,12 @@ static void cmd_starttls(struct session *s, const char *arg)
 	if (!s->tls_possible || s->io.ssl || *arg) {
 		smtpio_reply(&s->io, *arg ? "501 5.5.4 STARTTLS takes no argument"
 		             : "454 4.7.0 TLS not available");
+		return;
+	}
+	if (!s->io.ctx && smtpio_tls_load(&s->io, s->tlscert) < 0) {
+		log_msg(SQLOG_ALERT, "cannot load %s: no STARTTLS", s->tlscert);
+		s->tls_possible = 0;
+		smtpio_reply(&s->io, "454 4.7.0 TLS not available");
 		return;
 	}
 	smtpio_reply(&s->io, "220 2.0.0 ready to start TLS");
@@ -446,7 +474,7 @@ int main(int argc, char **argv)
 	(void)argc;
 	log_init(argv[0]);
 	if (geteuid() == 0)
-		die_temp("4.3.0", "refusing to run as root: run sq-smtpd as its "
+		unavailable("refusing to run as root: run sq-smtpd as its "
 		         "own user (setuidgid)");
 	signal(SIGPIPE, SIG_IGN);
 	configure(&s);

@@ -74,7 +74,7 @@ def open_for(m, address, mess):
     return r.returncode, r.stdout
 
 
-tap.plan(25)
+tap.plan(26)
 m = MailHost(users=[A, B], control={"databytes": "100000\n"})
 try:
     m.start()
@@ -236,6 +236,21 @@ try:
     tap.ok(st == 200 and code_b == 550 and b"5.7.1" in text_b and
            code_a == 250,
            "a recipient without a key is refused alone (550 5.7.1)", text_b)
+
+    # --- a broken control file: 421, not a guess ---------------------------
+    m.control("maxrcpt", "ten\n")
+    sock = socket.create_connection(("127.0.0.1", m.smtp_port), 10)
+    sock.settimeout(10)
+    greeting = sock.recv(4096)
+    sock.close()
+    for _ in range(50):     # the log line comes as the process exits
+        if "control: Invalid argument" in m.log("smtpd.log"):
+            break
+        time.sleep(0.1)
+    m.control("maxrcpt", "100\n")
+    tap.ok(greeting.startswith(b"421 4.3.0") and
+           "control: Invalid argument" in m.log("smtpd.log"),
+           "an invalid control/maxrcpt gets 421 and a log line", greeting)
 
     # --- the logs hold no message text -----------------------------------
     logs = m.log("smtpd.log") + m.log("sealer.log")

@@ -98,9 +98,10 @@ class MailHost:
             for n in ("assign", "cdb"):
                 os.chmod(os.path.join(self.home, "users", n), 0o644)
 
-    def _spawn(self, argv, log):
+    def _spawn(self, argv, log, **env):
         f = open(os.path.join(self.home, log), "ab")
-        p = subprocess.Popen(argv, env=dict(os.environ, SQ_HOME=self.home),
+        p = subprocess.Popen(argv, env=dict(os.environ, SQ_HOME=self.home,
+                                            **env),
                              stdin=subprocess.DEVNULL, stdout=f, stderr=f)
         self.procs.append(p)
         return p
@@ -115,17 +116,23 @@ class MailHost:
             time.sleep(0.05)
         raise RuntimeError("sq-sealerd did not start: " + self.log("sealer.log"))
 
-    def start_smtpd(self):
+    def start_smtpd(self, qmailqueue="sq-seal"):
+        """tcpserver sq-smtpd handing messages to bin/QMAILQUEUE; returns
+        (and keeps in smtp_port) its port."""
         self.smtp_port = free_port()
+        ids = []
+        if os.geteuid() == 0:   # tcpserver drops to them, as in production
+            nobody = pwd.getpwnam("nobody")
+            ids = ["-u", str(nobody.pw_uid), "-g", str(nobody.pw_gid)]
         self.smtpd = self._spawn(
-            ["tcpserver", "-q", "-H", "-R", "-l", "mx.example.org",
-             "-c", "40", "127.0.0.1", str(self.smtp_port)] +
-            self.as_user(["env", "QMAILQUEUE=" + os.path.join(self.bin, "sq-seal"),
-                          os.path.join(self.bin, "sq-smtpd")]), "smtpd.log")
+            ["tcpserver", "-q", "-H", "-R", "-l", "mx.example.org", "-c", "40"]
+            + ids + ["127.0.0.1", str(self.smtp_port),
+                     os.path.join(self.bin, "sq-smtpd")], "smtpd.log",
+            QMAILQUEUE=os.path.join(self.bin, qmailqueue))
         for _ in range(200):
             try:
                 socket.create_connection(("127.0.0.1", self.smtp_port), 1).close()
-                return
+                return self.smtp_port
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("tcpserver did not start")

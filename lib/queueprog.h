@@ -1,0 +1,21 @@
+/*
+ * queueprog - run a qmail-queue style program: given descriptors on its fd 0
+ * and fd 1, the caller's environment, and its exit code back.
+ *
+ * posix_spawn, not fork: glibc starts the child with vfork semantics, so
+ * a large parent (sq-sealerd, with OpenSSL and libcurl loaded) does not
+ * copy its page tables for every message it queues.
+ */
+#ifndef SQ_QUEUEPROG_H
+#define SQ_QUEUEPROG_H
+
+#include <sys/types.h>
+
+/* Starts path, named argv0, with fd0 as its fd 0 and fd1 as its fd 1;
+ * the pid, or -1 with errno set (also when path cannot be executed). */
+pid_t queueprog_start(const char *path, const char *argv0, int fd0, int fd1);
+
+/* Waits for pid; its exit code, or -1 if a signal ended it. */
+int queueprog_wait(pid_t pid);
+
+#endif
