@@ -18,8 +18,10 @@
  * SECURITY
  *	Holds the PKS deliver credential and sees every local message in the
  *	clear, in memory only: runs as its own user (sqmaile), never root,
- *	core dumps off; plaintext buffers are wiped. The socket is reachable
- *	by the mail group only (mode 0660).
+ *	core dumps off; plaintext buffers are wiped. The socket is open to
+ *	every local user (mode 0666), as sq-queue is: queueing grants no
+ *	privilege, and sq-smtpd, kept out of the mail group that can read the
+ *	queue, must reach it.
  * STANDARDS
  *	RFC 8551 (S/MIME 4.0), RFC 5083, RFC 5084, RFC 5753
  * DIAGNOSTICS
@@ -192,10 +194,10 @@ int main(int argc, char **argv)
 	control_close(&ctl);
 	if (d.workers == 0)
 		d.workers = 1;
-	if (mkdir(sock, 0750) < 0 && errno != EEXIST)
+	if (mkdir(sock, 0755) < 0 && errno != EEXIST)
 		die_temp("4.3.0", "mkdir %s: %s", sock, strerror(errno));
 	strcat(sock, "/sealer");
-	if ((d.lfd = unix_listen(sock, 0660)) < 0)
+	if ((d.lfd = unix_listen(sock, 0666)) < 0)
 		die_temp("4.3.0", "cannot listen on %s: %s", sock, strerror(errno));
 	log_msg(SQLOG_INFO, "listening on %s with %lu workers", sock, d.workers);
 	prefork_run(d.workers, worker, &d);

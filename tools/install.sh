@@ -1,8 +1,8 @@
 #!/bin/sh
 # install.sh DESTDIR HOME BUILD - install secure-qmail under DESTDIR/HOME
 # (HOME from conf-home): programs in bin/, pages in man/, and the empty
-# control/ and users/ directories. Users, owners and modes of the queue and
-# maildirs are set up by the instance tools, not here.
+# control/ and users/ directories, and sq-queue set-id when its user and
+# group exist. The queue and maildirs are set up by the instance tools.
 set -eu
 destdir=$1
 home=$2
@@ -26,4 +26,20 @@ for page in man/*.[0-9]; do
 	fi
 	install -m 644 "$page" "$root/man/man$section/"
 done
+# sq-queue runs setuid and setgid to the queue user and the shared group
+# (sq-queue(8)); that needs root and the users, which a staging install
+# (DESTDIR) may not have.
+qowner=$(sed -n 3p conf-users)
+qgroup=$(sed -n 1p conf-groups)
+if [ -f "$root/bin/sq-queue" ]; then
+	if [ "$(id -u)" -eq 0 ] && getent passwd "$qowner" >/dev/null &&
+		getent group "$qgroup" >/dev/null; then
+		chown "$qowner:$qgroup" "$root/bin/sq-queue"
+		chmod 6711 "$root/bin/sq-queue"
+	else
+		echo "install: as root, once $qowner and $qgroup exist:" \
+			"chown $qowner:$qgroup $root/bin/sq-queue &&" \
+			"chmod 6711 $root/bin/sq-queue" >&2
+	fi
+fi
 echo "installed under $root"
