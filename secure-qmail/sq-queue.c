@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "crashpoint.h"
 #include "auto_users.h"
 #include "die.h"
 #include "home.h"
@@ -81,18 +82,6 @@ enum {
 #define DEATH 86400
 #define USAGE "usage: sq-queue [--init]"
 
-/* Test builds (SQ_CRASH_POINTS) die here when $SQ_CRASH_AT names the
- * point, to prove that a kill at any step leaves no half message. */
-#ifdef SQ_CRASH_POINTS
-static void crash_point(const char *name)
-{
-	const char *at = getenv("SQ_CRASH_AT");
-	if (at && strcmp(at, name) == 0)
-		raise(SIGKILL);
-}
-#else
-#define crash_point(name) ((void)0)
-#endif
 
 struct job {
 	struct queue q;

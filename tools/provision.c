@@ -3,7 +3,6 @@
  * provision.h and ses-adduser(8).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "crashpoint.h"
 #include "home.h"
 #include "journal.h"
 #include "log.h"
@@ -21,18 +21,6 @@
 #include "pki.h"
 #include "provision.h"
 
-/* Test builds (SQ_CRASH_POINTS) die here when $SQ_CRASH_AT names the
- * point, to prove that every step leaves a state recovery can finish. */
-#ifdef SQ_CRASH_POINTS
-static void crash_point(const char *name)
-{
-	const char *at = getenv("SQ_CRASH_AT");
-	if (at && strcmp(at, name) == 0)
-		raise(SIGKILL);
-}
-#else
-#define crash_point(name) ((void)0)
-#endif
 
 static int temp(struct prov *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
