@@ -1,5 +1,5 @@
 /*
- * queueprog - run a qmail-queue style program. See spawn.h.
+ * queueprog - run a qmail-queue style program. See queueprog.h.
  */
 #include <errno.h>
 #include <spawn.h>

@@ -21,6 +21,8 @@ int envelope_parse(struct envelope *e, const char *data, size_t len)
 		if (nul == p)
 			goto bad; /* an empty item: no F or T */
 		size_t alen = (size_t)(nul - p) - 1;
+		if (alen == 0 && p != e->text.s)
+			goto bad; /* an empty recipient, as sq-queue refuses */
 		if (alen > ENVELOPE_ADDR_MAX) {
 			envelope_free(e);
 			errno = ENAMETOOLONG;
