@@ -335,7 +335,14 @@ static int read_data(struct session *s, struct sbuf *msg, int *fatal)
 		smtpio_reply(&s->io, "554 5.4.6 too many hops: a mail loop?");
 		return -1;
 	}
-	return smtpdata_error(&d) ? -1 : 0;
+	if (smtpdata_error(&d)) {
+		log_msg(SQLOG_WARN, "%s: cannot hold the message: %s",
+		        s->remoteip, strerror(smtpdata_error(&d)));
+		smtpio_reply(&s->io, "451 4.3.0 cannot hold the message now; "
+		             "try again later");
+		return -1;
+	}
+	return 0;
 }
 
 /* Runs the qmail-queue program: the message on a pipe at its fd 0, the

@@ -116,9 +116,10 @@ class MailHost:
             time.sleep(0.05)
         raise RuntimeError("sq-sealerd did not start: " + self.log("sealer.log"))
 
-    def start_smtpd(self, qmailqueue="sq-seal"):
-        """tcpserver sq-smtpd handing messages to bin/QMAILQUEUE; returns
-        (and keeps in smtp_port) its port."""
+    def start_smtpd(self, qmailqueue="sq-seal", memory_kib=None):
+        """tcpserver sq-smtpd handing messages to bin/QMAILQUEUE, in at
+        most memory_kib of address space if given; returns (and keeps in
+        smtp_port) its port."""
         self.smtp_port = free_port()
         ids = []
         if os.geteuid() == 0:   # tcpserver drops to them, as in production
@@ -126,8 +127,10 @@ class MailHost:
             ids = ["-u", str(nobody.pw_uid), "-g", str(nobody.pw_gid)]
         self.smtpd = self._spawn(
             ["tcpserver", "-q", "-H", "-R", "-l", "mx.example.org", "-c", "40"]
-            + ids + ["127.0.0.1", str(self.smtp_port),
-                     os.path.join(self.bin, "sq-smtpd")], "smtpd.log",
+            + ids + ["127.0.0.1", str(self.smtp_port)] +
+            (["sh", "-c", f'ulimit -v {memory_kib}; exec "$0"']
+             if memory_kib else []) +
+            [os.path.join(self.bin, "sq-smtpd")], "smtpd.log",
             QMAILQUEUE=os.path.join(self.bin, qmailqueue))
         for _ in range(200):
             try:
