@@ -84,6 +84,14 @@ static void teardown(void)
 	rm_rf(home);
 }
 
+/* Removes a file of the instance, named relative to its root. */
+static void remove_file(const char *rel)
+{
+	char path[4300];
+	snprintf(path, sizeof path, "%s/%s", home, rel);
+	ck_assert_int_eq(unlink(path), 0);
+}
+
 static enum rcpt_verdict verdict(const char *address)
 {
 	char dir[4300];
@@ -134,9 +142,7 @@ END_TEST
 
 START_TEST(no_sealer_means_try_later)
 {
-	char path[4300];
-	snprintf(path, sizeof path, "%s/run/sealer", home);
-	unlink(path);
+	remove_file("run/sealer");
 	ck_assert_int_eq(verdict("john.smith@example.org"), RCPT_TEMP);
 	/* an unknown user is still known to be unknown */
 	ck_assert_int_eq(verdict("nobody@example.org"), RCPT_UNKNOWN);
@@ -145,9 +151,7 @@ END_TEST
 
 START_TEST(without_rcpthosts_no_domain_is_ours)
 {
-	char path[4300];
-	snprintf(path, sizeof path, "%s/control/rcpthosts", home);
-	unlink(path);
+	remove_file("control/rcpthosts");
 	ck_assert_int_eq(verdict("john.smith@example.org"), RCPT_NO_RELAY);
 }
 END_TEST
@@ -157,8 +161,8 @@ START_TEST(an_unreadable_control_file_is_an_error)
 	char dir[4300], path[4300];
 	struct control ctl;
 	struct rcptcheck r;
+	remove_file("control/rcpthosts");
 	snprintf(path, sizeof path, "%s/control/rcpthosts", home);
-	unlink(path);
 	mkdir(path, 0755); /* a directory in its place */
 	snprintf(dir, sizeof dir, "%s/control", home);
 	ck_assert_int_eq(control_open(&ctl, dir), 0);
