@@ -12,7 +12,8 @@
 #include <sys/types.h>
 
 /* Starts path, named argv0, with fd0 as its fd 0 and fd1 as its fd 1;
- * the pid, or -1 with errno set (also when path cannot be executed). */
+ * the pid, or -1 with errno set (also when path cannot be executed; where
+ * posix_spawn cannot tell, the child exits 127 instead). */
 pid_t queueprog_start(const char *path, const char *argv0, int fd0, int fd1);
 
 /* Waits for pid; its exit code, or -1 if a signal ended it. */

@@ -63,15 +63,20 @@ START_TEST(the_program_gets_both_descriptors_and_its_code_comes_back)
 	slurp(dir, "got-envelope", buf, sizeof buf);
 	ck_assert_int_eq(memcmp(buf, "Fa", 3), 0); /* up to the first NUL */
 	rm_rf(dir);
+	free(dir);
 }
 END_TEST
 
 START_TEST(a_missing_program_fails_to_start)
 {
+	/* glibc reports it at once; under valgrind, which cannot vfork, the
+	 * child reports it by exiting 127, as POSIX allows */
 	errno = 0;
-	ck_assert_int_eq(queueprog_start("/nonexistent/sq-queue", "sq-queue",
-	                                 0, 1), -1);
-	ck_assert_int_eq(errno, ENOENT);
+	pid_t pid = queueprog_start("/nonexistent/sq-queue", "sq-queue", 0, 1);
+	if (pid < 0)
+		ck_assert_int_eq(errno, ENOENT);
+	else
+		ck_assert_int_eq(queueprog_wait(pid), 127);
 }
 END_TEST
 
@@ -89,6 +94,7 @@ START_TEST(a_program_killed_by_a_signal_is_no_exit_code)
 	close(p[0]);
 	close(p[1]);
 	rm_rf(dir);
+	free(dir);
 }
 END_TEST
 

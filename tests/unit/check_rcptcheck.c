@@ -82,6 +82,7 @@ static void teardown(void)
 		sealer = -1;
 	}
 	rm_rf(home);
+	free(home);
 }
 
 /* Removes a file of the instance, named relative to its root. */
