@@ -232,6 +232,25 @@ int seal_fd(int infd, int outfd, X509 *pek, uint64_t max_in,
 	                   got == 0, outfd, pek, max_in, size);
 }
 
+/* The size line in front of the entity (sq-sealed(5)). */
+static int write_size_header(int fd, const void *data, size_t n)
+{
+	struct meter m = { 0 };
+	char line[64];
+	meter_count(&m, data, n);
+	int len = snprintf(line, sizeof line, SEAL_SIZE_HEADER ": %llu\n",
+	                   (unsigned long long)(m.octets + m.bare_lf));
+	for (int off = 0; off < len;) {
+		ssize_t w = write(fd, line + off, (size_t)(len - off));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		off += (int)w;
+	}
+	return 0;
+}
+
 int seal_mem(const void *data, size_t n, int outfd, X509 *pek,
              struct seal_size *size)
 {
@@ -239,6 +258,8 @@ int seal_mem(const void *data, size_t n, int outfd, X509 *pek,
 		errno = EMSGSIZE;
 		return -1;
 	}
+	if (write_size_header(outfd, n ? data : "", n) < 0)
+		return -1;
 	return seal_source(BIO_new_mem_buf(n ? data : "", (int)n), NULL, 0, n == 0,
 	                   outfd, pek, 0, size);
 }

@@ -35,8 +35,14 @@ struct seal_size {
 int seal_fd(int infd, int outfd, X509 *pek, uint64_t max_in,
             struct seal_size *size);
 
+/* The header line a stored sealed message begins with, before the entity:
+ * "X-SQ-Plaintext-Size: N", N the crlf_octets below. The stores put it in
+ * the maildir name, for POP3 LIST (sq-sealed(5)). */
+#define SEAL_SIZE_HEADER "X-SQ-Plaintext-Size"
+
 /* The same for a message already in memory (n octets at data): a sealer
- * that makes one copy for each of several recipients. */
+ * that makes one copy for each of several recipients. It writes the
+ * SEAL_SIZE_HEADER line first, which seal_fd, streaming, cannot. */
 int seal_mem(const void *data, size_t n, int outfd, X509 *pek,
              struct seal_size *size);
 

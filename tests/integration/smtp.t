@@ -56,7 +56,8 @@ def raw_session(m, data, tls_after=None, read_until=b"", timeout=10):
 
 def open_for(m, address, mess):
     """Opens a queued message with address's PDK, unwrapped with the
-    password (fetched with the login role, as sq-checkpw will)."""
+    password (fetched with the login role, as sq-checkpw will), with our
+    code and with openssl cms, which must agree."""
     h = hashlib.sha256(address.encode()).hexdigest()[:8]
     st, doc = m.pks.call("GET", f"/v1/keys/{h}/pdk", "login")
     work = os.path.join(m.home, "open")
@@ -71,10 +72,16 @@ def open_for(m, address, mess):
                     paths["pdk"], paths["key"], paths["pw"]], check=True)
     r = subprocess.run([HELPER, "open", paths["pek"], paths["key"]],
                        stdin=open(paths["sealed"], "rb"), capture_output=True)
+    # and the way a subscriber who leaves opens it, size line and all
+    o = subprocess.run(["openssl", "cms", "-decrypt", "-binary", "-in",
+                        paths["sealed"], "-recip", paths["pek"], "-inkey",
+                        paths["key"]], capture_output=True)
+    if o.returncode != 0 or o.stdout != r.stdout:
+        return 99, b"openssl cms -decrypt disagrees: " + o.stderr
     return r.returncode, r.stdout
 
 
-tap.plan(27)
+tap.plan(28)
 m = MailHost(users=[A, B], control={"databytes": "100000\n"})
 try:
     m.start()
@@ -91,9 +98,12 @@ try:
     s.quit()
     q = m.queued()
     tap.ok(refused == {} and len(q) == 1, "smtplib delivers to a subscriber")
-    tap.ok(q and q[0][1].startswith(b"MIME-Version: 1.0\n") and
+    head = q[0][1].split(b"\n", 2) if q else [b"", b""]
+    tap.ok(head[0].startswith(b"X-SQ-Plaintext-Size: ") and
+           head[1] == b"MIME-Version: 1.0" and
            b"smime-type=authEnveloped-data" in q[0][1],
-           "the queued message is an S/MIME authEnveloped-data entity")
+           "the queued message is an S/MIME authEnveloped-data entity, "
+           "after its size line", head[:2])
     tap.is_(grep_queue(m, CANARY), 0, "the canary has no hit in the queue")
     tap.is_(grep_queue(m, "Subject: smtplib"), 0,
             "nor do the headers")
@@ -102,6 +112,9 @@ try:
            b"client.example" in plain and b"by mx.example.org" in plain,
            "the subscriber's key opens it: the body and a Received: line",
            plain[:300])
+    pop3_size = len(plain) + plain.count(b"\n") - plain.count(b"\r\n")
+    tap.is_(int(head[0].split(b": ")[1]), pop3_size,
+            "the size line gives the plaintext's size with CRLF line ends")
     r = subprocess.run(["swaks", "--server", f"127.0.0.1:{m.smtp_port}",
                         "--to", B, "--from", "bob@remote.example",
                         "--body", CANARY + " via swaks", "--silent", "2"],
