@@ -143,12 +143,13 @@ static int parse_num(const char *s, size_t len, unsigned long long *out)
 	return 0;
 }
 
-int queue_todo_each(const struct queue *q,
-                    int (*fn)(unsigned long long num, void *arg), void *arg)
+/* Calls fn for each canonical message number in the directory at fd. */
+static int each_in(int at, const char *name,
+                   int (*fn)(unsigned long long num, void *arg), void *arg)
 {
 	/* A descriptor of its own: closedir() closes it, and the listing
 	 * starts from the top whatever an earlier one left. */
-	int fd = open_dir(q->dir[QUEUE_TODO], ".");
+	int fd = open_dir(at, name);
 	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
 	if (!dir) {
 		if (fd >= 0)
@@ -170,6 +171,26 @@ int queue_todo_each(const struct queue *q,
 	closedir(dir);
 	errno = saved;
 	return r;
+}
+
+int queue_each(const struct queue *q, enum queue_dir d,
+               int (*fn)(unsigned long long num, void *arg), void *arg)
+{
+	if (!layout[d].split)
+		return each_in(q->dir[d], ".", fn, arg);
+	int r = 0;
+	for (unsigned i = 0; r == 0 && i < QUEUE_SPLIT; i++) {
+		char sub[16];
+		snprintf(sub, sizeof sub, "%u", i);
+		r = each_in(q->dir[d], sub, fn, arg);
+	}
+	return r;
+}
+
+int queue_todo_each(const struct queue *q,
+                    int (*fn)(unsigned long long num, void *arg), void *arg)
+{
+	return queue_each(q, QUEUE_TODO, fn, arg);
 }
 
 /* ---- envelopes --------------------------------------------------------- */

@@ -84,6 +84,10 @@ int queue_dirpath(char *out, size_t n, enum queue_dir d,
  * numbers are skipped. -1 (errno) if todo/ cannot be read. */
 int queue_todo_each(const struct queue *q,
                     int (*fn)(unsigned long long num, void *arg), void *arg);
+/* The same for any directory opened in q, split ones subdirectory by
+ * subdirectory. */
+int queue_each(const struct queue *q, enum queue_dir d,
+               int (*fn)(unsigned long long num, void *arg), void *arg);
 
 /* ---- envelopes ----------------------------------------------------------
  * On fd 1 of sq-queue: "F" sender NUL, then one or more "T" recipient NUL,
