@@ -58,7 +58,9 @@ static ssize_t rbuf_fill(struct rbuf *rb)
 	}
 }
 
-enum rbuf_line rbuf_getline(struct rbuf *rb, struct sbuf *line, size_t max)
+/* Reads up to and including the next end octet. */
+static enum rbuf_line get_until(struct rbuf *rb, struct sbuf *line,
+                                size_t max, int end)
 {
 	int toolong = 0;
 	size_t have = 0;
@@ -79,7 +81,7 @@ enum rbuf_line rbuf_getline(struct rbuf *rb, struct sbuf *line, size_t max)
 		}
 		unsigned char *start = rb->buf + rb->pos;
 		size_t avail = rb->end - rb->pos;
-		unsigned char *nl = memchr(start, '\n', avail);
+		unsigned char *nl = memchr(start, end, avail);
 		size_t take = nl ? (size_t)(nl - start) + 1 : avail;
 		rb->pos += take;
 		if (!toolong && have + take > max)
@@ -95,6 +97,16 @@ enum rbuf_line rbuf_getline(struct rbuf *rb, struct sbuf *line, size_t max)
 			return RBUF_LINE;
 		}
 	}
+}
+
+enum rbuf_line rbuf_getline(struct rbuf *rb, struct sbuf *line, size_t max)
+{
+	return get_until(rb, line, max, '\n');
+}
+
+enum rbuf_line rbuf_getfield(struct rbuf *rb, struct sbuf *field, size_t max)
+{
+	return get_until(rb, field, max, '\0');
 }
 
 ssize_t rbuf_read(struct rbuf *rb, void *dst, size_t n)

@@ -42,6 +42,10 @@ void rbuf_set_source(struct rbuf *rb, rbuf_source source, void *ctx);
  * away up to its '\n' and reported as RBUF_TOOLONG. */
 enum rbuf_line rbuf_getline(struct rbuf *rb, struct sbuf *line, size_t max);
 
+/* The same for a NUL-terminated field (the NUL kept), as the queue
+ * programs talk to each other. */
+enum rbuf_line rbuf_getfield(struct rbuf *rb, struct sbuf *field, size_t max);
+
 /* Reads up to n bytes (buffered bytes first); >0, 0 at EOF, -1 on error. */
 ssize_t rbuf_read(struct rbuf *rb, void *dst, size_t n);
 

@@ -39,6 +39,31 @@ START_TEST(lines_keep_their_ends)
 }
 END_TEST
 
+START_TEST(fields_end_at_nul)
+{
+	struct rbuf rb;
+	struct sbuf f;
+	int p[2];
+	sbuf_init(&f, 100);
+	ck_assert_int_eq(pipe(p), 0);
+	static const char data[] = "3\0Ka line\nstill\0" "0123456789\0x";
+	ck_assert_int_eq(write(p[1], data, sizeof data - 1),
+	                 (ssize_t)sizeof data - 1);
+	close(p[1]);
+	rbuf_init(&rb, p[0], 1000);
+	ck_assert_int_eq(rbuf_getfield(&rb, &f, 100), RBUF_LINE);
+	ck_assert_uint_eq(f.len, 2);
+	ck_assert_int_eq(rbuf_getfield(&rb, &f, 100), RBUF_LINE);
+	ck_assert_str_eq(f.s, "Ka line\nstill"); /* a LF is an ordinary octet */
+	ck_assert_int_eq(rbuf_getfield(&rb, &f, 5), RBUF_TOOLONG);
+	ck_assert_int_eq(rbuf_getfield(&rb, &f, 100), RBUF_LINE);
+	ck_assert_uint_eq(f.len, 1); /* the unterminated tail */
+	ck_assert_int_eq(rbuf_getfield(&rb, &f, 100), RBUF_EOF);
+	close(p[0]);
+	sbuf_free(&f);
+}
+END_TEST
+
 START_TEST(too_long_line_is_skipped_and_the_next_one_read)
 {
 	char data[3 * RBUF_SIZE];
@@ -118,6 +143,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, line_exactly_at_the_limit_is_accepted);
 	tcase_add_test(tc, silent_peer_times_out);
 	tcase_add_test(tc, raw_reads_drain_the_buffer_first);
+	tcase_add_test(tc, fields_end_at_nul);
 	suite_add_tcase(s, tc);
 	return s;
 }
