@@ -1,0 +1,136 @@
+/*
+ * dsn - delivery status notifications. See dsn.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dsn.h"
+
+/* Reasons and addresses come from elsewhere: written into a header or a
+ * report field they must not bring a line end or a control octet. */
+static int put_clean(struct sbuf *out, const char *s, size_t max)
+{
+	for (size_t i = 0; s[i] && i < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (sbuf_putc(out, c >= 0x20 && c < 0x7f ? (char)c : '?') < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* 1 to 3 digits at *p, stepped over; 0 if none. */
+static int digits(const char **p)
+{
+	int n = 0;
+	while (n < 4 && **p >= '0' && **p <= '9') {
+		(*p)++;
+		n++;
+	}
+	return n >= 1 && n <= 3;
+}
+
+void dsn_status(const char *reason, char *code)
+{
+	/* RFC 3463: class "." subject "." detail; the class is 5 whatever
+	 * the reason said, since the delivery has failed for good */
+	const char *p = reason + 1, *subject = p + 1;
+	if ((*reason == '4' || *reason == '5') && *p == '.' && (p++, digits(&p)) &&
+	    *p == '.' && (p++, digits(&p)) && (*p == ' ' || *p == '\0'))
+		snprintf(code, 12, "5.%.*s", (int)(p - subject), subject);
+	else
+		snprintf(code, 12, "5.0.0");
+}
+
+static int date(struct sbuf *out, const char *name, time_t t)
+{
+	char buf[64];
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	return sbuf_printf(out, "%s: %s\n", name, buf);
+}
+
+/* Calls each record's pair in turn; -1 with EINVAL if malformed. */
+static int next_record(const struct dsn *d, size_t *pos, const char **rcpt,
+                       const char **reason)
+{
+	const char *s = d->failures, *end = s + d->len;
+	const char *p = s + *pos;
+	const char *nul1 = p < end ? memchr(p, '\0', (size_t)(end - p)) : NULL;
+	const char *nul2 = nul1 ? memchr(nul1 + 1, '\0', (size_t)(end - nul1 - 1))
+	                        : NULL;
+	if (!nul2 || *p != 'R') {
+		errno = EINVAL;
+		return -1;
+	}
+	*rcpt = p + 1;
+	*reason = nul1 + 1;
+	*pos = (size_t)(nul2 + 1 - s);
+	return 0;
+}
+
+static int human_part(const struct dsn *d, struct sbuf *out)
+{
+	const char *rcpt, *reason;
+	if (sbuf_printf(out, "Content-Type: text/plain; charset=us-ascii\n\n"
+	                "This is the mail system at %s.\n\n"
+	                "Your message could not be delivered to the addresses "
+	                "below. This is a\npermanent error: it will not be "
+	                "tried again.\n\n", d->me) < 0)
+		return -1;
+	for (size_t pos = 0; pos < d->len;) {
+		if (next_record(d, &pos, &rcpt, &reason) < 0 ||
+		    sbuf_putc(out, '<') < 0 || put_clean(out, rcpt, 1000) < 0 ||
+		    sbuf_puts(out, ">:\n    ") < 0 ||
+		    put_clean(out, reason, 900) < 0 || sbuf_puts(out, "\n\n") < 0)
+			return -1;
+	}
+	return sbuf_puts(out, "The message itself is not attached: it was "
+	                 "sealed for its recipients,\nand nobody here can read "
+	                 "it.\n\n");
+}
+
+static int status_part(const struct dsn *d, struct sbuf *out)
+{
+	const char *rcpt, *reason;
+	char code[12];
+	if (sbuf_printf(out, "Content-Type: message/delivery-status\n\n"
+	                "Reporting-MTA: dns; %s\n", d->me) < 0 ||
+	    date(out, "Arrival-Date", d->arrival) < 0)
+		return -1;
+	for (size_t pos = 0; pos < d->len;) {
+		if (next_record(d, &pos, &rcpt, &reason) < 0)
+			return -1;
+		dsn_status(reason, code);
+		if (sbuf_puts(out, "\nFinal-Recipient: rfc822; ") < 0 ||
+		    put_clean(out, rcpt, 1000) < 0 ||
+		    sbuf_printf(out, "\nAction: failed\nStatus: %s\n"
+		                "Diagnostic-Code: x-secure-qmail; ", code) < 0 ||
+		    put_clean(out, reason, 900) < 0 || sbuf_putc(out, '\n') < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int dsn_build(const struct dsn *d, struct sbuf *out)
+{
+	char boundary[80];
+	snprintf(boundary, sizeof boundary, "sq-dsn-%llu-%lld", d->num,
+	         (long long)d->now);
+	if (sbuf_printf(out, "From: %s\nTo: <", d->from) < 0 ||
+	    put_clean(out, d->sender, 1000) < 0 ||
+	    sbuf_puts(out, ">\nSubject: failure notice: undeliverable mail\n") < 0 ||
+	    date(out, "Date", d->now) < 0 ||
+	    sbuf_printf(out, "Message-ID: <%lld.%llu.dsn@%s>\n"
+	                "Auto-Submitted: auto-replied\nMIME-Version: 1.0\n"
+	                "Content-Type: multipart/report; "
+	                "report-type=delivery-status;\n\tboundary=\"%s\"\n\n"
+	                "This is a delivery status notification (RFC 3464).\n"
+	                "\n--%s\n", (long long)d->now, d->num, d->me, boundary,
+	                boundary) < 0 ||
+	    human_part(d, out) < 0 || sbuf_printf(out, "--%s\n", boundary) < 0 ||
+	    status_part(d, out) < 0 || sbuf_printf(out, "\n--%s--\n", boundary) < 0)
+		return -1;
+	return 0;
+}
