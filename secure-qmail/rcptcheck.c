@@ -27,16 +27,15 @@ int rcptcheck_init(struct rcptcheck *r, struct control *ctl)
 	if (sq_path(r->userscdb, sizeof r->userscdb, "users/cdb") < 0 ||
 	    sq_path(r->sealer, sizeof r->sealer, "run/sealer") < 0)
 		return -1;
+	localdom_init(&r->ours, ctl);
 	return load(ctl, "rcpthosts", &r->rcpthosts) < 0 ||
-	       load(ctl, "locals", &r->locals) < 0 ||
-	       load(ctl, "virtualdomains", &r->virtualdomains) < 0 ? -1 : 0;
+	       localdom_reload(&r->ours) < 0 ? -1 : 0;
 }
 
 void rcptcheck_fini(struct rcptcheck *r)
 {
 	sbuf_free(&r->rcpthosts);
-	sbuf_free(&r->locals);
-	sbuf_free(&r->virtualdomains);
+	localdom_free(&r->ours);
 }
 
 /* 1 if domain is a line of list; ".example.org" lines match subdomains,
@@ -51,22 +50,6 @@ static int listed(const struct sbuf *list, const char *domain)
 			return 1;
 	}
 	return 0;
-}
-
-/* The virtualdomains prefix of domain, or NULL. */
-static const char *vd_prefix(const struct sbuf *vd, const char *domain,
-                             size_t *plen)
-{
-	size_t dl = strlen(domain);
-	for (const char *l = control_nextline(vd, NULL); l;
-	     l = control_nextline(vd, l)) {
-		const char *colon = strchr(l, ':');
-		if (colon && (size_t)(colon - l) == dl && !strncasecmp(l, domain, dl)) {
-			*plen = strlen(colon + 1);
-			return colon + 1;
-		}
-	}
-	return NULL;
 }
 
 /* Asks sq-sealerd whether the subscriber has a key. */
@@ -99,12 +82,15 @@ enum rcpt_verdict rcptcheck(struct rcptcheck *r, const char *address)
 	const char *at = strrchr(address, '@');
 	const char *domain = at ? at + 1 : "";
 	size_t llen = at ? (size_t)(at - address) : strlen(address);
-	size_t plen = 0;
-	const char *prefix = vd_prefix(&r->virtualdomains, domain, &plen);
+	const char *prefix;
 	if (!listed(&r->rcpthosts, domain) && !r->relayclient)
 		return RCPT_NO_RELAY;
-	if (!prefix && !listed(&r->locals, domain))
+	int ours = localdom_match(&r->ours, address, &prefix);
+	if (ours < 0)
+		return RCPT_TEMP;
+	if (!ours)
 		return RCPT_OK; /* a relay client's remote recipient */
+	size_t plen = prefix ? strlen(prefix) : 0;
 	/* ours: a subscriber in users/cdb, "prefix-local" as qmail-send
 	 * rewrites it, lower-cased by the lookup */
 	char local[600];

@@ -10,6 +10,7 @@
 #define SQ_RCPTCHECK_H
 
 #include "control.h"
+#include "localdom.h"
 #include "sbuf.h"
 
 enum rcpt_verdict {
@@ -22,8 +23,7 @@ enum rcpt_verdict {
 
 struct rcptcheck {
 	struct sbuf rcpthosts;          /* NUL-separated, as read */
-	struct sbuf locals;
-	struct sbuf virtualdomains;     /* "domain:prefix" lines */
+	struct localdom ours;           /* locals and virtualdomains */
 	char userscdb[4200];
 	char sealer[4200];              /* the sealing daemon's socket */
 	int relayclient;

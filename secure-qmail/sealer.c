@@ -38,44 +38,6 @@ static int fail(struct sealer *s, int code, const char *fmt, ...)
 	return code;
 }
 
-/* The domains that are ours: control/virtualdomains (the part before ':')
- * and control/locals. Reloaded when either file changes, so a domain
- * ses-adduser adds is ours at the next message. */
-static int load_locals(struct sealer *s)
-{
-	static const char *const files[2] = { "virtualdomains", "locals" };
-	struct timespec now[2] = { { 0, 0 }, { 0, 0 } };
-	for (int i = 0; i < 2; i++) {
-		struct stat st;
-		if (fstatat(s->ctl->dirfd, files[i], &st, 0) == 0)
-			now[i] = st.st_mtim;
-	}
-	if (s->locals.s && !memcmp(now, s->locals_mtime, sizeof now))
-		return 0;
-	sbuf_reset(&s->locals);
-	for (int i = 0; i < 2; i++) {
-		struct sbuf lines;
-		size_t n;
-		sbuf_init(&lines, CONTROL_FILE_MAX);
-		int r = control_readfile(s->ctl, files[i], &lines, &n);
-		for (const char *l = r == 1 ? control_nextline(&lines, NULL) : NULL;
-		     l; l = control_nextline(&lines, l)) {
-			const char *colon = i == 0 ? strchr(l, ':') : NULL;
-			size_t len = colon ? (size_t)(colon - l) : strlen(l);
-			if (sbuf_put(&s->locals, l, len) < 0 ||
-			    sbuf_putc(&s->locals, '\0') < 0)
-				r = -1;
-		}
-		sbuf_free(&lines);
-		if (r < 0)
-			return -1;
-	}
-	if (sbuf_putc(&s->locals, '\0') < 0) /* the list's end */
-		return -1;
-	memcpy(s->locals_mtime, now, sizeof now);
-	return 0;
-}
-
 int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 {
 	struct sbuf v;
@@ -83,7 +45,7 @@ int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 	memset(s, 0, sizeof *s);
 	s->ctl = ctl;
 	s->peks = peks;
-	sbuf_init(&s->locals, CONTROL_FILE_MAX);
+	localdom_init(&s->locals, ctl);
 	s->max = MESSAGE_MAX_DEFAULT;
 	if (sq_path(def, sizeof def, "bin/sq-queue") < 0)
 		return -1;
@@ -92,7 +54,7 @@ int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 	if (r == 1)
 		snprintf(s->queue_program, sizeof s->queue_program, "%s", v.s);
 	sbuf_free(&v);
-	if (r < 0 || load_locals(s) < 0)
+	if (r < 0 || localdom_reload(&s->locals) < 0)
 		return -1;
 	unsigned long databytes = 0;
 	if (control_readulong(ctl, "databytes", 1UL << 40, &databytes) < 0)
@@ -104,20 +66,12 @@ int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 
 void sealer_fini(struct sealer *s)
 {
-	sbuf_free(&s->locals);
+	localdom_free(&s->locals);
 }
 
 int sealer_is_local(struct sealer *s, const char *address)
 {
-	const char *at = strrchr(address, '@');
-	if (!at)
-		return 1; /* a bare local part ("postmaster") is ours */
-	if (load_locals(s) < 0)
-		return -1;
-	for (const char *d = s->locals.s; d && *d; d += strlen(d) + 1)
-		if (strcasecmp(d, at + 1) == 0)
-			return 1;
-	return 0;
+	return localdom_match(&s->locals, address, NULL);
 }
 
 /* Runs the queue program with msgfd on its fd 0 and the envelope on a

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "control.h"
+#include "localdom.h"
 #include "pekcache.h"
 
 /* qmail-queue's exit codes, which sq-seal returns to sq-smtpd. */
@@ -32,8 +33,7 @@ struct sealer {
 	struct pekcache *peks;
 	char queue_program[4096];       /* control/sealqueue */
 	unsigned long long max;         /* message size bound */
-	struct sbuf locals;             /* local domains, NUL-separated */
-	struct timespec locals_mtime[2];
+	struct localdom locals;
 	char error[400];
 	/* what the last sealer_queue queued, for the log */
 	size_t octets, sealed, remote;

@@ -1,10 +1,10 @@
 /*
- * sched - when to try a message again, and a heap of messages by that
+ * qsched - when to try a message again, and a heap of messages by that
  * time, so the scheduler finds the next one due without scanning the
  * queue (sq-send(8)).
  */
-#ifndef SQ_SCHED_H
-#define SQ_SCHED_H
+#ifndef SQ_QSCHED_H
+#define SQ_QSCHED_H
 
 #include <stddef.h>
 #include <time.h>

@@ -1,10 +1,10 @@
 /*
- * sched - retry times and a binary min-heap of messages. See sched.h.
+ * qsched - retry times and a binary min-heap of messages. See qsched.h.
  */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "sched.h"
+#include "qsched.h"
 
 static time_t isqrt(time_t x)
 {
