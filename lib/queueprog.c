@@ -2,9 +2,12 @@
  * queueprog - run a qmail-queue style program. See queueprog.h.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include "atomicfile.h"
 #include "queueprog.h"
 
 extern char **environ;
@@ -33,4 +36,32 @@ int queueprog_wait(pid_t pid)
 		if (errno != EINTR)
 			return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int queueprog_run(const char *path, const char *argv0, const void *msg,
+                  size_t msglen, const void *env, size_t envlen)
+{
+	int m[2], e[2];
+	if (pipe2(m, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(e, O_CLOEXEC) < 0) {
+		close(m[0]);
+		close(m[1]);
+		return -1;
+	}
+	pid_t pid = queueprog_start(path, argv0, m[0], e[0]);
+	int saved = errno;
+	close(m[0]);
+	close(e[0]);
+	int ok = pid > 0 && write_all(m[1], msg, msglen) == 0;
+	close(m[1]);
+	ok = ok && write_all(e[1], env, envlen) == 0;
+	close(e[1]);
+	if (pid < 0) {
+		errno = saved;
+		return -1;
+	}
+	int code = queueprog_wait(pid);
+	errno = 0; /* a signal, or input not taken: no errno to tell */
+	return code == 0 && !ok ? -1 : code; /* 0 without all its input: odd */
 }

@@ -19,4 +19,11 @@ pid_t queueprog_start(const char *path, const char *argv0, int fd0, int fd1);
 /* Waits for pid; its exit code, or -1 if a signal ended it. */
 int queueprog_wait(pid_t pid);
 
+/* Runs path as qmail-queue is run: msg on a pipe at its fd 0, then env on
+ * a pipe at its fd 1 (the order it reads them in). Its exit code; -1 if
+ * it cannot be started, was killed, or exited 0 without taking all its
+ * input (errno then says why when there is a reason). */
+int queueprog_run(const char *path, const char *argv0, const void *msg,
+                  size_t msglen, const void *env, size_t envlen);
+
 #endif

@@ -345,32 +345,17 @@ static int read_data(struct session *s, struct sbuf *msg, int *fatal)
 	return 0;
 }
 
-/* Runs the qmail-queue program: the message on a pipe at its fd 0, the
- * envelope on a pipe at its fd 1 (written after the message, the order
- * qmail-queue reads them in). Its exit code, or -1. */
+/* Runs the qmail-queue program with the message and envelope; its exit
+ * code, or -1. */
 static int queue_message(struct session *s, const struct sbuf *msg,
                          const struct sbuf *env)
 {
-	int m[2], e[2];
-	if (pipe2(m, O_CLOEXEC) < 0)
-		return -1;
-	if (pipe2(e, O_CLOEXEC) < 0) {
-		close(m[0]);
-		close(m[1]);
-		return -1;
-	}
-	pid_t pid = queueprog_start(s->qqprogram, "sq-seal", m[0], e[0]);
-	if (pid < 0)
+	int code = queueprog_run(s->qqprogram, "sq-seal", msg->s ? msg->s : "",
+	                         msg->len, env->s, env->len);
+	if (code < 0 && errno)
 		log_msg(SQLOG_ALERT, "cannot run %s: %s", s->qqprogram,
 		        strerror(errno));
-	close(m[0]);
-	close(e[0]);
-	int ok = pid > 0 && write_all(m[1], msg->s, msg->len) == 0;
-	close(m[1]);
-	ok = ok && write_all(e[1], env->s, env->len) == 0;
-	close(e[1]);
-	int code = pid < 0 ? -1 : queueprog_wait(pid);
-	return code == 0 && !ok ? -1 : code; /* 0 without all its input: odd */
+	return code;
 }
 
 static void cmd_data(struct session *s)
