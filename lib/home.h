@@ -14,4 +14,9 @@ const char *sq_home(void);
 /* Writes home + "/" + rel into out (n bytes); 0, or -1 if it does not fit. */
 int sq_path(char *out, size_t n, const char *rel);
 
+/* Writes the path of the program prog that sits beside this one (the
+ * directory of /proc/self/exe): the delivery programs start each other
+ * from wherever they were installed or built. 0, or -1. */
+int sq_sibling(char *out, size_t n, const char *prog);
+
 #endif

@@ -1,6 +1,7 @@
 /*
  * localdom - the domains that are ours. See localdom.h.
  */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -83,4 +84,17 @@ int localdom_match(struct localdom *l, const char *address,
 		d = p + strlen(p) + 1;
 	}
 	return 0;
+}
+
+int localdom_localname(struct localdom *l, const char *address, char *out,
+                       size_t n)
+{
+	const char *at = strrchr(address, '@'), *prefix;
+	int llen = at ? (int)(at - address) : (int)strlen(address);
+	int ours = localdom_match(l, address, &prefix);
+	if (ours <= 0)
+		return ours;
+	int len = prefix ? snprintf(out, n, "%s-%.*s", prefix, llen, address)
+	                 : snprintf(out, n, "%.*s", llen, address);
+	return len < 0 || (size_t)len >= n ? -2 : 1;
 }

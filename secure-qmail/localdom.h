@@ -32,4 +32,12 @@ int localdom_reload(struct localdom *l);
 int localdom_match(struct localdom *l, const char *address,
                    const char **prefix);
 
+/* The local name qmail-send gives an address of ours: "prefix-local" for
+ * a virtual domain, the local part for a locals domain (users/cdb lookups
+ * lower-case it). 1 with the name in out; 0 not ours; -1 the files cannot
+ * be read; -2 the name does not fit in n octets (or holds a NUL). */
+#define LOCALDOM_NAME_MAX 600
+int localdom_localname(struct localdom *l, const char *address, char *out,
+                       size_t n);
+
 #endif

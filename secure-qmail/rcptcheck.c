@@ -80,25 +80,16 @@ static enum rcpt_verdict has_key(struct rcptcheck *r, const char *address)
 enum rcpt_verdict rcptcheck(struct rcptcheck *r, const char *address)
 {
 	const char *at = strrchr(address, '@');
-	const char *domain = at ? at + 1 : "";
-	size_t llen = at ? (size_t)(at - address) : strlen(address);
-	const char *prefix;
-	if (!listed(&r->rcpthosts, domain) && !r->relayclient)
+	if (!listed(&r->rcpthosts, at ? at + 1 : "") && !r->relayclient)
 		return RCPT_NO_RELAY;
-	int ours = localdom_match(&r->ours, address, &prefix);
-	if (ours < 0)
+	char local[LOCALDOM_NAME_MAX];
+	int ours = localdom_localname(&r->ours, address, local, sizeof local);
+	if (ours == -1)
 		return RCPT_TEMP;
+	if (ours == -2)
+		return RCPT_UNKNOWN;
 	if (!ours)
 		return RCPT_OK; /* a relay client's remote recipient */
-	size_t plen = prefix ? strlen(prefix) : 0;
-	/* ours: a subscriber in users/cdb, "prefix-local" as qmail-send
-	 * rewrites it, lower-cased by the lookup */
-	char local[600];
-	int n = prefix ? snprintf(local, sizeof local, "%.*s-%.*s", (int)plen,
-	                          prefix, (int)llen, address)
-	               : snprintf(local, sizeof local, "%.*s", (int)llen, address);
-	if (n < 0 || (size_t)n >= sizeof local || memchr(address, '\0', llen))
-		return RCPT_UNKNOWN;
 	struct assign_entry e;
 	int found = assign_lookup(r->userscdb, local, &e);
 	if (found < 0)

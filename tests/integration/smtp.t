@@ -21,7 +21,6 @@ from sqtest.mail import MailHost, PASSWORD  # noqa: E402
 
 A, B = "john.smith@example.org", "jane.doe@example.org"
 CANARY = "CANARY-7d3f1e0c-plaintext-must-not-rest-on-disk"
-HELPER = os.path.join(tap.build_dir(), "tests", "helpers", "sqcrypt")
 
 
 def grep_queue(m, needle):
@@ -54,33 +53,6 @@ def raw_session(m, data, tls_after=None, read_until=b"", timeout=10):
     return s, got
 
 
-def open_for(m, address, mess):
-    """Opens a queued message with address's PDK, unwrapped with the
-    password (fetched with the login role, as sq-checkpw will), with our
-    code and with openssl cms, which must agree."""
-    h = hashlib.sha256(address.encode()).hexdigest()[:8]
-    st, doc = m.pks.call("GET", f"/v1/keys/{h}/pdk", "login")
-    work = os.path.join(m.home, "open")
-    os.makedirs(work, exist_ok=True)
-    paths = {n: os.path.join(work, n) for n in ("pdk", "pw", "key", "pek",
-                                                 "sealed")}
-    open(paths["pdk"], "w").write(doc["keys"][-1]["pdk"])
-    open(paths["pek"], "w").write(doc["keys"][-1]["pek"])
-    open(paths["pw"], "w").write(PASSWORD)
-    open(paths["sealed"], "wb").write(mess)
-    subprocess.run(["sh", "-c", 'exec "$0" unwrap "$1" "$2" 3<"$3"', HELPER,
-                    paths["pdk"], paths["key"], paths["pw"]], check=True)
-    r = subprocess.run([HELPER, "open", paths["pek"], paths["key"]],
-                       stdin=open(paths["sealed"], "rb"), capture_output=True)
-    # and the way a subscriber who leaves opens it, size line and all
-    o = subprocess.run(["openssl", "cms", "-decrypt", "-binary", "-in",
-                        paths["sealed"], "-recip", paths["pek"], "-inkey",
-                        paths["key"]], capture_output=True)
-    if o.returncode != 0 or o.stdout != r.stdout:
-        return 99, b"openssl cms -decrypt disagrees: " + o.stderr
-    return r.returncode, r.stdout
-
-
 tap.plan(28)
 m = MailHost(users=[A, B], control={"databytes": "100000\n"})
 try:
@@ -107,7 +79,7 @@ try:
     tap.is_(grep_queue(m, CANARY), 0, "the canary has no hit in the queue")
     tap.is_(grep_queue(m, "Subject: smtplib"), 0,
             "nor do the headers")
-    rc, plain = open_for(m, A, q[0][1])
+    rc, plain = m.open_for(A, q[0][1])
     tap.ok(rc == 0 and CANARY.encode() in plain and b"Received: from "
            b"client.example" in plain and b"by mx.example.org" in plain,
            "the subscriber's key opens it: the body and a Received: line",
@@ -132,8 +104,8 @@ try:
     envs = sorted(e.split(b"\0T")[1].split(b"\0")[0] for _, _, e in new)
     tap.ok(len(new) == 2 and envs == sorted([A.encode(), B.encode()]),
            "two recipients get two sealed copies, each envelope one recipient")
-    rc_a, _ = open_for(m, A, [x for x in new if A.encode() in x[2]][0][1])
-    rc_b, _ = open_for(m, A, [x for x in new if B.encode() in x[2]][0][1])
+    rc_a, _ = m.open_for(A, [x for x in new if A.encode() in x[2]][0][1])
+    rc_b, _ = m.open_for(A, [x for x in new if B.encode() in x[2]][0][1])
     tap.ok(rc_a == 0 and rc_b != 0,
            "each copy opens only for its own recipient (a Bcc stays blind)")
 
@@ -211,7 +183,7 @@ try:
     tls.sendall(b"Subject: over tls\r\n\r\nsecret\r\n.\r\nQUIT\r\n")
     time.sleep(1)
     tls.close()
-    rc, plain = open_for(m, A, m.queued()[-1][1])
+    rc, plain = m.open_for(A, m.queued()[-1][1])
     tap.ok(rc == 0 and b"Subject: over tls" in plain and
            b"with ESMTPS (TLSv1.3:" in plain,
            "the Received: line names the TLS version and cipher", plain[:400])

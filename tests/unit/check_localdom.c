@@ -56,12 +56,40 @@ START_TEST(no_files_no_domains)
 }
 END_TEST
 
+START_TEST(local_names_as_qmail_send_makes_them)
+{
+	char *dir = make_tmpdir();
+	struct control ctl;
+	struct localdom l;
+	char name[LOCALDOM_NAME_MAX], small[8];
+	WRITE(dir, "virtualdomains", "example.org:example.org\n");
+	WRITE(dir, "locals", "local.example\n");
+	ck_assert_int_eq(control_open(&ctl, dir), 0);
+	localdom_init(&l, &ctl);
+	ck_assert_int_eq(localdom_localname(&l, "John.Smith@example.org", name,
+	                                    sizeof name), 1);
+	ck_assert_str_eq(name, "example.org-John.Smith");
+	ck_assert_int_eq(localdom_localname(&l, "bob@local.example", name,
+	                                    sizeof name), 1);
+	ck_assert_str_eq(name, "bob");
+	ck_assert_int_eq(localdom_localname(&l, "bob@remote.example", name,
+	                                    sizeof name), 0);
+	ck_assert_int_eq(localdom_localname(&l, "john@example.org", small,
+	                                    sizeof small), -2);
+	localdom_free(&l);
+	control_close(&ctl);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("localdom");
 	TCase *tc = tcase_create("localdom");
 	tcase_add_test(tc, locals_and_virtualdomains_are_ours);
 	tcase_add_test(tc, no_files_no_domains);
+	tcase_add_test(tc, local_names_as_qmail_send_makes_them);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,6 +8,7 @@ under tcpserver on a free loopback port.
 As root the daemons run as "nobody", like production ones under their own
 uids; the instance's queue is then given to nobody too.
 """
+import hashlib
 import os
 import pwd
 import shutil
@@ -75,9 +76,11 @@ class MailHost:
         r = self.run(os.path.join(self.bin, "sq-queue"), "--init")
         assert r.returncode == 0, r.stderr
         os.makedirs(os.path.join(home, "run"), exist_ok=True)
+        os.makedirs(os.path.join(home, "maildirs"), mode=0o700, exist_ok=True)
         if os.geteuid() == 0:
             nobody = pwd.getpwnam("nobody")
-            for path in ("queue", "users", "run", "control/servercert.pem",
+            for path in ("queue", "users", "run", "maildirs",
+                         "control/servercert.pem",
                          "control/pksdeliver"):
                 full = os.path.join(home, path)
                 for root, dirs, files in os.walk(full):
@@ -139,6 +142,80 @@ class MailHost:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("tcpserver did not start")
+
+    def start_delivery(self):
+        """sq-start: sq-send, sq-lspawn and sq-clean, delivering into
+        maildirs/ (combined mode)."""
+        self.send = self._spawn(self.as_user(
+            [os.path.join(self.bin, "sq-start")]), "send.log")
+        return self.send
+
+    def stop_delivery(self, sig=15):
+        if self.send.poll() is None:
+            self.send.send_signal(sig)
+            self.send.wait(timeout=60)
+        self.procs.remove(self.send)
+
+    def mailbox(self, address):
+        """The maildir of address (hash-row), or None before its first
+        message."""
+        h = hashlib.sha256(address.encode()).hexdigest()[:8]
+        top = os.path.join(self.home, "maildirs")
+        names = [n for n in os.listdir(top) if n.startswith(h + "-")] \
+            if os.path.isdir(top) else []
+        return os.path.join(top, min(names, key=lambda n: int(n[9:]))) \
+            if names else None
+
+    def delivered(self, address):
+        """The messages in address's maildir new/, oldest first."""
+        md = self.mailbox(address)
+        if not md:
+            return []
+        new = os.path.join(md, "new")
+        return [open(os.path.join(new, n), "rb").read()
+                for n in sorted(os.listdir(new))]
+
+    def wait_for(self, what, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            got = what()
+            if got:
+                return got
+            time.sleep(0.1)
+        return what()
+
+    def open_for(self, address, mess, password=PASSWORD):
+        """Opens a sealed message with address's newest PDK, unwrapped with
+        the password (fetched with the login role, as sq-checkpw will),
+        with our code and with openssl cms, which must agree: (exit code,
+        plaintext)."""
+        h = hashlib.sha256(address.encode()).hexdigest()[:8]
+        st, doc = self.pks.call("GET", f"/v1/keys/{h}/pdk", "login")
+        work = os.path.join(self.home, "open")
+        os.makedirs(work, exist_ok=True)
+        paths = {n: os.path.join(work, n) for n in ("pdk", "pw", "key", "pek",
+                                                     "sealed")}
+        open(paths["pdk"], "w").write(doc["keys"][-1]["pdk"])
+        open(paths["pek"], "w").write(doc["keys"][-1]["pek"])
+        open(paths["pw"], "w").write(password)
+        open(paths["sealed"], "wb").write(mess)
+        helper = os.path.join(tap.build_dir(), "tests", "helpers", "sqcrypt")
+        subprocess.run(["sh", "-c", 'exec "$0" unwrap "$1" "$2" 3<"$3"',
+                        helper, paths["pdk"], paths["key"], paths["pw"]],
+                       check=True)
+        r = subprocess.run([helper, "open", paths["pek"], paths["key"]],
+                           stdin=open(paths["sealed"], "rb"),
+                           capture_output=True)
+        # and the way a subscriber who leaves opens it, size line and all
+        o = subprocess.run(["openssl", "cms", "-decrypt", "-binary", "-in",
+                            paths["sealed"], "-recip", paths["pek"], "-inkey",
+                            paths["key"]], capture_output=True)
+        for p in paths.values():
+            if os.path.exists(p):
+                os.unlink(p)
+        if o.returncode != 0 or o.stdout != r.stdout:
+            return 99, b"openssl cms -decrypt disagrees: " + o.stderr
+        return r.returncode, r.stdout
 
     def log(self, name):
         try:

@@ -1,0 +1,180 @@
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <openssl/cms.h>
+#include <openssl/pem.h>
+
+#include "addr.h"
+#include "encrypt_local.h"
+#include "pki.h"
+#include "seal.h"
+#include "sealcheck.h"
+
+static int reason(char *why, size_t whylen, const char *text)
+{
+	if (why && whylen)
+		snprintf(why, whylen, "%s", text);
+	return -1;
+}
+
+void el_keys_free(struct el_keys *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		X509_free(k->cert[i]);
+	free(k->cert);
+	memset(k, 0, sizeof *k);
+}
+
+/* Keeps key i's certificate if the CA issued it for address. */
+static int keep(struct el_keys *k, const struct pks_key *key, X509 *ca,
+                const char *address)
+{
+	X509 *cert = key->pek ? pki_cert_from_pem(key->pek, strlen(key->pek))
+	                      : NULL;
+	if (!cert || pki_verify_pek(cert, ca, address, NULL, 0) != 1) {
+		X509_free(cert);
+		return 0;
+	}
+	k->cert[k->n] = cert;
+	if (k->n == 0 || key->row < k->mailbox_row)
+		k->mailbox_row = key->row;
+	return 1;
+}
+
+enum el_result el_keys_fetch(struct pks_client *pks, X509 *ca,
+                             const char *address, struct el_keys *k,
+                             char *why, size_t whylen)
+{
+	struct pks_keys keys;
+	unsigned best_version = 0;
+	uint64_t best_row = 0;
+	memset(k, 0, sizeof *k);
+	k->hash = addr_hash(address);
+	int r = pks_get_peks(pks, k->hash, &keys);
+	if (r == PKS_NOT_FOUND)
+		return EL_NOKEY;
+	if (r != PKS_OK) {
+		snprintf(why, whylen, "PKS: %s", pks_client_error(pks));
+		return EL_TEMP;
+	}
+	k->cert = calloc(keys.n ? keys.n : 1, sizeof *k->cert);
+	if (!k->cert) {
+		pks_keys_free(&keys);
+		reason(why, whylen, "out of memory");
+		return EL_TEMP;
+	}
+	for (size_t i = 0; i < keys.n; i++) {
+		const struct pks_key *key = &keys.key[i];
+		if (!keep(k, key, ca, address))
+			continue;
+		if (key->version > best_version ||
+		    (key->version == best_version && key->row > best_row)) {
+			best_version = key->version;
+			best_row = key->row;
+			k->newest = k->n;
+		}
+		k->n++;
+	}
+	pks_keys_free(&keys);
+	if (k->n == 0) {
+		el_keys_free(k);
+		return EL_NOKEY;
+	}
+	return EL_OK;
+}
+
+void el_mailbox(const struct el_keys *k, char id[MAILDIR_ID_SIZE])
+{
+	maildir_id_format(id, k->hash, k->mailbox_row);
+}
+
+static int ri_names(CMS_RecipientInfo *ri, X509 *cert)
+{
+	if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_TRANS)
+		return CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0;
+	if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_AGREE)
+		return 0;
+	STACK_OF(CMS_RecipientEncryptedKey) *reks =
+		CMS_RecipientInfo_kari_get0_reks(ri);
+	for (int i = 0; i < sk_CMS_RecipientEncryptedKey_num(reks); i++)
+		if (CMS_RecipientEncryptedKey_cert_cmp(
+			    sk_CMS_RecipientEncryptedKey_value(reks, i), cert) == 0)
+			return 1;
+	return 0;
+}
+
+int el_sealed_for(const char *msg, size_t len, const struct el_keys *k)
+{
+	const char *entity = memchr(msg, '\n', len);
+	if (!entity || len > INT_MAX)
+		return -1;
+	entity++;
+	BIO *in = BIO_new_mem_buf(entity, (int)(len - (size_t)(entity - msg)));
+	CMS_ContentInfo *cms = in ? SMIME_read_CMS(in, NULL) : NULL;
+	STACK_OF(CMS_RecipientInfo) *ris =
+		cms ? CMS_get0_RecipientInfos(cms) : NULL;
+	int found = ris ? 0 : -1;
+	for (int i = 0; ris && !found && i < sk_CMS_RecipientInfo_num(ris); i++)
+		for (size_t c = 0; !found && c < k->n; c++)
+			found = ri_names(sk_CMS_RecipientInfo_value(ris, i),
+			                 k->cert[c]);
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	return found;
+}
+
+/* Seals msg now with the newest key into sealed, through a memfd (seal_mem
+ * writes to a descriptor); the copy never touches a disk. */
+static enum el_result seal_now(const char *msg, size_t len,
+                               const struct el_keys *k, struct sbuf *sealed,
+                               unsigned long long *plainsize, char *why,
+                               size_t whylen)
+{
+	struct seal_size size;
+	int fd = memfd_create("sq-sealed", MFD_CLOEXEC);
+	int r = fd < 0 ? -1 : seal_mem(msg, len, fd, k->cert[k->newest], &size);
+	if (r == 0 && lseek(fd, 0, SEEK_SET) == 0)
+		r = sbuf_read_fd(sealed, fd);
+	else
+		r = -1;
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
+		reason(why, whylen, "cannot seal the message");
+		return EL_TEMP;
+	}
+	*plainsize = size.crlf_octets;
+	return EL_OK;
+}
+
+enum el_result el_prepare(const char *msg, size_t len,
+                          const struct el_keys *k, struct sbuf *sealed,
+                          const char **out, size_t *outlen,
+                          unsigned long long *plainsize, char *why,
+                          size_t whylen)
+{
+	if (sealcheck(msg, len, plainsize) == 0) {
+		int r = el_sealed_for(msg, len, k);
+		if (r != 1) {
+			reason(why, whylen, r == 0 ? "sealed for another key"
+			                           : "a sealed message that does not "
+			                             "parse");
+			return EL_PERM;
+		}
+		*out = msg;
+		*outlen = len;
+		return EL_OK;
+	}
+	sbuf_reset(sealed);
+	enum el_result r = seal_now(msg, len, k, sealed, plainsize, why, whylen);
+	if (r == EL_OK) {
+		*out = sealed->s;
+		*outlen = sealed->len;
+	}
+	return r;
+}
