@@ -58,7 +58,7 @@ def kick(m):
     m.send.send_signal(signal.SIGALRM)
 
 
-tap.plan(17)
+tap.plan(19)
 m = MailHost(users=[A, B, C] + MANY, control={"retrystep": "1\n", "pekcachetime": "0\n"})
 try:
     m.start()
@@ -99,6 +99,10 @@ try:
     # --- an old key version --------------------------------------------------------
     m.stop_delivery()
     send(m, "alice@remote.example", [C], message("sealed before the reset"))
+    r = m.run(os.path.join(m.bin, "sq-qstat"))
+    tap.is_(r.stdout, "messages in queue: 1\n"
+            "messages in queue but not yet preprocessed: 1\n",
+            "sq-qstat counts a message sq-send has not seen yet")
     r = m.run(os.path.join(m.bin, "ses-passwd"), "--reset", "--password-fd",
               "3", C, pw="a brand new password 42\n")
     tap.ok(r.returncode == 0, "the subscriber's key is reset: a new version",
@@ -133,6 +137,11 @@ try:
            not m.delivered(B)[1:],
            "the delivery fails for good; with the PKS down its notice waits",
            m.log("send.log")[-1500:])
+    r = m.run(os.path.join(m.bin, "sq-qread"))
+    tap.ok(r.returncode == 0 and f"<{A}>" in r.stdout and
+           f"  done\tlocal\t{B}" in r.stdout,
+           "sq-qread shows the message waiting for its notice, its "
+           "recipient done", r.stdout + r.stderr)
     m.pks.start_pksd()
     time.sleep(1)
     kick(m)
