@@ -228,6 +228,10 @@ static ssize_t tls_source(void *ctx, void *buf, size_t n)
 static int flush(struct edhc *c)
 {
 	size_t done = 0;
+	if (!c->ssl) {
+		errno = ENOTCONN;
+		return -1;
+	}
 	while (done < c->out.len) {
 		size_t left = c->out.len - done;
 		int r = SSL_write(c->ssl, c->out.s + done,
@@ -381,7 +385,11 @@ static int reply(struct edhc *c, void (*each)(void *, const char *), void *arg)
 		}
 		snprintf(c->err, sizeof c->err, "%s", line.s);
 		code = atoi(line.s);
-		c->answered++;
+		/* 421: edhd is closing (its timeout), whatever we said */
+		if (code == 421)
+			disconnect(c);
+		else
+			c->answered++;
 		break;
 	}
 	sbuf_free(&line);

@@ -9,7 +9,8 @@
  * reconnects once when the server closed it in between. Results:
  * EDHC_OK; EDHC_TEMP for a 4xx, connection trouble and timeouts (try
  * again later); EDHC_PERM for a 5xx. edhc_error() gives the last reply or
- * reason (never the secret).
+ * reason (never the secret). The caller ignores SIGPIPE, as our daemons
+ * do: a write to a connection edhd has closed must fail, not kill.
  *
  * Control files (sq-edh(5)); the caller names the host and credential
  * files, normally the defines below:
