@@ -75,6 +75,17 @@ static void cmd_list(struct retr *r)
 		maildir_list_free(&l);
 }
 
+/* FETCH or DELETE found no message (errno ENOENT) or failed: the log
+ * line and the reply. */
+static void missing(struct retr *r, const char *verb, const char *uid)
+{
+	int gone = errno == ENOENT;
+	log_msg(SQLOG_INFO, "retrieve %s: %s %s: %s", r->md.id, verb, uid,
+	        gone ? "no such message" : strerror(errno));
+	smtpio_reply(&r->s->io, gone ? "550 5.1.1 no such message"
+	             : "451 4.3.0 cannot do that now; try again later");
+}
+
 /* Sends the open file's octets after the length line; 0 or -1 (the
  * connection is then unusable: the client was promised the octets). */
 static int send_file(struct retr *r, int fd, unsigned long long size)
@@ -96,16 +107,12 @@ static int send_file(struct retr *r, int fd, unsigned long long size)
 /* 0 to go on, 1 when the connection must end. */
 static int cmd_fetch(struct retr *r, const char *uid)
 {
-	struct smtpio *io = &r->s->io;
 	struct stat st;
 	int fd = r->md.dirfd >= 0 ? maildir_open_uid(&r->md, uid) : -1;
 	if (r->md.dirfd < 0)
 		errno = ENOENT;
 	if (fd < 0) {
-		log_msg(SQLOG_INFO, "retrieve %s: FETCH %s: %s", r->md.id, uid,
-		        errno == ENOENT ? "no such message" : strerror(errno));
-		smtpio_reply(io, errno == ENOENT ? "550 5.1.1 no such message"
-		             : "451 4.3.0 cannot open the message now");
+		missing(r, "FETCH", uid);
 		return 0;
 	}
 	int bad = fstat(fd, &st) < 0 || send_file(r, fd,
@@ -128,10 +135,7 @@ static void cmd_delete(struct retr *r, const char *uid)
 	if (r->md.dirfd < 0)
 		errno = ENOENT;
 	if (rc < 0) {
-		log_msg(SQLOG_INFO, "retrieve %s: DELETE %s: %s", r->md.id, uid,
-		        errno == ENOENT ? "no such message" : strerror(errno));
-		smtpio_reply(io, errno == ENOENT ? "550 5.1.1 no such message"
-		             : "451 4.3.0 cannot delete the message now");
+		missing(r, "DELETE", uid);
 		return;
 	}
 	log_msg(SQLOG_INFO, "retrieve %s: DELETE %s, client %lu", r->md.id, uid,

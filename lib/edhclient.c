@@ -86,17 +86,6 @@ void edhc_config_wipe(struct edhc_config *cfg)
 	OPENSSL_cleanse(cfg, sizeof *cfg);
 }
 
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int load_line(struct control *ctl, const char *name, const char *def,
                      char *out, size_t n)
 {
@@ -132,12 +121,12 @@ static int load_cred(struct edhc_config *cfg, struct control *ctl,
 	sbuf_init_secret(&raw, CRED_MAX);
 	int fd = openat(ctl->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	int r = fd < 0 || sbuf_read_fd(&raw, fd) < 0
-		? fail(why, whylen, "%s: %s", name, strerror(errno))
+		? pks_reason(why, whylen, "%s: %s", name, strerror(errno))
 		: pks_parse_credentials(raw.s ? raw.s : "", raw.len,
 		                        &cfg->client_id, cfg->secret, sub,
 		                        sizeof sub);
 	if (fd >= 0 && r < 0 && raw.len)
-		fail(why, whylen, "%s: %s", name, sub);
+		pks_reason(why, whylen, "%s: %s", name, sub);
 	if (fd >= 0)
 		close(fd);
 	sbuf_free(&raw);
@@ -156,20 +145,20 @@ int edhc_config_load(struct edhc_config *cfg, int proto, struct control *ctl,
 	int r = -1;
 	if (load_line(ctl, hostfile, def, hp, sizeof hp) < 0 ||
 	    edhc_hostport_parse(hp, cfg->host, sizeof cfg->host, cfg->port) < 0)
-		fail(why, whylen, "control/%s: want HOST:PORT", hostfile);
+		pks_reason(why, whylen, "control/%s: want HOST:PORT", hostfile);
 	else if (load_seconds(ctl, "timeoutedhconnect",
 	                      EDHC_CONNECT_TIMEOUT_DEFAULT,
 	                      &cfg->connect_timeout_ms) < 0 ||
 	         load_seconds(ctl, "timeoutedhclient", EDHC_TIMEOUT_DEFAULT,
 	                      &cfg->timeout_ms) < 0)
-		fail(why, whylen, "timeoutedhconnect, timeoutedhclient: want "
+		pks_reason(why, whylen, "timeoutedhconnect, timeoutedhclient: want "
 		     "seconds from 1 to %d", PKS_TIMEOUT_MAX);
 	else if (load_line(ctl, "me", "localhost", cfg->me, sizeof cfg->me) < 0)
-		fail(why, whylen, "control/me: %s", strerror(errno));
+		pks_reason(why, whylen, "control/me: %s", strerror(errno));
 	else if (snprintf(cfg->cafile, sizeof cfg->cafile, "%s/ca.pem",
 	                  ctldir) >= (int)sizeof cfg->cafile ||
 	         access(cfg->cafile, R_OK) < 0)
-		fail(why, whylen, "%s/ca.pem: cannot read it", ctldir);
+		pks_reason(why, whylen, "%s/ca.pem: cannot read it", ctldir);
 	else
 		r = load_cred(cfg, ctl, credfile, why, whylen);
 	if (r < 0)
@@ -179,6 +168,7 @@ int edhc_config_load(struct edhc_config *cfg, int proto, struct control *ctl,
 
 /* ---- the connection ------------------------------------------------------- */
 
+/* The reason goes to c->err, for edhc_error(); OP_TEMP for the caller. */
 static int set_error(struct edhc *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static int set_error(struct edhc *c, const char *fmt, ...)

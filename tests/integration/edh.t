@@ -58,7 +58,7 @@ def cli(edh, *args, stdin=b""):
 
 
 def main():
-    tap.plan(47)
+    tap.plan(48)
     work = tempfile.mkdtemp(prefix="sqedh-msg.")
     msg = sealed_message(work)
     with EDH(control={"timeoutedh": "3\n",
@@ -267,6 +267,10 @@ def client(edh, msg):
     r = cli(edh, "deliver", CLI, stdin=msg)
     tap.ok(r.returncode == 111, "with edhd down, delivery is EDHC_TEMP",
            r.stderr)
+    log = edh.log_text()
+    tap.ok("Sanitizer" not in log and "runtime error" not in log,
+           "edhd and its children ran clean (no sanitizer report)",
+           log[-3000:])
 
 
 main()

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -77,6 +78,7 @@ START_TEST(the_config_has_defaults_and_the_credential)
 	edhc_config_wipe(&cfg);
 	ck_assert_int_eq(cfg.secret[0], 0);
 	rm_rf(dir);
+	free(dir);
 }
 END_TEST
 
@@ -88,12 +90,14 @@ START_TEST(a_bad_file_is_a_reason_that_never_quotes_the_secret)
 	ck_assert_int_eq(load(dir, &cfg, why, sizeof why), -1);
 	ck_assert_ptr_nonnull(strstr(why, "edhlmtp-host"));
 	rm_rf(dir);
+	free(dir);
 	dir = setup(NULL, "1 topsecret\n");
 	ck_assert_int_eq(load(dir, &cfg, why, sizeof why), -1);
 	ck_assert_ptr_nonnull(strstr(why, "edhlmtp-cred"));
 	ck_assert_ptr_null(strstr(why, "topsecret"));
 	ck_assert_int_eq(cfg.client_id, 0);
 	rm_rf(dir);
+	free(dir);
 	dir = setup(NULL, NULL);
 	ck_assert_int_eq(load(dir, &cfg, why, sizeof why), -1);
 	ck_assert_ptr_nonnull(strstr(why, "edhlmtp-cred"));
@@ -101,6 +105,7 @@ START_TEST(a_bad_file_is_a_reason_that_never_quotes_the_secret)
 	write_file(dir, "timeoutedhclient", "0\n", 2);
 	ck_assert_int_eq(load(dir, &cfg, why, sizeof why), -1);
 	rm_rf(dir);
+	free(dir);
 }
 END_TEST
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@ static int open_from(const char *text, struct listener *v, size_t *n,
 	                      v, LISTEN_MAX, n, why, whylen);
 	control_close(&ctl);
 	rm_rf(dir);
+	free(dir);
 	return r;
 }
 
