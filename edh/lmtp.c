@@ -1,0 +1,363 @@
+/*
+ * lmtp - edhd's LMTP side. See lmtp.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "clientfile.h"
+#include "control.h"
+#include "lmtp.h"
+#include "log.h"
+#include "maildir.h"
+#include "quota.h"
+#include "sealcheck.h"
+#include "smtpcmd.h"
+#include "smtpdata.h"
+
+struct lmtp {
+	struct edh_session *s;
+	int hello;                      /* LHLO seen */
+	int mail;                       /* MAIL seen */
+	unsigned long long declared;    /* MAIL's SIZE=, 0 if none */
+	size_t n;
+	char rcpt[LMTP_RCPT_MAX][MAILDIR_ID_SIZE];
+};
+
+/* What became of the DATA octets. */
+enum data_end { DATA_OK, DATA_GONE, DATA_BARE, DATA_BIG, DATA_NOMEM };
+
+static void reset(struct lmtp *l)
+{
+	l->mail = 0;
+	l->declared = 0;
+	l->n = 0;
+}
+
+int lmtp_rcpt_parse(const char *arg, char *box)
+{
+	size_t len = strlen(arg);
+	if (strncasecmp(arg, "TO:", 3) != 0)
+		return -1;
+	arg += 3, len -= 3;
+	if (len < 2 || arg[0] != '<' || arg[len - 1] != '>')
+		return -1; /* parameters, blanks, or no angle brackets */
+	if (len - 2 >= MAILDIR_ID_SIZE)
+		return -2;
+	memcpy(box, arg + 1, len - 2);
+	box[len - 2] = '\0';
+	return maildir_id_valid(box) ? 0 : -2;
+}
+
+/* ---- quota -------------------------------------------------------------- */
+
+/* control/quota's limit for box: 1 (in *limit), 0 none, -1 unusable. */
+static int quota_for(struct lmtp *l, const char *box, unsigned long long *limit)
+{
+	struct sbuf lines;
+	size_t count, bad = 0;
+	sbuf_init(&lines, CONTROL_FILE_MAX);
+	int r = control_readfile(&l->s->cfg->ctl, "quota", &lines, &count);
+	if (r > 0)
+		r = quota_lookup(&lines, box, limit, &bad);
+	if (r < 0)
+		log_msg(SQLOG_ALERT, "control/quota unusable (line %zu): %s", bad,
+		        strerror(errno));
+	sbuf_free(&lines);
+	return r;
+}
+
+/* 1 when size more octets would pass box's quota, 0 when they fit, -1
+ * when that cannot be known (fail closed: a temporary error). md may be a
+ * closed mailbox (one never delivered to: no usage). */
+static int over_quota(struct lmtp *l, struct maildir *md, const char *box,
+                      unsigned long long size)
+{
+	unsigned long long limit, used = 0, count;
+	int r = quota_for(l, box, &limit);
+	if (r <= 0)
+		return r;
+	if (md->dirfd >= 0 && maildir_usage(md, &used, &count) < 0) {
+		log_msg(SQLOG_ALERT, "%s: cannot count its usage: %s", box,
+		        strerror(errno));
+		return -1;
+	}
+	return !quota_fits(used, size, limit);
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static void cmd_lhlo(struct lmtp *l, const char *arg)
+{
+	struct smtpio *io = &l->s->io;
+	if (!*arg) {
+		smtpio_reply(io, "501 5.5.4 LHLO wants a host name");
+		return;
+	}
+	reset(l);
+	l->hello = 1;
+	smtpio_reply(io, "250-%s", l->s->cfg->me);
+	smtpio_reply(io, "250-PIPELINING");
+	smtpio_reply(io, "250-ENHANCEDSTATUSCODES");
+	smtpio_reply(io, "250-SIZE %lu", l->s->cfg->databytes);
+	smtpio_reply(io, "250 AUTH PLAIN");
+}
+
+static void cmd_mail(struct lmtp *l, const char *arg)
+{
+	struct smtp_path p;
+	struct smtpio *io = &l->s->io;
+	if (l->mail) {
+		smtpio_reply(io, "503 5.5.1 nested MAIL command");
+		return;
+	}
+	enum smtp_path_error e = smtpcmd_mail_from(arg, &p);
+	if (e != PATH_OK) {
+		smtpio_reply(io, "%s %s", e == PATH_BAD_PARAM ? "555 5.5.4"
+		             : "501 5.1.7", smtpcmd_strerror(e));
+		return;
+	}
+	if (p.size > l->s->cfg->databytes) {
+		smtpio_reply(io, "552 5.3.4 message size exceeds the limit of %lu "
+		             "octets", l->s->cfg->databytes);
+		return;
+	}
+	l->mail = 1;
+	l->declared = p.size;
+	smtpio_reply(io, "250 2.1.0 ok");
+}
+
+static void cmd_rcpt(struct lmtp *l, const char *arg)
+{
+	struct smtpio *io = &l->s->io;
+	char box[MAILDIR_ID_SIZE];
+	struct maildir md;
+	if (!l->mail) {
+		smtpio_reply(io, "503 5.5.1 MAIL first");
+		return;
+	}
+	int r = lmtp_rcpt_parse(arg, box);
+	if (r == -1) {
+		smtpio_reply(io, "501 5.5.4 syntax: RCPT TO:<MAILBOX>");
+		return;
+	}
+	if (r == -2) {
+		smtpio_reply(io, "550 5.1.1 no such mailbox");
+		return;
+	}
+	if (l->n >= LMTP_RCPT_MAX) {
+		smtpio_reply(io, "452 4.5.3 too many recipients");
+		return;
+	}
+	/* a full mailbox is refused here already, sparing the transfer */
+	md.dirfd = -1;
+	if (maildir_open(&md, l->s->cfg->maildirs, box, 0) < 0)
+		md.dirfd = -1;
+	r = over_quota(l, &md, box, l->declared ? l->declared : 1);
+	if (md.dirfd >= 0)
+		maildir_close(&md);
+	if (r != 0) {
+		log_msg(SQLOG_INFO, "delivery %s: %s at RCPT, client %lu", box,
+		        r > 0 ? "over quota" : "quota unknown",
+		        (unsigned long)l->s->client);
+		smtpio_reply(io, r > 0 ? "452 4.2.2 mailbox full"
+		             : "451 4.3.0 quota unknown; try again later");
+		return;
+	}
+	memcpy(l->rcpt[l->n++], box, MAILDIR_ID_SIZE);
+	smtpio_reply(io, "250 2.1.5 ok");
+}
+
+/* Reads the message after 354 into msg, LF line ends, unstuffed. */
+static enum data_end read_data(struct lmtp *l, struct sbuf *msg)
+{
+	struct smtpdata d;
+	char buf[8192];
+	smtpdata_init(&d, l->s->cfg->databytes);
+	while (!smtpdata_done(&d)) {
+		ssize_t got = smtpio_read(&l->s->io, buf, sizeof buf);
+		if (got <= 0)
+			return DATA_GONE;
+		size_t used = smtpdata_feed(&d, buf, (size_t)got, msg);
+		if (smtpdata_bare(&d))
+			return DATA_BARE;
+		if (used < (size_t)got && smtpdata_done(&d))
+			rbuf_unread(&l->s->io.in, (size_t)got - used);
+	}
+	if (smtpdata_too_big(&d))
+		return DATA_BIG;
+	return smtpdata_error(&d) ? DATA_NOMEM : DATA_OK;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long)(t.tv_sec - t0->tv_sec) * 1000 +
+	       (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* One line per recipient and attempt, for multilog. */
+static void log_delivery(struct lmtp *l, const char *box, const char *result,
+                         size_t size, const struct timespec *t0)
+{
+	log_msg(SQLOG_INFO, "delivery %s: %s, %zu octets, %ld ms, client %lu "
+	        "from %s", box, result, size, ms_since(t0),
+	        (unsigned long)l->s->client, l->s->ip);
+}
+
+/* Stores the sealed message for one recipient; its reply and log line. */
+static void deliver_one(struct lmtp *l, const char *box, const struct sbuf *msg,
+                        unsigned long long plainsize, const struct timespec *t0)
+{
+	struct smtpio *io = &l->s->io;
+	struct maildir md;
+	struct maildir_delivered out;
+	if (maildir_open(&md, l->s->cfg->maildirs, box, 1) < 0) {
+		log_msg(SQLOG_ALERT, "%s: cannot open the mailbox: %s", box,
+		        strerror(errno));
+		log_delivery(l, box, "deferred: mailbox unavailable", msg->len, t0);
+		smtpio_reply(io, "451 4.3.0 <%s> mailbox unavailable", box);
+		return;
+	}
+	int q = over_quota(l, &md, box, msg->len);
+	if (q != 0) {
+		log_delivery(l, box, q > 0 ? "deferred: over quota"
+		             : "deferred: quota unknown", msg->len, t0);
+		smtpio_reply(io, q > 0 ? "452 4.2.2 <%s> mailbox full"
+		             : "451 4.3.0 <%s> quota unknown", box);
+	} else if (maildir_deliver(&md, l->s->cfg->me, msg->s, msg->len,
+	                           plainsize, &out) < 0) {
+		int e = errno;
+		log_msg(SQLOG_ALERT, "%s: delivery failed: %s", box, strerror(e));
+		log_delivery(l, box, "deferred: write failed", msg->len, t0);
+		smtpio_reply(io, e == ENOSPC || e == EDQUOT
+		             ? "452 4.3.1 <%s> insufficient system storage"
+		             : "451 4.3.0 <%s> write failed; try again later", box);
+	} else {
+		log_delivery(l, box, "ok", msg->len, t0);
+		smtpio_reply(io, "250 2.0.0 <%s> delivered %.*s", box,
+		             (int)out.uidlen, out.name);
+	}
+	maildir_close(&md);
+}
+
+/* The same reply for every recipient (LMTP wants one each), and the log. */
+static void refuse_all(struct lmtp *l, const char *reply, const char *result,
+                       size_t size, const struct timespec *t0)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		log_delivery(l, l->rcpt[i], result, size, t0);
+		smtpio_reply(&l->s->io, "%s", reply);
+	}
+}
+
+/* The octets are in: check the seal, then deliver to each recipient. */
+static void finish_data(struct lmtp *l, enum data_end end, struct sbuf *msg,
+                        const struct timespec *t0)
+{
+	unsigned long long plain;
+	if (end == DATA_BIG)
+		refuse_all(l, "552 5.3.4 message size exceeds the limit",
+		           "refused: too big", msg->len, t0);
+	else if (end == DATA_NOMEM)
+		refuse_all(l, "451 4.3.0 cannot hold the message now",
+		           "deferred: out of memory", msg->len, t0);
+	else if (sealcheck(msg->s ? msg->s : "", msg->len, &plain) < 0)
+		refuse_all(l, errno == EINVAL
+		           ? "554 5.6.0 no valid X-SQ-Plaintext-Size line: refused"
+		           : "554 5.6.0 not an S/MIME authEnveloped-data message: "
+		             "refused", errno == EINVAL ? "refused: bad size line"
+		           : "refused: not sealed", msg->len, t0);
+	else
+		for (size_t i = 0; i < l->n; i++)
+			deliver_one(l, l->rcpt[i], msg, plain, t0);
+}
+
+/* 0 to go on, 1 when the connection must end. */
+static int cmd_data(struct lmtp *l)
+{
+	struct smtpio *io = &l->s->io;
+	struct sbuf msg;
+	struct timespec t0;
+	if (!l->mail || l->n == 0) {
+		smtpio_reply(io, l->mail ? "503 5.5.1 no valid recipients"
+		                         : "503 5.5.1 MAIL first");
+		return 0;
+	}
+	smtpio_reply(io, "354 go ahead, end with <CRLF>.<CRLF>");
+	/* bounded: smtpdata keeps at most databytes, and only counts beyond */
+	sbuf_init(&msg, l->s->cfg->databytes + 1);
+	enum data_end end = read_data(l, &msg);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (end == DATA_GONE || end == DATA_BARE) {
+		log_msg(SQLOG_WARN, "%s: %s during DATA; nothing stored", l->s->ip,
+		        end == DATA_BARE ? "bare LF or CR" : "timeout or disconnect");
+		refuse_all(l, end == DATA_BARE ? "451 4.6.0 bare LF or CR in the "
+		           "message; closing" : "451 4.4.2 connection lost",
+		           "deferred: incomplete", msg.len, &t0);
+		sbuf_free(&msg);
+		return 1;
+	}
+	finish_data(l, end, &msg, &t0);
+	sbuf_free(&msg);
+	reset(l);
+	return 0;
+}
+
+/* ---- the session ------------------------------------------------------------ */
+
+/* One command line; 1 when the session ends. */
+static int command(struct lmtp *l)
+{
+	char verb[8];
+	const char *arg = session_verb(l->s, verb, sizeof verb);
+	struct smtpio *io = &l->s->io;
+	if (!strcmp(verb, "QUIT")) {
+		smtpio_reply(io, "221 2.0.0 %s closing", l->s->cfg->me);
+		return 1;
+	}
+	if (!strcmp(verb, "NOOP")) {
+		smtpio_reply(io, "250 2.0.0 ok");
+	} else if (!strcmp(verb, "RSET")) {
+		reset(l);
+		smtpio_reply(io, "250 2.0.0 ok");
+	} else if (!strcmp(verb, "LHLO")) {
+		cmd_lhlo(l, arg);
+	} else if (strcmp(verb, "AUTH") && strcmp(verb, "MAIL") &&
+	           strcmp(verb, "RCPT") && strcmp(verb, "DATA")) {
+		smtpio_reply(io, "500 5.5.1 unrecognized command");
+	} else if (!l->hello) {
+		smtpio_reply(io, "503 5.5.1 LHLO first");
+	} else if (!strcmp(verb, "AUTH")) {
+		return session_auth(l->s, arg) < 0;
+	} else if (!l->s->client) {
+		smtpio_reply(io, "530 5.7.0 authentication required");
+	} else if (!strcmp(verb, "MAIL")) {
+		cmd_mail(l, arg);
+	} else if (!strcmp(verb, "RCPT")) {
+		cmd_rcpt(l, arg);
+	} else {
+		return *arg ? (smtpio_reply(io, "501 5.5.4 DATA takes no argument"),
+		               0) : cmd_data(l);
+	}
+	return 0;
+}
+
+void lmtp_run(struct edh_session *s)
+{
+	static struct lmtp l;
+	memset(&l, 0, sizeof l);
+	l.s = s;
+	smtpio_reply(&s->io, "220 %s LMTP edhd", s->cfg->me);
+	for (;;) {
+		int r = session_getline(s);
+		if (r == 0)
+			break;
+		if (r > 0 && command(&l))
+			break;
+	}
+}

@@ -1,0 +1,31 @@
+/*
+ * quota - control/quota of edhd: the most octets (the sum of the S= sizes
+ * of its messages) a mailbox may hold, one line per mailbox
+ *   MAILBOX OCTETS
+ * and at most one default line
+ *   * OCTETS
+ * for the mailboxes not named. No file, or no line that applies: no limit.
+ * A malformed line, a repeated mailbox or a second default makes the whole
+ * file invalid, so that a typo never lifts a limit silently.
+ */
+#ifndef SQ_QUOTA_H
+#define SQ_QUOTA_H
+
+#include <stddef.h>
+
+#include "sbuf.h"
+
+#define QUOTA_MAX (1ULL << 62)
+
+/* Looks mailbox up in the value lines of control/quota (as
+ * control_readfile returns them): 1 with its limit in *limit, 0 when no
+ * limit applies, -1 (EINVAL, the bad line's number in *badline) when the
+ * file is invalid. */
+int quota_lookup(const struct sbuf *lines, const char *mailbox,
+                 unsigned long long *limit, size_t *badline);
+
+/* 1 if a message of size octets fits beside usage octets under limit. */
+int quota_fits(unsigned long long usage, unsigned long long size,
+               unsigned long long limit);
+
+#endif

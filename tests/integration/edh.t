@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""The Email Database Host end to end: the real edhd with a throwaway
+instance, driven over TLS by raw LMTP and retrieval sessions and by
+lib/edhclient (tests/helpers/edhcli). Only sealed messages are stored,
+byte for byte, with S= and W=; everything else is refused without a file
+left behind; access needs the allow-list, a secret and the right role."""
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sqtest import tap  # noqa: E402
+from sqtest.edh import EDH  # noqa: E402
+
+BOX, FULL, SMALL, CLI = ("1a2b3c4d-17", "1a2b3c4d-18", "0badcafe-1",
+                         "00c0ffee-42")
+HELPER = os.path.join(tap.build_dir(), "tests", "helpers", "edhcli")
+PLAIN = b"Subject: hello\n\nCANARY-plaintext-body\n"
+
+
+def sealed_message(work):
+    """An S/MIME authEnveloped-data message (openssl cms, AES-256-GCM)
+    with its X-SQ-Plaintext-Size line, LF line ends."""
+    key, cert = os.path.join(work, "k.pem"), os.path.join(work, "c.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                    "-out", cert, "-subj", "/CN=a@example.org", "-days", "1"],
+                   check=True, capture_output=True)
+    r = subprocess.run(["openssl", "cms", "-encrypt", "-aes-256-gcm", cert],
+                       input=PLAIN, check=True, capture_output=True)
+    return b"X-SQ-Plaintext-Size: %d\n" % len(PLAIN) + r.stdout
+
+
+def wire(msg):
+    """The message as LMTP carries it: CRLF, dots stuffed, the end mark."""
+    lines = msg.split(b"\n")[:-1]
+    return b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
+                    for l in lines) + b".\r\n"
+
+
+def transaction(s, box, data, rcpt_only=False):
+    """MAIL, RCPT, DATA and the message: (rcpt reply, final reply)."""
+    assert s.cmd("MAIL FROM:<>").startswith("250")
+    r = s.cmd(f"RCPT TO:<{box}>")
+    if rcpt_only or not r.startswith("250"):
+        return r, None
+    assert s.cmd("DATA").startswith("354")
+    s.send(data)
+    return r, s.reply()
+
+
+def cli(edh, *args, stdin=b""):
+    return edh.run(HELPER, *args, input=stdin)
+
+
+def main():
+    tap.plan(48)
+    work = tempfile.mkdtemp(prefix="sqedh-msg.")
+    msg = sealed_message(work)
+    with EDH(control={"timeoutedh": "3\n",
+                      "quota": f"{FULL} 0\n{SMALL} 100\n"}) as edh:
+        lmtp_delivery(edh, msg)
+        refusals(edh, msg)
+        protocol_errors(edh, msg)
+        access(edh)
+        retrieval(edh, msg)
+        client(edh, msg)
+    subprocess.run(["rm", "-rf", work])
+    tap.done()
+
+
+def lmtp_delivery(edh, msg):
+    s = edh.lmtp()
+    rcpt, final = transaction(s, BOX, wire(msg))
+    tap.ok(final and final.startswith("250 2.0.0"),
+           "a sealed message gets 250 2.0.0 after DATA", final)
+    f = edh.files(BOX)
+    tap.is_(len(f["new"]), 1, "it lands in maildirs/MAILBOX/new")
+    name = f["new"][0] if f["new"] else ""
+    tap.ok(re.search(r",S=%d,W=%d$" % (len(msg), len(PLAIN)), name),
+           "its name carries S= (octets) and W= (the plaintext size)", name)
+    data = open(edh.path(f"maildirs/{BOX}/new/{name}"), "rb").read() \
+        if name else b""
+    tap.ok(data == msg, "the stored file is the message, byte for byte")
+    tap.is_(f["tmp"], [], "nothing is left in tmp/")
+    tap.ok(re.search(rf"delivery {BOX}: ok, {len(msg)} octets, \d+ ms, "
+                     r"client \d+ from 127\.0\.0\.1", edh.log_text()),
+           "one log line tells mailbox, result, size and time")
+    # two recipients, pipelined: one reply each after the dot
+    s.send(f"MAIL FROM:<>\r\nRCPT TO:<{BOX}>\r\nRCPT TO:<{FULL}>\r\n"
+           f"RCPT TO:<{CLI}>\r\nDATA\r\n".encode())
+    replies = [s.reply() for _ in range(5)]
+    s.send(wire(msg))
+    finals = [s.reply(), s.reply()]
+    tap.ok(replies[2].startswith("452 4.2.2") and
+           all(f.startswith("250 2.0.0") for f in finals),
+           "pipelined: a full mailbox is refused 452 4.2.2 at RCPT, the two "
+           "others each get their 250", (replies, finals))
+    s.cmd("QUIT")
+    s.close()
+
+
+def refusals(edh, msg):
+    s = edh.lmtp()
+    _, final = transaction(s, "0000beef-1", wire(PLAIN))
+    tap.ok(final and final.startswith("554 5.6.0"),
+           "a plaintext message is refused 554 5.6.0", final)
+    tap.is_(edh.files("0000beef-1"), {"tmp": [], "new": []},
+            "and nothing of it is written (tmp/ and new/ empty)")
+    tap.ok("delivery 0000beef-1: refused" in edh.log_text(),
+           "the refusal is logged")
+    unsealed = msg.split(b"\n", 1)[1]  # the size line gone
+    _, final = transaction(s, "0000beef-1", wire(unsealed))
+    tap.ok(final and final.startswith("554 5.6.0"),
+           "an S/MIME message without its size line is refused too", final)
+    signed = b"X-SQ-Plaintext-Size: 5\nMIME-Version: 1.0\nContent-Type: " \
+        b"application/pkcs7-mime; smime-type=enveloped-data\n\nMIIB\n"
+    _, final = transaction(s, "0000beef-1", wire(signed))
+    tap.ok(final and final.startswith("554 5.6.0"),
+           "so is one that only claims to be sealed", final)
+    _, final = transaction(s, SMALL, wire(msg))
+    tap.ok(final and final.startswith("452 4.2.2"),
+           "a message that would pass the quota gets 452 4.2.2 after DATA",
+           final)
+    tap.is_(edh.files(SMALL), {"tmp": [], "new": []},
+            "and is not stored")
+    r, _ = transaction(s, FULL, b"", rcpt_only=True)
+    tap.ok(r.startswith("452 4.2.2"), "a full mailbox gets 452 4.2.2 at "
+           "RCPT", r)
+    s.cmd("RSET")
+    s.close()
+
+
+def protocol_errors(edh, msg):
+    s = edh.lmtp()
+    tap.ok(s.cmd("FROB").startswith("500 5.5.1"),
+           "an unknown command gets 500 5.5.1")
+    tap.ok(s.cmd("RCPT TO:<" + BOX + ">").startswith("503"),
+           "RCPT before MAIL gets 503")
+    s.cmd("MAIL FROM:<>")
+    tap.ok(s.cmd("RCPT TO:<not-a-box>").startswith("550 5.1.1"),
+           "a RCPT that is no mailbox id gets 550 5.1.1")
+    tap.ok(s.cmd("RCPT TO: " + BOX).startswith("501"),
+           "a malformed RCPT gets 501")
+    tap.ok(s.cmd("NOOP " + "x" * 600).startswith("500 5.5.2"),
+           "a line over 512 octets gets 500 5.5.2")
+    s.send(b"NOOP\n")
+    tap.ok(s.reply().startswith("500 5.5.2"),
+           "a command ending in a bare LF gets 500 5.5.2")
+    tap.ok(s.cmd("NOOP").startswith("250"),
+           "and the session goes on after both")
+    s.cmd("RSET")
+    box = "0000bad1-1"
+    _, final = transaction(s, box, b"X-SQ-Plaintext-Size: 3\nabc\r\n.\r\n")
+    tap.ok(final and final.startswith("451 4.6.0") and s.closed(),
+           "a bare LF in DATA gets 451 4.6.0 and the connection closes",
+           final)
+    tap.is_(edh.files(box), {"tmp": [], "new": []},
+            "and leaves no file")
+    s = edh.lmtp()
+    box = "0000bad2-1"
+    transaction(s, box, b"", rcpt_only=True)
+    s.cmd("DATA")
+    s.send(wire(msg)[:300])
+    s.close()
+    time.sleep(0.5)
+    tap.is_(edh.files(box), {"tmp": [], "new": []},
+            "a disconnect in the middle of DATA leaves no file")
+    tap.ok("timeout or disconnect during DATA; nothing stored"
+           in edh.log_text(), "and is logged")
+
+
+def access(edh):
+    s = edh.session("lmtp")
+    s.cmd("LHLO ah")
+    tap.ok(s.cmd("MAIL FROM:<>").startswith("530 5.7.0"),
+           "MAIL before AUTH gets 530 5.7.0")
+    ident, _, secret = edh.cred["deliver"].partition(":")
+    bad = f"{ident}:{'x' * len(secret)}"
+    tap.ok(s.cmd(edh.plain(bad)).startswith("535 5.7.8"),
+           "a wrong secret gets 535 5.7.8")
+    log = edh.log_text()
+    tap.ok(f"authentication failed for client {ident}" in log and
+           secret not in log and "xxxx" not in log,
+           "it is logged with the id, never a secret")
+    s.close()
+    s = edh.session("retr")
+    tap.ok(s.cmd(edh.plain(edh.cred["deliver"])).startswith("535 5.7.8"),
+           "a deliver client cannot use the retrieval port")
+    tap.ok(s.cmd("LIST").startswith("530 5.7.0"),
+           "retrieval commands before AUTH get 530 5.7.0")
+    s.close()
+    s = edh.session("lmtp")
+    s.cmd("LHLO ah")
+    tap.ok(s.cmd(edh.plain(edh.cred["retrieve"])).startswith("535 5.7.8"),
+           "a retrieve client cannot deliver")
+    s.close()
+    raw = socket.socket()
+    raw.settimeout(10)
+    raw.bind(("127.0.0.2", 0))
+    raw.connect(("127.0.0.1", edh.lmtp_port))
+    raw.sendall(b"\x16\x03\x01\x00\x05hello")  # the start of a ClientHello
+    try:
+        got = raw.recv(100)
+    except OSError:
+        got = b""
+    raw.close()
+    time.sleep(0.2)
+    tap.ok(got == b"" and "127.0.0.2: address not allowed" in
+           edh.log_text(), "an address not in edhallow is closed before "
+           "TLS, and logged", got)
+
+
+def retrieval(edh, msg):
+    s = edh.session("retr")
+    tap.ok(s.cmd(edh.plain(edh.cred["retrieve"])).startswith("235"),
+           "the retrieve client authenticates on the retrieval port")
+    tap.ok(s.cmd("FETCH x").startswith("503"), "FETCH before MAILBOX: 503")
+    tap.ok(s.cmd(f"MAILBOX {BOX}").startswith("250"), "MAILBOX selects")
+    listing = s.cmd("LIST").split("\n")
+    entries = [l[4:].split() for l in listing[:-1]]
+    tap.ok(listing[-1] == "250 2.0.0 2 messages" and
+           all(e[1:] == [str(len(msg)), str(len(PLAIN))] for e in entries),
+           "LIST gives each message's id, S= and W=", listing)
+    uid = entries[0][0] if entries else "none"
+    head = s.cmd(f"FETCH {uid}")
+    body = s.octets(len(msg)) if head == f"250 2.0.0 {len(msg)}" else b""
+    tap.ok(body == msg, "FETCH sends the octets after their count", head)
+    tap.ok(s.cmd(f"DELETE {uid}") == "250 2.0.0 deleted", "DELETE removes")
+    tap.ok(s.cmd(f"FETCH {uid}").startswith("550 5.1.1") and
+           len(edh.files(BOX)["new"]) == 1,
+           "and the message is gone")
+    s.cmd("QUIT")
+    s.close()
+
+
+def client(edh, msg):
+    r = cli(edh, "deliver", CLI, stdin=msg)
+    tap.ok(r.returncode == 0 and len(edh.files(CLI)["new"]) == 2,
+           "lib/edhclient delivers", r.stderr)
+    r = cli(edh, "deliver", CLI, stdin=PLAIN)
+    tap.ok(r.returncode == 100 and b"554 5.6.0" in r.stderr,
+           "and gets EDHC_PERM for a plaintext message", r.stderr)
+    r = cli(edh, "deliver", CLI, "4", stdin=msg)
+    tap.ok(r.returncode == 0 and len(edh.files(CLI)["new"]) == 4,
+           "a kept connection closed by edhd (timeoutedh) is reopened once",
+           r.stderr)
+    r = cli(edh, "list", CLI)
+    rows = [l.split() for l in r.stdout.decode().splitlines()]
+    tap.ok(r.returncode == 0 and len(rows) == 4 and
+           rows[0][1:] == [str(len(msg)), str(len(PLAIN))],
+           "lib/edhclient lists", r.stdout + r.stderr)
+    uid = rows[0][0] if rows else "none"
+    r = cli(edh, "fetch", CLI, uid)
+    tap.ok(r.returncode == 0 and r.stdout == msg, "fetches byte for byte",
+           r.stderr)
+    r = cli(edh, "delete", CLI, uid)
+    r2 = cli(edh, "fetch", CLI, uid)
+    tap.ok(r.returncode == 0 and r2.returncode == 100 and
+           len(edh.files(CLI)["new"]) == 3, "and deletes", r.stderr +
+           r2.stderr)
+    edh.stop_edhd()
+    r = cli(edh, "deliver", CLI, stdin=msg)
+    tap.ok(r.returncode == 111, "with edhd down, delivery is EDHC_TEMP",
+           r.stderr)
+    log = edh.log_text()
+    tap.ok("Sanitizer" not in log and "runtime error" not in log,
+           "edhd and its children ran clean (no sanitizer report)",
+           log[-3000:])
+
+
+main()

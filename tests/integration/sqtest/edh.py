@@ -1,0 +1,219 @@
+"""A throwaway Email Database Host for integration tests.
+
+    from sqtest.edh import EDH
+    with EDH() as edh:
+        s = edh.session("lmtp")          # TLS, greeting read
+        s.cmd("LHLO ah")
+
+It builds an instance directory (SQ_HOME) with the instance CA, edhd's
+certificate (sq-ca), control/edhallow for 127.0.0.1, a deliver and a
+retrieve client (edh-ctl, credentials in the client-side control files of
+sq-edh(5)) and runs the real edhd on free loopback ports. stop() ends
+edhd, whose children end with it.
+"""
+import base64
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+from . import tap
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Session:
+    """One TLS connection to edhd, read with a timeout."""
+
+    def __init__(self, edh, port, timeout=10, source=None):
+        raw = socket.create_connection(("127.0.0.1", port), timeout,
+                                       source_address=source)
+        ctx = ssl.create_default_context(cafile=edh.path("control/ca.pem"))
+        self.sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        self.buf = b""
+        self.greeting = self.reply()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("edhd closed the connection")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line.decode(errors="replace")
+
+    def reply(self):
+        """All lines of one reply, joined with newlines."""
+        lines = [self.line()]
+        while lines[-1][3:4] == "-":
+            lines.append(self.line())
+        return "\n".join(lines)
+
+    def octets(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("edhd closed the connection")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def cmd(self, text):
+        self.send(text.encode() + b"\r\n")
+        return self.reply()
+
+    def closed(self):
+        """True when edhd has closed the connection."""
+        try:
+            while True:
+                if not self.sock.recv(65536):
+                    return True
+        except (OSError, ssl.SSLError):
+            return True
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class EDH:
+    def __init__(self, control=None):
+        self.bin = os.path.join(tap.build_dir(), "bin")
+        self.extra = control or {}
+        self.home = None
+        self.proc = None
+        self.cred = {}
+
+    def path(self, rel):
+        return os.path.join(self.home, rel)
+
+    def run(self, *args, **kw):
+        env = dict(os.environ, SQ_HOME=self.home)
+        return subprocess.run(list(args), env=env, capture_output=True,
+                              timeout=60, **kw)
+
+    def control(self, name, text):
+        with open(self.path("control/" + name), "w") as f:
+            f.write(text)
+
+    def ctl(self, *args):
+        r = self.run(os.path.join(self.bin, "edh-ctl"), *args, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"edh-ctl {args}: {r.stderr}")
+        return r.stdout
+
+    def start(self):
+        self.home = tempfile.mkdtemp(prefix="sqedh.", dir="/tmp")
+        os.mkdir(self.path("control"))
+        self.lmtp_port, self.retr_port = free_port(), free_port()
+        sqca = os.path.join(self.bin, "sq-ca")
+        for args in (["init", "Test CA"],
+                     ["server", self.path("control/edhd"), "127.0.0.1",
+                      "localhost"]):
+            r = self.run(sqca, *args)
+            if r.returncode != 0:
+                raise RuntimeError(f"sq-ca {args}: {r.stderr!r}")
+        with open(self.path("control/edhcert.pem"), "wb") as f:
+            for part in ("edhd-cert.pem", "edhd-key.pem"):
+                f.write(open(self.path("control/" + part), "rb").read())
+        self.control("edhallow", "# the application host\n127.0.0.1\n")
+        self.control("edhlmtp", f"127.0.0.1:{self.lmtp_port}\n")
+        self.control("edhretrieve", f"127.0.0.1:{self.retr_port}\n")
+        self.control("edhlmtp-host", f"127.0.0.1:{self.lmtp_port}\n")
+        self.control("edhretrieve-host", f"127.0.0.1:{self.retr_port}\n")
+        for name, value in self.extra.items():
+            self.control(name, value)
+        for role, credfile in (("deliver", "edhlmtp-cred"),
+                               ("retrieve", "edhretrieve-cred")):
+            self.ctl("add", "-o", self.path("control/" + credfile), role,
+                     f"test {role}")
+            self.cred[role] = open(self.path("control/" + credfile)).read() \
+                .strip()
+        self.start_edhd()
+        return self
+
+    def start_edhd(self):
+        self.log = open(self.path("edhd.log"), "ab")
+        self.proc = subprocess.Popen(
+            [os.path.join(self.bin, "edhd")],
+            env=dict(os.environ, SQ_HOME=self.home),
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("edhd exited: " + self.log_text())
+            if "(retrieval)" in self.log_text():
+                return
+            time.sleep(0.05)
+        raise RuntimeError("edhd did not listen")
+
+    def stop_edhd(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def stop(self):
+        self.stop_edhd()
+        if self.home:
+            shutil.rmtree(self.home, ignore_errors=True)
+            self.home = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def log_text(self):
+        try:
+            with open(self.path("edhd.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def session(self, which, **kw):
+        port = self.lmtp_port if which == "lmtp" else self.retr_port
+        return Session(self, port, **kw)
+
+    @staticmethod
+    def plain(cred):
+        ident, _, secret = cred.partition(":")
+        raw = b"\0" + ident.encode() + b"\0" + secret.encode()
+        return "AUTH PLAIN " + base64.b64encode(raw).decode()
+
+    def lmtp(self, role="deliver"):
+        """An LMTP session after LHLO and AUTH."""
+        s = self.session("lmtp")
+        s.cmd("LHLO ah.example")
+        r = s.cmd(self.plain(self.cred[role]))
+        if not r.startswith("235"):
+            raise RuntimeError("AUTH: " + r)
+        return s
+
+    def files(self, box):
+        """The file names in box's tmp/ and new/."""
+        out = {}
+        for sub in ("tmp", "new"):
+            d = self.path(f"maildirs/{box}/{sub}")
+            out[sub] = sorted(os.listdir(d)) if os.path.isdir(d) else []
+        return out

@@ -1,0 +1,54 @@
+/* check_lmtp - RCPT TO:<MAILBOX> is the only recipient form edhd takes:
+ * syntax errors and well-formed non-mailboxes are told apart. */
+#include <string.h>
+
+#include "lmtp.h"
+#include "maildir.h"
+#include "testutil.h"
+
+START_TEST(a_mailbox_id_in_angle_brackets_is_accepted)
+{
+	char box[MAILDIR_ID_SIZE];
+	ck_assert_int_eq(lmtp_rcpt_parse("TO:<1a2b3c4d-17>", box), 0);
+	ck_assert_str_eq(box, "1a2b3c4d-17");
+	ck_assert_int_eq(lmtp_rcpt_parse("to:<00000000-9223372036854775807>",
+	                                 box), 0);
+	ck_assert_str_eq(box, "00000000-9223372036854775807");
+}
+END_TEST
+
+START_TEST(bad_syntax_is_minus_one)
+{
+	char box[MAILDIR_ID_SIZE];
+	const char *bad[] = { "", "TO:", "TO:1a2b3c4d-17", "TO: <1a2b3c4d-17>",
+	                      "TO:<1a2b3c4d-17> SIZE=1", "FROM:<1a2b3c4d-17>",
+	                      "TO:<1a2b3c4d-17", "TO:<>>x", "T" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		ck_assert_msg(lmtp_rcpt_parse(bad[i], box) == -1, "%s", bad[i]);
+}
+END_TEST
+
+START_TEST(a_path_that_is_no_mailbox_is_minus_two)
+{
+	char box[MAILDIR_ID_SIZE];
+	const char *notbox[] = { "TO:<>", "TO:<a@example.org>",
+	                         "TO:<1A2B3C4D-17>", "TO:<1a2b3c4d-017>",
+	                         "TO:<1a2b3c4d-0>", "TO:<postmaster>",
+	                         "TO:<1a2b3c4d-99999999999999999999999>",
+	                         "TO:<1a2b3c4d-9223372036854775808>" };
+	for (size_t i = 0; i < sizeof notbox / sizeof *notbox; i++)
+		ck_assert_msg(lmtp_rcpt_parse(notbox[i], box) == -2, "%s",
+		              notbox[i]);
+}
+END_TEST
+
+Suite *module_suite(void)
+{
+	Suite *s = suite_create("lmtp");
+	TCase *tc = tcase_create("rcpt");
+	tcase_add_test(tc, a_mailbox_id_in_angle_brackets_is_accepted);
+	tcase_add_test(tc, bad_syntax_is_minus_one);
+	tcase_add_test(tc, a_path_that_is_no_mailbox_is_minus_two);
+	suite_add_tcase(s, tc);
+	return s;
+}
