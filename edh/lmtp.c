@@ -52,42 +52,6 @@ int lmtp_rcpt_parse(const char *arg, char *box)
 	return maildir_id_valid(box) ? 0 : -2;
 }
 
-/* ---- quota -------------------------------------------------------------- */
-
-/* control/quota's limit for box: 1 (in *limit), 0 none, -1 unusable. */
-static int quota_for(struct lmtp *l, const char *box, unsigned long long *limit)
-{
-	struct sbuf lines;
-	size_t count, bad = 0;
-	sbuf_init(&lines, CONTROL_FILE_MAX);
-	int r = control_readfile(&l->s->cfg->ctl, "quota", &lines, &count);
-	if (r > 0)
-		r = quota_lookup(&lines, box, limit, &bad);
-	if (r < 0)
-		log_msg(SQLOG_ALERT, "control/quota unusable (line %zu): %s", bad,
-		        strerror(errno));
-	sbuf_free(&lines);
-	return r;
-}
-
-/* 1 when size more octets would pass box's quota, 0 when they fit, -1
- * when that cannot be known (fail closed: a temporary error). md may be a
- * closed mailbox (one never delivered to: no usage). */
-static int over_quota(struct lmtp *l, struct maildir *md, const char *box,
-                      unsigned long long size)
-{
-	unsigned long long limit, used = 0, count;
-	int r = quota_for(l, box, &limit);
-	if (r <= 0)
-		return r;
-	if (md->dirfd >= 0 && maildir_usage(md, &used, &count) < 0) {
-		log_msg(SQLOG_ALERT, "%s: cannot count its usage: %s", box,
-		        strerror(errno));
-		return -1;
-	}
-	return !quota_fits(used, size, limit);
-}
-
 /* ---- commands ----------------------------------------------------------- */
 
 static void cmd_lhlo(struct lmtp *l, const char *arg)
@@ -156,7 +120,8 @@ static void cmd_rcpt(struct lmtp *l, const char *arg)
 	md.dirfd = -1;
 	if (maildir_open(&md, l->s->cfg->maildirs, box, 0) < 0)
 		md.dirfd = -1;
-	r = over_quota(l, &md, box, l->declared ? l->declared : 1);
+	r = quota_check(&l->s->cfg->ctl, &md, box,
+	                l->declared ? l->declared : 1);
 	if (md.dirfd >= 0)
 		maildir_close(&md);
 	if (r != 0) {
@@ -223,7 +188,7 @@ static void deliver_one(struct lmtp *l, const char *box, const struct sbuf *msg,
 		smtpio_reply(io, "451 4.3.0 <%s> mailbox unavailable", box);
 		return;
 	}
-	int q = over_quota(l, &md, box, msg->len);
+	int q = quota_check(&l->s->cfg->ctl, &md, box, msg->len);
 	if (q != 0) {
 		log_delivery(l, box, q > 0 ? "deferred: over quota"
 		             : "deferred: quota unknown", msg->len, t0);

@@ -521,8 +521,11 @@ static int deliver_op(struct edhc *c, void *arg)
 		return classify(reply(c, NULL, NULL));
 	}
 	int r = classify(code);
+	char why[sizeof c->err]; /* the refusal, not RSET's 250, is the news */
+	memcpy(why, c->err, sizeof why);
 	if (code > 0 && command(c, "RSET") != 250)
 		disconnect(c);
+	memcpy(c->err, why, sizeof why);
 	return r;
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "mailstore.h"
+#include "quota.h"
 
 static int fail(char *why, size_t whylen, const char *text, int err)
 {
@@ -13,16 +14,26 @@ static int fail(char *why, size_t whylen, const char *text, int err)
 	return -1;
 }
 
-int mailstore_init(struct mailstore *st, struct control *ctl, const char *home,
-               char *why, size_t whylen)
+static int init_lmtp(struct mailstore *st, const char *ctldir, char *why,
+                     size_t whylen)
+{
+	struct edhc_config cfg;
+	if (edhc_config_load(&cfg, EDHC_LMTP, st->ctl, ctldir,
+	                     EDHC_LMTP_HOSTFILE, EDHC_LMTP_CREDFILE, why,
+	                     whylen) < 0)
+		return -1;
+	st->edh = edhc_new(&cfg);
+	edhc_config_wipe(&cfg);
+	return st->edh ? 0 : fail(why, whylen, "edhclient", ENOMEM);
+}
+
+static int init_maildirs(struct mailstore *st, const char *home, char *why,
+                         size_t whylen)
 {
 	char path[4200];
-	memset(st, 0, sizeof *st);
-	st->ctl = ctl;
-	st->maildirs = -1;
 	struct sbuf me;
 	sbuf_init(&me, CONTROL_LINE_MAX);
-	if (control_rldef(ctl, "me", 0, "localhost", &me) < 0) {
+	if (control_rldef(st->ctl, "me", 0, "localhost", &me) < 0) {
 		sbuf_free(&me);
 		return fail(why, whylen, "control/me", errno);
 	}
@@ -37,39 +48,90 @@ int mailstore_init(struct mailstore *st, struct control *ctl, const char *home,
 	return 0;
 }
 
+int mailstore_init(struct mailstore *st, struct control *ctl,
+                   const char *ctldir, const char *home, char *why,
+                   size_t whylen)
+{
+	struct stat sb;
+	memset(st, 0, sizeof *st);
+	st->ctl = ctl;
+	st->maildirs = -1;
+	if (fstatat(ctl->dirfd, EDHC_LMTP_CREDFILE, &sb, 0) == 0)
+		return init_lmtp(st, ctldir, why, whylen);
+	if (errno != ENOENT)
+		return fail(why, whylen, "control/" EDHC_LMTP_CREDFILE, errno);
+	return init_maildirs(st, home, why, whylen);
+}
+
 void mailstore_fini(struct mailstore *st)
 {
 	if (st->maildirs >= 0)
 		close(st->maildirs);
 	st->maildirs = -1;
+	edhc_free(st->edh);
+	st->edh = NULL;
 }
 
-enum mailstore_result mailstore_put(struct mailstore *st, const char *mailbox,
-                            const char *data, size_t len,
-                            unsigned long long plainsize, char *why,
-                            size_t whylen)
+static enum mailstore_result put_lmtp(struct mailstore *st,
+                                      const char *mailbox, const char *data,
+                                      size_t len, char *why, size_t whylen)
+{
+	enum edhc_result r = edhc_deliver(st->edh, mailbox, data, len);
+	const char *text = edhc_error(st->edh);
+	int code, klass, subj, det, n = 0;
+	/* edhd's own enhanced code ("452 4.2.2 ...") first, for the DSN;
+	 * a connection failure has none: 4.4.1, no answer from host */
+	if (sscanf(text, "%3d %1d.%3d.%3d%n", &code, &klass, &subj, &det, &n) == 4
+	    && n > 0 && (klass == 4 || klass == 5) && code / 100 == klass)
+		snprintf(why, whylen, "%d.%d.%d EDH: %s", klass, subj, det, text);
+	else
+		snprintf(why, whylen, "%sEDH: %s", r == EDHC_OK ? "" :
+		         r == EDHC_PERM ? "5.3.0 " : "4.4.1 ", text);
+	return r == EDHC_OK ? MAILSTORE_OK : r == EDHC_PERM ? MAILSTORE_PERM
+	                                                    : MAILSTORE_TEMP;
+}
+
+static enum mailstore_result put_maildir(struct mailstore *st,
+                                         const char *mailbox,
+                                         const char *data, size_t len,
+                                         unsigned long long plainsize,
+                                         char *why, size_t whylen)
 {
 	struct maildir md;
 	struct maildir_delivered out;
-	if (!maildir_id_valid(mailbox)) {
-		snprintf(why, whylen, "5.1.1 not a mailbox id");
-		return MAILSTORE_PERM;
-	}
 	if (maildir_open(&md, st->maildirs, mailbox, 1) < 0) {
 		snprintf(why, whylen, "4.3.0 cannot open the maildir: %s",
 		         strerror(errno));
 		return MAILSTORE_TEMP;
 	}
-	int r = maildir_deliver(&md, st->host, data, len, plainsize, &out);
+	int q = quota_check(st->ctl, &md, mailbox, len);
+	int r = q != 0 ? -1 : maildir_deliver(&md, st->host, data, len,
+	                                      plainsize, &out);
 	int err = errno;
 	maildir_close(&md);
-	if (r < 0) {
+	if (q != 0)
+		snprintf(why, whylen, q > 0 ? "4.2.2 mailbox full"
+		                            : "4.3.0 quota unknown");
+	else if (r < 0)
 		snprintf(why, whylen, "%s cannot write the maildir: %s",
-		         err == ENOSPC || err == EDQUOT ? "4.2.2" : "4.3.0",
+		         err == ENOSPC || err == EDQUOT ? "4.3.1" : "4.3.0",
 		         strerror(err));
-		return MAILSTORE_TEMP;
+	else
+		snprintf(why, whylen, "stored as %s/new/%.*s", mailbox,
+		         (int)out.uidlen, out.name);
+	return q != 0 || r < 0 ? MAILSTORE_TEMP : MAILSTORE_OK;
+}
+
+enum mailstore_result mailstore_put(struct mailstore *st, const char *mailbox,
+                                    const char *data, size_t len,
+                                    unsigned long long plainsize, char *why,
+                                    size_t whylen)
+{
+	if (!maildir_id_valid(mailbox)) {
+		snprintf(why, whylen, "5.1.1 not a mailbox id");
+		return MAILSTORE_PERM;
 	}
-	snprintf(why, whylen, "stored as %s/new/%.*s", mailbox,
-	         (int)out.uidlen, out.name);
-	return MAILSTORE_OK;
+	return st->edh ? put_lmtp(st, mailbox, data, len, why, whylen)
+	               : put_maildir(st, mailbox, data, len, plainsize, why,
+	                             whylen);
 }

@@ -98,7 +98,8 @@ static void worker_init(struct worker *w)
 		die_nomem();
 	if (queue_open(&w->q, sq_home(), QUEUE_BIT(QUEUE_MESS)) < 0)
 		die_temp("4.3.0", "cannot open the queue: %s", strerror(errno));
-	if (mailstore_init(&w->st, &w->ctl, sq_home(), why, sizeof why) < 0)
+	if (mailstore_init(&w->st, &w->ctl, ctldir, sq_home(), why,
+	                   sizeof why) < 0)
 		die_temp("4.3.0", "%s", why);
 	/* plaintext may pass through msg (a notice not sealed yet) */
 	sbuf_init_secret(&w->msg, MESSAGE_MAX);

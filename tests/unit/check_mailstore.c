@@ -35,7 +35,8 @@ START_TEST(stores_into_the_mailbox)
 	snprintf(ctldir, sizeof ctldir, "%s", home);
 	write_file(home, "me", "mx.example.org\n", 15);
 	ck_assert_int_eq(control_open(&ctl, ctldir), 0);
-	ck_assert_int_eq(mailstore_init(&st, &ctl, home, why, sizeof why), 0);
+	ck_assert_int_eq(mailstore_init(&st, &ctl, ctldir, home, why,
+	                                sizeof why), 0);
 	ck_assert_int_eq(mailstore_put(&st, "93e896f4-42", "sealed", 6, 1234, why,
 	                           sizeof why), MAILSTORE_OK);
 	char *name = count_new(home, "93e896f4-42", &n);

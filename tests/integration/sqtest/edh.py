@@ -91,7 +91,10 @@ class Session:
 
 
 class EDH:
-    def __init__(self, control=None):
+    def __init__(self, control=None, ca_home=None):
+        """ca_home: an instance whose CA issues edhd's certificate (an
+        application host's), instead of a CA of the EDH's own."""
+        self.ca_home = ca_home
         self.bin = os.path.join(tap.build_dir(), "bin")
         self.extra = control or {}
         self.home = None
@@ -121,10 +124,15 @@ class EDH:
         os.mkdir(self.path("control"))
         self.lmtp_port, self.retr_port = free_port(), free_port()
         sqca = os.path.join(self.bin, "sq-ca")
-        for args in (["init", "Test CA"],
-                     ["server", self.path("control/edhd"), "127.0.0.1",
-                      "localhost"]):
-            r = self.run(sqca, *args)
+        ca_home = self.ca_home or self.home
+        if self.ca_home:
+            shutil.copy(os.path.join(ca_home, "control", "ca.pem"),
+                        self.path("control/ca.pem"))
+        for args in ([] if self.ca_home else [["init", "Test CA"]]) + [
+                ["server", self.path("control/edhd"), "127.0.0.1",
+                 "localhost"]]:
+            r = subprocess.run([sqca] + args, capture_output=True, timeout=60,
+                               env=dict(os.environ, SQ_HOME=ca_home))
             if r.returncode != 0:
                 raise RuntimeError(f"sq-ca {args}: {r.stderr!r}")
         with open(self.path("control/edhcert.pem"), "wb") as f:

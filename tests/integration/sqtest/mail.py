@@ -30,6 +30,8 @@ class MailHost:
         self.pks = PKS()
         self.bin = os.path.join(tap.build_dir(), "bin")
         self.procs = []
+        self.maildirs = None    # where the maildirs are: home/maildirs
+                                # unless an EDH of its own holds them
 
     @property
     def home(self):
@@ -160,7 +162,7 @@ class MailHost:
         """The maildir of address (hash-row), or None before its first
         message."""
         h = hashlib.sha256(address.encode()).hexdigest()[:8]
-        top = os.path.join(self.home, "maildirs")
+        top = self.maildirs or os.path.join(self.home, "maildirs")
         names = [n for n in os.listdir(top) if n.startswith(h + "-")] \
             if os.path.isdir(top) else []
         return os.path.join(top, min(names, key=lambda n: int(n[9:]))) \

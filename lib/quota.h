@@ -1,5 +1,6 @@
 /*
- * quota - control/quota of edhd: the most octets (the sum of the S= sizes
+ * quota - control/quota of the store (edhd, or sq-lspawn writing the
+ * maildirs itself in combined mode): the most octets (the sum of the S= sizes
  * of its messages) a mailbox may hold, one line per mailbox
  *   MAILBOX OCTETS
  * and at most one default line
@@ -13,6 +14,8 @@
 
 #include <stddef.h>
 
+#include "control.h"
+#include "maildir.h"
 #include "sbuf.h"
 
 #define QUOTA_MAX (1ULL << 62)
@@ -27,5 +30,12 @@ int quota_lookup(const struct sbuf *lines, const char *mailbox,
 /* 1 if a message of size octets fits beside usage octets under limit. */
 int quota_fits(unsigned long long usage, unsigned long long size,
                unsigned long long limit);
+
+/* 1 when size more octets would pass the quota of md (mailbox box), 0
+ * when they fit, -1 when that cannot be known: control/quota unusable or
+ * the usage uncountable, logged (callers fail closed, temporarily). md
+ * may be closed (dirfd -1): a mailbox never delivered to uses nothing. */
+int quota_check(struct control *ctl, struct maildir *md, const char *box,
+                unsigned long long size);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "control.h"
+#include "log.h"
 #include "maildir.h"
 #include "quota.h"
 
@@ -127,4 +128,36 @@ int quota_fits(unsigned long long usage, unsigned long long size,
                unsigned long long limit)
 {
 	return usage <= limit && size <= limit - usage;
+}
+
+/* control/quota's limit for box: 1 (in *limit), 0 none, -1 unusable. */
+static int limit_of(struct control *ctl, const char *box,
+                    unsigned long long *limit)
+{
+	struct sbuf lines;
+	size_t count, bad = 0;
+	sbuf_init(&lines, CONTROL_FILE_MAX);
+	int r = control_readfile(ctl, "quota", &lines, &count);
+	if (r > 0)
+		r = quota_lookup(&lines, box, limit, &bad);
+	if (r < 0)
+		log_msg(SQLOG_ALERT, "control/quota unusable (line %zu): %s", bad,
+		        strerror(errno));
+	sbuf_free(&lines);
+	return r;
+}
+
+int quota_check(struct control *ctl, struct maildir *md, const char *box,
+                unsigned long long size)
+{
+	unsigned long long limit, used = 0, count;
+	int r = limit_of(ctl, box, &limit);
+	if (r <= 0)
+		return r;
+	if (md->dirfd >= 0 && maildir_usage(md, &used, &count) < 0) {
+		log_msg(SQLOG_ALERT, "%s: cannot count its usage: %s", box,
+		        strerror(errno));
+		return -1;
+	}
+	return !quota_fits(used, size, limit);
 }
