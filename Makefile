@@ -254,6 +254,7 @@ fuzz-build: $(FUZZER_BIN)
 bench: all
 	python3 bench/pks-bench $(BUILD)
 	python3 bench/smtp-bench $(BUILD)
+	python3 bench/deliver-bench $(BUILD)
 
 run: deps all
 	sh tools/run-instance $(BUILD)

@@ -43,23 +43,53 @@ static int sync_dir_of(struct queue *q, enum queue_dir d,
 	return r;
 }
 
-/* Writes the whole file d/num, then syncs it and its directory. */
-static int write_synced(struct queue *q, enum queue_dir d,
-                        unsigned long long num, const char *data, size_t len)
+/* Writes the whole file d/num, not yet synced: its descriptor, or -1. */
+static int write_unsynced(struct queue *q, enum queue_dir d,
+                          unsigned long long num, const char *data,
+                          size_t len)
 {
 	char path[64];
 	if (path_of(path, sizeof path, d, num) < 0)
 		return -1;
 	int fd = openat(q->top, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	                                      O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd >= 0 && write_all(fd, data, len) < 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
 		return -1;
-	int r = write_all(fd, data, len) < 0 || fsync(fd) < 0 ? -1 : 0;
+	}
+	return fd;
+}
+
+/* Writes the files of a new message (an empty recipient list gets no
+ * file), then syncs them and their directories. All are written before
+ * the first sync, so the filesystem commits them together: the later
+ * syncs find little left to do. */
+static int write_new(struct queue *q, struct qmsg *m)
+{
+	struct { enum queue_dir d; const struct sbuf *b; int fd; } f[3] = {
+		{ QUEUE_LOCAL, &m->local.raw, -1 },
+		{ QUEUE_REMOTE, &m->remote.raw, -1 },
+		{ QUEUE_INFO, &m->info, -1 },
+	};
+	int r = 0;
+	for (int i = 0; r == 0 && i < 3; i++)
+		if (f[i].b->len && (f[i].fd = write_unsynced(q, f[i].d, m->num,
+		                    f[i].b->s, f[i].b->len)) < 0)
+			r = -1;
+	for (int i = 0; r == 0 && i < 3; i++)
+		if (f[i].fd >= 0 && fsync(f[i].fd) < 0)
+			r = -1;
+	for (int i = 0; r == 0 && i < 3; i++)
+		if (f[i].fd >= 0 && sync_dir_of(q, f[i].d, m->num) < 0)
+			r = -1;
 	int saved = errno;
-	if (close(fd) < 0 && r == 0)
-		return -1;
+	for (int i = 0; i < 3; i++)
+		if (f[i].fd >= 0 && close(f[i].fd) < 0 && r == 0)
+			return -1;
 	errno = saved;
-	return r < 0 ? -1 : sync_dir_of(q, d, num);
+	return r;
 }
 
 static int read_all(struct queue *q, enum queue_dir d, unsigned long long num,
@@ -173,11 +203,7 @@ int qmsg_from_todo(struct queue *q, unsigned long long num,
 		    sbuf_put(&l->raw, e->rcpt[i], strlen(e->rcpt[i]) + 1) < 0 ? -1 : 0;
 	}
 	if (r == 0)
-		r = write_synced(q, QUEUE_LOCAL, num, m->local.raw.s,
-		                 m->local.raw.len) < 0 ||
-		    write_synced(q, QUEUE_REMOTE, num, m->remote.raw.s,
-		                 m->remote.raw.len) < 0 ||
-		    write_synced(q, QUEUE_INFO, num, m->info.s, m->info.len) < 0 ||
+		r = write_new(q, m) < 0 ||
 		    parse_info(m) < 0 || index_list(&m->local) < 0 ||
 		    index_list(&m->remote) < 0 ? -1 : 0;
 	if (r < 0) {
@@ -188,12 +214,20 @@ int qmsg_from_todo(struct queue *q, unsigned long long num,
 	return r;
 }
 
+/* A recipient list: no file is an empty list (none were written, or the
+ * message's end was under way). */
+static int read_list(struct queue *q, enum queue_dir d, unsigned long long num,
+                     struct qlist *l)
+{
+	return read_all(q, d, num, &l->raw) < 0 && errno != ENOENT ? -1 : 0;
+}
+
 int qmsg_load(struct queue *q, unsigned long long num, struct qmsg *m)
 {
 	msg_init(m, num);
 	int r = read_all(q, QUEUE_INFO, num, &m->info) < 0 || parse_info(m) < 0 ||
-	        read_all(q, QUEUE_LOCAL, num, &m->local.raw) < 0 ||
-	        read_all(q, QUEUE_REMOTE, num, &m->remote.raw) < 0 ||
+	        read_list(q, QUEUE_LOCAL, num, &m->local) < 0 ||
+	        read_list(q, QUEUE_REMOTE, num, &m->remote) < 0 ||
 	        index_list(&m->local) < 0 || index_list(&m->remote) < 0 ? -1 : 0;
 	if (r < 0) {
 		int saved = errno;
@@ -283,28 +317,30 @@ int qmsg_bounce_read(struct queue *q, unsigned long long num,
 	return out->len > 0;
 }
 
+/* Unlinks d/num; synced only if sync is set. An unsynced removal a
+ * crash undoes brings back a finished step (see qmsg.h), never loses one. */
 static int remove_one(struct queue *q, enum queue_dir d,
-                      unsigned long long num)
+                      unsigned long long num, int sync)
 {
 	char path[64];
 	if (path_of(path, sizeof path, d, num) < 0)
 		return -1;
 	if (unlinkat(q->top, path, 0) < 0)
 		return errno == ENOENT ? 0 : -1;
-	return sync_dir_of(q, d, num);
+	return sync ? sync_dir_of(q, d, num) : 0;
 }
 
 int qmsg_bounce_remove(struct queue *q, unsigned long long num)
 {
-	return remove_one(q, QUEUE_BOUNCE, num);
+	return remove_one(q, QUEUE_BOUNCE, num, 1);
 }
 
 int qmsg_remove(struct queue *q, unsigned long long num)
 {
-	return remove_one(q, QUEUE_LOCAL, num) < 0 ||
-	       remove_one(q, QUEUE_REMOTE, num) < 0 ||
-	       remove_one(q, QUEUE_BOUNCE, num) < 0 ||
-	       remove_one(q, QUEUE_INFO, num) < 0 ? -1 : 0;
+	return remove_one(q, QUEUE_LOCAL, num, 0) < 0 ||
+	       remove_one(q, QUEUE_REMOTE, num, 0) < 0 ||
+	       remove_one(q, QUEUE_BOUNCE, num, 0) < 0 ||
+	       remove_one(q, QUEUE_INFO, num, 0) < 0 ? -1 : 0;
 }
 
 int qmsg_each(struct queue *q, int (*fn)(unsigned long long num, void *arg),

@@ -78,7 +78,11 @@ int qmsg_bounce_remove(struct queue *q, unsigned long long num);
 
 /* Removes local, remote, bounce and then info: once info is gone the
  * message is no longer the scheduler's (mess/ and the rest are
- * sq-clean's). 0 or -1. */
+ * sq-clean's). 0 or -1. Not synced, as qmail does not: every recipient is
+ * marked done (synced) before, so a removal that a crash undoes brings
+ * the message back finished, and it is finished again (with the
+ * notification, at worst, sent twice); a list already gone reads as
+ * empty. */
 int qmsg_remove(struct queue *q, unsigned long long num);
 
 /* Calls fn for each message number with an info file; fn != 0 stops. */

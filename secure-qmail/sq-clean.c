@@ -8,8 +8,8 @@
  *	it asks sq-clean, which runs as the queue user, over a pipe: requests
  *	on descriptor 0, answers on descriptor 1, each a NUL-terminated
  *	field:
- *	  "t" N		todo/N and then intd/N (the scheduler has copied the
- *			envelope into its own files), each directory synced
+ *	  "t" N		todo/N (its directory synced) and then intd/N: the
+ *			scheduler has copied the envelope into its own files
  *	  "m" N		mess/s/N (the message is done), refused while todo/N
  *			exists
  *	answered "+" or "-" and a reason. It also sweeps, when it starts and
@@ -47,22 +47,13 @@ static int answer(const char *text)
 	return write_all(1, text, strlen(text) + 1);
 }
 
-/* Unlinks path (relative to the queue) and syncs its directory dir;
- * a file already gone is fine. */
-static int remove_synced(struct queue *q, const char *path, int dir)
+/* Unlinks path (relative to the queue) and, if dir >= 0, syncs that
+ * directory; a file already gone is fine. */
+static int remove_file(struct queue *q, const char *path, int dir)
 {
 	if (unlinkat(q->top, path, 0) < 0)
 		return errno == ENOENT ? 0 : -1;
-	return fsync_dir(dir);
-}
-
-static int split_dir(struct queue *q, enum queue_dir d,
-                     unsigned long long num)
-{
-	char path[64];
-	if (queue_dirpath(path, sizeof path, d, num) < 0)
-		return -1;
-	return openat(q->top, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return dir >= 0 ? fsync_dir(dir) : 0;
 }
 
 static const char *remove_todo(struct queue *q, unsigned long long num)
@@ -71,8 +62,11 @@ static const char *remove_todo(struct queue *q, unsigned long long num)
 	if (queue_path(todo, sizeof todo, QUEUE_TODO, num) < 0 ||
 	    queue_path(intd, sizeof intd, QUEUE_INTD, num) < 0)
 		return "-bad number";
-	if (remove_synced(q, todo, q->dir[QUEUE_TODO]) < 0 ||
-	    remove_synced(q, intd, q->dir[QUEUE_INTD]) < 0)
+	/* todo/N synced: a todo/N a crash brought back would be taken
+	 * again and its deliveries made twice. An intd/N brought back is
+	 * only litter, which the sweep removes. */
+	if (remove_file(q, todo, q->dir[QUEUE_TODO]) < 0 ||
+	    remove_file(q, intd, -1) < 0)
 		return "-cannot remove todo or intd";
 	return "+";
 }
@@ -87,11 +81,9 @@ static const char *remove_mess(struct queue *q, unsigned long long num)
 	/* a scheduler that asks this for a queued message is wrong */
 	if (fstatat(q->top, todo, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return "-still in todo";
-	int dir = split_dir(q, QUEUE_MESS, num);
-	int r = dir < 0 ? -1 : remove_synced(q, mess, dir);
-	if (dir >= 0)
-		close(dir);
-	return r < 0 ? "-cannot remove mess" : "+";
+	/* not synced: a mess/N a crash brings back has neither todo/N nor
+	 * info/N, and sq-send's sweep of orphans removes it */
+	return remove_file(q, mess, -1) < 0 ? "-cannot remove mess" : "+";
 }
 
 static const char *serve(struct queue *q, const char *req, size_t len)

@@ -169,6 +169,37 @@ START_TEST(damaged_files_are_refused)
 }
 END_TEST
 
+START_TEST(an_empty_list_has_no_file_and_reads_back_empty)
+{
+	static const char env[] = "u1000\0p42\0Fs@remote.example\0"
+	                          "Ta@example.org\0";
+	struct queue_envelope e;
+	struct qmsg m, back;
+	struct stat st;
+	char path[4300];
+	ck_assert_int_eq(queue_envelope_parse(&e, env, sizeof env), 0);
+	ck_assert_int_eq(qmsg_from_todo(&q, 50, &e, local_if_ours, NULL, 1,
+	                                &m), 0);
+	queue_envelope_free(&e);
+	snprintf(path, sizeof path, "%s/queue/remote/%llu/50", home,
+	         50ULL % QUEUE_SPLIT);
+	ck_assert_int_eq(stat(path, &st), -1);
+	ck_assert_int_eq(qmsg_load(&q, 50, &back), 0);
+	ck_assert_uint_eq(back.remote.n, 0);
+	ck_assert_uint_eq(back.local.todo, 1);
+	qmsg_free(&back);
+	/* a message whose end a crash interrupted (local already gone) loads
+	 * as finished */
+	snprintf(path, sizeof path, "%s/queue/local/%llu/50", home,
+	         50ULL % QUEUE_SPLIT);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(qmsg_load(&q, 50, &back), 0);
+	ck_assert_uint_eq(back.local.todo + back.remote.todo, 0);
+	qmsg_free(&back);
+	qmsg_free(&m);
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("qmsg");
@@ -180,6 +211,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, bounces_collect_and_go);
 	tcase_add_test(tc, removal_leaves_nothing_and_each_lists_what_is_there);
 	tcase_add_test(tc, damaged_files_are_refused);
+	tcase_add_test(tc, an_empty_list_has_no_file_and_reads_back_empty);
 	suite_add_tcase(s, tc);
 	return s;
 }
