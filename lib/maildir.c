@@ -336,7 +336,9 @@ static int copy_fd(int out, int in, unsigned long long max)
 }
 
 /* After the contents are written: fsync, name it by its inode, link it
- * into new/, drop the tmp/ name and fsync both directories. */
+ * into new/ and fsync new/; then drop the tmp/ name, unsynced: a tmp/
+ * name a crash brings back is litter no reader looks at, and syncing its
+ * removal would cost every delivery a second journal commit. */
 static int commit(struct maildir *md, struct pending *p, const char *host,
                   unsigned long long plainsize, struct maildir_delivered *out)
 {
@@ -363,13 +365,13 @@ static int commit(struct maildir *md, struct pending *p, const char *host,
 	out->size = (unsigned long long)st.st_size;
 	if (linkat(md->tmpfd, p->tmpname, md->newfd, out->name, 0) < 0)
 		return -1;
-	if (unlinkat(md->tmpfd, p->tmpname, 0) < 0 || fsync_dir(md->newfd) < 0 ||
-	    fsync_dir(md->tmpfd) < 0) {
+	if (fsync_dir(md->newfd) < 0) {
 		int saved = errno;
 		unlinkat(md->newfd, out->name, 0); /* not delivered after all */
 		errno = saved;
 		return -1;
 	}
+	unlinkat(md->tmpfd, p->tmpname, 0);
 	p->tmpname[0] = '\0';
 	return 0;
 }

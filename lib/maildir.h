@@ -90,8 +90,9 @@ struct maildir_delivered {
 };
 
 /* Delivers len octets at data, whose plaintext has plainsize octets:
- * written to tmp/, fsynced, linked into new/ under its final name, removed
- * from tmp/, then new/ and tmp/ fsynced. host names the delivering host in
+ * written to tmp/, fsynced, linked into new/ under its final name, new/
+ * fsynced, then removed from tmp/ (unsynced: a tmp/ name a crash brings
+ * back is litter no reader looks at). host names the delivering host in
  * the file name (NULL: gethostname). Only when 0 is returned is the
  * message delivered; on -1 nothing is left in new/ (unless removing it
  * failed too, which is logged by no one: the caller may). */
