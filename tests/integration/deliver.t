@@ -97,6 +97,7 @@ try:
            "each copy opens with its own subscriber's key")
 
     # --- an old key version --------------------------------------------------------
+    m.wait_for(lambda: queue_empty(m), 10)
     m.stop_delivery()
     send(m, "alice@remote.example", [C], message("sealed before the reset"))
     r = m.run(os.path.join(m.bin, "sq-qstat"))
@@ -127,6 +128,7 @@ try:
     keep = open(dotqmail).read()
     open(dotqmail, "w").write("./Maildir/\n")
     before = len(m.delivered(A))
+    m.wait_for(lambda: queue_empty(m), 10)
     m.stop_delivery()
     send(m, A, [B], message("to a plaintext .qmail"))
     m.pks.stop_pksd()
