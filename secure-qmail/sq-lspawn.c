@@ -89,7 +89,7 @@ static void worker_init(struct worker *w)
 	snprintf(capath, sizeof capath, "%s/ca.pem", ctldir);
 	if (!(w->ca = pki_cert_load(capath)))
 		die_temp("4.3.0", "cannot read control/ca.pem");
-	if (pks_config_load(&cfg, &w->ctl, ctldir, "pksdeliver", why,
+	if (pks_config_load(&cfg, &w->ctl, ctldir, "pkslocal", why,
 	                    sizeof why) < 0)
 		die_temp("4.3.0", "%s", why);
 	w->pks = pks_client_new(&cfg);

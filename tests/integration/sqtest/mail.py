@@ -55,8 +55,10 @@ class MailHost:
     def start(self):
         self.pks.start()
         home, ctl = self.home, os.path.join(self.home, "control")
-        for role in ("deliver", "login", "provision"):
-            path = os.path.join(ctl, "pks" + role)
+        # pkslocal: sq-lspawn's deliver credential (the sealer's, here)
+        for name, role in (("deliver", "deliver"), ("login", "login"),
+                           ("provision", "provision"), ("local", "deliver")):
+            path = os.path.join(ctl, "pks" + name)
             with open(path, "w") as f:
                 f.write(self.pks.cred[role] + "\n")
             os.chmod(path, 0o400)
@@ -82,7 +84,7 @@ class MailHost:
         if os.geteuid() == 0:
             nobody = pwd.getpwnam("nobody")
             for path in ("queue", "users", "run", "maildirs",
-                         "control/servercert.pem",
+                         "control/servercert.pem", "control/pkslocal",
                          "control/pksdeliver"):
                 full = os.path.join(home, path)
                 for root, dirs, files in os.walk(full):
