@@ -188,9 +188,9 @@ bad:
 	return -1;
 }
 
-int qmsg_from_todo(struct queue *q, unsigned long long num,
-                   const struct queue_envelope *e, qmsg_is_local is_local,
-                   void *arg, time_t birth, struct qmsg *m)
+int qmsg_from_envelope(unsigned long long num, const struct queue_envelope *e,
+                       qmsg_is_local is_local, void *arg, time_t birth,
+                       struct qmsg *m)
 {
 	msg_init(m, num);
 	m->birth = birth;
@@ -203,8 +203,7 @@ int qmsg_from_todo(struct queue *q, unsigned long long num,
 		    sbuf_put(&l->raw, e->rcpt[i], strlen(e->rcpt[i]) + 1) < 0 ? -1 : 0;
 	}
 	if (r == 0)
-		r = write_new(q, m) < 0 ||
-		    parse_info(m) < 0 || index_list(&m->local) < 0 ||
+		r = parse_info(m) < 0 || index_list(&m->local) < 0 ||
 		    index_list(&m->remote) < 0 ? -1 : 0;
 	if (r < 0) {
 		int saved = errno;
@@ -212,6 +211,36 @@ int qmsg_from_todo(struct queue *q, unsigned long long num,
 		errno = saved;
 	}
 	return r;
+}
+
+/* A list as it is now: recipients done in memory are written done. */
+static void mark_done(struct qlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->r[i].done)
+			l->raw.s[l->r[i].off] = 'D';
+}
+
+int qmsg_write(struct queue *q, struct qmsg *m)
+{
+	mark_done(&m->local);
+	mark_done(&m->remote);
+	return write_new(q, m);
+}
+
+int qmsg_from_todo(struct queue *q, unsigned long long num,
+                   const struct queue_envelope *e, qmsg_is_local is_local,
+                   void *arg, time_t birth, struct qmsg *m)
+{
+	if (qmsg_from_envelope(num, e, is_local, arg, birth, m) < 0)
+		return -1;
+	if (write_new(q, m) < 0) {
+		int saved = errno;
+		qmsg_free(m);
+		errno = saved;
+		return -1;
+	}
+	return 0;
 }
 
 /* A recipient list: no file is an empty list (none were written, or the

@@ -48,6 +48,17 @@ struct qmsg {
 /* Which list a recipient goes to. */
 typedef int (*qmsg_is_local)(const char *addr, void *arg);
 
+/* Builds the message from the envelope of todo/num in memory only, as
+ * qmsg_from_todo does, but writes nothing: sq-send's first attempt at a
+ * one-recipient message needs no files (qmsg_write makes them when it
+ * must wait). 0, or -1 with errno. */
+int qmsg_from_envelope(unsigned long long num, const struct queue_envelope *e,
+                       qmsg_is_local is_local, void *arg, time_t birth,
+                       struct qmsg *m);
+/* Writes the files of a message built by qmsg_from_envelope, its
+ * recipients done so far marked done; synced. 0 or -1. */
+int qmsg_write(struct queue *q, struct qmsg *m);
+
 /* Writes info, local and remote for the envelope of todo/num, each file
  * and its directory synced, born at birth; m is then that message. 0, or
  * -1 with errno. */

@@ -53,6 +53,7 @@ enum { FD_TO_LSPAWN = 3, FD_FROM_LSPAWN = 4, FD_TO_CLEAN = 5,
 #define TODO_RESCAN 300         /* seconds: a lost wake-up costs no more */
 #define ORPHAN_AGE (36 * 3600)
 #define STOP_GRACE 300          /* seconds the deliveries under way get */
+#define LIGHT_PER_SLOT 8        /* light jobs waiting per delivery slot */
 
 struct job {
 	struct sched_item it;   /* first: a heap item is its job */
@@ -60,6 +61,8 @@ struct job {
 	unsigned char *busy;    /* per local recipient: being delivered */
 	size_t cursor;          /* next local recipient this round */
 	unsigned inflight;
+	int light;              /* first attempt, no files of ours yet:
+	                         * todo/N is still the message's record */
 };
 
 struct slot {
@@ -81,6 +84,10 @@ struct sender {
 	unsigned long lifetime, step;
 	char me[256], bouncefrom[512], qqprogram[4200];
 	time_t next_todo_scan, next_orphan_sweep;
+	unsigned long long *light;      /* numbers of the light jobs, at most
+	                                 * LIGHT_PER_SLOT * nslot: todo/
+	                                 * scans skip them */
+	unsigned long nlight, maxlight;
 };
 
 static volatile sig_atomic_t got_alarm, got_hup, got_term;
@@ -129,7 +136,9 @@ static void configure(struct sender *s)
 	if (!s->slot) { /* the slots are fixed once started */
 		s->nslot = conc ? conc : 1;
 		s->slot = calloc(s->nslot, sizeof *s->slot);
-		if (!s->slot)
+		s->maxlight = LIGHT_PER_SLOT * s->nslot;
+		s->light = calloc(s->maxlight, sizeof *s->light);
+		if (!s->slot || !s->light)
 			die_nomem();
 	}
 	const char *qq = getenv("QMAILQUEUE");
@@ -186,6 +195,51 @@ static void job_free(struct job *j)
 	free(j);
 }
 
+/* ---- light jobs --------------------------------------------------------------
+ * Nearly every message the SMTP receiver queues has one local recipient
+ * (the sealer queues one copy per recipient). Its first attempt needs no
+ * files of the scheduler: todo/N stays its record until the attempt ends.
+ * Delivered, it goes at once (todo/N, intd/N, mess/N); otherwise its files
+ * are written then, and it goes on like any message. A crash meanwhile
+ * leaves todo/N, taken again at the next start: the same at-least-once as
+ * the files give, without two inodes and three syncs per message. At most
+ * LIGHT_PER_SLOT * nslot light jobs exist, so todo/ stays small, and a
+ * backlog beyond that takes the usual way. */
+
+static int is_light(const struct sender *s, unsigned long long num)
+{
+	for (unsigned long i = 0; i < s->nlight; i++)
+		if (s->light[i] == num)
+			return 1;
+	return 0;
+}
+
+static void light_forget(struct sender *s, struct job *j)
+{
+	for (unsigned long i = 0; i < s->nlight; i++)
+		if (s->light[i] == j->m.num) {
+			s->light[i] = s->light[--s->nlight];
+			break;
+		}
+	j->light = 0;
+}
+
+/* The light job must wait, or fail: its files now, then todo/N goes. 0, or
+ * -1 (it stays light; todo/N will be taken again after a restart). */
+static int materialize(struct sender *s, struct job *j)
+{
+	if (qmsg_write(&s->q, &j->m) < 0) {
+		log_msg(SQLOG_ALERT, "msg %llu: cannot write its files: %s",
+		        j->m.num, strerror(errno));
+		return -1;
+	}
+	light_forget(s, j);
+	if (clean(s, 't', j->m.num) < 0)
+		log_msg(SQLOG_WARN, "msg %llu: todo/ stays; it is taken again "
+		        "at the next start", j->m.num);
+	return 0;
+}
+
 static void hash_of(const char *addr, char hex[9])
 {
 	char norm[ADDR_MAX + 1];
@@ -238,9 +292,25 @@ static int send_bounce(struct sender *s, struct job *j, time_t now)
 	return r;
 }
 
+/* A light job delivered: todo/N (synced), then mess/N; nothing else. */
+static void finish_light(struct sender *s, struct job *j)
+{
+	light_forget(s, j);
+	if (clean(s, 't', j->m.num) < 0 || clean(s, 'm', j->m.num) < 0)
+		log_msg(SQLOG_WARN, "msg %llu: delivered, but its files stay",
+		        j->m.num);
+	else
+		log_msg(SQLOG_INFO, "msg %llu: done", j->m.num);
+	job_free(j);
+}
+
 /* Every recipient is done: tell the sender of failures, then forget it. */
 static void finish(struct sender *s, struct job *j, time_t now)
 {
+	if (j->light) {
+		finish_light(s, j);
+		return;
+	}
 	if (send_bounce(s, j, now) < 0) {
 		qmsg_set_next(&s->q, j->m.num, sched_retry(j->m.birth, now,
 		                                           (unsigned)s->step));
@@ -274,6 +344,8 @@ static void end_round(struct sender *s, struct job *j, time_t now)
 		return;
 	}
 	time_t next = sched_retry(j->m.birth, now, (unsigned)s->step);
+	if (j->light && materialize(s, j) < 0)
+		next = now + 60; /* try writing again in a minute */
 	qmsg_set_next(&s->q, j->m.num, next);
 	job_ready(s, j, next);
 }
@@ -360,8 +432,10 @@ static void answer(struct sender *s, time_t now)
 		die_temp("4.3.0", "sq-lspawn answered nonsense");
 	struct slot sl = s->slot[k];
 	struct job *j = sl.job;
-	const char *rcpt = j->m.local.r[sl.rcpt].addr, *text = s->field.s + 1;
-	char code = s->field.s[0], hex[9];
+	const char *rcpt = j->m.local.r[sl.rcpt].addr;
+	char code = s->field.s[0], hex[9], text[ANSWER_MAX];
+	/* a copy: sq-clean's answers (materialize) reuse s->field */
+	snprintf(text, sizeof text, "%s", s->field.s + 1);
 	s->slot[k].job = NULL;
 	s->used--;
 	j->busy[sl.rcpt] = 0;
@@ -370,7 +444,12 @@ static void answer(struct sender *s, time_t now)
 	log_msg(SQLOG_INFO, "delivery %lu: msg %llu to %s: %s: %.300s (%.3f s)",
 	        k, j->m.num, hex, code == 'K' ? "success" : code == 'D'
 	        ? "failure" : "deferral", text, seconds_since(&sl.started));
-	if (code == 'K') {
+	if (j->light && code != 'K' && materialize(s, j) < 0)
+		code = 'Z'; /* recorded nowhere: tried again, even a 'D' */
+	if (code == 'K' && j->light) {
+		j->m.local.r[sl.rcpt].done = 1; /* todo/N goes in finish_light */
+		j->m.local.todo--;
+	} else if (code == 'K') {
 		if (qmsg_done(&s->q, &j->m, &j->m.local, sl.rcpt) < 0) {
 			log_msg(SQLOG_ALERT, "msg %llu: delivered but not recorded "
 			        "(it will be delivered again): %s", j->m.num,
@@ -404,6 +483,29 @@ static int is_local(const char *addr, void *arg)
 	return r;
 }
 
+/* Builds the job of todo/num: light (no files) when it has one local
+ * recipient and a light place is free, else with its files written. */
+static int build_job(struct sender *s, unsigned long long num,
+                     const struct queue_envelope *e, time_t birth,
+                     struct job *j)
+{
+	if (e->nrcpt != 1 || s->nlight >= s->maxlight)
+		return qmsg_from_todo(&s->q, num, e, is_local, s, birth, &j->m);
+	if (qmsg_from_envelope(num, e, is_local, s, birth, &j->m) < 0)
+		return -1;
+	if (j->m.local.n == 1) {
+		j->light = 1;
+		s->light[s->nlight++] = num;
+		return 0;
+	}
+	if (qmsg_write(&s->q, &j->m) == 0)
+		return 0;
+	int saved = errno;
+	qmsg_free(&j->m);
+	errno = saved;
+	return -1;
+}
+
 static int take_todo(unsigned long long num, void *arg)
 {
 	struct todo_pass *p = arg;
@@ -411,6 +513,8 @@ static int take_todo(unsigned long long num, void *arg)
 	struct queue_envelope e;
 	struct stat st;
 	char name[32];
+	if (is_light(s, num))
+		return 0; /* ours already: its todo/N goes when it is done */
 	snprintf(name, sizeof name, "%llu", num);
 	int fd = openat(s->q.dir[QUEUE_TODO], name, O_RDONLY | O_NOFOLLOW |
 	                                                  O_CLOEXEC);
@@ -430,9 +534,9 @@ static int take_todo(unsigned long long num, void *arg)
 	}
 	struct job *j = job_new();
 	/* born when queued: the mtime of its envelope */
-	r = qmsg_from_todo(&s->q, num, &e, is_local, s, st.st_mtime, &j->m);
+	r = build_job(s, num, &e, st.st_mtime, j);
 	queue_envelope_free(&e);
-	if (r < 0 || clean(s, 't', num) < 0) {
+	if (r < 0 || (!j->light && clean(s, 't', num) < 0)) {
 		if (r < 0)
 			log_msg(SQLOG_WARN, "cannot take todo/%s: %s", name,
 			        strerror(errno));

@@ -152,7 +152,7 @@ try:
     tap.ok(got and rc == 0 and b"multipart/report" in dsn and b"5.7.1" in dsn
            and B.encode() in dsn,
            "the sender gets an RFC 3464 notice, sealed for them, once the PKS "
-           "is back", m.log("send.log")[-1500:])
+           "is back", f"rc {rc}: " + dsn[:1500].decode(errors="replace"))
     tap.ok(m.wait_for(lambda: queue_empty(m), 10) and
            "not delivered in plaintext" not in m.log("send.log"),
            "the queue is empty again")

@@ -165,7 +165,8 @@ class MailHost:
         message."""
         h = hashlib.sha256(address.encode()).hexdigest()[:8]
         top = self.maildirs or os.path.join(self.home, "maildirs")
-        names = [n for n in os.listdir(top) if n.startswith(h + "-")] \
+        names = [n for n in os.listdir(top) if n.startswith(h + "-") and
+                 os.path.isdir(os.path.join(top, n, "new"))] \
             if os.path.isdir(top) else []
         return os.path.join(top, min(names, key=lambda n: int(n[9:]))) \
             if names else None
@@ -176,6 +177,8 @@ class MailHost:
         if not md:
             return []
         new = os.path.join(md, "new")
+        if not os.path.isdir(new):     # the maildir is being made
+            return []
         return [open(os.path.join(new, n), "rb").read()
                 for n in sorted(os.listdir(new))]
 
