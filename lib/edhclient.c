@@ -353,6 +353,10 @@ static int reply(struct edhc *c, void (*each)(void *, const char *), void *arg)
 {
 	struct sbuf line;
 	int code = -1;
+	if (!c->ssl) { /* gone (421, EOF): nothing to read from */
+		set_error(c, "edhd closed the connection");
+		return -1;
+	}
 	sbuf_init(&line, REPLY_MAX);
 	for (;;) {
 		enum rbuf_line r = rbuf_getline(&c->in, &line, REPLY_MAX);
@@ -506,26 +510,45 @@ static int lone_cr(const char *p, size_t len)
 	return 0;
 }
 
+/* The reply of the next pipelined command; the first refusal's text is
+ * kept in why (a later reply would overwrite c->err). */
+static int pipelined_reply(struct edhc *c, int ok, char *why, size_t n)
+{
+	int code = reply(c, NULL, NULL);
+	if (code != ok && !*why)
+		snprintf(why, n, "%s", c->err);
+	return code;
+}
+
 static int deliver_op(struct edhc *c, void *arg)
 {
 	struct delivery *d = arg;
-	int code = command(c, "MAIL FROM:<> SIZE=%zu", d->len);
-	if (code == 250)
-		code = command(c, "RCPT TO:<%s>", d->mailbox);
-	if (code == 250)
-		code = command(c, "DATA");
-	if (code == 354) {
-		if (send_data(c, d->data, d->len) < 0)
+	char why[sizeof c->err] = "";
+	/* PIPELINING (RFC 2920): the envelope in one write, three replies */
+	if (sbuf_printf(&c->out, "MAIL FROM:<> SIZE=%zu\r\nRCPT TO:<%s>\r\n"
+	                "DATA\r\n", d->len, d->mailbox) < 0 || flush(c) < 0) {
+		set_error(c, "cannot write to edhd: %s", strerror(errno));
+		disconnect(c);
+		return OP_TEMP;
+	}
+	/* every command gets its reply, unless edhd has gone (421, EOF) */
+	int mail = pipelined_reply(c, 250, why, sizeof why);
+	int rcpt = c->ssl ? pipelined_reply(c, 250, why, sizeof why) : -1;
+	int data = c->ssl ? pipelined_reply(c, 354, why, sizeof why) : -1;
+	int code = mail != 250 ? mail : rcpt != 250 ? rcpt : data;
+	if (data == 354) {
+		/* an empty message ends a DATA that a refused RCPT left open */
+		if (send_data(c, d->data, code == 354 ? d->len : 0) < 0)
 			return set_error(c, "cannot write to edhd: %s",
 			                 strerror(errno));
-		return classify(reply(c, NULL, NULL));
+		int end = reply(c, NULL, NULL);
+		if (code == 354)
+			return classify(end);
 	}
 	int r = classify(code);
-	char why[sizeof c->err]; /* the refusal, not RSET's 250, is the news */
-	memcpy(why, c->err, sizeof why);
 	if (code > 0 && command(c, "RSET") != 250)
 		disconnect(c);
-	memcpy(c->err, why, sizeof why);
+	snprintf(c->err, sizeof c->err, "%s", why);
 	return r;
 }
 
