@@ -440,11 +440,14 @@ static void answer(struct sender *s, time_t now)
 	s->used--;
 	j->busy[sl.rcpt] = 0;
 	j->inflight--;
+	/* a light job that must wait or fail gets its files first, so the
+	 * log line below never tells of a message the queue does not show */
+	int unrecorded = j->light && code != 'K' && materialize(s, j) < 0;
 	hash_of(rcpt, hex);
 	log_msg(SQLOG_INFO, "delivery %lu: msg %llu to %s: %s: %.300s (%.3f s)",
 	        k, j->m.num, hex, code == 'K' ? "success" : code == 'D'
 	        ? "failure" : "deferral", text, seconds_since(&sl.started));
-	if (j->light && code != 'K' && materialize(s, j) < 0)
+	if (unrecorded)
 		code = 'Z'; /* recorded nowhere: tried again, even a 'D' */
 	if (code == 'K' && j->light) {
 		j->m.local.r[sl.rcpt].done = 1; /* todo/N goes in finish_light */

@@ -68,7 +68,8 @@ try:
     send(m, "alice@remote.example", [A], "while the EDH is down")
     deferred = m.wait_for(lambda: "deferral: 4.4.1 EDH" in m.log("send.log"),
                           30)
-    tap.ok(deferred and queued(m) == 1 and len(m.delivered(A)) == 1,
+    tap.ok(deferred and m.wait_for(lambda: queued(m) == 1, 10) and
+           len(m.delivered(A)) == 1,
            "edhd down: the delivery is deferred, the message stays queued",
            m.log("send.log")[-1500:])
     tap.ok(not in_tree(os.path.join(m.home, "queue"), CANARY),
@@ -83,7 +84,8 @@ try:
     edh.control("quota", f"{box} 100\n")
     send(m, B, [A], "over quota")
     full = m.wait_for(lambda: "4.2.2" in m.log("send.log"), 30)
-    tap.ok(full and queued(m) == 1 and len(m.delivered(A)) == 2,
+    tap.ok(full and m.wait_for(lambda: queued(m) == 1, 10) and
+           len(m.delivered(A)) == 2,
            "over quota: 452 4.2.2 from edhd, and the message waits in the "
            "queue", m.log("send.log")[-1500:])
     m.control("queuelifetime", "1\n")

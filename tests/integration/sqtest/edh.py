@@ -20,15 +20,8 @@ import subprocess
 import tempfile
 import time
 
-from . import tap
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from . import proc, tap
+from .pks import free_port
 
 
 class Session:
@@ -170,13 +163,7 @@ class EDH:
         raise RuntimeError("edhd did not listen")
 
     def stop_edhd(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        proc.stop(self.proc)
         self.proc = None
 
     def stop(self):
@@ -193,11 +180,7 @@ class EDH:
         return False
 
     def log_text(self):
-        try:
-            with open(self.path("edhd.log"), errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return proc.read_text(self.path("edhd.log"))
 
     def session(self, which, **kw):
         port = self.lmtp_port if which == "lmtp" else self.retr_port

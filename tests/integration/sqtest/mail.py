@@ -16,7 +16,7 @@ import socket
 import subprocess
 import time
 
-from . import tap
+from . import proc, tap
 from .pks import PKS, free_port
 
 PASSWORD = "correct horse battery"
@@ -232,10 +232,7 @@ class MailHost:
         return self.opener(address, password)(mess)
 
     def log(self, name):
-        try:
-            return open(os.path.join(self.home, name), errors="replace").read()
-        except OSError:
-            return ""
+        return proc.read_text(os.path.join(self.home, name))
 
     def queued(self):
         """(message number, mess bytes, envelope bytes) of todo/, oldest
@@ -256,13 +253,7 @@ class MailHost:
         """Stops the mail daemons (so that a sanitizer build writes its exit
         reports to their logs), leaving the PKS up."""
         for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            proc.stop(p)
         self.procs = []
 
     def stop(self):

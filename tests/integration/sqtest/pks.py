@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 
-from . import tap
+from . import proc, tap
 from .mariadb import MariaDB
 
 ROLES = ("deliver", "login", "provision")
@@ -115,13 +115,7 @@ class PKS:
         raise RuntimeError("pksd did not listen")
 
     def stop_pksd(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        proc.stop(self.proc)
         self.proc = None
 
     def stop(self):
@@ -141,11 +135,7 @@ class PKS:
         return False
 
     def log_text(self):
-        try:
-            with open(os.path.join(self.home, "pksd.log"), errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return proc.read_text(os.path.join(self.home, "pksd.log"))
 
     # -- keys -------------------------------------------------------------------
 
