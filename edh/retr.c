@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,6 +45,8 @@ static void cmd_mailbox(struct retr *r, const char *arg)
 		memset(&r->md, 0, sizeof r->md);
 		r->md.dirfd = -1;
 		snprintf(r->md.id, sizeof r->md.id, "%s", arg);
+	} else if (maildir_sweep_tmp(&r->md, time(NULL) - MAILDIR_TMP_STALE) > 0) {
+		log_msg(SQLOG_INFO, "retrieve %s: removed stale tmp/ files", arg);
 	}
 	r->selected = 1;
 	smtpio_reply(io, "250 2.0.0 %s selected", arg);

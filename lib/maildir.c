@@ -585,6 +585,29 @@ static int usage_add(void *ctx, const char *name,
 	return 0;
 }
 
+long maildir_sweep_tmp(struct maildir *md, time_t before)
+{
+	int fd = md->tmpfd < 0 ? -1 : openat(md->tmpfd, ".", O_RDONLY |
+	                                     O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+	struct stat st;
+	long removed = 0;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' &&
+		    fstatat(md->tmpfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_mtime < before &&
+		    unlinkat(md->tmpfd, de->d_name, 0) == 0)
+			removed++;
+	closedir(d);
+	return removed;
+}
+
 int maildir_usage(struct maildir *md, unsigned long long *octets,
                   unsigned long long *count)
 {

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define MAILDIR_ID_SIZE 29      /* 8 + 1 + 19 digits of 2^63-1, and NUL */
 #define MAILDIR_UID_MAX 200     /* a unique id's octets, at most */
@@ -105,6 +106,13 @@ int maildir_deliver(struct maildir *md, const char *host, const void *data,
 int maildir_deliver_fd(struct maildir *md, const char *host, int fd,
                        unsigned long long max, unsigned long long plainsize,
                        struct maildir_delivered *out);
+
+/* Unlinks the regular files of tmp/ last changed before the time given
+ * (maildir's rule: 36 hours): what a delivery that crashed between its
+ * write and its link left. Readers of the mailbox call it. The number
+ * removed, or -1. */
+#define MAILDIR_TMP_STALE (36 * 3600)
+long maildir_sweep_tmp(struct maildir *md, time_t before);
 
 /* ---- listing ------------------------------------------------------------- */
 

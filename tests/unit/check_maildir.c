@@ -2,6 +2,7 @@
  * listing, usage, and refusing whatever a hostile maildir holds. */
 #include <dirent.h>
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,6 +311,23 @@ START_TEST(a_failed_delivery_leaves_nothing_behind)
 }
 END_TEST
 
+START_TEST(stale_tmp_files_are_swept_fresh_ones_kept)
+{
+	struct maildir md;
+	struct timespec old[2] = { { 1000, 0 }, { 1000, 0 } };
+	ck_assert_int_eq(maildir_open(&md, pfd, "1a2b3c4d-18", 1), 0);
+	write_file(dir, "1a2b3c4d-18/tmp/crashed", "x", 1);
+	write_file(dir, "1a2b3c4d-18/tmp/writing", "y", 1);
+	ck_assert_int_eq(mkdirat(md.tmpfd, "adir", 0700), 0);
+	ck_assert_int_eq(utimensat(md.tmpfd, "crashed", old, 0), 0);
+	ck_assert_int_eq(utimensat(md.tmpfd, "adir", old, 0), 0);
+	ck_assert_int_eq(maildir_sweep_tmp(&md, time(NULL) - MAILDIR_TMP_STALE),
+	                 1);
+	ck_assert_int_eq(entries("1a2b3c4d-18/tmp"), 2); /* writing, adir */
+	maildir_close(&md);
+}
+END_TEST
+
 /* ---- listing, usage, opening, removal --------------------------------- */
 
 START_TEST(listing_is_oldest_first_with_sizes)
@@ -446,6 +464,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, many_deliveries_in_a_row_get_distinct_names);
 	tcase_add_test(tc, deliver_fd_copies_and_honours_its_limit);
 	tcase_add_test(tc, a_failed_delivery_leaves_nothing_behind);
+	tcase_add_test(tc, stale_tmp_files_are_swept_fresh_ones_kept);
 	tcase_add_test(tc, listing_is_oldest_first_with_sizes);
 	tcase_add_test(tc, hostile_entries_are_skipped_never_trusted);
 	tcase_add_test(tc, messages_open_and_go_by_unique_id);
