@@ -9,6 +9,12 @@
 #include <stddef.h>
 #include <time.h>
 
+/* control/concurrencylocal when the file is missing: sq-send's delivery
+ * slots and sq-lspawn's workers. 20, not qmail's 10: a delivery mostly
+ * waits for an fsync (and, over LMTP, for edhd's), and with 10 the
+ * deliver-bench left a tenth of the CPU idle. */
+#define CONCURRENCYLOCAL_DEFAULT 20
+
 /* qmail's schedule: after a failure at last, the next attempt is at
  * birth + (floor(sqrt(last - birth)) + step)^2, so the gaps grow: with
  * step 10, about 100 s, 400 s, 900 s ... after the first try. */

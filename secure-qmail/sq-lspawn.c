@@ -38,6 +38,7 @@
 #include "localdom.h"
 #include "log.h"
 #include "pki.h"
+#include "qsched.h"
 #include "queue.h"
 #include "rbuf.h"
 #include "secretfd.h"
@@ -371,7 +372,7 @@ int main(void)
 	struct pool p;
 	struct control ctl;
 	char ctldir[4200];
-	unsigned long n = 10;
+	unsigned long n = CONCURRENCYLOCAL_DEFAULT;
 	log_init("sq-lspawn");
 	signal(SIGPIPE, SIG_IGN);
 	secret_nodump();

@@ -118,7 +118,7 @@ static void read_line(struct sender *s, const char *name, int flagme,
 static void configure(struct sender *s)
 {
 	char host[256];
-	unsigned long conc = 10;
+	unsigned long conc = CONCURRENCYLOCAL_DEFAULT;
 	s->lifetime = 604800;
 	s->step = 10;
 	read_line(s, "me", 0, "localhost", s->me, sizeof s->me);
