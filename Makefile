@@ -29,7 +29,8 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
 # _GNU_SOURCE: memfd_create, pipe2, O_TMPFILE and friends.
-CPPFLAGS = -D_GNU_SOURCE -Ilib -Ipks -Itools -Isecure-qmail -Iedh -I$(BUILD)/gen
+CPPFLAGS = -D_GNU_SOURCE -Ilib -Ipks -Itools -Isecure-qmail -Iedh -Ipop3d \
+           -I$(BUILD)/gen
 ifeq ($(FUZZ),1)
 # make fuzz: clang with libFuzzer's coverage on every object.
 CC_CMD = clang $(wordlist 2,999,$(shell sed -n 1p conf-cc))
@@ -71,6 +72,12 @@ EDH_LIBSRC = $(filter-out $(EDH_MAINS:%=edh/%.c),$(wildcard edh/*.c))
 LIBEDH     = $(BUILD)/edh/libedh.a
 EDH_PROGS  = $(EDH_MAINS:%=$(BUILD)/bin/%)
 
+# pop3d/: the POP3 side, sq-checkpw so far
+POP_MAINS  = sq-checkpw
+POP_LIBSRC = $(filter-out $(POP_MAINS:%=pop3d/%.c),$(wildcard pop3d/*.c))
+LIBPOP     = $(BUILD)/pop3d/libpop.a
+POP_PROGS  = $(POP_MAINS:%=$(BUILD)/bin/%)
+
 TOOLS_MAINS = sq-ca ses-adduser ses-passwd ses-deluser
 TOOLS_PROGS = $(TOOLS_MAINS:%=$(BUILD)/bin/%)
 TOOLS_LIBSRC = $(filter-out $(TOOLS_MAINS:%=tools/%.c),$(wildcard tools/*.c))
@@ -80,8 +87,8 @@ LIBTOOLS   = $(BUILD)/tools/libtools.a
 TOOLS_CRASH = $(BUILD)/tests/helpers/ses-adduser-crash \
               $(BUILD)/tests/helpers/ses-deluser-crash
 CRASH_BIN  = $(TOOLS_CRASH) $(BUILD)/tests/helpers/sq-queue-crash
-PROGS      = $(PKS_PROGS) $(TOOLS_PROGS) $(SQ_PROGS) $(EDH_PROGS)
-PROG_LIBS  = $(LIBPKS) $(LIBTOOLS) $(LIBEDH) $(LIBSQMAIL) $(LIBSQ)
+PROGS      = $(PKS_PROGS) $(TOOLS_PROGS) $(SQ_PROGS) $(EDH_PROGS) $(POP_PROGS)
+PROG_LIBS  = $(LIBPKS) $(LIBTOOLS) $(LIBEDH) $(LIBPOP) $(LIBSQMAIL) $(LIBSQ)
 
 # --- unit tests: tests/unit/check_<module>.c, one binary per module -------
 UNIT_SRC  = $(wildcard tests/unit/check_*.c)
@@ -110,7 +117,7 @@ GEN = $(BUILD)/gen/auto_home.h $(BUILD)/gen/auto_users.h $(BUILD)/gen/auto_split
 
 .PHONY: all deps check check-plain check-asan check-valgrind unit integration run install \
         clean fuzz fuzz-build bench
-all: $(LIBSQ) $(LIBPKS) $(LIBEDH) $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN) \
+all: $(LIBSQ) $(LIBPKS) $(LIBEDH) $(LIBPOP) $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN) \
      $(BENCH_BIN) $(CRASH_BIN)
 
 deps:
@@ -173,6 +180,14 @@ $(LIBEDH): $(EDH_LIBSRC:%.c=$(BUILD)/%.o)
 	ar rcs $@ $^
 
 $(EDH_PROGS): $(BUILD)/bin/%: $(BUILD)/edh/%.o $(LIBEDH) $(LIBSQMAIL) $(LIBSQ)
+	@mkdir -p $(@D)
+	$(LINK) -o $@ $^ $(PKG_LIBS)
+
+$(LIBPOP): $(POP_LIBSRC:%.c=$(BUILD)/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(POP_PROGS): $(BUILD)/bin/%: $(BUILD)/pop3d/%.o $(LIBPOP) $(LIBSQ)
 	@mkdir -p $(@D)
 	$(LINK) -o $@ $^ $(PKG_LIBS)
 
@@ -270,6 +285,7 @@ clean:
          $(TOOLS_LIBSRC:%.c=$(BUILD)/%.d) $(SQ_LIBSRC:%.c=$(BUILD)/%.d) \
          $(SQ_MAINS:%=$(BUILD)/secure-qmail/%.d) \
          $(EDH_LIBSRC:%.c=$(BUILD)/%.d) $(EDH_MAINS:%=$(BUILD)/edh/%.d) \
+         $(POP_LIBSRC:%.c=$(BUILD)/%.d) $(POP_MAINS:%=$(BUILD)/pop3d/%.d) \
          $(BUILD)/secure-qmail/sq-queue-crash.d \
          $(UNIT_BIN:=.d) $(HELPER_BIN:=.d) $(UNIT_MAIN:.o=.d) \
          $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.d)

@@ -1,0 +1,132 @@
+/*
+ * checkpw - the checkpassword input and unlocking PDKs. See checkpw.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "addr.h"
+#include "checkpw.h"
+#include "pdk.h"
+#include "pki.h"
+
+/* A P-256 key wrapped (pdk_wrap, our scrypt cost) with a password nobody
+ * types: unknown addresses pay one unwrap of it, as known ones do. */
+static const char DECOY[] =
+	"-----BEGIN ENCRYPTED PRIVATE KEY-----\n"
+	"MIHsMFcGCSqGSIb3DQEFDTBKMCkGCSsGAQQB2kcECzAcBBCnmrrSWRicHgI62b63\n"
+	"/FYeAgJAAAIBCAIBBTAdBglghkgBZQMEASoEECKXnT2VjCjANvtyalWq0JgEgZA1\n"
+	"Mf/wixj8eBIZF9QCs5qSWCPjAT9Q77BfykS44SVFS6corQJtXmVKgaXSZVHqR4S5\n"
+	"ElbCuKUs8c7LwEblFuOQIr2U80Yxub2rsarVfWxiccbRHSdRHTA5JfqviSb49129\n"
+	"/fZwX9fKAZ5hqKDHYugwaH0J9CenIHLtYJctK0QWE7reUs8WgnQiYaw00yQFcus=\n"
+	"-----END ENCRYPTED PRIVATE KEY-----\n";
+
+int checkpw_parse(const char *in, size_t len, const char **user,
+                  const char **password)
+{
+	if (len > CHECKPW_INPUT_MAX)
+		return -1;
+	const char *end = in + len;
+	const char *u = in, *unul = memchr(u, '\0', len);
+	if (!unul || unul == u)
+		return -1;
+	const char *p = unul + 1;
+	const char *pnul = p < end ? memchr(p, '\0', (size_t)(end - p)) : NULL;
+	if (!pnul || pnul == p)
+		return -1;
+	*user = u;
+	*password = p;
+	return 0;
+}
+
+void checkpw_unlocked_free(struct checkpw_unlocked *u)
+{
+	sbuf_free(&u->pem); /* a secret sbuf: wiped */
+}
+
+static void decoy(const char *password)
+{
+	EVP_PKEY *k = pdk_unwrap(DECOY, sizeof DECOY - 1, password,
+	                         strlen(password));
+	EVP_PKEY_free(k);
+}
+
+/* One version: -1 when its PEK is not the CA's for the address (another
+ * address with the same hash, or a forged row), 1 when the password
+ * opened it (certificate and key appended to out->pem), 0 when not. */
+static int try_key(const struct pks_key *key, X509 *ca, const char *address,
+                   const char *password, struct checkpw_unlocked *out)
+{
+	X509 *cert = key->pek ? pki_cert_from_pem(key->pek, strlen(key->pek))
+	                      : NULL;
+	if (!cert || !key->pdk || pki_verify_pek(cert, ca, address, NULL, 0) != 1) {
+		X509_free(cert);
+		return -1;
+	}
+	EVP_PKEY *pdk = pdk_unwrap(key->pdk, strlen(key->pdk), password,
+	                           strlen(password));
+	int ok = pdk && X509_check_private_key(cert, pdk) == 1 &&
+	         pki_cert_to_pem(cert, &out->pem) == 0 &&
+	         pki_key_to_pem(pdk, &out->pem) == 0;
+	EVP_PKEY_free(pdk);
+	X509_free(cert);
+	return ok;
+}
+
+enum checkpw_result checkpw_unlock(struct pks_client *pks, X509 *ca,
+                                   const char *address, const char *password,
+                                   struct checkpw_unlocked *out, char *why,
+                                   size_t whylen)
+{
+	struct pks_keys keys;
+	unsigned best = 0;
+	uint64_t first = 0;
+	memset(out, 0, sizeof *out);
+	sbuf_init_secret(&out->pem, 64 * 1024);
+	out->hash = addr_hash(address);
+	int r = pks_get_pdks(pks, out->hash, &keys);
+	if (r == PKS_NOT_FOUND || r == PKS_REFUSED) {
+		decoy(password);
+		snprintf(why, whylen, "no such address");
+		return CHECKPW_WRONG;
+	}
+	if (r == PKS_LOCKED) {
+		snprintf(why, whylen, "locked by the key store");
+		return CHECKPW_LOCKED;
+	}
+	if (r != PKS_OK) {
+		snprintf(why, whylen, "PKS: %s", pks_client_error(pks));
+		return CHECKPW_TEMP;
+	}
+	for (size_t i = 0; i < keys.n; i++)
+		if (keys.key[i].locked_until > 0) { /* no PDK is served now */
+			pks_keys_free(&keys);
+			decoy(password);
+			snprintf(why, whylen, "locked by the key store");
+			return CHECKPW_LOCKED;
+		}
+	size_t verified = 0;
+	for (size_t i = 0; i < keys.n; i++) {
+		const struct pks_key *k = &keys.key[i];
+		int opened = try_key(k, ca, address, password, out);
+		if (opened < 0)
+			continue;
+		verified++;
+		if (!first || k->row < first)
+			first = k->row; /* the mailbox: the address's first row */
+		if (k->version >= best) { /* the row logins count against */
+			best = k->version;
+			out->row = k->row;
+		}
+		out->versions += (size_t)opened;
+	}
+	if (verified == 0)
+		decoy(password);
+	pks_keys_free(&keys);
+	if (!out->versions) {
+		snprintf(why, whylen, verified ? "wrong password"
+		                               : "no such address");
+		return CHECKPW_WRONG;
+	}
+	maildir_id_format(out->mailbox, out->hash, first);
+	return CHECKPW_OK;
+}

@@ -1,0 +1,56 @@
+/*
+ * checkpw - the work of sq-checkpw(8), apart from its process plumbing:
+ * the checkpassword input, and unlocking an address's PDKs with the
+ * password.
+ *
+ * Unlocking fetches every wrapped PDK of the address with the login role,
+ * keeps the versions whose PEK the instance CA issued for the address and
+ * unwraps each with the password. An address the key store does not know
+ * costs one unwrap of a decoy key of the same scrypt cost, so the time a
+ * login takes does not tell which addresses exist.
+ */
+#ifndef SQ_CHECKPW_H
+#define SQ_CHECKPW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "maildir.h"
+#include "pksclient.h"
+#include "sbuf.h"
+
+#define CHECKPW_INPUT_MAX 512   /* the checkpassword contract */
+
+/* Splits the input "user\0password\0timestamp\0" (len octets, at most
+ * CHECKPW_INPUT_MAX): user and password must be NUL-terminated and
+ * non-empty; the timestamp may be missing. 0, or -1. */
+int checkpw_parse(const char *in, size_t len, const char **user,
+                  const char **password);
+
+enum checkpw_result {
+	CHECKPW_OK = 0,
+	CHECKPW_WRONG = 1,      /* unknown address or wrong password */
+	CHECKPW_LOCKED = 2,     /* the key store's lockout */
+	CHECKPW_TEMP = -1       /* cannot tell now */
+};
+
+struct checkpw_unlocked {
+	uint32_t hash;
+	uint64_t row;           /* the newest version that opened: the row
+	                         * the key store counts logins against */
+	char mailbox[MAILDIR_ID_SIZE];
+	size_t versions;        /* how many opened */
+	struct sbuf pem;        /* secret: for each, certificate then key */
+};
+
+/* Tries the password on the PDKs of the normalised address. out->pem is
+ * initialised here (a secret sbuf); free it with checkpw_unlocked_free. */
+enum checkpw_result checkpw_unlock(struct pks_client *pks, X509 *ca,
+                                   const char *address, const char *password,
+                                   struct checkpw_unlocked *out, char *why,
+                                   size_t whylen);
+void checkpw_unlocked_free(struct checkpw_unlocked *u);
+
+#endif

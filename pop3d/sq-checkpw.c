@@ -1,0 +1,156 @@
+/*
+ * NAME
+ *	sq-checkpw - check a POP3 login and unlock the subscriber's PDK
+ * SYNOPSIS
+ *	sq-checkpw prog [arg ...]
+ * DESCRIPTION
+ *	The checkpassword contract: "user\0password\0timestamp\0" on
+ *	descriptor 3, at most 512 octets. The user is an address; its
+ *	wrapped PDKs come from the key store (login role) and are unlocked
+ *	with the password. On success the key store hears of it, and prog
+ *	runs with the unlocked keys on descriptor 4 (a sealed memfd, never
+ *	argv or the environment), USER the address and SQ_MAILBOX its
+ *	mailbox; never as root. Exit 1: wrong password or unknown address
+ *	(the key store counts the failure); 2: misuse; 111: cannot tell now.
+ * SEE ALSO
+ *	sq-checkpw(8)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "auto_users.h"
+#include "checkpw.h"
+#include "control.h"
+#include "home.h"
+#include "log.h"
+#include "pki.h"
+#include "privdrop.h"
+#include "secretfd.h"
+
+#define PDK_FD 4
+
+static char input[CHECKPW_INPUT_MAX + 1];
+
+static void wipe_input(void)
+{
+	explicit_bzero(input, sizeof input);
+}
+
+/* Exits with code after wiping the password. */
+static void __attribute__((noreturn)) leave(int code)
+{
+	wipe_input();
+	_exit(code);
+}
+
+static size_t read_input(void)
+{
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof input &&
+	       (n = read(3, input + got, sizeof input - got)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_msg(SQLOG_WARN, "cannot read descriptor 3: %s",
+			        strerror(errno));
+			leave(2);
+		}
+		got += (size_t)n;
+	}
+	close(3);
+	if (got > CHECKPW_INPUT_MAX) {
+		log_msg(SQLOG_WARN, "input longer than %d octets",
+		        CHECKPW_INPUT_MAX);
+		leave(2);
+	}
+	return got;
+}
+
+static struct pks_client *client(X509 **ca)
+{
+	char ctldir[4200], capath[4300], why[300];
+	struct control ctl;
+	struct pks_config cfg;
+	if (sq_path(ctldir, sizeof ctldir, "control") < 0 ||
+	    control_open(&ctl, ctldir) < 0)
+		return NULL;
+	snprintf(capath, sizeof capath, "%s/ca.pem", ctldir);
+	*ca = pki_cert_load(capath);
+	int r = *ca ? pks_config_load(&cfg, &ctl, ctldir, "pkslogin", why,
+	                              sizeof why) : -1;
+	control_close(&ctl);
+	if (r < 0) {
+		log_msg(SQLOG_ALERT, "%s", *ca ? why : "cannot read control/ca.pem");
+		return NULL;
+	}
+	struct pks_client *c = pks_client_new(&cfg);
+	pks_config_wipe(&cfg);
+	return c;
+}
+
+static void run_next(char **argv, const char *address,
+                     struct checkpw_unlocked *u)
+{
+	int fd = secret_memfd(u->pem.s, u->pem.len);
+	checkpw_unlocked_free(u);
+	if (fd < 0 || secret_pass(fd, PDK_FD) < 0)
+		leave(111);
+	if (geteuid() == 0 && privdrop(SQ_USER_POP) < 0) {
+		log_msg(SQLOG_ALERT, "cannot become %s: %s", SQ_USER_POP,
+		        strerror(errno));
+		leave(111);
+	}
+	if (geteuid() == 0)
+		leave(111); /* never the next program as root */
+	if (setenv("USER", address, 1) < 0 ||
+	    setenv("SQ_MAILBOX", u->mailbox, 1) < 0)
+		leave(111);
+	wipe_input();
+	execvp(argv[0], argv);
+	log_msg(SQLOG_ALERT, "cannot run %s: %s", argv[0], strerror(errno));
+	_exit(111);
+}
+
+int main(int argc, char **argv)
+{
+	const char *user, *password;
+	char address[ADDR_MAX + 1], why[400];
+	struct checkpw_unlocked u;
+	X509 *ca = NULL;
+	log_init("sq-checkpw");
+	secret_nodump();
+	if (argc < 2)
+		leave(2);
+	size_t len = read_input();
+	if (checkpw_parse(input, len, &user, &password) < 0)
+		leave(2);
+	if (addr_normalize(user, strlen(user), address) != ADDR_OK)
+		snprintf(address, sizeof address, "invalid@invalid");
+	struct pks_client *pks = client(&ca);
+	if (!pks)
+		leave(111);
+	enum checkpw_result r = checkpw_unlock(pks, ca, address, password, &u,
+	                                       why, sizeof why);
+	wipe_input();
+	char hex[9];
+	addr_hash_hex(u.hash, hex);
+	if (r == CHECKPW_OK && pks_login_success(pks, u.hash, u.row) != PKS_OK)
+		log_msg(SQLOG_WARN, "%s: the key store did not take the login: %s",
+		        hex, pks_client_error(pks));
+	if (r == CHECKPW_WRONG && u.row)
+		pks_login_failure(pks, u.hash, u.row, NULL, NULL);
+	log_msg(r == CHECKPW_OK ? SQLOG_INFO : SQLOG_WARN, "login %s: %s", hex,
+	        r == CHECKPW_OK ? "unlocked" : why);
+	pks_client_free(pks);
+	X509_free(ca);
+	if (r != CHECKPW_OK) {
+		checkpw_unlocked_free(&u);
+		leave(r == CHECKPW_TEMP ? 111 : 1);
+	}
+	run_next(argv + 1, address, &u);
+}

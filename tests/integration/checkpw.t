@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""sq-checkpw against the real pksd and MariaDB: the checkpassword
+contract (descriptor 3, exit codes 0/1/2/111), the unlocked PDK on
+descriptor 4 of the next program and nowhere else, failures counted by the
+key store, unknown addresses as slow as wrong passwords, never the next
+program as root."""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sqtest import tap  # noqa: E402
+from sqtest.mail import MailHost, PASSWORD  # noqa: E402
+
+A, B = "john.smith@example.org", "jane.doe@example.org"
+# the next program: who it is, what it got, and its whole environment and
+# argv, for the test to search
+NEXT = ('echo "uid=$(id -u) user=$USER mailbox=$SQ_MAILBOX"; '
+        'if openssl pkey -noout <&4; then echo key=yes; fi; '
+        'for f in /proc/$$/environ /proc/$$/cmdline; do '
+        'tr "\\0" "\\n" <"$f"; done')
+
+
+STDERR = []
+
+
+def checkpw(m, data, argv=None, as_user=True):
+    """Runs sq-checkpw with data on descriptor 3: (exit code, stdout)."""
+    r, w = os.pipe()
+    os.write(w, data)
+    os.close(w)
+    cmd = [os.path.join(m.bin, "sq-checkpw")] + (
+        argv if argv is not None else ["sh", "-c", NEXT])
+    if as_user:
+        cmd = m.as_user(cmd)
+    p = subprocess.run(["sh", "-c", 'exec "$@" 3<&0', "sh"] + cmd,
+                       stdin=r, capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, SQ_HOME=m.home))
+    os.close(r)
+    STDERR.append(p.stderr)
+    return p.returncode, p.stdout
+
+
+def login(user, password):
+    return f"{user}\0{password}\0{int(time.time())}\0".encode()
+
+
+tap.plan(12)
+m = MailHost(users=[A, B])
+try:
+    m.start()
+    if os.geteuid() == 0:
+        os.chown(os.path.join(m.home, "control", "pkslogin"), 65534, 65534)
+
+    rc, out = checkpw(m, login(A, PASSWORD))
+    h = __import__("hashlib").sha256(A.encode()).hexdigest()[:8]
+    tap.ok(rc == 0 and f"user={A}" in out and f"mailbox={h}-" in out,
+           "the right password: the next program runs, USER and SQ_MAILBOX "
+           "set", out + m.log("checkpw.log"))
+    tap.ok("key=yes" in out, "the unlocked PDK is on descriptor 4", out)
+    tap.ok("SQ_HOME=" in out and PASSWORD not in out,
+           "the password is in neither its environment nor its argv", out)
+
+    rc, out = checkpw(m, login(A, "not the password"))
+    tap.is_(rc, 1, "a wrong password: exit 1, nothing run")
+    tap.ok("login-failure" in m.pks.log_text(),
+           "and the key store counts the failure", m.pks.log_text()[-800:])
+    rc, _ = checkpw(m, login("nobody.here@example.org", PASSWORD))
+    tap.is_(rc, 1, "an unknown address: exit 1")
+
+    def timed(user):
+        t = time.monotonic()
+        checkpw(m, login(user, "wrong wrong wrong"))
+        return time.monotonic() - t
+    known = statistics.median(timed(B) for _ in range(3))
+    unknown = statistics.median(timed("x.y.z@example.org") for _ in range(3))
+    tap.ok(0.6 < unknown / known < 1.6,
+           "an unknown address costs what a wrong password does "
+           "(one scrypt unwrap)", f"known {known:.3f} s, unknown "
+           f"{unknown:.3f} s")
+
+    codes = [checkpw(m, d)[0] for d in (b"", b"a@b.example", b"x" * 600,
+                                        b"a@b.example\0pw")]
+    codes.append(checkpw(m, login(A, PASSWORD), argv=[])[0])
+    tap.is_(codes, [2] * 5, "misuse (no NULs, over 512 octets, no program) "
+            "exits 2")
+
+    if os.geteuid() == 0:
+        rc, out = checkpw(m, login(A, PASSWORD), as_user=False)
+        tap.ok(rc == 111 and "uid=0" not in out,
+               "run as root without its user (sqmailp) it refuses to run "
+               "the next program (111)", out)
+    else:
+        tap.skip("not root: the drop from root cannot be tried")
+
+    m.pks.stop_pksd()
+    rc, _ = checkpw(m, login(A, PASSWORD))
+    tap.is_(rc, 111, "the key store down: 111, a temporary failure, not 1")
+    m.pks.start_pksd()
+
+    logs = "".join(m.log(n) for n in os.listdir(m.home) if n.endswith(".log"))
+    errs = "".join(STDERR)
+    tap.ok(PASSWORD not in logs + m.pks.log_text() + errs,
+           "the password is in no log")
+    tap.ok("Sanitizer" not in errs and "login" in errs,
+           "sq-checkpw logged each login, with no sanitizer report",
+           errs[-2000:])
+except Exception as e:
+    tap.ok(False, "the test ran to its end", repr(e))
+finally:
+    m.stop()
+tap.done()
