@@ -25,24 +25,6 @@ static int path_of(char *out, size_t n, enum queue_dir d,
 	return 0;
 }
 
-static int sync_dir_of(struct queue *q, enum queue_dir d,
-                       unsigned long long num)
-{
-	char path[64];
-	if (queue_dirpath(path, sizeof path, d, num) < 0) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	int fd = openat(q->top, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int r = fsync_dir(fd);
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return r;
-}
-
 /* Writes the whole file d/num, not yet synced: its descriptor, or -1. */
 static int write_unsynced(struct queue *q, enum queue_dir d,
                           unsigned long long num, const char *data,
@@ -82,7 +64,7 @@ static int write_new(struct queue *q, struct qmsg *m)
 		if (f[i].fd >= 0 && fsync(f[i].fd) < 0)
 			r = -1;
 	for (int i = 0; r == 0 && i < 3; i++)
-		if (f[i].fd >= 0 && sync_dir_of(q, f[i].d, m->num) < 0)
+		if (f[i].fd >= 0 && queue_sync_dir(q, f[i].d, m->num) < 0)
 			r = -1;
 	int saved = errno;
 	for (int i = 0; i < 3; i++)
@@ -95,20 +77,17 @@ static int write_new(struct queue *q, struct qmsg *m)
 static int read_all(struct queue *q, enum queue_dir d, unsigned long long num,
                     struct sbuf *out)
 {
-	char path[64], buf[8192];
+	char path[64];
 	if (path_of(path, sizeof path, d, num) < 0)
 		return -1;
 	int fd = openat(q->top, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		if (sbuf_put(out, buf, (size_t)n) < 0)
-			break;
+	int r = sbuf_read_fd(out, fd);
 	int saved = errno;
 	close(fd);
 	errno = saved;
-	return n == 0 ? 0 : -1;
+	return r;
 }
 
 /* Indexes "T"/"D" addr NUL records; EINVAL if that is not what raw is. */
@@ -335,7 +314,7 @@ int qmsg_bounce_add(struct queue *q, unsigned long long num,
 	sbuf_free(&rec);
 	close(fd);
 	errno = saved;
-	return r < 0 ? -1 : sync_dir_of(q, QUEUE_BOUNCE, num);
+	return r < 0 ? -1 : queue_sync_dir(q, QUEUE_BOUNCE, num);
 }
 
 int qmsg_bounce_read(struct queue *q, unsigned long long num,
@@ -356,7 +335,7 @@ static int remove_one(struct queue *q, enum queue_dir d,
 		return -1;
 	if (unlinkat(q->top, path, 0) < 0)
 		return errno == ENOENT ? 0 : -1;
-	return sync ? sync_dir_of(q, d, num) : 0;
+	return sync ? queue_sync_dir(q, d, num) : 0;
 }
 
 int qmsg_bounce_remove(struct queue *q, unsigned long long num)

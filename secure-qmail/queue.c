@@ -419,3 +419,44 @@ int queue_init(const char *home, const struct queue_owners *o, char *why,
 	}
 	return r;
 }
+
+int queue_sync_dir(const struct queue *q, enum queue_dir d,
+                   unsigned long long num)
+{
+	char path[64];
+	if (queue_dirpath(path, sizeof path, d, num) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = openat(q->top, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r = fsync_dir(fd);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+int queue_todo_read(const struct queue *q, unsigned long long num,
+                    struct queue_envelope *e, time_t *queued)
+{
+	char name[32];
+	struct stat st;
+	snprintf(name, sizeof name, "%llu", num);
+	int fd = openat(q->dir[QUEUE_TODO], name, O_RDONLY | O_NOFOLLOW |
+	                                          O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int saved = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = saved;
+		return -1;
+	}
+	*queued = st.st_mtime;
+	int r = queue_envelope_read(e, fd);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return r < 0 ? -2 : 0;
+}

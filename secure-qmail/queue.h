@@ -14,6 +14,7 @@
 #define SQ_QUEUE_H
 
 #include <stddef.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include "sbuf.h"
@@ -78,6 +79,9 @@ void queue_close(struct queue *q);
 int queue_path(char *out, size_t n, enum queue_dir d, unsigned long long num);
 int queue_dirpath(char *out, size_t n, enum queue_dir d,
                   unsigned long long num);
+/* fsyncs the directory that holds num's file of d. 0, or -1 with errno. */
+int queue_sync_dir(const struct queue *q, enum queue_dir d,
+                   unsigned long long num);
 
 /* Calls fn for each message number in todo/, in directory order; stops at
  * the first fn != 0 and returns it. Names that are not canonical decimal
@@ -126,6 +130,11 @@ int queue_envelope_read(struct queue_envelope *e, int fd);
 /* The same from bytes in memory. */
 int queue_envelope_parse(struct queue_envelope *e, const char *s, size_t len);
 void queue_envelope_free(struct queue_envelope *e);
+/* Reads and parses todo/num (q must have todo/ open), and its mtime: when
+ * the message was queued. 0; -1 with errno when it cannot be opened (e
+ * untouched); -2 with errno when it is no envelope (free e). */
+int queue_todo_read(const struct queue *q, unsigned long long num,
+                    struct queue_envelope *e, time_t *queued);
 
 /* ---- set-up -------------------------------------------------------------- */
 

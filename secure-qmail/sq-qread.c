@@ -68,25 +68,15 @@ static int one_todo(unsigned long long num, void *arg)
 {
 	struct queue *q = arg;
 	struct queue_envelope e;
-	struct stat st;
-	char name[32];
-	snprintf(name, sizeof name, "%llu", num);
-	int fd = openat(q->dir[QUEUE_TODO], name, O_RDONLY | O_NOFOLLOW |
-	                                          O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		if (fd >= 0)
-			close(fd);
+	time_t queued;
+	int r = queue_todo_read(q, num, &e, &queued);
+	if (r < 0) {
+		if (r == -2)
+			queue_envelope_free(&e);
 		printf("#%llu: cannot read todo/%llu\n", num, num);
 		return 0;
 	}
-	int r = queue_envelope_read(&e, fd);
-	close(fd);
-	if (r < 0) {
-		queue_envelope_free(&e);
-		printf("#%llu: todo/%llu is not an envelope\n", num, num);
-		return 0;
-	}
-	head(q, num, st.st_mtime, e.sender, "  (not yet preprocessed)");
+	head(q, num, queued, e.sender, "  (not yet preprocessed)");
 	for (size_t i = 0; i < e.nrcpt; i++)
 		printf("  \t\t%s\n", e.rcpt[i]);
 	queue_envelope_free(&e);

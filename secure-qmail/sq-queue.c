@@ -269,24 +269,6 @@ static void link_mess(struct job *j)
 	crash_point("mess-linked");
 }
 
-/* fsync of the directory holding message num's file in d. */
-static int sync_dir_of(struct job *j, enum queue_dir d)
-{
-	char path[64];
-	if (queue_dirpath(path, sizeof path, d, j->num) < 0) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	int fd = openat(j->q.top, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int r = fsync_dir(fd);
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return r;
-}
-
 /* Step 3: the message, byte for byte, on disk with its name. */
 static void write_message(struct job *j)
 {
@@ -305,7 +287,7 @@ static void write_message(struct job *j)
 			     j->messpath, strerror(errno));
 	}
 	if (fsync(j->fd) < 0 || close(j->fd) < 0 ||
-	    sync_dir_of(j, QUEUE_MESS) < 0)
+	    queue_sync_dir(&j->q, QUEUE_MESS, j->num) < 0)
 		fail(j, QQ_WRITE, "cannot sync queue/%s: %s", j->messpath,
 		     strerror(errno));
 	j->fd = -1;

@@ -79,7 +79,9 @@ struct sender {
 	struct slot *slot;
 	unsigned long nslot, used;
 	struct rbuf from_lspawn, from_clean;
-	struct sbuf field;
+	struct sbuf field;              /* sq-lspawn's answers */
+	struct sbuf cleaned;            /* sq-clean's, apart: a removal in
+	                                 * the middle of an answer keeps it */
 	int trigger;
 	unsigned long lifetime, step;
 	char me[256], bouncefrom[512], qqprogram[4200];
@@ -157,12 +159,12 @@ static int clean(struct sender *s, char op, unsigned long long num)
 	char req[32];
 	int n = snprintf(req, sizeof req, "%c%llu", op, num);
 	if (write_all(FD_TO_CLEAN, req, (size_t)n + 1) < 0 ||
-	    rbuf_getfield(&s->from_clean, &s->field, ANSWER_MAX) != RBUF_LINE)
+	    rbuf_getfield(&s->from_clean, &s->cleaned, ANSWER_MAX) != RBUF_LINE)
 		die_temp("4.3.0", "lost sq-clean");
-	if (s->field.s[0] == '+')
+	if (s->cleaned.s[0] == '+')
 		return 0;
 	log_msg(SQLOG_WARN, "sq-clean cannot remove %s of %llu: %.200s",
-	        op == 't' ? "todo" : "mess", num, s->field.s + 1);
+	        op == 't' ? "todo" : "mess", num, s->cleaned.s + 1);
 	return -1;
 }
 
@@ -432,10 +434,8 @@ static void answer(struct sender *s, time_t now)
 		die_temp("4.3.0", "sq-lspawn answered nonsense");
 	struct slot sl = s->slot[k];
 	struct job *j = sl.job;
-	const char *rcpt = j->m.local.r[sl.rcpt].addr;
-	char code = s->field.s[0], hex[9], text[ANSWER_MAX];
-	/* a copy: sq-clean's answers (materialize) reuse s->field */
-	snprintf(text, sizeof text, "%s", s->field.s + 1);
+	const char *rcpt = j->m.local.r[sl.rcpt].addr, *text = s->field.s + 1;
+	char code = s->field.s[0], hex[9];
 	s->slot[k].job = NULL;
 	s->used--;
 	j->busy[sl.rcpt] = 0;
@@ -514,34 +514,28 @@ static int take_todo(unsigned long long num, void *arg)
 	struct todo_pass *p = arg;
 	struct sender *s = p->s;
 	struct queue_envelope e;
-	struct stat st;
-	char name[32];
+	time_t queued;
 	if (is_light(s, num))
 		return 0; /* ours already: its todo/N goes when it is done */
-	snprintf(name, sizeof name, "%llu", num);
-	int fd = openat(s->q.dir[QUEUE_TODO], name, O_RDONLY | O_NOFOLLOW |
-	                                                  O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		log_msg(SQLOG_WARN, "cannot open todo/%s: %s", name, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	int r = queue_todo_read(&s->q, num, &e, &queued);
+	if (r == -1) {
+		log_msg(SQLOG_WARN, "cannot open todo/%llu: %s", num,
+		        strerror(errno));
 		return 0;
 	}
-	int r = queue_envelope_read(&e, fd);
-	close(fd);
 	if (r < 0) {
-		log_msg(SQLOG_ALERT, "todo/%s is not an envelope (%s); left as it "
-		        "is", name, strerror(errno));
+		log_msg(SQLOG_ALERT, "todo/%llu is not an envelope (%s); left as "
+		        "it is", num, strerror(errno));
 		queue_envelope_free(&e);
 		return 0;
 	}
 	struct job *j = job_new();
 	/* born when queued: the mtime of its envelope */
-	r = build_job(s, num, &e, st.st_mtime, j);
+	r = build_job(s, num, &e, queued, j);
 	queue_envelope_free(&e);
 	if (r < 0 || (!j->light && clean(s, 't', num) < 0)) {
 		if (r < 0)
-			log_msg(SQLOG_WARN, "cannot take todo/%s: %s", name,
+			log_msg(SQLOG_WARN, "cannot take todo/%llu: %s", num,
 			        strerror(errno));
 		if (r == 0)
 			qmsg_free(&j->m);
@@ -718,6 +712,7 @@ static void start(struct sender *s)
 	rbuf_init(&s->from_lspawn, FD_FROM_LSPAWN, -1);
 	rbuf_init(&s->from_clean, FD_FROM_CLEAN, -1);
 	sbuf_init(&s->field, ANSWER_MAX);
+	sbuf_init(&s->cleaned, ANSWER_MAX);
 	scan_todo(s, &first);
 	qmsg_each(&s->q, load_one, &first);
 	free(first.nums);
