@@ -72,8 +72,8 @@ EDH_LIBSRC = $(filter-out $(EDH_MAINS:%=edh/%.c),$(wildcard edh/*.c))
 LIBEDH     = $(BUILD)/edh/libedh.a
 EDH_PROGS  = $(EDH_MAINS:%=$(BUILD)/bin/%)
 
-# pop3d/: the POP3 side, sq-checkpw so far
-POP_MAINS  = sq-checkpw
+# pop3d/: the POP3 side: login, key unlocking, the mailbox
+POP_MAINS  = sq-checkpw sq-popup sq-pop3d
 POP_LIBSRC = $(filter-out $(POP_MAINS:%=pop3d/%.c),$(wildcard pop3d/*.c))
 LIBPOP     = $(BUILD)/pop3d/libpop.a
 POP_PROGS  = $(POP_MAINS:%=$(BUILD)/bin/%)

@@ -56,64 +56,64 @@ int lmtp_rcpt_parse(const char *arg, char *box)
 
 static void cmd_lhlo(struct lmtp *l, const char *arg)
 {
-	struct smtpio *io = &l->s->io;
+	struct netio *io = &l->s->io;
 	if (!*arg) {
-		smtpio_reply(io, "501 5.5.4 LHLO wants a host name");
+		netio_reply(io, "501 5.5.4 LHLO wants a host name");
 		return;
 	}
 	reset(l);
 	l->hello = 1;
-	smtpio_reply(io, "250-%s", l->s->cfg->me);
-	smtpio_reply(io, "250-PIPELINING");
-	smtpio_reply(io, "250-ENHANCEDSTATUSCODES");
-	smtpio_reply(io, "250-SIZE %lu", l->s->cfg->databytes);
-	smtpio_reply(io, "250 AUTH PLAIN");
+	netio_reply(io, "250-%s", l->s->cfg->me);
+	netio_reply(io, "250-PIPELINING");
+	netio_reply(io, "250-ENHANCEDSTATUSCODES");
+	netio_reply(io, "250-SIZE %lu", l->s->cfg->databytes);
+	netio_reply(io, "250 AUTH PLAIN");
 }
 
 static void cmd_mail(struct lmtp *l, const char *arg)
 {
 	struct smtp_path p;
-	struct smtpio *io = &l->s->io;
+	struct netio *io = &l->s->io;
 	if (l->mail) {
-		smtpio_reply(io, "503 5.5.1 nested MAIL command");
+		netio_reply(io, "503 5.5.1 nested MAIL command");
 		return;
 	}
 	enum smtp_path_error e = smtpcmd_mail_from(arg, &p);
 	if (e != PATH_OK) {
-		smtpio_reply(io, "%s %s", e == PATH_BAD_PARAM ? "555 5.5.4"
+		netio_reply(io, "%s %s", e == PATH_BAD_PARAM ? "555 5.5.4"
 		             : "501 5.1.7", smtpcmd_strerror(e));
 		return;
 	}
 	if (p.size > l->s->cfg->databytes) {
-		smtpio_reply(io, "552 5.3.4 message size exceeds the limit of %lu "
+		netio_reply(io, "552 5.3.4 message size exceeds the limit of %lu "
 		             "octets", l->s->cfg->databytes);
 		return;
 	}
 	l->mail = 1;
 	l->declared = p.size;
-	smtpio_reply(io, "250 2.1.0 ok");
+	netio_reply(io, "250 2.1.0 ok");
 }
 
 static void cmd_rcpt(struct lmtp *l, const char *arg)
 {
-	struct smtpio *io = &l->s->io;
+	struct netio *io = &l->s->io;
 	char box[MAILDIR_ID_SIZE];
 	struct maildir md;
 	if (!l->mail) {
-		smtpio_reply(io, "503 5.5.1 MAIL first");
+		netio_reply(io, "503 5.5.1 MAIL first");
 		return;
 	}
 	int r = lmtp_rcpt_parse(arg, box);
 	if (r == -1) {
-		smtpio_reply(io, "501 5.5.4 syntax: RCPT TO:<MAILBOX>");
+		netio_reply(io, "501 5.5.4 syntax: RCPT TO:<MAILBOX>");
 		return;
 	}
 	if (r == -2) {
-		smtpio_reply(io, "550 5.1.1 no such mailbox");
+		netio_reply(io, "550 5.1.1 no such mailbox");
 		return;
 	}
 	if (l->n >= LMTP_RCPT_MAX) {
-		smtpio_reply(io, "452 4.5.3 too many recipients");
+		netio_reply(io, "452 4.5.3 too many recipients");
 		return;
 	}
 	/* a full mailbox is refused here already, sparing the transfer */
@@ -128,12 +128,12 @@ static void cmd_rcpt(struct lmtp *l, const char *arg)
 		log_msg(SQLOG_INFO, "delivery %s: %s at RCPT, client %lu", box,
 		        r > 0 ? "over quota" : "quota unknown",
 		        (unsigned long)l->s->client);
-		smtpio_reply(io, r > 0 ? "452 4.2.2 mailbox full"
+		netio_reply(io, r > 0 ? "452 4.2.2 mailbox full"
 		             : "451 4.3.0 quota unknown; try again later");
 		return;
 	}
 	memcpy(l->rcpt[l->n++], box, MAILDIR_ID_SIZE);
-	smtpio_reply(io, "250 2.1.5 ok");
+	netio_reply(io, "250 2.1.5 ok");
 }
 
 /* Reads the message after 354 into msg, LF line ends, unstuffed. */
@@ -143,7 +143,7 @@ static enum data_end read_data(struct lmtp *l, struct sbuf *msg)
 	char buf[8192];
 	smtpdata_init(&d, l->s->cfg->databytes);
 	while (!smtpdata_done(&d)) {
-		ssize_t got = smtpio_read(&l->s->io, buf, sizeof buf);
+		ssize_t got = netio_read(&l->s->io, buf, sizeof buf);
 		if (got <= 0)
 			return DATA_GONE;
 		size_t used = smtpdata_feed(&d, buf, (size_t)got, msg);
@@ -178,33 +178,33 @@ static void log_delivery(struct lmtp *l, const char *box, const char *result,
 static void deliver_one(struct lmtp *l, const char *box, const struct sbuf *msg,
                         unsigned long long plainsize, const struct timespec *t0)
 {
-	struct smtpio *io = &l->s->io;
+	struct netio *io = &l->s->io;
 	struct maildir md;
 	struct maildir_delivered out;
 	if (maildir_open(&md, l->s->cfg->maildirs, box, 1) < 0) {
 		log_msg(SQLOG_ALERT, "%s: cannot open the mailbox: %s", box,
 		        strerror(errno));
 		log_delivery(l, box, "deferred: mailbox unavailable", msg->len, t0);
-		smtpio_reply(io, "451 4.3.0 <%s> mailbox unavailable", box);
+		netio_reply(io, "451 4.3.0 <%s> mailbox unavailable", box);
 		return;
 	}
 	int q = quota_check(&l->s->cfg->ctl, &md, box, msg->len);
 	if (q != 0) {
 		log_delivery(l, box, q > 0 ? "deferred: over quota"
 		             : "deferred: quota unknown", msg->len, t0);
-		smtpio_reply(io, q > 0 ? "452 4.2.2 <%s> mailbox full"
+		netio_reply(io, q > 0 ? "452 4.2.2 <%s> mailbox full"
 		             : "451 4.3.0 <%s> quota unknown", box);
 	} else if (maildir_deliver(&md, l->s->cfg->me, msg->s, msg->len,
 	                           plainsize, &out) < 0) {
 		int e = errno;
 		log_msg(SQLOG_ALERT, "%s: delivery failed: %s", box, strerror(e));
 		log_delivery(l, box, "deferred: write failed", msg->len, t0);
-		smtpio_reply(io, e == ENOSPC || e == EDQUOT
+		netio_reply(io, e == ENOSPC || e == EDQUOT
 		             ? "452 4.3.1 <%s> insufficient system storage"
 		             : "451 4.3.0 <%s> write failed; try again later", box);
 	} else {
 		log_delivery(l, box, "ok", msg->len, t0);
-		smtpio_reply(io, "250 2.0.0 <%s> delivered %.*s", box,
+		netio_reply(io, "250 2.0.0 <%s> delivered %.*s", box,
 		             (int)out.uidlen, out.name);
 	}
 	maildir_close(&md);
@@ -216,7 +216,7 @@ static void refuse_all(struct lmtp *l, const char *reply, const char *result,
 {
 	for (size_t i = 0; i < l->n; i++) {
 		log_delivery(l, l->rcpt[i], result, size, t0);
-		smtpio_reply(&l->s->io, "%s", reply);
+		netio_reply(&l->s->io, "%s", reply);
 	}
 }
 
@@ -245,15 +245,15 @@ static void finish_data(struct lmtp *l, enum data_end end, struct sbuf *msg,
 /* 0 to go on, 1 when the connection must end. */
 static int cmd_data(struct lmtp *l)
 {
-	struct smtpio *io = &l->s->io;
+	struct netio *io = &l->s->io;
 	struct sbuf msg;
 	struct timespec t0;
 	if (!l->mail || l->n == 0) {
-		smtpio_reply(io, l->mail ? "503 5.5.1 no valid recipients"
+		netio_reply(io, l->mail ? "503 5.5.1 no valid recipients"
 		                         : "503 5.5.1 MAIL first");
 		return 0;
 	}
-	smtpio_reply(io, "354 go ahead, end with <CRLF>.<CRLF>");
+	netio_reply(io, "354 go ahead, end with <CRLF>.<CRLF>");
 	/* bounded: smtpdata keeps at most databytes, and only counts beyond */
 	sbuf_init(&msg, l->s->cfg->databytes + 1);
 	enum data_end end = read_data(l, &msg);
@@ -280,33 +280,33 @@ static int command(struct lmtp *l)
 {
 	char verb[8];
 	const char *arg = session_verb(l->s, verb, sizeof verb);
-	struct smtpio *io = &l->s->io;
+	struct netio *io = &l->s->io;
 	if (!strcmp(verb, "QUIT")) {
-		smtpio_reply(io, "221 2.0.0 %s closing", l->s->cfg->me);
+		netio_reply(io, "221 2.0.0 %s closing", l->s->cfg->me);
 		return 1;
 	}
 	if (!strcmp(verb, "NOOP")) {
-		smtpio_reply(io, "250 2.0.0 ok");
+		netio_reply(io, "250 2.0.0 ok");
 	} else if (!strcmp(verb, "RSET")) {
 		reset(l);
-		smtpio_reply(io, "250 2.0.0 ok");
+		netio_reply(io, "250 2.0.0 ok");
 	} else if (!strcmp(verb, "LHLO")) {
 		cmd_lhlo(l, arg);
 	} else if (strcmp(verb, "AUTH") && strcmp(verb, "MAIL") &&
 	           strcmp(verb, "RCPT") && strcmp(verb, "DATA")) {
-		smtpio_reply(io, "500 5.5.1 unrecognized command");
+		netio_reply(io, "500 5.5.1 unrecognized command");
 	} else if (!l->hello) {
-		smtpio_reply(io, "503 5.5.1 LHLO first");
+		netio_reply(io, "503 5.5.1 LHLO first");
 	} else if (!strcmp(verb, "AUTH")) {
 		return session_auth(l->s, arg) < 0;
 	} else if (!l->s->client) {
-		smtpio_reply(io, "530 5.7.0 authentication required");
+		netio_reply(io, "530 5.7.0 authentication required");
 	} else if (!strcmp(verb, "MAIL")) {
 		cmd_mail(l, arg);
 	} else if (!strcmp(verb, "RCPT")) {
 		cmd_rcpt(l, arg);
 	} else {
-		return *arg ? (smtpio_reply(io, "501 5.5.4 DATA takes no argument"),
+		return *arg ? (netio_reply(io, "501 5.5.4 DATA takes no argument"),
 		               0) : cmd_data(l);
 	}
 	return 0;
@@ -317,7 +317,7 @@ void lmtp_run(struct edh_session *s)
 	static struct lmtp l;
 	memset(&l, 0, sizeof l);
 	l.s = s;
-	smtpio_reply(&s->io, "220 %s LMTP edhd", s->cfg->me);
+	netio_reply(&s->io, "220 %s LMTP edhd", s->cfg->me);
 	for (;;) {
 		int r = session_getline(s);
 		if (r == 0)

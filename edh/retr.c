@@ -29,9 +29,9 @@ static void unselect(struct retr *r)
 
 static void cmd_mailbox(struct retr *r, const char *arg)
 {
-	struct smtpio *io = &r->s->io;
+	struct netio *io = &r->s->io;
 	if (!maildir_id_valid(arg)) {
-		smtpio_reply(io, "501 5.1.3 not a mailbox id");
+		netio_reply(io, "501 5.1.3 not a mailbox id");
 		return;
 	}
 	unselect(r);
@@ -39,7 +39,7 @@ static void cmd_mailbox(struct retr *r, const char *arg)
 		if (errno != ENOENT) {
 			log_msg(SQLOG_ALERT, "retrieve %s: cannot open: %s", arg,
 			        strerror(errno));
-			smtpio_reply(io, "451 4.3.0 mailbox unavailable");
+			netio_reply(io, "451 4.3.0 mailbox unavailable");
 			return;
 		}
 		memset(&r->md, 0, sizeof r->md);
@@ -49,31 +49,31 @@ static void cmd_mailbox(struct retr *r, const char *arg)
 		log_msg(SQLOG_INFO, "retrieve %s: removed stale tmp/ files", arg);
 	}
 	r->selected = 1;
-	smtpio_reply(io, "250 2.0.0 %s selected", arg);
+	netio_reply(io, "250 2.0.0 %s selected", arg);
 }
 
 static void cmd_list(struct retr *r)
 {
-	struct smtpio *io = &r->s->io;
+	struct netio *io = &r->s->io;
 	struct maildir_list l = { 0 };
 	if (r->md.dirfd >= 0 && maildir_list(&r->md, RETR_LIST_MAX, &l) < 0) {
 		log_msg(SQLOG_ALERT, "retrieve %s: cannot list: %s", r->md.id,
 		        strerror(errno));
-		smtpio_reply(io, "451 4.3.0 cannot list the mailbox now");
+		netio_reply(io, "451 4.3.0 cannot list the mailbox now");
 		return;
 	}
 	for (size_t i = 0; i < l.n; i++) {
 		const struct maildir_msg *m = &l.msgs[i];
-		smtpio_reply(io, "250-%.*s %llu %llu", (int)m->uidlen, m->name,
+		netio_reply(io, "250-%.*s %llu %llu", (int)m->uidlen, m->name,
 		             m->size, m->plainsize);
 		/* a long listing goes out as it is made, not all held */
-		if (io->out.len > 32768 && smtpio_flush(io) < 0)
+		if (io->out.len > 32768 && netio_flush(io) < 0)
 			break;
 	}
 	if (l.truncated)
 		log_msg(SQLOG_WARN, "retrieve %s: more than %d messages; listed "
 		        "the oldest", r->md.id, RETR_LIST_MAX);
-	smtpio_reply(io, "250 2.0.0 %zu messages", l.n);
+	netio_reply(io, "250 2.0.0 %zu messages", l.n);
 	if (r->md.dirfd >= 0)
 		maildir_list_free(&l);
 }
@@ -85,7 +85,7 @@ static void missing(struct retr *r, const char *verb, const char *uid)
 	int gone = errno == ENOENT;
 	log_msg(SQLOG_INFO, "retrieve %s: %s %s: %s", r->md.id, verb, uid,
 	        gone ? "no such message" : strerror(errno));
-	smtpio_reply(&r->s->io, gone ? "550 5.1.1 no such message"
+	netio_reply(&r->s->io, gone ? "550 5.1.1 no such message"
 	             : "451 4.3.0 cannot do that now; try again later");
 }
 
@@ -93,14 +93,14 @@ static void missing(struct retr *r, const char *verb, const char *uid)
  * connection is then unusable: the client was promised the octets). */
 static int send_file(struct retr *r, int fd, unsigned long long size)
 {
-	struct smtpio *io = &r->s->io;
+	struct netio *io = &r->s->io;
 	char buf[FETCH_CHUNK];
-	smtpio_reply(io, "250 2.0.0 %llu", size);
+	netio_reply(io, "250 2.0.0 %llu", size);
 	while (size > 0) {
 		size_t want = size < sizeof buf ? (size_t)size : sizeof buf;
 		ssize_t got = read(fd, buf, want);
 		if (got <= 0 || sbuf_put(&io->out, buf, (size_t)got) < 0 ||
-		    smtpio_flush(io) < 0)
+		    netio_flush(io) < 0)
 			return -1;
 		size -= (unsigned long long)got;
 	}
@@ -133,7 +133,7 @@ static int cmd_fetch(struct retr *r, const char *uid)
 
 static void cmd_delete(struct retr *r, const char *uid)
 {
-	struct smtpio *io = &r->s->io;
+	struct netio *io = &r->s->io;
 	int rc = r->md.dirfd >= 0 ? maildir_remove_uid(&r->md, uid) : -1;
 	if (r->md.dirfd < 0)
 		errno = ENOENT;
@@ -143,26 +143,26 @@ static void cmd_delete(struct retr *r, const char *uid)
 	}
 	log_msg(SQLOG_INFO, "retrieve %s: DELETE %s, client %lu", r->md.id, uid,
 	        (unsigned long)r->s->client);
-	smtpio_reply(io, "250 2.0.0 deleted");
+	netio_reply(io, "250 2.0.0 deleted");
 }
 
 /* The commands that need a selected mailbox; 1 when the session ends. */
 static int mailbox_command(struct retr *r, const char *verb, const char *arg)
 {
-	struct smtpio *io = &r->s->io;
+	struct netio *io = &r->s->io;
 	if (!r->selected) {
-		smtpio_reply(io, "503 5.5.1 MAILBOX first");
+		netio_reply(io, "503 5.5.1 MAILBOX first");
 		return 0;
 	}
 	if (!strcmp(verb, "LIST")) {
 		if (*arg)
-			smtpio_reply(io, "501 5.5.4 LIST takes no argument");
+			netio_reply(io, "501 5.5.4 LIST takes no argument");
 		else
 			cmd_list(r);
 		return 0;
 	}
 	if (!maildir_uid_valid(arg, strlen(arg))) {
-		smtpio_reply(io, "501 5.5.4 not a message id");
+		netio_reply(io, "501 5.5.4 not a message id");
 		return 0;
 	}
 	if (!strcmp(verb, "FETCH"))
@@ -176,20 +176,20 @@ static int command(struct retr *r)
 {
 	char verb[8];
 	const char *arg = session_verb(r->s, verb, sizeof verb);
-	struct smtpio *io = &r->s->io;
+	struct netio *io = &r->s->io;
 	if (!strcmp(verb, "QUIT")) {
-		smtpio_reply(io, "221 2.0.0 closing");
+		netio_reply(io, "221 2.0.0 closing");
 		return 1;
 	}
 	if (!strcmp(verb, "NOOP")) {
-		smtpio_reply(io, "250 2.0.0 ok");
+		netio_reply(io, "250 2.0.0 ok");
 	} else if (!strcmp(verb, "AUTH")) {
 		return session_auth(r->s, arg) < 0;
 	} else if (strcmp(verb, "MAILBOX") && strcmp(verb, "LIST") &&
 	           strcmp(verb, "FETCH") && strcmp(verb, "DELETE")) {
-		smtpio_reply(io, "500 5.5.1 unrecognized command");
+		netio_reply(io, "500 5.5.1 unrecognized command");
 	} else if (!r->s->client) {
-		smtpio_reply(io, "530 5.7.0 authentication required");
+		netio_reply(io, "530 5.7.0 authentication required");
 	} else if (!strcmp(verb, "MAILBOX")) {
 		cmd_mailbox(r, arg);
 	} else {
@@ -201,7 +201,7 @@ static int command(struct retr *r)
 void retr_run(struct edh_session *s)
 {
 	struct retr r = { .s = s };
-	smtpio_reply(&s->io, "220 %s edhd retrieval", s->cfg->me);
+	netio_reply(&s->io, "220 %s edhd retrieval", s->cfg->me);
 	for (;;) {
 		int g = session_getline(s);
 		if (g == 0)

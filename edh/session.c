@@ -22,9 +22,9 @@ int session_start(struct edh_session *s, struct edh_config *cfg, int fd,
 	snprintf(s->ip, sizeof s->ip, "%s", ip);
 	/* the AUTH line carries the secret: wiped with every new line */
 	sbuf_init_secret(&s->line, EDH_LINE_MAX + 2);
-	smtpio_init(&s->io, fd, fd, (int)cfg->timeout * 1000);
+	netio_init(&s->io, fd, fd, (int)cfg->timeout * 1000);
 	s->io.ctx = ctx;
-	if (smtpio_starttls(&s->io) < 0) {
+	if (netio_starttls(&s->io) < 0) {
 		log_msg(SQLOG_WARN, "%s: TLS handshake failed", s->ip);
 		return -1;
 	}
@@ -33,34 +33,34 @@ int session_start(struct edh_session *s, struct edh_config *cfg, int fd,
 
 void session_end(struct edh_session *s)
 {
-	smtpio_flush(&s->io);
-	smtpio_fini(&s->io);
+	netio_flush(&s->io);
+	netio_fini(&s->io);
 	sbuf_free(&s->line);
 }
 
 int session_getline(struct edh_session *s)
 {
-	enum rbuf_line r = smtpio_getline(&s->io, &s->line, EDH_LINE_MAX + 2);
+	enum rbuf_line r = netio_getline(&s->io, &s->line, EDH_LINE_MAX + 2);
 	if (r == RBUF_EOF || r == RBUF_ERROR) {
 		if (r == RBUF_ERROR && errno == ETIMEDOUT) {
 			log_msg(SQLOG_INFO, "%s: timeout", s->ip);
-			smtpio_reply(&s->io, "421 4.4.2 timeout; closing");
+			netio_reply(&s->io, "421 4.4.2 timeout; closing");
 		}
 		return 0;
 	}
 	if (r == RBUF_TOOLONG) {
-		smtpio_reply(&s->io, "500 5.5.2 line too long");
+		netio_reply(&s->io, "500 5.5.2 line too long");
 		return -1;
 	}
 	size_t len = s->line.len;
 	if (len < 2 || s->line.s[len - 2] != '\r' || s->line.s[len - 1] != '\n') {
 		/* a bare LF (or none, at EOF): no guessing what was meant */
-		smtpio_reply(&s->io, "500 5.5.2 command lines end in CRLF");
+		netio_reply(&s->io, "500 5.5.2 command lines end in CRLF");
 		return -1;
 	}
 	sbuf_truncate(&s->line, len - 2);
 	if (strlen(s->line.s) != s->line.len) {
-		smtpio_reply(&s->io, "500 5.5.2 NUL in the command line");
+		netio_reply(&s->io, "500 5.5.2 NUL in the command line");
 		return -1;
 	}
 	return 1;
@@ -87,9 +87,9 @@ static int auth_failed(struct edh_session *s, const char *id, const char *why)
 {
 	log_msg(SQLOG_WARN, "%s: authentication failed for client %s: %s",
 	        s->ip, id, why);
-	smtpio_reply(&s->io, "535 5.7.8 authentication failed");
+	netio_reply(&s->io, "535 5.7.8 authentication failed");
 	if (++s->failures >= EDH_AUTH_TRIES) {
-		smtpio_reply(&s->io, "421 4.7.0 too many failures; closing");
+		netio_reply(&s->io, "421 4.7.0 too many failures; closing");
 		return -1;
 	}
 	return 0;
@@ -113,7 +113,7 @@ static int check_client(struct edh_session *s, const struct sasl_plain *p)
 	                     &bad) < 0) {
 		log_msg(SQLOG_ALERT, "control/%s unusable (line %zu): %s",
 		        EDH_CLIENTS_FILE, bad, strerror(errno));
-		smtpio_reply(&s->io, "454 4.7.0 temporary authentication failure");
+		netio_reply(&s->io, "454 4.7.0 temporary authentication failure");
 		return 0;
 	}
 	const struct edh_client *c = id ? edh_clients_find(&list, id) : NULL;
@@ -126,7 +126,7 @@ static int check_client(struct edh_session *s, const struct sasl_plain *p)
 		return auth_failed(s, shown, "its role may not use this port");
 	s->client = id;
 	log_msg(SQLOG_INFO, "%s: client %s authenticated", s->ip, shown);
-	smtpio_reply(&s->io, "235 2.7.0 authenticated");
+	netio_reply(&s->io, "235 2.7.0 authenticated");
 	return 0;
 }
 
@@ -135,11 +135,11 @@ int session_auth(struct edh_session *s, const char *arg)
 	struct sbuf raw;
 	struct sasl_plain p;
 	if (s->client) {
-		smtpio_reply(&s->io, "503 5.5.1 already authenticated");
+		netio_reply(&s->io, "503 5.5.1 already authenticated");
 		return 0;
 	}
 	if (strncasecmp(arg, "PLAIN ", 6) != 0) {
-		smtpio_reply(&s->io, strcasecmp(arg, "PLAIN") == 0
+		netio_reply(&s->io, strcasecmp(arg, "PLAIN") == 0
 		             ? "501 5.5.2 AUTH PLAIN wants its initial response"
 		             : "504 5.5.4 only AUTH PLAIN is offered");
 		return 0;
@@ -148,7 +148,7 @@ int session_auth(struct edh_session *s, const char *arg)
 	sbuf_init_secret(&raw, SASL_PLAIN_RAW_MAX);
 	int r;
 	if (sasl_plain_decode(arg, strlen(arg), &raw, &p) < 0) {
-		smtpio_reply(&s->io, "501 5.5.2 malformed AUTH PLAIN message");
+		netio_reply(&s->io, "501 5.5.2 malformed AUTH PLAIN message");
 		r = 0;
 	} else {
 		r = check_client(s, &p);

@@ -1,5 +1,5 @@
 /*
- * session - what edhd's two protocols share: one TLS connection (smtpio:
+ * session - what edhd's two protocols share: one TLS connection (netio:
  * bounded lines, every read and write under control/timeoutedh), the
  * command line reader, and AUTH PLAIN against control/edhclients with the
  * role the port demands.
@@ -13,7 +13,7 @@
 
 #include "control.h"
 #include "sbuf.h"
-#include "smtpio.h"
+#include "netio.h"
 
 #define EDH_LINE_MAX 510        /* 512 octets with the CRLF, as SMTP */
 #define EDH_AUTH_TRIES 3        /* failures before the connection closes */
@@ -27,7 +27,7 @@ struct edh_config {
 };
 
 struct edh_session {
-	struct smtpio io;
+	struct netio io;
 	struct edh_config *cfg;
 	char ip[64];                    /* the peer, for the log */
 	int role;                       /* the role this port serves */

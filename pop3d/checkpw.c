@@ -64,9 +64,14 @@ static int try_key(const struct pks_key *key, X509 *ca, const char *address,
 	}
 	EVP_PKEY *pdk = pdk_unwrap(key->pdk, strlen(key->pdk), password,
 	                           strlen(password));
+	struct sbuf one; /* the pki encoders replace: append each here */
+	sbuf_init_secret(&one, out->pem.max);
 	int ok = pdk && X509_check_private_key(cert, pdk) == 1 &&
-	         pki_cert_to_pem(cert, &out->pem) == 0 &&
-	         pki_key_to_pem(pdk, &out->pem) == 0;
+	         pki_cert_to_pem(cert, &one) == 0 &&
+	         sbuf_put(&out->pem, one.s, one.len) == 0 &&
+	         pki_key_to_pem(pdk, &one) == 0 &&
+	         sbuf_put(&out->pem, one.s, one.len) == 0;
+	sbuf_free(&one);
 	EVP_PKEY_free(pdk);
 	X509_free(cert);
 	return ok;

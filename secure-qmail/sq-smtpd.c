@@ -48,14 +48,14 @@
 #include "rcptcheck.h"
 #include "smtpcmd.h"
 #include "smtpdata.h"
-#include "smtpio.h"
+#include "netio.h"
 
 #define RCPT_MAX_DEFAULT 100
 #define HOPS_MAX 100            /* qmail's MAXHOPS */
 
 struct session {
 	struct control ctl;
-	struct smtpio io;
+	struct netio io;
 	struct rcptcheck rcpt;
 	char me[256];
 	char greeting[512];
@@ -149,8 +149,8 @@ static void configure_tls(struct session *s)
 static void out_of_memory(struct session *s) __attribute__((noreturn));
 static void out_of_memory(struct session *s)
 {
-	smtpio_reply(&s->io, "421 4.3.0 out of memory, try again later");
-	smtpio_flush(&s->io);
+	netio_reply(&s->io, "421 4.3.0 out of memory, try again later");
+	netio_flush(&s->io);
 	die_temp("4.3.0", "%s: out of memory", s->remoteip);
 }
 
@@ -194,66 +194,66 @@ static void cmd_helo(struct session *s, const char *arg, int esmtp)
 	s->seen_helo = 1;
 	s->esmtp = esmtp;
 	if (!esmtp) {
-		smtpio_reply(&s->io, "250 %s", s->me);
+		netio_reply(&s->io, "250 %s", s->me);
 		return;
 	}
-	smtpio_reply(&s->io, "250-%s", s->me);
-	smtpio_reply(&s->io, "250-PIPELINING");
-	smtpio_reply(&s->io, "250-8BITMIME");
-	smtpio_reply(&s->io, "250-ENHANCEDSTATUSCODES");
+	netio_reply(&s->io, "250-%s", s->me);
+	netio_reply(&s->io, "250-PIPELINING");
+	netio_reply(&s->io, "250-8BITMIME");
+	netio_reply(&s->io, "250-ENHANCEDSTATUSCODES");
 	if (s->tls_possible && !s->io.ssl)
-		smtpio_reply(&s->io, "250-STARTTLS");
-	smtpio_reply(&s->io, "250 SIZE %lu", s->databytes);
+		netio_reply(&s->io, "250-STARTTLS");
+	netio_reply(&s->io, "250 SIZE %lu", s->databytes);
 }
 
 static void cmd_mail(struct session *s, const char *arg)
 {
 	struct smtp_path p;
 	if (!s->seen_helo) {
-		smtpio_reply(&s->io, "503 5.5.1 send HELO or EHLO first");
+		netio_reply(&s->io, "503 5.5.1 send HELO or EHLO first");
 		return;
 	}
 	if (s->seen_mail) {
-		smtpio_reply(&s->io, "503 5.5.1 nested MAIL command");
+		netio_reply(&s->io, "503 5.5.1 nested MAIL command");
 		return;
 	}
 	enum smtp_path_error e = smtpcmd_mail_from(arg, &p);
 	if (e != PATH_OK) {
-		smtpio_reply(&s->io, "%s %s", e == PATH_BAD_PARAM ? "555 5.5.4"
+		netio_reply(&s->io, "%s %s", e == PATH_BAD_PARAM ? "555 5.5.4"
 		             : "501 5.1.7", smtpcmd_strerror(e));
 		return;
 	}
 	if (s->databytes && p.size > s->databytes) {
-		smtpio_reply(&s->io, "552 5.3.4 message size exceeds the limit "
+		netio_reply(&s->io, "552 5.3.4 message size exceeds the limit "
 		             "of %lu octets", s->databytes);
 		return;
 	}
 	if (bad_sender(s, p.addr)) {
 		log_msg(SQLOG_INFO, "%s: bad sender refused", s->remoteip);
-		smtpio_reply(&s->io, "553 5.7.1 sorry, your envelope sender is in "
+		netio_reply(&s->io, "553 5.7.1 sorry, your envelope sender is in "
 		             "my badmailfrom list");
 		return;
 	}
 	snprintf(s->sender, sizeof s->sender, "%s", p.addr);
 	s->seen_mail = 1;
-	smtpio_reply(&s->io, "250 2.1.0 ok");
+	netio_reply(&s->io, "250 2.1.0 ok");
 }
 
 static void cmd_rcpt(struct session *s, const char *arg)
 {
 	struct smtp_path p;
 	if (!s->seen_mail) {
-		smtpio_reply(&s->io, "503 5.5.1 MAIL first");
+		netio_reply(&s->io, "503 5.5.1 MAIL first");
 		return;
 	}
 	enum smtp_path_error e = smtpcmd_rcpt_to(arg, &p);
 	if (e != PATH_OK) {
-		smtpio_reply(&s->io, "%s %s", e == PATH_BAD_PARAM ? "555 5.5.4"
+		netio_reply(&s->io, "%s %s", e == PATH_BAD_PARAM ? "555 5.5.4"
 		             : "501 5.1.3", smtpcmd_strerror(e));
 		return;
 	}
 	if (s->nrcpt >= s->maxrcpt) {
-		smtpio_reply(&s->io, "452 4.5.3 too many recipients");
+		netio_reply(&s->io, "452 4.5.3 too many recipients");
 		return;
 	}
 	switch (rcptcheck(&s->rcpt, p.addr)) {
@@ -261,19 +261,19 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		break;
 	case RCPT_NO_RELAY:
 		log_msg(SQLOG_INFO, "%s: relaying refused", s->remoteip);
-		smtpio_reply(&s->io, "553 5.7.1 sorry, that domain isn't in my "
+		netio_reply(&s->io, "553 5.7.1 sorry, that domain isn't in my "
 		             "list of allowed rcpthosts");
 		return;
 	case RCPT_UNKNOWN:
-		smtpio_reply(&s->io, "550 5.1.1 no such user here");
+		netio_reply(&s->io, "550 5.1.1 no such user here");
 		return;
 	case RCPT_NO_KEY:
 		log_msg(SQLOG_ALERT, "a subscriber without a key was refused");
-		smtpio_reply(&s->io, "550 5.7.1 this recipient cannot receive "
+		netio_reply(&s->io, "550 5.7.1 this recipient cannot receive "
 		             "sealed mail");
 		return;
 	default:
-		smtpio_reply(&s->io, "451 4.3.0 the key store is unavailable; "
+		netio_reply(&s->io, "451 4.3.0 the key store is unavailable; "
 		             "try again later");
 		return;
 	}
@@ -282,7 +282,7 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		out_of_memory(s);
 	s->rcpts = grown;
 	s->nrcpt++;
-	smtpio_reply(&s->io, "250 2.1.5 ok");
+	netio_reply(&s->io, "250 2.1.5 ok");
 }
 
 /* The Received: line, with what the client said about itself made
@@ -309,17 +309,17 @@ static int read_data(struct session *s, struct sbuf *msg, int *fatal)
 	*fatal = 0;
 	smtpdata_init(&d, s->databytes);
 	while (!smtpdata_done(&d)) {
-		ssize_t n = smtpio_read(&s->io, buf, sizeof buf);
+		ssize_t n = netio_read(&s->io, buf, sizeof buf);
 		if (n <= 0) {
 			*fatal = 1;
-			smtpio_reply(&s->io, "451 4.4.2 timeout or connection lost");
+			netio_reply(&s->io, "451 4.4.2 timeout or connection lost");
 			return -1;
 		}
 		size_t used = smtpdata_feed(&d, buf, (size_t)n, msg);
 		if (smtpdata_bare(&d)) {
 			log_msg(SQLOG_WARN, "%s: bare LF or CR in DATA", s->remoteip);
 			*fatal = 1;
-			smtpio_reply(&s->io, "451 4.6.0 see "
+			netio_reply(&s->io, "451 4.6.0 see "
 			             "https://cr.yp.to/docs/smtplf.html");
 			return -1;
 		}
@@ -328,17 +328,17 @@ static int read_data(struct session *s, struct sbuf *msg, int *fatal)
 			rbuf_unread(&s->io.in, (size_t)n - used);
 	}
 	if (smtpdata_too_big(&d)) {
-		smtpio_reply(&s->io, "552 5.3.4 message size exceeds the limit");
+		netio_reply(&s->io, "552 5.3.4 message size exceeds the limit");
 		return -1;
 	}
 	if (smtpdata_hops(&d) > HOPS_MAX) {
-		smtpio_reply(&s->io, "554 5.4.6 too many hops: a mail loop?");
+		netio_reply(&s->io, "554 5.4.6 too many hops: a mail loop?");
 		return -1;
 	}
 	if (smtpdata_error(&d)) {
 		log_msg(SQLOG_WARN, "%s: cannot hold the message: %s",
 		        s->remoteip, strerror(smtpdata_error(&d)));
-		smtpio_reply(&s->io, "451 4.3.0 cannot hold the message now; "
+		netio_reply(&s->io, "451 4.3.0 cannot hold the message now; "
 		             "try again later");
 		return -1;
 	}
@@ -363,11 +363,11 @@ static void cmd_data(struct session *s)
 	struct sbuf msg, env;
 	int fatal;
 	if (!s->seen_mail || s->nrcpt == 0) {
-		smtpio_reply(&s->io, s->seen_mail ? "554 5.5.1 no valid recipients"
+		netio_reply(&s->io, s->seen_mail ? "554 5.5.1 no valid recipients"
 		                                  : "503 5.5.1 MAIL first");
 		return;
 	}
-	smtpio_reply(&s->io, "354 go ahead");
+	netio_reply(&s->io, "354 go ahead");
 	sbuf_init(&msg, s->databytes ? s->databytes + 65536 : (1ULL << 36));
 	sbuf_init(&env, 1024 * 1024);
 	if (received(s, &msg) < 0)
@@ -383,16 +383,16 @@ static void cmd_data(struct session *s)
 			log_msg(SQLOG_INFO, "%s: message accepted, %zu octets, %zu "
 			        "recipient%s", s->remoteip, msg.len, s->nrcpt,
 			        s->nrcpt == 1 ? "" : "s");
-			smtpio_reply(&s->io, "250 2.0.0 ok %ld qp %ld",
+			netio_reply(&s->io, "250 2.0.0 ok %ld qp %ld",
 			             (long)time(NULL), (long)getpid());
 		} else if (code >= 11 && code <= 40) {
 			log_msg(SQLOG_WARN, "%s: queue refused the message (%d)",
 			        s->remoteip, code);
-			smtpio_reply(&s->io, "554 5.7.1 the message cannot be "
+			netio_reply(&s->io, "554 5.7.1 the message cannot be "
 			             "sealed for its recipients (#%d)", code);
 		} else {
 			log_msg(SQLOG_WARN, "%s: queue failed (%d)", s->remoteip, code);
-			smtpio_reply(&s->io, "451 4.3.0 queue temporarily unavailable; "
+			netio_reply(&s->io, "451 4.3.0 queue temporarily unavailable; "
 			             "try again later (#%d)", code);
 		}
 	}
@@ -400,7 +400,7 @@ static void cmd_data(struct session *s)
 	sbuf_free(&env);
 	clear_transaction(s);
 	if (fatal) {
-		smtpio_flush(&s->io);
+		netio_flush(&s->io);
 		exit(0);
 	}
 }
@@ -408,18 +408,18 @@ static void cmd_data(struct session *s)
 static void cmd_starttls(struct session *s, const char *arg)
 {
 	if (!s->tls_possible || s->io.ssl || *arg) {
-		smtpio_reply(&s->io, *arg ? "501 5.5.4 STARTTLS takes no argument"
+		netio_reply(&s->io, *arg ? "501 5.5.4 STARTTLS takes no argument"
 		             : "454 4.7.0 TLS not available");
 		return;
 	}
-	if (!s->io.ctx && smtpio_tls_load(&s->io, s->tlscert) < 0) {
+	if (!s->io.ctx && netio_tls_load(&s->io, s->tlscert) < 0) {
 		log_msg(SQLOG_ALERT, "cannot load %s: no STARTTLS", s->tlscert);
 		s->tls_possible = 0;
-		smtpio_reply(&s->io, "454 4.7.0 TLS not available");
+		netio_reply(&s->io, "454 4.7.0 TLS not available");
 		return;
 	}
-	smtpio_reply(&s->io, "220 2.0.0 ready to start TLS");
-	if (smtpio_starttls(&s->io) < 0) {
+	netio_reply(&s->io, "220 2.0.0 ready to start TLS");
+	if (netio_starttls(&s->io) < 0) {
 		log_msg(SQLOG_WARN, "%s: TLS handshake failed", s->remoteip);
 		exit(0);
 	}
@@ -441,20 +441,20 @@ static int command(struct session *s, const struct smtp_cmd *c)
 	case SMTP_STARTTLS: cmd_starttls(s, c->arg); break;
 	case SMTP_RSET:
 		clear_transaction(s);
-		smtpio_reply(&s->io, "250 2.0.0 flushed");
+		netio_reply(&s->io, "250 2.0.0 flushed");
 		break;
-	case SMTP_NOOP: smtpio_reply(&s->io, "250 2.0.0 ok"); break;
+	case SMTP_NOOP: netio_reply(&s->io, "250 2.0.0 ok"); break;
 	case SMTP_VRFY:
-		smtpio_reply(&s->io, "252 2.1.5 send some mail, I'll try my best");
+		netio_reply(&s->io, "252 2.1.5 send some mail, I'll try my best");
 		break;
 	case SMTP_HELP:
-		smtpio_reply(&s->io, "214 2.0.0 secure-qmail: see RFC 5321");
+		netio_reply(&s->io, "214 2.0.0 secure-qmail: see RFC 5321");
 		break;
 	case SMTP_QUIT:
-		smtpio_reply(&s->io, "221 2.0.0 %s", s->me);
+		netio_reply(&s->io, "221 2.0.0 %s", s->me);
 		return 1;
 	default:
-		smtpio_reply(&s->io, "502 5.5.1 unimplemented");
+		netio_reply(&s->io, "502 5.5.1 unimplemented");
 	}
 	return 0;
 }
@@ -470,22 +470,22 @@ int main(int argc, char **argv)
 		         "own user (setuidgid)");
 	signal(SIGPIPE, SIG_IGN);
 	configure(&s);
-	smtpio_init(&s.io, 0, 1, (int)s.timeout * 1000);
+	netio_init(&s.io, 0, 1, (int)s.timeout * 1000);
 	configure_tls(&s);
 	sbuf_init(&line, SMTP_LINE_MAX + 2);
-	smtpio_reply(&s.io, "220 %s ESMTP", s.greeting);
+	netio_reply(&s.io, "220 %s ESMTP", s.greeting);
 	for (;;) {
 		struct smtp_cmd c;
-		enum rbuf_line r = smtpio_getline(&s.io, &line, SMTP_LINE_MAX + 2);
+		enum rbuf_line r = netio_getline(&s.io, &line, SMTP_LINE_MAX + 2);
 		if (r == RBUF_EOF || r == RBUF_ERROR) {
 			if (r == RBUF_ERROR && errno == ETIMEDOUT) {
-				smtpio_reply(&s.io, "451 4.4.2 timeout; closing");
-				smtpio_flush(&s.io);
+				netio_reply(&s.io, "451 4.4.2 timeout; closing");
+				netio_flush(&s.io);
 			}
 			break;
 		}
 		if (r == RBUF_TOOLONG) {
-			smtpio_reply(&s.io, "500 5.5.2 line too long");
+			netio_reply(&s.io, "500 5.5.2 line too long");
 			continue;
 		}
 		size_t len = line.len;
@@ -493,16 +493,16 @@ int main(int argc, char **argv)
 			len--;
 		sbuf_truncate(&line, len); /* the parser wants the NUL at len */
 		if (smtpcmd_parse(line.s, len, &c) < 0) {
-			smtpio_reply(&s.io, "500 5.5.2 unrecognized command");
+			netio_reply(&s.io, "500 5.5.2 unrecognized command");
 			continue;
 		}
 		if (command(&s, &c))
 			break;
 	}
-	smtpio_flush(&s.io);
+	netio_flush(&s.io);
 	clear_transaction(&s);
 	sbuf_free(&line);
-	smtpio_fini(&s.io);
+	netio_fini(&s.io);
 	rcptcheck_fini(&s.rcpt);
 	sbuf_free(&s.badmailfrom);
 	control_close(&s.ctl);

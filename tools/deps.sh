@@ -9,7 +9,8 @@ libssl-dev openssl libgcrypt20-dev libcdb-dev tinycdb
 libmariadb-dev mariadb-server mariadb-client
 libevent-dev libjansson-dev libcurl4-openssl-dev wrk
 check libsubunit-dev clang
-perl python3 mandoc valgrind procps curl ucspi-tcp swaks libnet-ssleay-perl"
+perl python3 mandoc valgrind procps curl ucspi-tcp swaks libnet-ssleay-perl
+mpop"
 
 missing=""
 for p in $PACKAGES; do

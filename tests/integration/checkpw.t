@@ -18,7 +18,12 @@ A, B = "john.smith@example.org", "jane.doe@example.org"
 # the next program: who it is, what it got, and its whole environment and
 # argv, for the test to search
 NEXT = ('echo "uid=$(id -u) user=$USER mailbox=$SQ_MAILBOX"; '
-        'if openssl pkey -noout <&4; then echo key=yes; fi; '
+        # descriptor 4: the certificate, then its key (the pair matches)
+        'pem=$(cat <&4); '
+        'k=$(printf "%s\\n" "$pem" | openssl pkey -pubout); '
+        'c=$(printf "%s\\n" "$pem" | openssl x509 -noout -pubkey); '
+        # (said indirectly: the script itself is in the argv dumped below)
+        '[ -n "$k" ] && [ "$k" = "$c" ] && echo "key=$(echo matched)"; '
         'for f in /proc/$$/environ /proc/$$/cmdline; do '
         'tr "\\0" "\\n" <"$f"; done')
 
@@ -59,7 +64,8 @@ try:
     tap.ok(rc == 0 and f"user={A}" in out and f"mailbox={h}-" in out,
            "the right password: the next program runs, USER and SQ_MAILBOX "
            "set", out + m.log("checkpw.log"))
-    tap.ok("key=yes" in out, "the unlocked PDK is on descriptor 4", out)
+    tap.ok("key=matched" in out,
+           "the unlocked PDK and its certificate are on descriptor 4", out)
     tap.ok("SQ_HOME=" in out and PASSWORD not in out,
            "the password is in neither its environment nor its argv", out)
 

@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sqtest import tap  # noqa: E402
-from sqtest.mail import MailHost, PASSWORD  # noqa: E402
+from sqtest.mail import MailHost, PASSWORD, files_holding  # noqa: E402
 
 A, B, C = "john.smith@example.org", "jane.doe@example.org", "bob@example.org"
 MANY = [f"user{i}@example.org" for i in range(8)]
@@ -39,17 +39,6 @@ def queue_empty(m):
     return not os.listdir(os.path.join(q, "todo")) and not any(
         os.listdir(os.path.join(q, "info", d))
         for d in os.listdir(os.path.join(q, "info")))
-
-
-def grep_tree(top, needle):
-    hits = []
-    for root, _, files in os.walk(top):
-        for f in files:
-            path = os.path.join(root, f)
-            if os.path.isfile(path) and needle.encode() in open(path,
-                                                                 "rb").read():
-                hits.append(path)
-    return hits
 
 
 def kick(m):
@@ -83,9 +72,9 @@ try:
     tap.ok(len(names) == 1 and f",S={size},W={crlf}" in names[0],
            "the maildir name carries the sealed and the plaintext "
            "(CRLF) size", names)
-    tap.ok(not grep_tree(m.home, CANARY),
+    tap.ok(not files_holding(m.home, CANARY),
            "no plaintext anywhere in the instance: queue, maildirs, logs",
-           grep_tree(m.home, CANARY))
+           files_holding(m.home, CANARY))
     tap.ok(m.wait_for(lambda: queue_empty(m), 10),
            "the queue is empty once everything is delivered")
 

@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sqtest import tap  # noqa: E402
 from sqtest.edh import EDH  # noqa: E402
-from sqtest.mail import MailHost  # noqa: E402
+from sqtest.mail import MailHost, files_holding  # noqa: E402
 
 A, B = "john.smith@example.org", "jane.doe@example.org"
 CANARY = "CANARY-e0a9-edh-plaintext-must-not-rest-on-disk"
@@ -30,25 +30,13 @@ def queued(m):
     return int(r.stdout.split("\n")[0].rsplit(" ", 1)[1])
 
 
-def in_tree(top, needle):
-    paths = [os.path.join(r, f) for r, _, fs in os.walk(top) for f in fs]
-    return [p for p in paths if os.path.isfile(p) and not os.path.islink(p)
-            and needle.encode() in open(p, "rb").read()]
-
-
 tap.plan(9)
 m = MailHost(users=[A, B], control={"retrystep": "1\n"})
 edh = None
 try:
     m.start()
     edh = EDH(ca_home=m.home).start()
-    m.control("edhlmtp-host", f"127.0.0.1:{edh.lmtp_port}\n")
-    m.control("edhlmtp-cred", edh.cred["deliver"] + "\n")
-    os.chmod(os.path.join(m.home, "control", "edhlmtp-cred"), 0o400)
-    if os.geteuid() == 0:
-        os.chown(os.path.join(m.home, "control", "edhlmtp-cred"), 65534,
-                 65534)
-    m.maildirs = os.path.join(edh.home, "maildirs")
+    m.use_edh(edh)
     m.start_delivery()
 
     send(m, "alice@remote.example", [A], "over lmtp")
@@ -72,7 +60,7 @@ try:
            len(m.delivered(A)) == 1,
            "edhd down: the delivery is deferred, the message stays queued",
            m.log("send.log")[-1500:])
-    tap.ok(not in_tree(os.path.join(m.home, "queue"), CANARY),
+    tap.ok(not files_holding(os.path.join(m.home, "queue"), CANARY),
            "and it waits sealed")
     edh.start_edhd()
     m.send.send_signal(signal.SIGALRM)
@@ -96,7 +84,7 @@ try:
     tap.ok(rc == 0 and b"multipart/report" in dsn and b"4.2.2" in dsn,
            "expired, it bounces: the local sender's notice is sealed for "
            "them and stored on the EDH", m.log("send.log")[-1500:])
-    tap.ok(not in_tree(edh.home, CANARY) and not in_tree(m.home, CANARY),
+    tap.ok(not files_holding(edh.home, CANARY) and not files_holding(m.home, CANARY),
            "no plaintext on either host")
 except Exception as e:
     tap.ok(False, "the test ran to its end", repr(e))

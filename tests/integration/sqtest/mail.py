@@ -22,6 +22,26 @@ from .pks import PKS, free_port
 PASSWORD = "correct horse battery"
 
 
+def listening(port):
+    """Waits until something accepts on 127.0.0.1:port; returns port."""
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            return port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def files_holding(top, needle):
+    """The regular files under top whose octets hold needle."""
+    if isinstance(needle, str):
+        needle = needle.encode()
+    paths = [os.path.join(r, f) for r, _, fs in os.walk(top) for f in fs]
+    return [p for p in paths if os.path.isfile(p) and not os.path.islink(p)
+            and needle in open(p, "rb").read()]
+
+
 class MailHost:
     def __init__(self, users=(), control=None, sealworkers=4):
         self.users = list(users)
@@ -139,13 +159,45 @@ class MailHost:
              if memory_kib else []) +
             [os.path.join(self.bin, "sq-smtpd")], "smtpd.log",
             QMAILQUEUE=os.path.join(self.bin, qmailqueue))
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.smtp_port), 1).close()
-                return self.smtp_port
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("tcpserver did not start")
+        return listening(self.smtp_port)
+
+    def use_edh(self, edh):
+        """Stores on and reads from edh (sqtest.edh.EDH, started) over
+        TLS, with its deliver and retrieve credentials (mode 0400, owned
+        by the daemons' user): the preferred embodiment."""
+        for proto, role in (("lmtp", "deliver"), ("retrieve", "retrieve")):
+            port = edh.lmtp_port if proto == "lmtp" else edh.retr_port
+            self.control(f"edh{proto}-host", f"127.0.0.1:{port}\n")
+            self.control(f"edh{proto}-cred", edh.cred[role] + "\n")
+            cred = os.path.join(self.home, "control", f"edh{proto}-cred")
+            os.chmod(cred, 0o400)
+            if os.geteuid() == 0:
+                os.chown(cred, 65534, 65534)
+        self.maildirs = os.path.join(edh.home, "maildirs")
+
+    def start_pop3(self, sealed=False, implicit_tls=False):
+        """tcpserver sq-popup sq-checkpw sq-pop3d on a free loopback port
+        (kept in pop3_port); -s and -T when asked."""
+        self.pop3_port = free_port()
+        ids = []
+        login = os.path.join(self.home, "control", "pkslogin")
+        if os.geteuid() == 0:   # sq-popup and what it runs: never root
+            nobody = pwd.getpwnam("nobody")
+            ids = ["-u", str(nobody.pw_uid), "-g", str(nobody.pw_gid)]
+            os.chown(login, nobody.pw_uid, nobody.pw_gid)
+        self.pop3d = self._spawn(
+            ["tcpserver", "-q", "-H", "-R", "-c", "20"] + ids +
+            ["127.0.0.1", str(self.pop3_port),
+             os.path.join(self.bin, "sq-popup")] +
+            (["-T"] if implicit_tls else []) +
+            [os.path.join(self.bin, "sq-checkpw"),
+             os.path.join(self.bin, "sq-pop3d")] + (["-s"] if sealed else []),
+            "pop3.log")
+        return listening(self.pop3_port)
+
+    def stop_pop3(self):
+        proc.stop(self.pop3d)
+        self.procs.remove(self.pop3d)
 
     def start_delivery(self):
         """sq-start: sq-send, sq-lspawn and sq-clean, delivering into

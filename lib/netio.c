@@ -1,5 +1,5 @@
 /*
- * smtpio - sq-smtpd's connection. See smtpio.h.
+ * netio - a server's connection. See netio.h.
  */
 #include <errno.h>
 #include <poll.h>
@@ -10,7 +10,7 @@
 
 #include <openssl/err.h>
 
-#include "smtpio.h"
+#include "netio.h"
 
 #define REPLIES_MAX 65536
 
@@ -26,7 +26,7 @@ static int wait_for(int fd, short events, int timeout_ms)
 	return r;
 }
 
-static ssize_t tls_read(struct smtpio *io, void *buf, size_t n)
+static ssize_t tls_read(struct netio *io, void *buf, size_t n)
 {
 	/* the socket blocks: wait (with the timeout) before OpenSSL would */
 	if (SSL_pending(io->ssl) == 0 &&
@@ -55,8 +55,8 @@ static ssize_t tls_read(struct smtpio *io, void *buf, size_t n)
  * for, and only then. */
 static ssize_t source(void *ctx, void *buf, size_t n)
 {
-	struct smtpio *io = ctx;
-	if (smtpio_flush(io) < 0)
+	struct netio *io = ctx;
+	if (netio_flush(io) < 0)
 		return -1;
 	if (io->ssl)
 		return tls_read(io, buf, n);
@@ -68,7 +68,7 @@ static ssize_t source(void *ctx, void *buf, size_t n)
 	return r;
 }
 
-void smtpio_init(struct smtpio *io, int rfd, int wfd, int timeout_ms)
+void netio_init(struct netio *io, int rfd, int wfd, int timeout_ms)
 {
 	memset(io, 0, sizeof *io);
 	io->rfd = rfd;
@@ -79,7 +79,7 @@ void smtpio_init(struct smtpio *io, int rfd, int wfd, int timeout_ms)
 	sbuf_init(&io->out, REPLIES_MAX);
 }
 
-void smtpio_fini(struct smtpio *io)
+void netio_fini(struct netio *io)
 {
 	if (io->ssl) {
 		SSL_shutdown(io->ssl);
@@ -91,7 +91,7 @@ void smtpio_fini(struct smtpio *io)
 	io->ctx = NULL;
 }
 
-void smtpio_reply(struct smtpio *io, const char *fmt, ...)
+void netio_reply(struct netio *io, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -100,7 +100,7 @@ void smtpio_reply(struct smtpio *io, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int write_some(struct smtpio *io, const char *p, size_t n)
+static int write_some(struct netio *io, const char *p, size_t n)
 {
 	if (io->ssl) {
 		for (;;) {
@@ -123,7 +123,7 @@ static int write_some(struct smtpio *io, const char *p, size_t n)
 	return w <= 0 ? -1 : (int)w;
 }
 
-int smtpio_flush(struct smtpio *io)
+int netio_flush(struct netio *io)
 {
 	size_t done = 0;
 	if (io->broken)
@@ -140,18 +140,40 @@ int smtpio_flush(struct smtpio *io)
 	return 0;
 }
 
-enum rbuf_line smtpio_getline(struct smtpio *io, struct sbuf *line,
+enum rbuf_line netio_getline(struct netio *io, struct sbuf *line,
                               size_t max)
 {
 	return rbuf_getline(&io->in, line, max);
 }
 
-ssize_t smtpio_read(struct smtpio *io, void *buf, size_t n)
+ssize_t netio_read(struct netio *io, void *buf, size_t n)
 {
 	return rbuf_read(&io->in, buf, n);
 }
 
-int smtpio_tls_load(struct smtpio *io, const char *certfile)
+int netio_send(struct netio *io, const void *data, size_t n)
+{
+	const char *p = data;
+	if (netio_flush(io) < 0)
+		return -1;
+	while (n > 0) {
+		int w = write_some(io, p, n);
+		if (w < 0) {
+			io->broken = 1;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int netio_buffered(const struct netio *io)
+{
+	return rbuf_pending(&io->in) > 0 || (io->ssl && SSL_pending(io->ssl) > 0);
+}
+
+int netio_tls_load(struct netio *io, const char *certfile)
 {
 	io->ctx = SSL_CTX_new(TLS_server_method());
 	if (!io->ctx || !SSL_CTX_set_min_proto_version(io->ctx, TLS1_2_VERSION) ||
@@ -166,9 +188,9 @@ int smtpio_tls_load(struct smtpio *io, const char *certfile)
 	return 0;
 }
 
-int smtpio_starttls(struct smtpio *io)
+int netio_starttls(struct netio *io)
 {
-	if (smtpio_flush(io) < 0)
+	if (netio_flush(io) < 0)
 		return -1;
 	rbuf_discard(&io->in); /* anything pipelined after STARTTLS */
 	io->ssl = SSL_new(io->ctx);

@@ -1,0 +1,79 @@
+/*
+ * popkeys - the unlocked keys and opening sealed messages. See popkeys.h.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "popkeys.h"
+#include "seal.h"
+#include "secretfd.h"
+
+int popkeys_parse(struct popkeys *k, const char *pem, size_t len)
+{
+	memset(k, 0, sizeof *k);
+	if (len > INT_MAX)
+		return -1;
+	BIO *in = BIO_new_mem_buf(pem, (int)len);
+	if (!in)
+		return -1;
+	int ok = 1;
+	while (ok && k->n < POPKEYS_MAX) {
+		X509 *cert = PEM_read_bio_X509(in, NULL, NULL, NULL);
+		if (!cert)
+			break;
+		EVP_PKEY *pdk = PEM_read_bio_PrivateKey(in, NULL, NULL, NULL);
+		if (!pdk) {
+			X509_free(cert);
+			ok = 0;
+			break;
+		}
+		k->cert[k->n] = cert;
+		k->pdk[k->n++] = pdk;
+	}
+	ERR_clear_error(); /* the end of the input: no further PEM block */
+	BIO_free(in);
+	if (!ok || k->n == 0) {
+		popkeys_free(k);
+		return -1;
+	}
+	return 0;
+}
+
+int popkeys_take(struct popkeys *k, int fd)
+{
+	struct sbuf pem;
+	sbuf_init_secret(&pem, POPKEYS_PEM_MAX);
+	int r = secret_take(fd, &pem) == 0 && pem.len > 0
+	        ? popkeys_parse(k, pem.s, pem.len) : -1;
+	sbuf_free(&pem);
+	return r;
+}
+
+void popkeys_free(struct popkeys *k)
+{
+	for (size_t i = 0; i < k->n; i++) {
+		X509_free(k->cert[i]);
+		EVP_PKEY_free(k->pdk[i]);
+	}
+	k->n = 0;
+}
+
+int popkeys_open(const struct popkeys *k, const char *sealed, size_t len,
+                 struct sbuf *out)
+{
+	if (len > INT_MAX)
+		return -1;
+	for (size_t i = 0; i < k->n; i++) {
+		BIO *in = BIO_new_mem_buf(sealed, (int)len);
+		int r = in ? seal_open_bio(in, len, k->pdk[i], k->cert[i], out) : -1;
+		BIO_free(in);
+		if (r == 0) {
+			ERR_clear_error(); /* the versions tried before */
+			return 0;
+		}
+	}
+	return -1;
+}

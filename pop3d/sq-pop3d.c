@@ -1,0 +1,432 @@
+/*
+ * NAME
+ *	sq-pop3d - serve a subscriber's mailbox over POP3, opened in memory
+ * SYNOPSIS
+ *	sq-checkpw sq-pop3d [-s]
+ * DESCRIPTION
+ *	The TRANSACTION and UPDATE states of RFC 1939 for the mailbox
+ *	SQ_MAILBOX, after sq-checkpw(8) has unlocked the subscriber's keys
+ *	(on descriptor 4). Commands on descriptor 0, replies on 1 (sq-popup
+ *	relays them, inside TLS when the client asked for it). Messages are
+ *	fetched sealed, from the maildir itself in combined mode or from
+ *	edhd's retrieval protocol, and opened in memory only; -s serves the
+ *	sealed S/MIME as stored, for clients that hold their own key.
+ * SEE ALSO
+ *	sq-pop3d(8)
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "control.h"
+#include "home.h"
+#include "log.h"
+#include "netio.h"
+#include "pki.h"
+#include "popcmd.h"
+#include "popkeys.h"
+#include "popmsg.h"
+#include "popstore.h"
+#include "secretfd.h"
+
+#define KEYS_FD 4
+#define MESSAGES_MAX 100000UL           /* listed per session, at most */
+#define MESSAGE_MAX (512UL << 20)       /* sealed or opened octets */
+#define TIMEOUT_DEFAULT 600             /* RFC 1939: at least 10 minutes */
+#define ERRORS_MAX 50                   /* bad commands before we close */
+
+struct pop {
+	struct netio io;
+	struct popstore store;
+	struct popkeys keys;
+	int sealed;                     /* -s: serve S/MIME as stored */
+	struct pop_msg *msgs;
+	size_t n;
+	unsigned char *deleted;
+	unsigned long long *sizes;      /* as sent; 0 until known in -s */
+	unsigned char *known;
+	size_t retrieved, errors;
+	const char *mailbox;
+};
+
+static void __attribute__((noreturn)) quit_temp(struct pop *p,
+                                                const char *why)
+{
+	netio_reply(&p->io, "-ERR [SYS/TEMP] %s, try again later", why);
+	netio_flush(&p->io);
+	exit(111);
+}
+
+/* ---- sizes --------------------------------------------------------- */
+
+/* Fetches message i, sealed, into out; 0, or -1 with the reply said. */
+static int fetch(struct pop *p, size_t i, struct sbuf *out)
+{
+	char why[512];
+	enum popstore_result r = popstore_fetch(&p->store, &p->msgs[i], out, why,
+	                                        sizeof why);
+	if (r == POPSTORE_OK)
+		return 0;
+	log_msg(SQLOG_WARN, "%s: message %s: %s", p->mailbox, p->msgs[i].uid, why);
+	if (r == POPSTORE_GONE)
+		netio_reply(&p->io, "-ERR message %zu has been removed meanwhile",
+		            i + 1);
+	else
+		netio_reply(&p->io, "-ERR [SYS/TEMP] message %zu cannot be read "
+		            "now, try again later", i + 1);
+	return -1;
+}
+
+/* The size message i has as sent. With -s that is the stored entity's,
+ * which only reading it tells (S= counts bare LFs once). */
+static int size_of(struct pop *p, size_t i, unsigned long long *size)
+{
+	if (!p->sealed || p->known[i]) {
+		*size = p->sizes[i];
+		return 0;
+	}
+	struct sbuf raw;
+	sbuf_init(&raw, MESSAGE_MAX);
+	int r = fetch(p, i, &raw);
+	if (r == 0) {
+		p->sizes[i] = popmsg_size(raw.s, raw.len);
+		p->known[i] = 1;
+		*size = p->sizes[i];
+	}
+	sbuf_free(&raw);
+	return r;
+}
+
+/* ---- commands ------------------------------------------------------ */
+
+/* The message a number names: its index, or -1 (replied). */
+static long message(struct pop *p, const char *arg)
+{
+	unsigned long n;
+	if (popcmd_number(arg, p->n ? p->n : 1, &n) < 0 || n > p->n) {
+		netio_reply(&p->io, "-ERR no such message");
+		return -1;
+	}
+	if (p->deleted[n - 1]) {
+		netio_reply(&p->io, "-ERR message %lu is deleted", n);
+		return -1;
+	}
+	return (long)n - 1;
+}
+
+static void cmd_stat(struct pop *p)
+{
+	unsigned long long total = 0, size;
+	size_t count = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->deleted[i])
+			continue;
+		if (size_of(p, i, &size) < 0)
+			return;
+		total += size;
+		count++;
+	}
+	netio_reply(&p->io, "+OK %zu %llu", count, total);
+}
+
+/* LIST and UIDL: one message, or all that are not deleted. */
+static void cmd_scan(struct pop *p, const char *arg, int uidl)
+{
+	char uid[POP_UIDL_MAX + 1];
+	unsigned long long size = 0;
+	size_t first = 0, end = p->n;
+	if (*arg) {
+		long i = message(p, arg);
+		if (i < 0)
+			return;
+		first = (size_t)i;
+		end = first + 1;
+	} else {
+		/* sizes first: a failure must not cut a multi-line answer */
+		for (size_t i = 0; !uidl && i < p->n; i++)
+			if (!p->deleted[i] && size_of(p, i, &size) < 0)
+				return;
+		netio_reply(&p->io, "+OK %s follows", uidl ? "unique-id listing"
+		                                          : "scan listing");
+	}
+	for (size_t i = first; i < end; i++) {
+		if (p->deleted[i] || (!uidl && size_of(p, i, &size) < 0))
+			continue;
+		const char *ok = *arg ? "+OK " : "";
+		if (uidl) {
+			popmsg_uidl(p->msgs[i].uid, strlen(p->msgs[i].uid), uid);
+			netio_reply(&p->io, "%s%zu %s", ok, i + 1, uid);
+		} else {
+			netio_reply(&p->io, "%s%zu %llu", ok, i + 1, size);
+		}
+	}
+	if (!*arg)
+		netio_reply(&p->io, ".");
+}
+
+/* RETR (lines < 0) and TOP: the message opened in memory, formatted,
+ * sent, wiped. A message that cannot be opened gets -ERR and a log line;
+ * the session goes on. */
+static void send_message(struct pop *p, size_t i, long lines)
+{
+	struct sbuf sealed, plain, out;
+	sbuf_init(&sealed, MESSAGE_MAX);
+	sbuf_init_secret(&plain, MESSAGE_MAX);
+	sbuf_init_secret(&out, 2 * MESSAGE_MAX + 8);
+	const struct sbuf *msg = p->sealed ? &sealed : &plain;
+	char why[256];
+	if (fetch(p, i, &sealed) < 0)
+		goto done;
+	if (!p->sealed &&
+	    popkeys_open(&p->keys, sealed.s, sealed.len, &plain) < 0) {
+		log_msg(SQLOG_WARN, "%s: message %s cannot be opened: %s",
+		        p->mailbox, p->msgs[i].uid, pki_errstr(why, sizeof why));
+		netio_reply(&p->io, "-ERR message %zu cannot be opened: it is "
+		            "damaged or sealed to another key", i + 1);
+		goto done;
+	}
+	unsigned long long size = popmsg_size(msg->s ? msg->s : "", msg->len);
+	if (!p->sealed && size != p->msgs[i].plainsize)
+		log_msg(SQLOG_WARN, "%s: message %s: %llu octets, its name says "
+		        "%llu", p->mailbox, p->msgs[i].uid, size,
+		        p->msgs[i].plainsize);
+	if (popmsg_format(msg->s ? msg->s : "", msg->len, lines, &out) < 0) {
+		netio_reply(&p->io, "-ERR message %zu is too large to send", i + 1);
+		goto done;
+	}
+	netio_reply(&p->io, "+OK %llu octets", size);
+	if (netio_send(&p->io, out.s, out.len) == 0 && lines < 0)
+		p->retrieved++;
+done:
+	sbuf_free(&out);
+	sbuf_free(&plain);
+	sbuf_free(&sealed);
+}
+
+static void cmd_retr(struct pop *p, const char *arg)
+{
+	long i = message(p, arg);
+	if (i >= 0)
+		send_message(p, (size_t)i, -1);
+}
+
+static void cmd_top(struct pop *p, const char *arg)
+{
+	unsigned long n, lines;
+	if (popcmd_two_numbers(arg, p->n ? p->n : 1, &n, &lines) < 0 ||
+	    n > p->n) {
+		netio_reply(&p->io, "-ERR usage: TOP message lines");
+		return;
+	}
+	if (p->deleted[n - 1]) {
+		netio_reply(&p->io, "-ERR message %lu is deleted", n);
+		return;
+	}
+	send_message(p, n - 1, lines > (unsigned long)LONG_MAX ? LONG_MAX
+	                                                     : (long)lines);
+}
+
+static void cmd_dele(struct pop *p, const char *arg)
+{
+	long i = message(p, arg);
+	if (i < 0)
+		return;
+	p->deleted[i] = 1;
+	netio_reply(&p->io, "+OK message %ld deleted", i + 1);
+}
+
+static void cmd_capa(struct pop *p)
+{
+	netio_reply(&p->io, "+OK capability list follows");
+	netio_reply(&p->io, "TOP");
+	netio_reply(&p->io, "UIDL");
+	netio_reply(&p->io, "RESP-CODES");
+	netio_reply(&p->io, "AUTH-RESP-CODE");
+	netio_reply(&p->io, "IMPLEMENTATION secure-qmail");
+	netio_reply(&p->io, ".");
+}
+
+/* UPDATE: the messages marked deleted go, each synced on the store. */
+static int update(struct pop *p)
+{
+	size_t gone = 0, kept = 0;
+	char why[512];
+	for (size_t i = 0; i < p->n; i++) {
+		if (!p->deleted[i])
+			continue;
+		if (popstore_remove(&p->store, &p->msgs[i], why, sizeof why) ==
+		    POPSTORE_OK) {
+			gone++;
+			continue;
+		}
+		log_msg(SQLOG_WARN, "%s: message %s not removed: %s", p->mailbox,
+		        p->msgs[i].uid, why);
+		kept++;
+	}
+	log_msg(SQLOG_INFO, "%s: %zu retrieved, %zu removed%s", p->mailbox,
+	        p->retrieved, gone, kept ? ", some removals failed" : "");
+	if (kept)
+		netio_reply(&p->io, "-ERR [SYS/TEMP] %zu deleted messages not "
+		            "removed", kept);
+	else
+		netio_reply(&p->io, "+OK bye, %zu messages removed", gone);
+	return kept ? 111 : 0;
+}
+
+/* One command; 1 when the session ends (QUIT). */
+static int command(struct pop *p, const struct pop_cmd *c)
+{
+	const char *v = c->verb;
+	int noarg = !*c->arg;
+	if (!strcmp(v, "QUIT") && noarg)
+		return 1;
+	if (!strcmp(v, "STAT") && noarg)
+		cmd_stat(p);
+	else if (!strcmp(v, "LIST"))
+		cmd_scan(p, c->arg, 0);
+	else if (!strcmp(v, "UIDL"))
+		cmd_scan(p, c->arg, 1);
+	else if (!strcmp(v, "RETR"))
+		cmd_retr(p, c->arg);
+	else if (!strcmp(v, "TOP"))
+		cmd_top(p, c->arg);
+	else if (!strcmp(v, "DELE"))
+		cmd_dele(p, c->arg);
+	else if (!strcmp(v, "RSET") && noarg) {
+		memset(p->deleted, 0, p->n);
+		netio_reply(&p->io, "+OK");
+	} else if (!strcmp(v, "NOOP") && noarg)
+		netio_reply(&p->io, "+OK");
+	else if (!strcmp(v, "CAPA") && noarg)
+		cmd_capa(p);
+	else {
+		netio_reply(&p->io, "-ERR unknown command or wrong arguments");
+		p->errors++;
+	}
+	return 0;
+}
+
+/* The TRANSACTION state; the exit code once it ends. */
+static int serve(struct pop *p)
+{
+	int code = 0;
+	struct sbuf line;
+	struct pop_cmd c;
+	sbuf_init(&line, POP_LINE_MAX);
+	for (;;) {
+		enum rbuf_line r = netio_getline(&p->io, &line, POP_LINE_MAX);
+		if (r == RBUF_TOOLONG) {
+			netio_reply(&p->io, "-ERR line too long");
+			p->errors++;
+			continue;
+		}
+		if (r != RBUF_LINE) { /* gone or timed out: nothing is removed */
+			log_msg(SQLOG_INFO, "%s: %s, %zu retrieved, none removed",
+			        p->mailbox, r == RBUF_EOF ? "client left" : "timeout",
+			        p->retrieved);
+			if (r == RBUF_ERROR && errno == ETIMEDOUT)
+				netio_reply(&p->io, "-ERR autologout: idle too long");
+			break;
+		}
+		if (popcmd_parse(&line, &c) < 0) {
+			netio_reply(&p->io, "-ERR unknown command");
+			p->errors++;
+		} else if (command(p, &c)) {
+			code = update(p);
+			break;
+		}
+		if (p->errors > ERRORS_MAX) {
+			netio_reply(&p->io, "-ERR too many errors, closing");
+			break;
+		}
+	}
+	sbuf_free(&line);
+	netio_flush(&p->io);
+	return code;
+}
+
+static void configure(struct pop *p, struct control *ctl)
+{
+	char ctldir[4200], why[512];
+	unsigned long timeout = TIMEOUT_DEFAULT;
+	if (sq_path(ctldir, sizeof ctldir, "control") < 0 ||
+	    control_open(ctl, ctldir) < 0)
+		quit_temp(p, "cannot read the configuration");
+	if (control_readulong(ctl, "timeoutpop3d", 86400, &timeout) < 0 ||
+	    timeout == 0)
+		quit_temp(p, "bad control/timeoutpop3d");
+	p->io.timeout_ms = (int)timeout * 1000;
+	p->io.in.timeout_ms = p->io.timeout_ms;
+	if (popstore_open(&p->store, ctl, ctldir, sq_home(), p->mailbox, why,
+	                  sizeof why) < 0) {
+		log_msg(SQLOG_ALERT, "%s: %s", p->mailbox, why);
+		quit_temp(p, "mailbox unavailable");
+	}
+}
+
+static void list_mailbox(struct pop *p)
+{
+	char why[512];
+	if (popstore_list(&p->store, MESSAGES_MAX, &p->msgs, &p->n, why,
+	                  sizeof why) != POPSTORE_OK) {
+		log_msg(SQLOG_WARN, "%s: %s", p->mailbox, why);
+		quit_temp(p, "mailbox unavailable");
+	}
+	p->deleted = calloc(p->n + 1, 1);
+	p->sizes = calloc(p->n + 1, sizeof *p->sizes);
+	p->known = calloc(p->n + 1, sizeof *p->known);
+	if (!p->deleted || !p->sizes || !p->known)
+		quit_temp(p, "out of memory");
+	for (size_t i = 0; i < p->n; i++)
+		p->sizes[i] = p->msgs[i].plainsize;
+}
+
+int main(int argc, char **argv)
+{
+	static struct pop p;
+	struct control ctl;
+	log_init("sq-pop3d");
+	secret_nodump();
+	signal(SIGPIPE, SIG_IGN);
+	netio_init(&p.io, 0, 1, TIMEOUT_DEFAULT * 1000);
+	p.sealed = argc == 2 && !strcmp(argv[1], "-s");
+	if (argc > 2 || (argc == 2 && !p.sealed)) {
+		log_msg(SQLOG_ALERT, "usage: sq-pop3d [-s]");
+		quit_temp(&p, "server misconfigured");
+	}
+	if (popkeys_take(&p.keys, KEYS_FD) < 0) {
+		log_msg(SQLOG_ALERT, "no keys on descriptor %d: run me through "
+		        "sq-checkpw", KEYS_FD);
+		quit_temp(&p, "server misconfigured");
+	}
+	p.mailbox = getenv("SQ_MAILBOX");
+	if (!p.mailbox || !maildir_id_valid(p.mailbox)) {
+		log_msg(SQLOG_ALERT, "SQ_MAILBOX missing or invalid");
+		quit_temp(&p, "server misconfigured");
+	}
+	configure(&p, &ctl);
+	list_mailbox(&p);
+	unsigned long long total = 0;
+	for (size_t i = 0; i < p.n; i++)
+		total += p.sizes[i];
+	if (p.sealed)
+		netio_reply(&p.io, "+OK %zu messages, sealed", p.n);
+	else
+		netio_reply(&p.io, "+OK %zu messages (%llu octets)", p.n, total);
+	int code = serve(&p);
+	popstore_close(&p.store);
+	popkeys_free(&p.keys);
+	control_close(&ctl);
+	netio_fini(&p.io);
+	free(p.msgs);
+	free(p.deleted);
+	free(p.sizes);
+	free(p.known);
+	return code;
+}

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""The whole loop in combined mode with real clients: a message sent over
+SMTP is sealed, delivered into the maildir, and read back over POP3
+(sq-popup, sq-checkpw against the real pksd, sq-pop3d) with Python's
+poplib, in the clear from loopback and inside STLS, and with mpop over
+STLS. It comes back exact apart from the Received: line. A wrong
+password unlocks nothing; with the key store down the answer is
+temporary; a damaged message fails alone. No secret in any process's
+argv or environment, or in the logs; the canary in no file at rest."""
+import os
+import poplib
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sqtest import tap  # noqa: E402
+from sqtest.mail import MailHost, PASSWORD, files_holding  # noqa: E402
+
+A = "john.smith@example.org"
+CANARY = "CANARY-7f3d-pop3-plaintext-must-not-rest-on-disk"
+BODY = (b"From: Alice <alice@remote.example>\r\n"
+        b"To: John <john.smith@example.org>\r\n"
+        b"Subject: the whole loop\r\n"
+        b"Message-ID: <loop-1@remote.example>\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n"
+        b"\r\n"
+        b"First line.\r\n"
+        b".a line that starts with a dot\r\n"
+        b"..and one with two\r\n"
+        b".\tdot and tab\r\n"
+        b"trailing spaces   \r\n"
+        b"\r\n"
+        b"caf\xc3\xa9 \xe2\x82\xac 8-bit text\r\n" +
+        CANARY.encode() + b"\r\n" +
+        b"x" * 900 + b"\r\n"
+        b"last line\r\n")
+
+
+def send(m, body=BODY):
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.sendmail("alice@remote.example", [A], body)
+    s.quit()
+
+
+def without_trace(msg):
+    """msg without the Received: fields the path added in front."""
+    lines = msg.split(b"\r\n")
+    while lines and (lines[0].startswith(b"Received:") or
+                     lines[0][:1] in (b" ", b"\t")):
+        lines.pop(0)
+    return b"\r\n".join(lines)
+
+
+def pop(m, tls=False, password=PASSWORD, user=A):
+    p = poplib.POP3("127.0.0.1", m.pop3_port, timeout=60)
+    if tls:
+        ctx = ssl.create_default_context(
+            cafile=os.path.join(m.home, "control", "ca.pem"))
+        ctx.check_hostname = False
+        p.stls(ctx)
+    p.user(user)
+    p.pass_(password)
+    return p
+
+
+def retr(p, n):
+    resp, lines, octets = p.retr(n)
+    return b"\r\n".join(lines) + b"\r\n", octets
+
+
+def error_of(fn):
+    try:
+        fn()
+    except poplib.error_proto as e:
+        return str(e.args[0], "latin-1") if isinstance(e.args[0], bytes) \
+            else str(e)
+    return ""
+
+
+def secrets_in_proc():
+    """Processes whose argv or environment hold the password or a PEM
+    private key; and how many of ours could be read at all."""
+    hits, read = [], 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        for what in ("cmdline", "environ"):
+            try:
+                data = open(f"/proc/{pid}/{what}", "rb").read()
+            except OSError:
+                continue
+            read += 1
+            if PASSWORD.encode() in data or b"PRIVATE KEY" in data:
+                hits.append(f"{pid}/{what}")
+    return hits, read
+
+
+tap.plan(23)
+m = MailHost(users=[A])
+try:
+    m.start()
+    m.start_delivery()
+    m.start_pop3()
+
+    send(m)
+    tap.ok(m.wait_for(lambda: m.delivered(A), 30), "delivered, sealed",
+           m.log("send.log")[-1500:])
+
+    # --- poplib in the clear, from loopback -----------------------------------
+    p = poplib.POP3("127.0.0.1", m.pop3_port, timeout=60)
+    capa = p.capa()
+    tap.ok(all(k in capa for k in ("USER", "STLS", "TOP", "UIDL")) and
+           "APOP" not in capa,
+           "CAPA: USER, STLS, TOP and UIDL; no APOP", repr(capa))
+    p.user(A)
+    t0 = time.time()
+    p.pass_(PASSWORD)
+    count, total = p.stat()
+    got, octets = retr(p, 1)
+    listed = int(p.list(1).split()[2])
+    tap.ok(count == 1 and total == listed == octets == len(got),
+           "STAT, LIST and RETR agree on the CRLF octets",
+           f"{count} {total} {listed} {octets} {len(got)}")
+    tap.ok(without_trace(got) == BODY,
+           "the message comes back exact, apart from the Received: line",
+           repr(got[:600]))
+    tap.ok(got.startswith(b"Received: from "), "with its Received: line")
+    resp, top, _ = p.top(1, 0)
+    tap.ok(b"\r\n".join(top) + b"\r\n" ==
+           got[:got.index(b"\r\n\r\n") + 4],
+           "TOP 1 0: the header and the blank line only", repr(top[-3:]))
+    resp, top2, _ = p.top(1, 2)
+    tap.ok(top2[-2:] == [b"First line.", b".a line that starts with a dot"],
+           "TOP 1 2: and two lines of the body, unstuffed", repr(top2[-3:]))
+    uid1 = p.uidl(1).split()[2]
+    p.dele(1)
+    st_deleted, list_deleted = p.stat(), p.list()[1]
+    err = error_of(lambda: p.retr(1))
+    p.rset()
+    tap.ok(st_deleted == (0, 0) and list_deleted == [] and "deleted" in err
+           and p.stat()[0] == 1,
+           "DELE hides the message from STAT, LIST and RETR; RSET brings "
+           "it back", f"{st_deleted} {list_deleted} {err}")
+    p.quit()
+    tap.ok(len(m.delivered(A)) == 1, "RSET then QUIT: nothing removed")
+
+    # --- STLS, and UIDL across sessions ---------------------------------------
+    send(m, BODY.replace(b"the whole loop", b"second"))
+    m.wait_for(lambda: len(m.delivered(A)) == 2, 30)
+    p = pop(m, tls=True)
+    cipher = p.sock.cipher()
+    uidls = [line.split()[1] for line in p.uidl()[1]]
+    got2, _ = retr(p, 2)
+    tap.ok(cipher and uidls[0] == uid1 and len(set(uidls)) == 2 and
+           b"Subject: second" in got2,
+           "STLS: logged in over TLS; UIDL stable across sessions",
+           f"{cipher} {uidls} {uid1}")
+    # a logged-in session is open: look for secrets in every process
+    hits, readable = secrets_in_proc()
+    tap.ok(not hits and readable > 0,
+           "no password or key in any process's argv or environment",
+           f"{hits} ({readable} read)")
+    p.dele(1)
+    p.quit()
+    tap.ok(m.wait_for(lambda: len(m.delivered(A)) == 1, 5),
+           "DELE and QUIT: removed from the maildir")
+
+    # --- mpop over STLS ----------------------------------------------------------
+    work = tempfile.mkdtemp(dir=m.home)
+    got_dir = os.path.join(work, "inbox")
+    for d in ("", "/new", "/cur", "/tmp"):
+        os.makedirs(got_dir + d, exist_ok=True)
+    pwfile = os.path.join(work, "pw")
+    with open(pwfile, "w") as f:
+        f.write(PASSWORD + "\n")
+    conf = os.path.join(work, "mpoprc")
+    with open(conf, "w") as f:
+        f.write(f"account test\nhost 127.0.0.1\nport {m.pop3_port}\n"
+                f"tls on\ntls_starttls on\n"
+                f"tls_trust_file {m.home}/control/ca.pem\n"
+                "tls_host_override 127.0.0.1\n"
+                f"auth user\nuser {A}\npasswordeval cat {pwfile}\n"
+                f"delivery maildir {got_dir}\nkeep off\nuidls_file "
+                f"{work}/uidls\n")
+    os.chmod(conf, 0o600)
+    r = subprocess.run(["mpop", "-C", conf, "-q", "test"],
+                       capture_output=True, text=True, timeout=120)
+    fetched = [open(os.path.join(got_dir, "new", n), "rb").read()
+               for n in os.listdir(os.path.join(got_dir, "new"))]
+    tap.ok(r.returncode == 0 and len(fetched) == 1 and
+           b"Subject: second" in fetched[0] and CANARY.encode() in fetched[0],
+           "mpop downloads over STLS", r.stdout + r.stderr)
+    tap.ok(m.wait_for(lambda: m.delivered(A) == [], 5),
+           "and the server removed what it fetched")
+    os.unlink(pwfile)
+    # mpop's copy holds the canary, on purpose: it is the client's
+    subprocess.run(["rm", "-rf", work])
+
+    # --- failures ----------------------------------------------------------------
+    send(m)
+    m.wait_for(lambda: m.delivered(A), 30)
+    t0 = time.time()
+    err = error_of(lambda: pop(m, password="wrong horse battery"))
+    tap.ok(err.startswith("-ERR [AUTH]") and time.time() - t0 >= 2,
+           "a wrong password: -ERR [AUTH], after a pause", err)
+    err = error_of(lambda: pop(m, user="nobody.here@example.org"))
+    tap.ok(err.startswith("-ERR [AUTH]"),
+           "an unknown address: the same answer", err)
+
+    m.control("pop3cleartext", "192.0.2.0/24\n")
+    p = poplib.POP3("127.0.0.1", m.pop3_port, timeout=60)
+    capa = p.capa()
+    p.user(A)
+    err = error_of(lambda: p.pass_(PASSWORD))
+    p.quit()
+    p = pop(m, tls=True)
+    tap.ok("USER" not in capa and "STLS" in err and p.stat()[0] == 1,
+           "control/pop3cleartext without loopback: PASS only after STLS",
+           f"{capa} {err}")
+    p.quit()
+    os.unlink(os.path.join(m.home, "control", "pop3cleartext"))
+
+    m.pks.stop_pksd()
+    err = error_of(lambda: pop(m))
+    tap.ok(err.startswith("-ERR [SYS/TEMP]"),
+           "the key store down at login: a temporary -ERR", err)
+    m.pks.start_pksd()
+
+    # a damaged message fails alone
+    send(m, BODY.replace(b"the whole loop", b"third"))
+    m.wait_for(lambda: len(m.delivered(A)) == 2, 30)
+    new = os.path.join(m.mailbox(A), "new")
+    first = sorted(os.listdir(new))[0]
+    path = os.path.join(new, first)
+    data = bytearray(open(path, "rb").read())
+    i = data.index(b"\n\n") + 40    # inside the base64 of the entity
+    data[i] = ord("A") if data[i] != ord("A") else ord("B")
+    with open(path, "wb") as f:
+        f.write(data)
+    p = pop(m)
+    err = error_of(lambda: p.retr(1))
+    got3, _ = retr(p, 2)
+    p.quit()
+    tap.ok(err.startswith("-ERR") and b"Subject: third" in got3,
+           "a tampered message: -ERR for it alone, the session goes on", err)
+    tap.ok("cannot be opened" in m.log("pop3.log"), "and a log line")
+
+    # implicit TLS, in the manner of port 995
+    m.stop_pop3()
+    m.start_pop3(implicit_tls=True)
+    ctx = ssl.create_default_context(
+        cafile=os.path.join(m.home, "control", "ca.pem"))
+    ctx.check_hostname = False
+    p = poplib.POP3_SSL("127.0.0.1", m.pop3_port, context=ctx, timeout=60)
+    p.user(A)
+    p.pass_(PASSWORD)
+    tap.ok(p.stat()[0] == 2, "sq-popup -T: TLS from the first octet")
+    p.quit()
+
+    logs = "".join(m.log(n) for n in ("pop3.log", "send.log", "smtpd.log",
+                                      "sealer.log")) + m.pks.log_text()
+    tap.ok(PASSWORD not in logs and "PRIVATE KEY" not in logs,
+           "no password or key in any log")
+    m.stop_daemons()
+    m.pks.stop_pksd()
+    rest = files_holding(m.home, CANARY) + files_holding(m.pks.db.dir, CANARY)
+    tap.ok(not rest, "the canary rests in no file: queue, maildirs, PKS, logs",
+           repr(rest))
+except Exception:
+    tap.diag(m.log("pop3.log")[-3000:])
+    raise
+finally:
+    m.stop()

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""POP3 in the preferred embodiment: the mail on the real edhd, read by
+sq-pop3d over edhd's retrieval protocol and TLS. The message comes back
+exact; a message damaged on the EDH fails alone; DELE and QUIT remove it
+from the EDH; -s serves the sealed S/MIME as stored, which the
+subscriber's own key opens; with edhd down the login answer is
+temporary, and it recovers. No plaintext rests on either host."""
+import os
+import poplib
+import smtplib
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sqtest import tap  # noqa: E402
+from sqtest.edh import EDH  # noqa: E402
+from sqtest.mail import MailHost, PASSWORD, files_holding  # noqa: E402
+
+A = "john.smith@example.org"
+CANARY = "CANARY-41c2-pop3-edh-plaintext-must-not-rest-on-disk"
+
+
+def body(subject):
+    return (f"From: alice@remote.example\r\nTo: {A}\r\n"
+            f"Subject: {subject}\r\n\r\n.dot\r\n{CANARY}\r\n").encode()
+
+
+def send(m, subject):
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.sendmail("alice@remote.example", [A], body(subject))
+    s.quit()
+
+
+def pop(m):
+    p = poplib.POP3("127.0.0.1", m.pop3_port, timeout=60)
+    p.user(A)
+    p.pass_(PASSWORD)
+    return p
+
+
+def retr(p, n):
+    return b"\r\n".join(p.retr(n)[1]) + b"\r\n"
+
+
+def error_of(fn):
+    try:
+        fn()
+    except poplib.error_proto as e:
+        return e.args[0].decode("latin-1")
+    return ""
+
+
+tap.plan(9)
+m = MailHost(users=[A])
+edh = None
+try:
+    m.start()
+    edh = EDH(ca_home=m.home).start()
+    m.use_edh(edh)
+    m.start_delivery()
+    m.start_pop3()
+    for subject in ("one", "two", "three"):
+        send(m, subject)
+    tap.ok(m.wait_for(lambda: len(m.delivered(A)) == 3, 30),
+           "three messages on the EDH", m.log("send.log")[-1500:])
+
+    p = pop(m)
+    got = retr(p, 2)
+    uids = [u.split()[1].decode() for u in p.uidl()[1]]
+    names = sorted(os.listdir(os.path.join(m.mailbox(A), "new")))
+    tap.ok(got.endswith(body("two")) and got.startswith(b"Received: "),
+           "read over edhd's retrieval protocol: exact apart from the "
+           "Received: line", repr(got[-300:]))
+    tap.ok(uids == [n.split(",")[0] for n in names],
+           "UIDL gives the EDH's maildir unique ids", f"{uids} {names}")
+
+    # damage the first message where it rests
+    path = os.path.join(m.mailbox(A), "new", names[0])
+    data = bytearray(open(path, "rb").read())
+    data[-60] ^= 0x01
+    with open(path, "wb") as f:
+        f.write(data)
+    err = error_of(lambda: p.retr(1))
+    tap.ok(err.startswith("-ERR") and b"Subject: three" in retr(p, 3),
+           "a message damaged on the EDH: -ERR for it alone", err)
+    p.dele(1)
+    p.quit()
+    tap.ok(m.wait_for(lambda: len(m.delivered(A)) == 2, 5),
+           "DELE and QUIT remove it from the EDH")
+
+    # -s: the sealed entity as stored, for clients with their own key
+    m.stop_pop3()
+    m.start_pop3(sealed=True)
+    p = pop(m)
+    size = int(p.list(1).split()[2])
+    sealed = retr(p, 1)
+    p.quit()
+    rc, plain = m.open_for(A, sealed)
+    tap.ok(b"authEnveloped" in sealed.lower() or b"pkcs7-mime" in sealed,
+           "sq-pop3d -s serves the S/MIME entity", repr(sealed[:300]))
+    lf = body("two").replace(b"\r\n", b"\n")   # the queue's line ends
+    tap.ok(rc == 0 and plain.replace(b"\r\n", b"\n").endswith(lf) and
+           size == len(sealed),
+           "which the subscriber's own key opens; LIST gives its size as sent",
+           f"{rc} {size} {len(sealed)}")
+    m.stop_pop3()
+    m.start_pop3()
+
+    edh.stop_edhd()
+    err = error_of(lambda: pop(m))
+    edh.start_edhd()
+    p = pop(m)
+    tap.ok(err.startswith("-ERR [SYS/TEMP]") and p.stat()[0] == 2,
+           "edhd down: a temporary -ERR at login; back, the mailbox is there",
+           err)
+    p.quit()
+    m.stop_daemons()
+    rest = files_holding(m.home, CANARY) + files_holding(edh.home, CANARY)
+    tap.ok(not rest, "no plaintext at rest on either host", repr(rest))
+except Exception:
+    tap.diag(m.log("pop3.log")[-3000:] if m.home else "")
+    raise
+finally:
+    m.stop()
+    if edh:
+        edh.stop()
