@@ -94,7 +94,10 @@ static void configure(struct popup *p)
 	p->cleartext = cleartext_allowed(&p->ctl, ip);
 	if (p->cleartext < 0)
 		unavailable(p, "control/" CLEARTEXT_CONTROL " unreadable or malformed");
-	snprintf(p->certfile, sizeof p->certfile, "%s/servercert.pem", dir);
+	/* its own file where the SMTP server's belongs to another user */
+	snprintf(p->certfile, sizeof p->certfile, "%s/pop3cert.pem", dir);
+	if (access(p->certfile, R_OK) < 0)
+		snprintf(p->certfile, sizeof p->certfile, "%s/servercert.pem", dir);
 	p->tls_offered = access(p->certfile, R_OK) == 0;
 }
 

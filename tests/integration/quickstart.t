@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""The README's Quick start, exactly as printed: `make run`'s instance
+(tools/run-instance, in a directory of its own), then the commands of the
+README's quickstart block, run from a directory whose run/ is that
+instance. The message comes back over POP3 with STLS; SIGTERM stops
+everything the instance started. Skipped when its fixed ports are taken
+(a `make run` of the developer's own)."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sqtest import proc, tap  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+PORTS = (2525, 1110, 1995, 7443, 7024, 7025)
+
+
+def busy(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def quickstart_block():
+    text = open(os.path.join(ROOT, "README.md")).read()
+    m = re.search(r"<!-- quickstart -->\n```sh\n(.*?)```\n<!-- /quickstart -->",
+                  text, re.S)
+    return m.group(1) if m else ""
+
+
+taken = [p for p in PORTS if busy(p)]
+if taken:
+    tap.skip_all(f"ports {taken} are in use (a make run of your own?)")
+tap.plan(4)
+work = tempfile.mkdtemp(prefix="sqquick.", dir="/tmp")
+os.chmod(work, 0o755)
+inst = os.path.join(work, "instance")
+os.symlink(inst, os.path.join(work, "run"))
+log = open(os.path.join(work, "run.log"), "wb")
+run = subprocess.Popen(["sh", os.path.join(ROOT, "tools", "run-instance"),
+                        tap.build_dir()], cwd=ROOT, stdout=log, stderr=log,
+                       env=dict(os.environ, SQ_RUN_DIR=inst),
+                       start_new_session=True)
+try:
+    deadline = time.time() + 180
+    while time.time() < deadline and run.poll() is None and \
+            b"Press Ctrl-C" not in open(log.name, "rb").read():
+        time.sleep(0.2)
+    started = b"Press Ctrl-C" in open(log.name, "rb").read()
+    tap.ok(started, "make run's instance starts and says how to use it",
+           proc.read_text(log.name)[-2000:])
+    block = quickstart_block()
+    r = subprocess.run(["sh", "-ec", block], cwd=work, capture_output=True,
+                       text=True, timeout=120)
+    tap.ok(block and r.returncode == 0 and "Subject: hello" in r.stdout and
+           "sealed at rest" in r.stdout,
+           "the README's commands send the message and read it back",
+           block + r.stdout[-1500:] + r.stderr[-1500:] +
+           proc.read_text(log.name)[-2000:])
+    # swaks's lines begin with arrows: a line that begins so is curl's
+    tap.ok(re.search(r"^Received: from .*^Subject: hello$", r.stdout,
+                     re.M | re.S),
+           "curl prints it from the Received: line on", r.stdout[-600:])
+    run.send_signal(signal.SIGTERM)
+    try:
+        run.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pass
+    left = subprocess.run(["pgrep", "-f", work], capture_output=True,
+                          text=True).stdout.split()
+    tap.ok(run.poll() is not None and not left and
+           not any(busy(p) for p in PORTS),
+           "SIGTERM stops everything it started", f"left: {left}")
+finally:
+    if run.poll() is None:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    subprocess.run(["sh", os.path.join(ROOT, "tools", "sq-mariadb"), "stop",
+                    os.path.join(inst, "mariadb")], capture_output=True)
+    subprocess.run(["rm", "-rf", work])
