@@ -84,6 +84,31 @@ def error_of(fn):
     return ""
 
 
+class Raw:
+    """A POP3 connection by hand, for what poplib will not send."""
+
+    def __init__(self, m):
+        self.sock = socket.create_connection(("127.0.0.1", m.pop3_port), 30)
+        self.f = self.sock.makefile("rb")
+
+    def line(self):
+        return self.f.readline().decode("latin-1").rstrip("\r\n")
+
+    def say(self, data):
+        self.sock.sendall(data)
+        return self.line()
+
+    def tls(self, m):
+        ctx = ssl.create_default_context(
+            cafile=os.path.join(m.home, "control", "ca.pem"))
+        ctx.check_hostname = False
+        self.sock = ctx.wrap_socket(self.sock)
+        self.f = self.sock.makefile("rb")
+
+    def close(self):
+        self.sock.close()
+
+
 def secrets_in_proc():
     """Processes whose argv or environment hold the password or a PEM
     private key; and how many of ours could be read at all."""
@@ -100,7 +125,7 @@ def secrets_in_proc():
     return hits, read
 
 
-tap.plan(23)
+tap.plan(26)
 m = MailHost(users=[A])
 try:
     m.start()
@@ -224,6 +249,36 @@ try:
            f"{capa} {err}")
     p.quit()
     os.unlink(os.path.join(m.home, "control", "pop3cleartext"))
+
+    # misuse by hand
+    r = Raw(m)
+    greeting = r.line()
+    answers = [r.say(b"APOP john.smith@example.org 0123456789abcdef\r\n"),
+               r.say(b"RETR 1\r\n"), r.say(b"PASS before user\r\n"),
+               r.say(b"USER " + b"x" * 300 + b"\r\n"),
+               r.say(b"NOSUCH\r\n")]
+    tap.ok(greeting.startswith("+OK") and
+           all(a.startswith("-ERR ") for a in answers) and
+           "APOP" in answers[0] and "USER first" in answers[2] and
+           "too long" in answers[3],
+           "APOP, commands out of state, a long line: each a clear -ERR",
+           repr(answers))
+    # input pipelined after STLS is dropped, not taken as said inside TLS
+    answer = r.say(b"STLS\r\nUSER injected@example.org\r\n")
+    r.tls(m)
+    first = r.say(b"QUIT\r\n")
+    r.close()
+    tap.ok(answer.startswith("+OK") and first.startswith("+OK bye"),
+           "STLS discards what was pipelined before the handshake", first)
+    m.control("timeoutpop3d", "1\n")
+    r = Raw(m)
+    r.line()
+    time.sleep(2.5)
+    idle = r.line()
+    r.close()
+    os.unlink(os.path.join(m.home, "control", "timeoutpop3d"))
+    tap.ok(idle.startswith("-ERR autologout"), "an idle client is logged out",
+           idle)
 
     m.pks.stop_pksd()
     err = error_of(lambda: pop(m))
