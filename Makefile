@@ -270,6 +270,7 @@ bench: all
 	python3 bench/pks-bench $(BUILD)
 	python3 bench/smtp-bench $(BUILD)
 	python3 bench/deliver-bench $(BUILD)
+	python3 bench/pop3-bench $(BUILD)
 
 run: deps all
 	sh tools/run-instance $(BUILD)

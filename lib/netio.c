@@ -76,7 +76,7 @@ void netio_init(struct netio *io, int rfd, int wfd, int timeout_ms)
 	io->timeout_ms = timeout_ms;
 	rbuf_init(&io->in, rfd, timeout_ms);
 	rbuf_set_source(&io->in, source, io);
-	sbuf_init(&io->out, REPLIES_MAX);
+	sbuf_init_secret(&io->out, REPLIES_MAX); /* POP3 sends plaintext */
 }
 
 void netio_fini(struct netio *io)
@@ -154,6 +154,13 @@ ssize_t netio_read(struct netio *io, void *buf, size_t n)
 int netio_send(struct netio *io, const void *data, size_t n)
 {
 	const char *p = data;
+	/* the replies and the first octets in one write: a short write and
+	 * then another would wait on the peer's delayed ACK (Nagle) */
+	size_t room = io->out.max - io->out.len, first = n < room ? n : room;
+	if (first > 0 && sbuf_put(&io->out, p, first) == 0) {
+		p += first;
+		n -= first;
+	}
 	if (netio_flush(io) < 0)
 		return -1;
 	while (n > 0) {

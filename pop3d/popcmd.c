@@ -8,6 +8,11 @@
 
 #include "popcmd.h"
 
+const char *const pop_capabilities[] = {
+	"TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE",
+	"IMPLEMENTATION secure-qmail", NULL
+};
+
 int popcmd_parse(struct sbuf *buf, struct pop_cmd *cmd)
 {
 	size_t v = 0, len = buf->len;

@@ -18,6 +18,10 @@ struct pop_cmd {
 	const char *arg;        /* after the single space, "" if none */
 };
 
+/* What both states of the server offer in CAPA (RFC 2449), NULL-ended;
+ * sq-popup adds USER and STLS where they apply. */
+extern const char *const pop_capabilities[];
+
 /* Cuts the line end (CRLF, or a bare LF) off line and splits the rest
  * into cmd, arg pointing into line. -1 for an empty line, a keyword that
  * is not 3 or 4 letters, a NUL or another control character: the caller

@@ -244,11 +244,8 @@ static void cmd_dele(struct pop *p, const char *arg)
 static void cmd_capa(struct pop *p)
 {
 	netio_reply(&p->io, "+OK capability list follows");
-	netio_reply(&p->io, "TOP");
-	netio_reply(&p->io, "UIDL");
-	netio_reply(&p->io, "RESP-CODES");
-	netio_reply(&p->io, "AUTH-RESP-CODE");
-	netio_reply(&p->io, "IMPLEMENTATION secure-qmail");
+	for (const char *const *c = pop_capabilities; *c; c++)
+		netio_reply(&p->io, "%s", *c);
 	netio_reply(&p->io, ".");
 }
 

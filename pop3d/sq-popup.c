@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -172,7 +174,7 @@ static int spawn(struct popup *p, const char *password, pid_t *pid)
  * the client's next command. 1 if it spoke. */
 static int relay(struct popup *p, int fd)
 {
-	char buf[16384];
+	char buf[65536];
 	int spoke = 0, client_open = 1;
 	for (;;) {
 		int buffered = spoke && client_open && netio_buffered(&p->io);
@@ -248,11 +250,8 @@ static void cmd_capa(struct popup *p)
 		netio_reply(&p->io, "USER");
 	if (p->tls_offered && !p->io.ssl)
 		netio_reply(&p->io, "STLS");
-	netio_reply(&p->io, "TOP");
-	netio_reply(&p->io, "UIDL");
-	netio_reply(&p->io, "RESP-CODES");
-	netio_reply(&p->io, "AUTH-RESP-CODE");
-	netio_reply(&p->io, "IMPLEMENTATION secure-qmail");
+	for (const char *const *c = pop_capabilities; *c; c++)
+		netio_reply(&p->io, "%s", *c);
 	netio_reply(&p->io, ".");
 }
 
@@ -331,6 +330,8 @@ int main(int argc, char **argv)
 	secret_nodump(); /* passwords pass through here */
 	signal(SIGPIPE, SIG_IGN);
 	netio_init(&p.io, 0, 1, TIMEOUT_DEFAULT * 1000);
+	/* the relay writes whole chunks: nothing gains from Nagle's wait */
+	setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	if (argc > 1 && !strcmp(argv[1], "-T")) {
 		implicit_tls = 1;
 		argv++, argc--;
