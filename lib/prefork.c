@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,8 +28,13 @@ static void on_signal(int sig)
 static pid_t spawn(unsigned long i, void (*worker)(unsigned long, void *),
                    void *arg)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* a worker must not outlive its parent (kill -9 by a supervisor):
+		 * it would keep serving beside the next parent's workers */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+			_exit(0);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_DFL);

@@ -4,7 +4,8 @@
  * starts another when one ends (after a second, so a crash loop does not
  * spin), gives up with 111 when workers die within five seconds of
  * starting five times in a row, passes SIGHUP on to them, and on SIGTERM
- * or SIGINT stops them all and returns.
+ * or SIGINT stops them all and returns. A worker whose parent dies, even
+ * by SIGKILL, gets SIGTERM (PR_SET_PDEATHSIG).
  */
 #ifndef SQ_PREFORK_H
 #define SQ_PREFORK_H

@@ -29,7 +29,7 @@ def q(address):
     return urllib.parse.quote(address, safe="")
 
 
-tap.plan(92)
+tap.plan(93)
 pks = PKS(control={"pksloginbackoff": "2\n", "pksloginlock": "4\n",
                    "timeoutpksd": "3\n"})
 try:
@@ -447,6 +447,28 @@ try:
     tap.ok("Sanitizer" not in log and "runtime error" not in log and
            "stopped" in log, "pksd stops cleanly on SIGTERM, with no "
            "sanitizer report", log[-2000:])
+
+    # a supervisor's kill -9 of the parent takes the workers with it
+    pks.start_pksd()
+    parent = pks.proc.pid
+    workers = [int(x) for x in open(
+        f"/proc/{parent}/task/{parent}/children").read().split()]
+    os.kill(parent, 9)
+    pks.proc.wait()
+    def running(pid):   # a zombie has ended, even if nobody reaped it
+        try:
+            return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1] \
+                .split()[0] != "Z"
+        except OSError:
+            return False
+    deadline = time.time() + 10
+    while time.time() < deadline and any(map(running, workers)):
+        time.sleep(0.1)
+    alive = [w for w in workers if running(w)]
+    tap.ok(workers and not alive,
+           "pksd's workers end when their parent is killed with -9",
+           f"workers {workers}, alive {alive}")
+    pks.proc = None
 finally:
     log = pks.log_text() if pks.home else ""
     pks.stop()
