@@ -400,6 +400,8 @@ int main(void)
 		close(p.w[i].sock);
 	while (wait(NULL) > 0)
 		;
+	free(p.w);
+	sbuf_free(&p.field);
 	log_msg(SQLOG_INFO, "stopped");
 	return 0;
 }

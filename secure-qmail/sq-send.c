@@ -721,6 +721,37 @@ static void start(struct sender *s)
 	        "slots", s->heap.n, s->nslot);
 }
 
+/* Everything start() took, given back: a clean exit under LeakSanitizer. */
+static void stop_cleanly(struct sender *s)
+{
+	struct sched_item *it;
+	/* jobs still under way when the grace ran out: each freed once */
+	for (unsigned long k = 0; k < s->nslot; k++) {
+		struct job *j = s->slot[k].job;
+		if (!j)
+			continue;
+		for (unsigned long l = k + 1; l < s->nslot; l++)
+			if (s->slot[l].job == j)
+				s->slot[l].job = NULL;
+		if (j->it.heap_index != SCHED_NOWHERE)
+			sched_remove(&s->heap, &j->it);
+		job_free(j);
+	}
+	while ((it = sched_top(&s->heap)) != NULL) {
+		sched_remove(&s->heap, it);
+		job_free((struct job *)it); /* the item is the job's first member */
+	}
+	sched_free(&s->heap);
+	localdom_free(&s->ours);
+	queue_close(&s->q);
+	close(s->trigger);
+	sbuf_free(&s->field);
+	sbuf_free(&s->cleaned);
+	free(s->slot);
+	free(s->light);
+	control_close(&s->ctl);
+}
+
 int main(void)
 {
 	struct sender s;
@@ -738,6 +769,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	start(&s);
 	run(&s);
+	stop_cleanly(&s);
 	log_msg(SQLOG_INFO, "stopped");
 	return 0;
 }

@@ -70,16 +70,24 @@ try:
     tap.ok(re.search(r"^Received: from .*^Subject: hello$", r.stdout,
                      re.M | re.S),
            "curl prints it from the Received: line on", r.stdout[-600:])
+    t0 = time.time()
     run.send_signal(signal.SIGTERM)
     try:
-        run.wait(timeout=60)
+        run.wait(timeout=120)   # sanitizer builds stop slowly
     except subprocess.TimeoutExpired:
         pass
-    left = subprocess.run(["pgrep", "-f", work], capture_output=True,
-                          text=True).stdout.split()
+    left = []
+    for _ in range(100):
+        left = subprocess.run(["pgrep", "-af", work], capture_output=True,
+                              text=True).stdout.splitlines()
+        if not left:
+            break
+        time.sleep(0.3)
     tap.ok(run.poll() is not None and not left and
            not any(busy(p) for p in PORTS),
-           "SIGTERM stops everything it started", f"left: {left}")
+           "SIGTERM stops everything it started",
+           f"after {time.time() - t0:.1f} s, exit {run.poll()}, left: {left}"
+           + proc.read_text(log.name)[-1500:])
 finally:
     if run.poll() is None:
         os.killpg(run.pid, signal.SIGKILL)
