@@ -3,6 +3,11 @@
 # (HOME from conf-home): programs in bin/, pages in man/, and the empty
 # control/ and users/ directories, and sq-queue set-id when its user and
 # group exist. The queue and maildirs are set up by the instance tools.
+# The supervision files are rendered for HOME and conf-users by
+# tools/render-service: daemontools service directories in service/ (an
+# admin links them into /service), systemd units in systemd/ (an admin
+# copies them to /etc/systemd/system), example tcprules sources in control/
+# (kept if present); and run/, sq-sealerd's, owned by the sealing user.
 set -eu
 destdir=$1
 home=$2
@@ -41,5 +46,16 @@ if [ -f "$root/bin/sq-queue" ]; then
 			"chown $qowner:$qgroup $root/bin/sq-queue &&" \
 			"chmod 6711 $root/bin/sq-queue" >&2
 	fi
+fi
+# The run scripts and units name HOME, not DESTDIR/HOME: they run there.
+sh tools/render-service "$home" "$root"
+install -d -m 755 "$root/run"
+suser=$(sed -n 5p conf-users)
+if [ "$(id -u)" -eq 0 ] && getent passwd "$suser" >/dev/null &&
+	getent group "$qgroup" >/dev/null; then
+	chown "$suser:$qgroup" "$root/run"
+else
+	echo "install: as root, once $suser and $qgroup exist:" \
+		"chown $suser:$qgroup $root/run" >&2
 fi
 echo "installed under $root"
