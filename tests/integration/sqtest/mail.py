@@ -310,7 +310,25 @@ class MailHost:
 
     def stop(self):
         self.stop_daemons()
+        reports = self.sanitizer_reports()
         self.pks.stop()
+        if reports:     # a leak or UB in any daemon fails the test
+            raise RuntimeError("sanitizer reports in the logs:\n" + reports)
+
+    def sanitizer_reports(self):
+        """What ASan, LSan or UBSan said in the daemons' logs (the
+        sanitizer build; "" when nothing)."""
+        if not self.home or not os.path.isdir(self.home):
+            return ""
+        found = []
+        for name in sorted(os.listdir(self.home)):
+            text = self.log(name) if name.endswith(".log") else ""
+            for mark in ("Sanitizer", "runtime error:"):
+                i = text.find(mark)
+                if i >= 0:
+                    found.append(f"{name}: {text[max(0, i - 200):i + 1500]}")
+                    break
+        return "\n".join(found)
 
     def __enter__(self):
         return self.start()
