@@ -10,7 +10,7 @@ libmariadb-dev mariadb-server mariadb-client
 libevent-dev libjansson-dev libcurl4-openssl-dev wrk
 check libsubunit-dev clang
 perl python3 mandoc valgrind procps curl ucspi-tcp swaks libnet-ssleay-perl
-mpop daemontools shellcheck"
+mpop daemontools shellcheck iproute2"
 
 missing=""
 for p in $PACKAGES; do
