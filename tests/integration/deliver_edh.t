@@ -25,11 +25,6 @@ def send(m, sender, rcpts, subject):
     s.quit()
 
 
-def queued(m):
-    r = m.run(os.path.join(m.bin, "sq-qstat"))
-    return int(r.stdout.split("\n")[0].rsplit(" ", 1)[1])
-
-
 tap.plan(9)
 m = MailHost(users=[A, B], control={"retrystep": "1\n"})
 edh = None
@@ -56,7 +51,7 @@ try:
     send(m, "alice@remote.example", [A], "while the EDH is down")
     deferred = m.wait_for(lambda: "deferral: 4.4.1 EDH" in m.log("send.log"),
                           30)
-    tap.ok(deferred and m.wait_for(lambda: queued(m) == 1, 10) and
+    tap.ok(deferred and m.wait_for(lambda: m.queue_count() == 1, 10) and
            len(m.delivered(A)) == 1,
            "edhd down: the delivery is deferred, the message stays queued",
            m.log("send.log")[-1500:])
@@ -64,7 +59,8 @@ try:
            "and it waits sealed")
     edh.start_edhd()
     m.send.send_signal(signal.SIGALRM)
-    tap.ok(m.wait_for(lambda: len(m.delivered(A)) == 2 and queued(m) == 0, 30),
+    tap.ok(m.wait_for(lambda: len(m.delivered(A)) == 2 and
+                      m.queue_count() == 0, 30),
            "edhd back: delivered, the queue empty", m.log("send.log")[-1500:])
 
     # --- quota -------------------------------------------------------------------
@@ -72,7 +68,7 @@ try:
     edh.control("quota", f"{box} 100\n")
     send(m, B, [A], "over quota")
     full = m.wait_for(lambda: "4.2.2" in m.log("send.log"), 30)
-    tap.ok(full and m.wait_for(lambda: queued(m) == 1, 10) and
+    tap.ok(full and m.wait_for(lambda: m.queue_count() == 1, 10) and
            len(m.delivered(A)) == 2,
            "over quota: 452 4.2.2 from edhd, and the message waits in the "
            "queue", m.log("send.log")[-1500:])

@@ -229,11 +229,6 @@ class Hosts:
             self.stop(name)
 
 
-def queued(m):
-    r = m.run(os.path.join(m.bin, "sq-qstat"))
-    return int(r.stdout.split("\n")[0].rsplit(" ", 1)[1])
-
-
 m = MailHost(users=[A], control={"retrystep": "1\n", "pekcachetime": "0\n",
                                  "timeoutpksconnect": "2\n",
                                  "timeoutedhconnect": "2\n",
@@ -327,14 +322,15 @@ try:
     out = swaks("while the EDH is away")
     deferred = m.wait_for(lambda: "deferral" in m.log("send.log")[mark:], 30)
     login = pop3(m)
-    tap.ok("250 2.0.0" in out and deferred and queued(m) == 1 and
+    tap.ok("250 2.0.0" in out and deferred and m.queue_count() == 1 and
            login.get("err", "").startswith("-ERR [SYS/TEMP]"),
            "the EDH away: mail waits in the queue, sealed; a login fails "
            "temporarily", out[-400:] + repr(login) +
            m.log("send.log")[-1200:])
     subprocess.run(["sh", TOPO, "mend", P, "edh"], check=True)
     hosts.procs["send"].send_signal(signal.SIGALRM)
-    back = m.wait_for(lambda: len(m.delivered(A)) == 3 and queued(m) == 0, 60)
+    back = m.wait_for(lambda: len(m.delivered(A)) == 3 and
+                      m.queue_count() == 0, 60)
     login = pop3(m)
     tap.ok(back and login.get("count") == 3 and
            all(CANARY in x for x in login.get("msgs", [])),

@@ -286,6 +286,11 @@ class MailHost:
     def log(self, name):
         return proc.read_text(os.path.join(self.home, name))
 
+    def queue_count(self):
+        """How many messages sq-qstat counts in the queue."""
+        r = self.run(os.path.join(self.bin, "sq-qstat"))
+        return int(r.stdout.split("\n")[0].rsplit(" ", 1)[1])
+
     def queued(self):
         """(message number, mess bytes, envelope bytes) of todo/, oldest
         first (numbers are inode numbers: their order means nothing)."""
