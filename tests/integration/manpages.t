@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Every manual page is clean under mandoc -Tlint, every built program has
-a page, and the formats defined by lib/ are documented."""
+a page, the formats defined by lib/ are documented, and so is every control
+file the sources and the run scripts name."""
 import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -14,7 +16,25 @@ pages = sorted(glob.glob(os.path.join(root, "man", "*.[1-8]")))
 programs = sorted(glob.glob(os.path.join(tap.build_dir(), "bin", "*")))
 formats = ["sq-addrhash.5", "sq-control.5", "sq-pdk.5", "sq-sealed.5"]
 
-tap.plan(len(pages) + len(programs) + len(formats))
+# control files: named in a call that reads one, in a #define of a file
+# name, or as $ctl/NAME in a run script; sq-ca's PREFIX-cert.pem and
+# PREFIX-key.pem (sq-ca(8)) and the PREFIX itself are its arguments
+CALL = re.compile(r"\b(?:control_readline|control_rldef|control_readulong|"
+                  r"control_readfile|ipallow_load|pks_config_load|"
+                  r"edhc_config_load)\s*\([^;]*?\"([a-z][a-z0-9.-]*)\"", re.S)
+DEFINE = re.compile(r'#define\s+\w*(?:FILE|CONTROL)\w*\s+"([a-z][a-z0-9.-]*)"')
+controls = set()
+for f in glob.glob(os.path.join(root, "*", "*.[ch]")):
+    text = open(f).read()
+    controls |= set(CALL.findall(text)) | set(DEFINE.findall(text))
+for f in glob.glob(os.path.join(root, "service", "*", "run")) + [
+        os.path.join(root, "tools", "run-instance")]:
+    controls |= set(re.findall(r"\$ctl/([a-z][a-z0-9.-]*)", open(f).read()))
+controls = {c for c in controls if not re.search(r"-(cert|key)\.pem$", c)
+            and c not in ("pksd", "edhd", "smtpd")}
+manual = "".join(open(p).read() for p in pages)
+
+tap.plan(len(pages) + len(programs) + len(formats) + 1)
 for page in pages:
     p = subprocess.run(["mandoc", "-Tlint", "-Wwarning", page],
                        capture_output=True, text=True)
@@ -28,4 +48,9 @@ for prog in programs:
 for name in formats:
     tap.ok(os.path.exists(os.path.join(root, "man", name)),
            f"format page {name} exists")
+missing = sorted(c for c in controls if not re.search(
+    r"(?<![\w-])" + re.escape(c) + r"(?![\w-])", manual))
+tap.ok(len(controls) > 40 and not missing,
+       f"each of the {len(controls)} control files the sources and run "
+       "scripts name is in a manual page", repr(missing))
 tap.done()
