@@ -51,6 +51,12 @@ enum queue_dir {
 /* What sq-queue needs; the scheduler's own directories are closed to it. */
 #define QUEUE_FOR_QUEUEING (QUEUE_BIT(QUEUE_PID) | QUEUE_BIT(QUEUE_MESS) | \
                             QUEUE_BIT(QUEUE_INTD) | QUEUE_BIT(QUEUE_TODO))
+/* What the scheduler (sq-send) needs: not pid/ and intd/, sq-queue's alone
+ * (mode 0700, the queue user), closed to the scheduler's user. */
+#define QUEUE_FOR_SENDING (QUEUE_BIT(QUEUE_MESS) | QUEUE_BIT(QUEUE_TODO) | \
+                           QUEUE_BIT(QUEUE_INFO) | QUEUE_BIT(QUEUE_LOCAL) | \
+                           QUEUE_BIT(QUEUE_REMOTE) | QUEUE_BIT(QUEUE_BOUNCE) | \
+                           QUEUE_BIT(QUEUE_LOCK))
 
 /* Which directory queue_open() could not open. */
 #define QUEUE_FAILED_HOME (-2)

@@ -699,7 +699,8 @@ static void start(struct sender *s)
 		die_temp("4.3.0", "cannot open the control directory");
 	localdom_init(&s->ours, &s->ctl);
 	configure(s);
-	if (queue_open(&s->q, sq_home(), ~0u & ((1u << QUEUE_NDIRS) - 1)) < 0)
+	/* not pid/ and intd/: sq-send runs as the scheduler, not the queue user */
+	if (queue_open(&s->q, sq_home(), QUEUE_FOR_SENDING) < 0)
 		die_temp("4.3.0", "cannot open the queue (%s): %s",
 		         s->q.failed >= 0 ? queue_dirname(s->q.failed) : "top",
 		         strerror(errno));

@@ -157,6 +157,34 @@ START_TEST(init_then_todo_each_lists_numbers_only)
 }
 END_TEST
 
+/* sq-send runs as the scheduler, to whom pid/ and intd/ (mode 0700, the
+ * queue user's) are closed: it opens the queue without them. */
+START_TEST(the_scheduler_needs_neither_pid_nor_intd)
+{
+	char *home = make_tmpdir();
+	char why[4200], path[4300];
+	struct queue_owners o = { (uid_t)-1, (uid_t)-1, (gid_t)-1 };
+	ck_assert_int_eq(queue_init(home, &o, why, sizeof why), 0);
+	ck_assert_uint_eq(QUEUE_FOR_SENDING & (QUEUE_BIT(QUEUE_PID) |
+	                                       QUEUE_BIT(QUEUE_INTD)), 0);
+	snprintf(path, sizeof path, "%s/queue/pid", home);
+	ck_assert_int_eq(rmdir(path), 0);
+	snprintf(path, sizeof path, "%s/queue/intd", home);
+	ck_assert_int_eq(rmdir(path), 0);
+	struct queue q;
+	ck_assert_int_eq(queue_open(&q, home, QUEUE_FOR_SENDING), 0);
+	for (int d = 0; d < QUEUE_NDIRS; d++)
+		ck_assert_int_eq(q.dir[d] >= 0,
+		                 (QUEUE_FOR_SENDING & QUEUE_BIT(d)) != 0);
+	queue_close(&q);
+	ck_assert_int_eq(queue_open(&q, home, ~0u & ((1u << QUEUE_NDIRS) - 1)),
+	                 -1);
+	ck_assert_int_eq(q.failed, QUEUE_PID);
+	rm_rf(home);
+	free(home);
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("queue");
@@ -168,6 +196,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, parse_reads_an_intd_file_back);
 	tcase_add_test(tc, parse_refuses_damaged_files);
 	tcase_add_test(tc, init_then_todo_each_lists_numbers_only);
+	tcase_add_test(tc, the_scheduler_needs_neither_pid_nor_intd);
 	suite_add_tcase(s, tc);
 	return s;
 }
