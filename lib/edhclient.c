@@ -166,6 +166,23 @@ int edhc_config_load(struct edhc_config *cfg, int proto, struct control *ctl,
 	return r;
 }
 
+struct edhc *edhc_open(int proto, struct control *ctl, const char *ctldir,
+                       char *why, size_t whylen)
+{
+	struct edhc_config cfg;
+	int lmtp = proto == EDHC_LMTP;
+	if (edhc_config_load(&cfg, proto, ctl, ctldir,
+	                     lmtp ? EDHC_LMTP_HOSTFILE : EDHC_RETRIEVE_HOSTFILE,
+	                     lmtp ? EDHC_LMTP_CREDFILE : EDHC_RETRIEVE_CREDFILE,
+	                     why, whylen) < 0)
+		return NULL;
+	struct edhc *c = edhc_new(&cfg);
+	edhc_config_wipe(&cfg);
+	if (!c)
+		pks_reason(why, whylen, "edhclient: %s", strerror(ENOMEM));
+	return c;
+}
+
 /* ---- the connection ------------------------------------------------------- */
 
 /* The reason goes to c->err, for edhc_error(); OP_TEMP for the caller. */

@@ -75,6 +75,10 @@ struct edhc;
 /* A handle with its own copy of cfg; nothing is connected yet. NULL when
  * out of memory. */
 struct edhc *edhc_new(const struct edhc_config *cfg);
+/* edhc_config_load with proto's own host and credential files, then
+ * edhc_new: the handle, or NULL with a reason in why. */
+struct edhc *edhc_open(int proto, struct control *ctl, const char *ctldir,
+                       char *why, size_t whylen);
 /* Says QUIT when connected, closes, wipes. */
 void edhc_free(struct edhc *c);
 /* The last server reply or failure reason, "" if none. */

@@ -79,6 +79,11 @@ void netio_init(struct netio *io, int rfd, int wfd, int timeout_ms)
 	sbuf_init_secret(&io->out, REPLIES_MAX); /* POP3 sends plaintext */
 }
 
+void netio_set_timeout(struct netio *io, int timeout_ms)
+{
+	io->timeout_ms = io->in.timeout_ms = timeout_ms;
+}
+
 void netio_fini(struct netio *io)
 {
 	if (io->ssl) {

@@ -25,6 +25,9 @@ struct netio {
 };
 
 void netio_init(struct netio *io, int rfd, int wfd, int timeout_ms);
+/* Changes the timeout of every later read and write (a configuration read
+ * after the connection was set up). */
+void netio_set_timeout(struct netio *io, int timeout_ms);
 void netio_fini(struct netio *io);
 
 /* Queues one reply line (CRLF added). */

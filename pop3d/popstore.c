@@ -26,18 +26,13 @@ int popstore_open(struct popstore *ps, struct control *ctl,
 	struct stat sb;
 	memset(ps, 0, sizeof *ps);
 	ps->maildirs = -1;
+	ps->md.dirfd = ps->md.tmpfd = ps->md.newfd = ps->md.curfd = -1;
 	if (!maildir_id_valid(mailbox))
 		return fail(why, whylen, "mailbox", EINVAL);
 	snprintf(ps->mailbox, sizeof ps->mailbox, "%s", mailbox);
 	if (fstatat(ctl->dirfd, EDHC_RETRIEVE_CREDFILE, &sb, 0) == 0) {
-		struct edhc_config cfg;
-		if (edhc_config_load(&cfg, EDHC_RETRIEVE, ctl, ctldir,
-		                     EDHC_RETRIEVE_HOSTFILE, EDHC_RETRIEVE_CREDFILE,
-		                     why, whylen) < 0)
-			return -1;
-		ps->edh = edhc_new(&cfg);
-		edhc_config_wipe(&cfg);
-		return ps->edh ? 0 : fail(why, whylen, "edhclient", ENOMEM);
+		ps->edh = edhc_open(EDHC_RETRIEVE, ctl, ctldir, why, whylen);
+		return ps->edh ? 0 : -1;
 	}
 	if (errno != ENOENT)
 		return fail(why, whylen, "control/" EDHC_RETRIEVE_CREDFILE, errno);
@@ -51,11 +46,17 @@ int popstore_open(struct popstore *ps, struct control *ctl,
 
 void popstore_close(struct popstore *ps)
 {
+	if (ps->md.dirfd >= 0)
+		maildir_close(&ps->md);
+	maildir_list_free(&ps->list);
 	if (ps->maildirs >= 0)
 		close(ps->maildirs);
 	ps->maildirs = -1;
 	edhc_free(ps->edh);
 	ps->edh = NULL;
+	free(ps->msgs);
+	ps->msgs = NULL;
+	ps->n = 0;
 }
 
 static enum popstore_result edh_result(struct popstore *ps,
@@ -68,124 +69,110 @@ static enum popstore_result edh_result(struct popstore *ps,
 	return r == EDHC_PERM ? POPSTORE_GONE : POPSTORE_TEMP;
 }
 
-/* Opens the local mailbox; 1, 0 when it does not exist, -1. */
-static int local_open(struct popstore *ps, struct maildir *md, char *why,
-                      size_t whylen)
+/* Room for the n messages listed, in ps->msgs. */
+static int make_msgs(struct popstore *ps, size_t n, char *why, size_t whylen)
 {
-	if (ps->maildirs < 0)
-		return 0;
-	if (maildir_open(md, ps->maildirs, ps->mailbox, 0) == 0)
-		return 1;
-	if (errno == ENOENT)
-		return 0;
-	return fail(why, whylen, "cannot open the mailbox", errno);
+	if (n && !(ps->msgs = calloc(n, sizeof *ps->msgs)))
+		return fail(why, whylen, "listing", ENOMEM);
+	ps->n = n;
+	return 0;
 }
 
 static enum popstore_result local_list(struct popstore *ps, size_t max,
-                                       struct pop_msg **msgs, size_t *n,
                                        char *why, size_t whylen)
 {
-	struct maildir md;
-	struct maildir_list l;
-	int r = local_open(ps, &md, why, whylen);
-	if (r <= 0)
-		return r < 0 ? POPSTORE_TEMP : POPSTORE_OK;
-	maildir_sweep_tmp(&md, time(NULL) - MAILDIR_TMP_STALE);
-	r = maildir_list(&md, max, &l);
-	maildir_close(&md);
-	if (r < 0)
-		return fail(why, whylen, "cannot list the mailbox", errno);
-	if (l.n && !(*msgs = calloc(l.n, sizeof **msgs))) {
-		maildir_list_free(&l);
-		return fail(why, whylen, "listing", ENOMEM);
+	if (ps->maildirs < 0)
+		return POPSTORE_OK;
+	if (maildir_open(&ps->md, ps->maildirs, ps->mailbox, 0) < 0) {
+		if (errno == ENOENT) /* never delivered to */
+			return POPSTORE_OK;
+		fail(why, whylen, "cannot open the mailbox", errno);
+		return POPSTORE_TEMP;
 	}
-	for (size_t i = 0; i < l.n; i++) {
-		struct pop_msg *m = &(*msgs)[i];
-		memcpy(m->uid, l.msgs[i].name, l.msgs[i].uidlen);
-		m->uid[l.msgs[i].uidlen] = '\0';
-		m->size = l.msgs[i].size;
-		m->plainsize = l.msgs[i].plainsize;
+	maildir_sweep_tmp(&ps->md, time(NULL) - MAILDIR_TMP_STALE);
+	if (maildir_list(&ps->md, max, &ps->list) < 0) {
+		fail(why, whylen, "cannot list the mailbox", errno);
+		return POPSTORE_TEMP;
 	}
-	*n = l.n;
-	maildir_list_free(&l);
+	if (make_msgs(ps, ps->list.n, why, whylen) < 0)
+		return POPSTORE_TEMP;
+	for (size_t i = 0; i < ps->n; i++) {
+		const struct maildir_msg *l = &ps->list.msgs[i];
+		memcpy(ps->msgs[i].uid, l->name, l->uidlen);
+		ps->msgs[i].uid[l->uidlen] = '\0';
+		ps->msgs[i].size = l->size;
+		ps->msgs[i].plainsize = l->plainsize;
+	}
 	return POPSTORE_OK;
 }
 
 enum popstore_result popstore_list(struct popstore *ps, size_t max,
-                                   struct pop_msg **msgs, size_t *n,
                                    char *why, size_t whylen)
 {
-	*msgs = NULL;
-	*n = 0;
 	if (!ps->edh)
-		return local_list(ps, max, msgs, n, why, whylen);
+		return local_list(ps, max, why, whylen);
 	struct edhc_msg *em = NULL;
 	size_t en = 0;
 	enum popstore_result r =
 		edh_result(ps, edhc_list(ps->edh, ps->mailbox, &em, &en), why, whylen);
-	if (r != POPSTORE_OK)
-		return r == POPSTORE_GONE ? POPSTORE_TEMP : r;
-	if (en > max)
-		en = max;
-	if (en && !(*msgs = calloc(en, sizeof **msgs))) {
-		free(em);
-		return fail(why, whylen, "listing", ENOMEM);
+	if (r == POPSTORE_OK && make_msgs(ps, en > max ? max : en, why,
+	                                  whylen) < 0)
+		r = POPSTORE_TEMP;
+	for (size_t i = 0; r == POPSTORE_OK && i < ps->n; i++) {
+		snprintf(ps->msgs[i].uid, sizeof ps->msgs[i].uid, "%s", em[i].uid);
+		ps->msgs[i].size = em[i].size;
+		ps->msgs[i].plainsize = em[i].plainsize;
 	}
-	for (size_t i = 0; i < en; i++) {
-		snprintf((*msgs)[i].uid, sizeof (*msgs)[i].uid, "%s", em[i].uid);
-		(*msgs)[i].size = em[i].size;
-		(*msgs)[i].plainsize = em[i].plainsize;
-	}
-	*n = en;
 	free(em);
-	return POPSTORE_OK;
+	return r == POPSTORE_GONE ? POPSTORE_TEMP : r;
 }
 
-enum popstore_result popstore_fetch(struct popstore *ps,
-                                    const struct pop_msg *m,
+enum popstore_result popstore_fetch(struct popstore *ps, size_t i,
                                     struct sbuf *out, char *why,
                                     size_t whylen)
 {
 	if (ps->edh)
-		return edh_result(ps, edhc_fetch(ps->edh, ps->mailbox, m->uid, out),
-		                  why, whylen);
-	struct maildir md;
-	int r = local_open(ps, &md, why, whylen);
-	if (r <= 0)
-		return r < 0 ? POPSTORE_TEMP : POPSTORE_GONE;
-	int fd = maildir_open_uid(&md, m->uid);
-	int err = errno;
-	maildir_close(&md);
+		return edh_result(ps, edhc_fetch(ps->edh, ps->mailbox,
+		                                 ps->msgs[i].uid, out), why, whylen);
+	int fd = maildir_open_msg(&ps->md, &ps->list.msgs[i]);
 	if (fd < 0) {
+		int err = errno;
 		fail(why, whylen, "cannot open the message", err);
 		return err == ENOENT ? POPSTORE_GONE : POPSTORE_TEMP;
 	}
 	sbuf_reset(out);
-	r = sbuf_read_fd(out, fd);
-	err = errno;
+	int r = sbuf_read_fd(out, fd);
+	int err = errno;
 	close(fd);
-	if (r < 0)
-		return fail(why, whylen, "cannot read the message", err);
+	if (r < 0) {
+		fail(why, whylen, "cannot read the message", err);
+		return POPSTORE_TEMP;
+	}
 	return POPSTORE_OK;
 }
 
-enum popstore_result popstore_remove(struct popstore *ps,
-                                     const struct pop_msg *m, char *why,
-                                     size_t whylen)
+enum popstore_result popstore_remove(struct popstore *ps, size_t i,
+                                     char *why, size_t whylen)
 {
 	if (ps->edh) {
 		enum popstore_result r = edh_result(
-			ps, edhc_delete(ps->edh, ps->mailbox, m->uid), why, whylen);
+			ps, edhc_delete(ps->edh, ps->mailbox, ps->msgs[i].uid), why,
+			whylen);
 		return r == POPSTORE_GONE ? POPSTORE_OK : r;
 	}
-	struct maildir md;
-	int r = local_open(ps, &md, why, whylen);
-	if (r <= 0)
-		return r < 0 ? POPSTORE_TEMP : POPSTORE_OK;
-	r = maildir_remove_uid(&md, m->uid);
-	int err = errno;
-	maildir_close(&md);
-	if (r < 0 && err != ENOENT)
-		return fail(why, whylen, "cannot remove the message", err);
+	if (maildir_remove_msg(&ps->md, &ps->list.msgs[i]) < 0 &&
+	    errno != ENOENT) {
+		fail(why, whylen, "cannot remove the message", errno);
+		return POPSTORE_TEMP;
+	}
 	return POPSTORE_OK;
+}
+
+enum popstore_result popstore_sync(struct popstore *ps, char *why,
+                                   size_t whylen)
+{
+	if (ps->edh || ps->md.dirfd < 0 || maildir_sync(&ps->md) == 0)
+		return POPSTORE_OK;
+	fail(why, whylen, "cannot sync the mailbox", errno);
+	return POPSTORE_TEMP;
 }

@@ -24,6 +24,10 @@ struct popstore {
 	char mailbox[MAILDIR_ID_SIZE];
 	struct edhc *edh;               /* remote: the retrieval client */
 	int maildirs;                   /* combined: $SQ_HOME/maildirs */
+	struct maildir md;              /* combined: the mailbox, once listed */
+	struct maildir_list list;       /* combined: the files listed */
+	struct pop_msg *msgs;           /* what popstore_list found */
+	size_t n;
 };
 
 enum popstore_result { POPSTORE_OK = 0, POPSTORE_TEMP = -1,
@@ -36,24 +40,25 @@ int popstore_open(struct popstore *ps, struct control *ctl,
                   char *why, size_t whylen);
 void popstore_close(struct popstore *ps);
 
-/* Lists the mailbox, oldest first, at most max messages, into a malloc'd
- * array (free()). A mailbox never delivered to is empty. Combined mode
+/* Lists the mailbox into ps->msgs and ps->n, oldest first, at most max
+ * messages, once per session. A mailbox never delivered to is empty.
+ * Combined mode keeps the mailbox open and the file names listed, and
  * sweeps tmp/ of what crashed deliveries left, as maildir readers do. */
 enum popstore_result popstore_list(struct popstore *ps, size_t max,
-                                   struct pop_msg **msgs, size_t *n,
                                    char *why, size_t whylen);
 
-/* Replaces out's contents with a message's sealed octets. GONE: removed
+/* Replaces out's contents with message i's sealed octets. GONE: removed
  * meanwhile (another session). */
-enum popstore_result popstore_fetch(struct popstore *ps,
-                                    const struct pop_msg *m,
+enum popstore_result popstore_fetch(struct popstore *ps, size_t i,
                                     struct sbuf *out, char *why,
                                     size_t whylen);
 
-/* Removes a message for good (directory synced). A message already gone
- * counts as removed. */
-enum popstore_result popstore_remove(struct popstore *ps,
-                                     const struct pop_msg *m, char *why,
-                                     size_t whylen);
+/* Removes message i for good; a message already gone counts as removed.
+ * In combined mode the directories are synced by popstore_sync, once for
+ * all removals; edhd syncs each itself. */
+enum popstore_result popstore_remove(struct popstore *ps, size_t i,
+                                     char *why, size_t whylen);
+enum popstore_result popstore_sync(struct popstore *ps, char *why,
+                                   size_t whylen);
 
 #endif

@@ -46,11 +46,8 @@ struct pop {
 	struct popstore store;
 	struct popkeys keys;
 	int sealed;                     /* -s: serve S/MIME as stored */
-	struct pop_msg *msgs;
-	size_t n;
 	unsigned char *deleted;
-	unsigned long long *sizes;      /* as sent; 0 until known in -s */
-	unsigned char *known;
+	unsigned long long *sealed_size; /* -s: as sent, 0 until read */
 	size_t retrieved, errors;
 	const char *mailbox;
 };
@@ -69,11 +66,11 @@ static void __attribute__((noreturn)) quit_temp(struct pop *p,
 static int fetch(struct pop *p, size_t i, struct sbuf *out)
 {
 	char why[512];
-	enum popstore_result r = popstore_fetch(&p->store, &p->msgs[i], out, why,
+	enum popstore_result r = popstore_fetch(&p->store, i, out, why,
 	                                        sizeof why);
 	if (r == POPSTORE_OK)
 		return 0;
-	log_msg(SQLOG_WARN, "%s: message %s: %s", p->mailbox, p->msgs[i].uid, why);
+	log_msg(SQLOG_WARN, "%s: message %s: %s", p->mailbox, p->store.msgs[i].uid, why);
 	if (r == POPSTORE_GONE)
 		netio_reply(&p->io, "-ERR message %zu has been removed meanwhile",
 		            i + 1);
@@ -83,22 +80,20 @@ static int fetch(struct pop *p, size_t i, struct sbuf *out)
 	return -1;
 }
 
-/* The size message i has as sent. With -s that is the stored entity's,
- * which only reading it tells (S= counts bare LFs once). */
+/* The size message i has as sent: the plaintext's, from the listing; with
+ * -s the stored entity's, which only reading it tells (S= counts bare LFs
+ * once). */
 static int size_of(struct pop *p, size_t i, unsigned long long *size)
 {
-	if (!p->sealed || p->known[i]) {
-		*size = p->sizes[i];
+	if (!p->sealed || p->sealed_size[i]) {
+		*size = p->sealed ? p->sealed_size[i] : p->store.msgs[i].plainsize;
 		return 0;
 	}
 	struct sbuf raw;
 	sbuf_init(&raw, MESSAGE_MAX);
 	int r = fetch(p, i, &raw);
-	if (r == 0) {
-		p->sizes[i] = popmsg_size(raw.s, raw.len);
-		p->known[i] = 1;
-		*size = p->sizes[i];
-	}
+	if (r == 0)
+		*size = p->sealed_size[i] = popmsg_size(raw.s, raw.len);
 	sbuf_free(&raw);
 	return r;
 }
@@ -109,7 +104,7 @@ static int size_of(struct pop *p, size_t i, unsigned long long *size)
 static long message(struct pop *p, const char *arg)
 {
 	unsigned long n;
-	if (popcmd_number(arg, p->n ? p->n : 1, &n) < 0 || n > p->n) {
+	if (popcmd_number(arg, p->store.n ? p->store.n : 1, &n) < 0 || n > p->store.n) {
 		netio_reply(&p->io, "-ERR no such message");
 		return -1;
 	}
@@ -124,7 +119,7 @@ static void cmd_stat(struct pop *p)
 {
 	unsigned long long total = 0, size;
 	size_t count = 0;
-	for (size_t i = 0; i < p->n; i++) {
+	for (size_t i = 0; i < p->store.n; i++) {
 		if (p->deleted[i])
 			continue;
 		if (size_of(p, i, &size) < 0)
@@ -140,7 +135,7 @@ static void cmd_scan(struct pop *p, const char *arg, int uidl)
 {
 	char uid[POP_UIDL_MAX + 1];
 	unsigned long long size = 0;
-	size_t first = 0, end = p->n;
+	size_t first = 0, end = p->store.n;
 	if (*arg) {
 		long i = message(p, arg);
 		if (i < 0)
@@ -149,7 +144,7 @@ static void cmd_scan(struct pop *p, const char *arg, int uidl)
 		end = first + 1;
 	} else {
 		/* sizes first: a failure must not cut a multi-line answer */
-		for (size_t i = 0; !uidl && i < p->n; i++)
+		for (size_t i = 0; !uidl && i < p->store.n; i++)
 			if (!p->deleted[i] && size_of(p, i, &size) < 0)
 				return;
 		netio_reply(&p->io, "+OK %s follows", uidl ? "unique-id listing"
@@ -160,7 +155,7 @@ static void cmd_scan(struct pop *p, const char *arg, int uidl)
 			continue;
 		const char *ok = *arg ? "+OK " : "";
 		if (uidl) {
-			popmsg_uidl(p->msgs[i].uid, strlen(p->msgs[i].uid), uid);
+			popmsg_uidl(p->store.msgs[i].uid, strlen(p->store.msgs[i].uid), uid);
 			netio_reply(&p->io, "%s%zu %s", ok, i + 1, uid);
 		} else {
 			netio_reply(&p->io, "%s%zu %llu", ok, i + 1, size);
@@ -186,16 +181,16 @@ static void send_message(struct pop *p, size_t i, long lines)
 	if (!p->sealed &&
 	    popkeys_open(&p->keys, sealed.s, sealed.len, &plain) < 0) {
 		log_msg(SQLOG_WARN, "%s: message %s cannot be opened: %s",
-		        p->mailbox, p->msgs[i].uid, pki_errstr(why, sizeof why));
+		        p->mailbox, p->store.msgs[i].uid, pki_errstr(why, sizeof why));
 		netio_reply(&p->io, "-ERR message %zu cannot be opened: it is "
 		            "damaged or sealed to another key", i + 1);
 		goto done;
 	}
 	unsigned long long size = popmsg_size(msg->s ? msg->s : "", msg->len);
-	if (!p->sealed && size != p->msgs[i].plainsize)
+	if (!p->sealed && size != p->store.msgs[i].plainsize)
 		log_msg(SQLOG_WARN, "%s: message %s: %llu octets, its name says "
-		        "%llu", p->mailbox, p->msgs[i].uid, size,
-		        p->msgs[i].plainsize);
+		        "%llu", p->mailbox, p->store.msgs[i].uid, size,
+		        p->store.msgs[i].plainsize);
 	if (popmsg_format(msg->s ? msg->s : "", msg->len, lines, &out) < 0) {
 		netio_reply(&p->io, "-ERR message %zu is too large to send", i + 1);
 		goto done;
@@ -219,8 +214,8 @@ static void cmd_retr(struct pop *p, const char *arg)
 static void cmd_top(struct pop *p, const char *arg)
 {
 	unsigned long n, lines;
-	if (popcmd_two_numbers(arg, p->n ? p->n : 1, &n, &lines) < 0 ||
-	    n > p->n) {
+	if (popcmd_two_numbers(arg, p->store.n ? p->store.n : 1, &n, &lines) < 0 ||
+	    n > p->store.n) {
 		netio_reply(&p->io, "-ERR usage: TOP message lines");
 		return;
 	}
@@ -249,28 +244,31 @@ static void cmd_capa(struct pop *p)
 	netio_reply(&p->io, ".");
 }
 
-/* UPDATE: the messages marked deleted go, each synced on the store. */
+/* UPDATE: the messages marked deleted go, synced before the +OK. */
 static int update(struct pop *p)
 {
 	size_t gone = 0, kept = 0;
 	char why[512];
-	for (size_t i = 0; i < p->n; i++) {
+	for (size_t i = 0; i < p->store.n; i++) {
 		if (!p->deleted[i])
 			continue;
-		if (popstore_remove(&p->store, &p->msgs[i], why, sizeof why) ==
-		    POPSTORE_OK) {
+		if (popstore_remove(&p->store, i, why, sizeof why) == POPSTORE_OK) {
 			gone++;
 			continue;
 		}
 		log_msg(SQLOG_WARN, "%s: message %s not removed: %s", p->mailbox,
-		        p->msgs[i].uid, why);
+		        p->store.msgs[i].uid, why);
 		kept++;
+	}
+	if (gone && popstore_sync(&p->store, why, sizeof why) != POPSTORE_OK) {
+		log_msg(SQLOG_WARN, "%s: %s", p->mailbox, why);
+		kept = gone; /* unlinked, but not surely on disk */
 	}
 	log_msg(SQLOG_INFO, "%s: %zu retrieved, %zu removed%s", p->mailbox,
 	        p->retrieved, gone, kept ? ", some removals failed" : "");
 	if (kept)
 		netio_reply(&p->io, "-ERR [SYS/TEMP] %zu deleted messages not "
-		            "removed", kept);
+		            "removed for sure", kept);
 	else
 		netio_reply(&p->io, "+OK bye, %zu messages removed", gone);
 	return kept ? 111 : 0;
@@ -296,7 +294,7 @@ static int command(struct pop *p, const struct pop_cmd *c)
 	else if (!strcmp(v, "DELE"))
 		cmd_dele(p, c->arg);
 	else if (!strcmp(v, "RSET") && noarg) {
-		memset(p->deleted, 0, p->n);
+		memset(p->deleted, 0, p->store.n);
 		netio_reply(&p->io, "+OK");
 	} else if (!strcmp(v, "NOOP") && noarg)
 		netio_reply(&p->io, "+OK");
@@ -358,8 +356,7 @@ static void configure(struct pop *p, struct control *ctl)
 	if (control_readulong(ctl, "timeoutpop3d", 86400, &timeout) < 0 ||
 	    timeout == 0)
 		quit_temp(p, "bad control/timeoutpop3d");
-	p->io.timeout_ms = (int)timeout * 1000;
-	p->io.in.timeout_ms = p->io.timeout_ms;
+	netio_set_timeout(&p->io, (int)timeout * 1000);
 	if (popstore_open(&p->store, ctl, ctldir, sq_home(), p->mailbox, why,
 	                  sizeof why) < 0) {
 		log_msg(SQLOG_ALERT, "%s: %s", p->mailbox, why);
@@ -370,18 +367,15 @@ static void configure(struct pop *p, struct control *ctl)
 static void list_mailbox(struct pop *p)
 {
 	char why[512];
-	if (popstore_list(&p->store, MESSAGES_MAX, &p->msgs, &p->n, why,
-	                  sizeof why) != POPSTORE_OK) {
+	if (popstore_list(&p->store, MESSAGES_MAX, why, sizeof why) !=
+	    POPSTORE_OK) {
 		log_msg(SQLOG_WARN, "%s: %s", p->mailbox, why);
 		quit_temp(p, "mailbox unavailable");
 	}
-	p->deleted = calloc(p->n + 1, 1);
-	p->sizes = calloc(p->n + 1, sizeof *p->sizes);
-	p->known = calloc(p->n + 1, sizeof *p->known);
-	if (!p->deleted || !p->sizes || !p->known)
+	p->deleted = calloc(p->store.n + 1, 1);
+	p->sealed_size = calloc(p->store.n + 1, sizeof *p->sealed_size);
+	if (!p->deleted || !p->sealed_size)
 		quit_temp(p, "out of memory");
-	for (size_t i = 0; i < p->n; i++)
-		p->sizes[i] = p->msgs[i].plainsize;
 }
 
 int main(int argc, char **argv)
@@ -410,20 +404,18 @@ int main(int argc, char **argv)
 	configure(&p, &ctl);
 	list_mailbox(&p);
 	unsigned long long total = 0;
-	for (size_t i = 0; i < p.n; i++)
-		total += p.sizes[i];
+	for (size_t i = 0; i < p.store.n; i++)
+		total += p.store.msgs[i].plainsize;
 	if (p.sealed)
-		netio_reply(&p.io, "+OK %zu messages, sealed", p.n);
+		netio_reply(&p.io, "+OK %zu messages, sealed", p.store.n);
 	else
-		netio_reply(&p.io, "+OK %zu messages (%llu octets)", p.n, total);
+		netio_reply(&p.io, "+OK %zu messages (%llu octets)", p.store.n, total);
 	int code = serve(&p);
 	popstore_close(&p.store);
 	popkeys_free(&p.keys);
 	control_close(&ctl);
 	netio_fini(&p.io);
-	free(p.msgs);
 	free(p.deleted);
-	free(p.sizes);
-	free(p.known);
+	free(p.sealed_size);
 	return code;
 }

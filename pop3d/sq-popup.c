@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "checkpw.h"
 #include "cleartext.h"
 #include "control.h"
@@ -91,8 +92,7 @@ static void configure(struct popup *p)
 		unavailable(p, "control/me or control/timeoutpop3d unreadable");
 	snprintf(p->me, sizeof p->me, "%s", me.s);
 	sbuf_free(&me);
-	p->io.timeout_ms = (int)timeout * 1000;
-	p->io.in.timeout_ms = p->io.timeout_ms;
+	netio_set_timeout(&p->io, (int)timeout * 1000);
 	p->cleartext = cleartext_allowed(&p->ctl, ip);
 	if (p->cleartext < 0)
 		unavailable(p, "control/" CLEARTEXT_CONTROL " unreadable or malformed");
@@ -117,20 +117,6 @@ static int start_tls(struct popup *p)
 }
 
 /* ---- the login: the checkpassword program, then the relay ---------- */
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* Starts the checkpassword program with the credentials on descriptor 3
  * and a socket pair on 0 and 1; our end of the pair, or -1. */

@@ -17,14 +17,8 @@ static int fail(char *why, size_t whylen, const char *text, int err)
 static int init_lmtp(struct mailstore *st, const char *ctldir, char *why,
                      size_t whylen)
 {
-	struct edhc_config cfg;
-	if (edhc_config_load(&cfg, EDHC_LMTP, st->ctl, ctldir,
-	                     EDHC_LMTP_HOSTFILE, EDHC_LMTP_CREDFILE, why,
-	                     whylen) < 0)
-		return -1;
-	st->edh = edhc_new(&cfg);
-	edhc_config_wipe(&cfg);
-	return st->edh ? 0 : fail(why, whylen, "edhclient", ENOMEM);
+	st->edh = edhc_open(EDHC_LMTP, st->ctl, ctldir, why, whylen);
+	return st->edh ? 0 : -1;
 }
 
 static int init_maildirs(struct mailstore *st, const char *home, char *why,

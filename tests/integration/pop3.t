@@ -11,7 +11,6 @@ import os
 import poplib
 import smtplib
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sqtest import tap  # noqa: E402
-from sqtest.mail import MailHost, PASSWORD, files_holding  # noqa: E402
+from sqtest.mail import (MailHost, PASSWORD, files_holding,  # noqa: E402
+                         pop_error, retr)
 
 A = "john.smith@example.org"
 CANARY = "CANARY-7f3d-pop3-plaintext-must-not-rest-on-disk"
@@ -58,32 +58,6 @@ def without_trace(msg):
     return b"\r\n".join(lines)
 
 
-def pop(m, tls=False, password=PASSWORD, user=A):
-    p = poplib.POP3("127.0.0.1", m.pop3_port, timeout=60)
-    if tls:
-        ctx = ssl.create_default_context(
-            cafile=os.path.join(m.home, "control", "ca.pem"))
-        ctx.check_hostname = False
-        p.stls(ctx)
-    p.user(user)
-    p.pass_(password)
-    return p
-
-
-def retr(p, n):
-    resp, lines, octets = p.retr(n)
-    return b"\r\n".join(lines) + b"\r\n", octets
-
-
-def error_of(fn):
-    try:
-        fn()
-    except poplib.error_proto as e:
-        return str(e.args[0], "latin-1") if isinstance(e.args[0], bytes) \
-            else str(e)
-    return ""
-
-
 class Raw:
     """A POP3 connection by hand, for what poplib will not send."""
 
@@ -99,10 +73,7 @@ class Raw:
         return self.line()
 
     def tls(self, m):
-        ctx = ssl.create_default_context(
-            cafile=os.path.join(m.home, "control", "ca.pem"))
-        ctx.check_hostname = False
-        self.sock = ctx.wrap_socket(self.sock)
+        self.sock = m.tls_context().wrap_socket(self.sock)
         self.f = self.sock.makefile("rb")
 
     def close(self):
@@ -146,7 +117,7 @@ try:
     t0 = time.time()
     p.pass_(PASSWORD)
     count, total = p.stat()
-    got, octets = retr(p, 1)
+    got, octets = retr(p, 1), p.retr(1)[2]
     listed = int(p.list(1).split()[2])
     tap.ok(count == 1 and total == listed == octets == len(got),
            "STAT, LIST and RETR agree on the CRLF octets",
@@ -165,7 +136,7 @@ try:
     uid1 = p.uidl(1).split()[2]
     p.dele(1)
     st_deleted, list_deleted = p.stat(), p.list()[1]
-    err = error_of(lambda: p.retr(1))
+    err = pop_error(lambda: p.retr(1))
     p.rset()
     tap.ok(st_deleted == (0, 0) and list_deleted == [] and "deleted" in err
            and p.stat()[0] == 1,
@@ -177,10 +148,10 @@ try:
     # --- STLS, and UIDL across sessions ---------------------------------------
     send(m, BODY.replace(b"the whole loop", b"second"))
     m.wait_for(lambda: len(m.delivered(A)) == 2, 30)
-    p = pop(m, tls=True)
+    p = m.pop3(A, tls=True)
     cipher = p.sock.cipher()
     uidls = [line.split()[1] for line in p.uidl()[1]]
-    got2, _ = retr(p, 2)
+    got2 = retr(p, 2)
     tap.ok(cipher and uidls[0] == uid1 and len(set(uidls)) == 2 and
            b"Subject: second" in got2,
            "STLS: logged in over TLS; UIDL stable across sessions",
@@ -230,10 +201,10 @@ try:
     send(m)
     m.wait_for(lambda: m.delivered(A), 30)
     t0 = time.time()
-    err = error_of(lambda: pop(m, password="wrong horse battery"))
+    err = pop_error(lambda: m.pop3(A, password="wrong horse battery"))
     tap.ok(err.startswith("-ERR [AUTH]") and time.time() - t0 >= 2,
            "a wrong password: -ERR [AUTH], after a pause", err)
-    err = error_of(lambda: pop(m, user="nobody.here@example.org"))
+    err = pop_error(lambda: m.pop3("nobody.here@example.org"))
     tap.ok(err.startswith("-ERR [AUTH]"),
            "an unknown address: the same answer", err)
 
@@ -241,9 +212,9 @@ try:
     p = poplib.POP3("127.0.0.1", m.pop3_port, timeout=60)
     capa = p.capa()
     p.user(A)
-    err = error_of(lambda: p.pass_(PASSWORD))
+    err = pop_error(lambda: p.pass_(PASSWORD))
     p.quit()
-    p = pop(m, tls=True)
+    p = m.pop3(A, tls=True)
     tap.ok("USER" not in capa and "STLS" in err and p.stat()[0] == 1,
            "control/pop3cleartext without loopback: PASS only after STLS",
            f"{capa} {err}")
@@ -281,7 +252,7 @@ try:
            idle)
 
     m.pks.stop_pksd()
-    err = error_of(lambda: pop(m))
+    err = pop_error(lambda: m.pop3(A))
     tap.ok(err.startswith("-ERR [SYS/TEMP]"),
            "the key store down at login: a temporary -ERR", err)
     m.pks.start_pksd()
@@ -297,9 +268,9 @@ try:
     data[i] = ord("A") if data[i] != ord("A") else ord("B")
     with open(path, "wb") as f:
         f.write(data)
-    p = pop(m)
-    err = error_of(lambda: p.retr(1))
-    got3, _ = retr(p, 2)
+    p = m.pop3(A)
+    err = pop_error(lambda: p.retr(1))
+    got3 = retr(p, 2)
     p.quit()
     tap.ok(err.startswith("-ERR") and b"Subject: third" in got3,
            "a tampered message: -ERR for it alone, the session goes on", err)
@@ -308,10 +279,8 @@ try:
     # implicit TLS, in the manner of port 995
     m.stop_pop3()
     m.start_pop3(implicit_tls=True)
-    ctx = ssl.create_default_context(
-        cafile=os.path.join(m.home, "control", "ca.pem"))
-    ctx.check_hostname = False
-    p = poplib.POP3_SSL("127.0.0.1", m.pop3_port, context=ctx, timeout=60)
+    p = poplib.POP3_SSL("127.0.0.1", m.pop3_port, context=m.tls_context(),
+                        timeout=60)
     p.user(A)
     p.pass_(PASSWORD)
     tap.ok(p.stat()[0] == 2, "sq-popup -T: TLS from the first octet")

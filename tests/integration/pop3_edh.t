@@ -6,14 +6,14 @@ from the EDH; -s serves the sealed S/MIME as stored, which the
 subscriber's own key opens; with edhd down the login answer is
 temporary, and it recovers. No plaintext rests on either host."""
 import os
-import poplib
 import smtplib
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sqtest import tap  # noqa: E402
 from sqtest.edh import EDH  # noqa: E402
-from sqtest.mail import MailHost, PASSWORD, files_holding  # noqa: E402
+from sqtest.mail import (MailHost, files_holding, pop_error,  # noqa: E402
+                         retr)
 
 A = "john.smith@example.org"
 CANARY = "CANARY-41c2-pop3-edh-plaintext-must-not-rest-on-disk"
@@ -30,25 +30,6 @@ def send(m, subject):
     s.quit()
 
 
-def pop(m):
-    p = poplib.POP3("127.0.0.1", m.pop3_port, timeout=60)
-    p.user(A)
-    p.pass_(PASSWORD)
-    return p
-
-
-def retr(p, n):
-    return b"\r\n".join(p.retr(n)[1]) + b"\r\n"
-
-
-def error_of(fn):
-    try:
-        fn()
-    except poplib.error_proto as e:
-        return e.args[0].decode("latin-1")
-    return ""
-
-
 tap.plan(9)
 m = MailHost(users=[A])
 edh = None
@@ -63,7 +44,7 @@ try:
     tap.ok(m.wait_for(lambda: len(m.delivered(A)) == 3, 30),
            "three messages on the EDH", m.log("send.log")[-1500:])
 
-    p = pop(m)
+    p = m.pop3(A)
     got = retr(p, 2)
     uids = [u.split()[1].decode() for u in p.uidl()[1]]
     names = sorted(os.listdir(os.path.join(m.mailbox(A), "new")))
@@ -79,7 +60,7 @@ try:
     data[-60] ^= 0x01
     with open(path, "wb") as f:
         f.write(data)
-    err = error_of(lambda: p.retr(1))
+    err = pop_error(lambda: p.retr(1))
     tap.ok(err.startswith("-ERR") and b"Subject: three" in retr(p, 3),
            "a message damaged on the EDH: -ERR for it alone", err)
     p.dele(1)
@@ -90,7 +71,7 @@ try:
     # -s: the sealed entity as stored, for clients with their own key
     m.stop_pop3()
     m.start_pop3(sealed=True)
-    p = pop(m)
+    p = m.pop3(A)
     size = int(p.list(1).split()[2])
     sealed = retr(p, 1)
     p.quit()
@@ -106,9 +87,9 @@ try:
     m.start_pop3()
 
     edh.stop_edhd()
-    err = error_of(lambda: pop(m))
+    err = pop_error(lambda: m.pop3(A))
     edh.start_edhd()
-    p = pop(m)
+    p = m.pop3(A)
     tap.ok(err.startswith("-ERR [SYS/TEMP]") and p.stat()[0] == 2,
            "edhd down: a temporary -ERR at login; back, the mailbox is there",
            err)

@@ -50,36 +50,33 @@ static void deliver(const char *text, unsigned long long plain)
 START_TEST(list_fetch_remove)
 {
 	struct popstore ps;
-	struct pop_msg *msgs;
-	size_t n;
 	char why[256];
 	struct sbuf out;
 	deliver("sealed one", 100);
 	deliver("sealed two!", 200);
 	ck_assert_int_eq(popstore_open(&ps, &ctl, ctldir, home, BOX, why,
 	                               sizeof why), 0);
-	ck_assert_int_eq(popstore_list(&ps, 10, &msgs, &n, why, sizeof why),
-	                 POPSTORE_OK);
-	ck_assert_uint_eq(n, 2);
-	ck_assert_uint_eq(msgs[0].size, 10);
-	ck_assert_uint_eq(msgs[0].plainsize, 100);
-	ck_assert_uint_eq(msgs[1].plainsize, 200);
+	ck_assert_int_eq(popstore_list(&ps, 10, why, sizeof why), POPSTORE_OK);
+	ck_assert_uint_eq(ps.n, 2);
+	ck_assert_uint_eq(ps.msgs[0].size, 10);
+	ck_assert_uint_eq(ps.msgs[0].plainsize, 100);
+	ck_assert_uint_eq(ps.msgs[1].plainsize, 200);
 	sbuf_init(&out, 1024);
-	ck_assert_int_eq(popstore_fetch(&ps, &msgs[1], &out, why, sizeof why),
+	ck_assert_int_eq(popstore_fetch(&ps, 1, &out, why, sizeof why),
 	                 POPSTORE_OK);
 	ck_assert_str_eq(out.s, "sealed two!");
-	ck_assert_int_eq(popstore_remove(&ps, &msgs[1], why, sizeof why),
-	                 POPSTORE_OK);
-	ck_assert_int_eq(popstore_fetch(&ps, &msgs[1], &out, why, sizeof why),
+	ck_assert_int_eq(popstore_remove(&ps, 1, why, sizeof why), POPSTORE_OK);
+	ck_assert_int_eq(popstore_fetch(&ps, 1, &out, why, sizeof why),
 	                 POPSTORE_GONE);
 	/* removing what another session removed is no failure */
-	ck_assert_int_eq(popstore_remove(&ps, &msgs[1], why, sizeof why),
-	                 POPSTORE_OK);
-	free(msgs);
-	ck_assert_int_eq(popstore_list(&ps, 1, &msgs, &n, why, sizeof why),
-	                 POPSTORE_OK);
-	ck_assert_uint_eq(n, 1);
-	free(msgs);
+	ck_assert_int_eq(popstore_remove(&ps, 1, why, sizeof why), POPSTORE_OK);
+	ck_assert_int_eq(popstore_sync(&ps, why, sizeof why), POPSTORE_OK);
+	popstore_close(&ps);
+	/* the next session lists what is left */
+	ck_assert_int_eq(popstore_open(&ps, &ctl, ctldir, home, BOX, why,
+	                               sizeof why), 0);
+	ck_assert_int_eq(popstore_list(&ps, 1, why, sizeof why), POPSTORE_OK);
+	ck_assert_uint_eq(ps.n, 1);
 	sbuf_free(&out);
 	popstore_close(&ps);
 }
@@ -88,23 +85,20 @@ END_TEST
 START_TEST(a_mailbox_never_delivered_to_is_empty)
 {
 	struct popstore ps;
-	struct pop_msg *msgs;
-	size_t n = 9;
 	char why[256];
 	/* no maildirs/ at all yet */
 	ck_assert_int_eq(popstore_open(&ps, &ctl, ctldir, home, BOX, why,
 	                               sizeof why), 0);
-	ck_assert_int_eq(popstore_list(&ps, 10, &msgs, &n, why, sizeof why),
-	                 POPSTORE_OK);
-	ck_assert_uint_eq(n, 0);
-	ck_assert_ptr_null(msgs);
+	ck_assert_int_eq(popstore_list(&ps, 10, why, sizeof why), POPSTORE_OK);
+	ck_assert_uint_eq(ps.n, 0);
+	ck_assert_ptr_null(ps.msgs);
+	ck_assert_int_eq(popstore_sync(&ps, why, sizeof why), POPSTORE_OK);
 	popstore_close(&ps);
 	deliver("x", 1);
 	ck_assert_int_eq(popstore_open(&ps, &ctl, ctldir, home, "1a2b3c4d-8",
 	                               why, sizeof why), 0);
-	ck_assert_int_eq(popstore_list(&ps, 10, &msgs, &n, why, sizeof why),
-	                 POPSTORE_OK);
-	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(popstore_list(&ps, 10, why, sizeof why), POPSTORE_OK);
+	ck_assert_uint_eq(ps.n, 0);
 	popstore_close(&ps);
 }
 END_TEST

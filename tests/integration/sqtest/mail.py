@@ -10,9 +10,11 @@ uids; the instance's queue is then given to nobody too.
 """
 import hashlib
 import os
+import poplib
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 
@@ -31,6 +33,21 @@ def listening(port):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on port {port}")
+
+
+def retr(p, n):
+    """Message n of a poplib session: its octets as sent, unstuffed, with
+    CRLF line ends."""
+    return b"\r\n".join(p.retr(n)[1]) + b"\r\n"
+
+
+def pop_error(fn):
+    """The -ERR line fn() met from poplib, or "" if none."""
+    try:
+        fn()
+    except poplib.error_proto as e:
+        return e.args[0].decode("latin-1")
+    return ""
 
 
 def files_holding(top, needle):
@@ -194,6 +211,23 @@ class MailHost:
              os.path.join(self.bin, "sq-pop3d")] + (["-s"] if sealed else []),
             "pop3.log")
         return listening(self.pop3_port)
+
+    def tls_context(self):
+        """A client context trusting the instance CA (names unchecked: the
+        test servers answer on loopback)."""
+        ctx = ssl.create_default_context(
+            cafile=os.path.join(self.home, "control", "ca.pem"))
+        ctx.check_hostname = False
+        return ctx
+
+    def pop3(self, user, password=PASSWORD, tls=False):
+        """A poplib session logged in as user (after STLS if tls)."""
+        p = poplib.POP3("127.0.0.1", self.pop3_port, timeout=60)
+        if tls:
+            p.stls(self.tls_context())
+        p.user(user)
+        p.pass_(password)
+        return p
 
     def stop_pop3(self):
         proc.stop(self.pop3d)
