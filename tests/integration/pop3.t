@@ -96,7 +96,7 @@ def secrets_in_proc():
     return hits, read
 
 
-tap.plan(26)
+tap.plan(27)
 m = MailHost(users=[A])
 try:
     m.start()
@@ -250,6 +250,17 @@ try:
     os.unlink(os.path.join(m.home, "control", "timeoutpop3d"))
     tap.ok(idle.startswith("-ERR autologout"), "an idle client is logged out",
            idle)
+    bad = []
+    for text in ("soon\n", "0\n", "86401\n"):
+        m.control("timeoutpop3d", text)
+        r = Raw(m)
+        bad.append(r.line())
+        r.close()
+    os.unlink(os.path.join(m.home, "control", "timeoutpop3d"))
+    tap.ok(all(b.startswith("-ERR [SYS/TEMP]") for b in bad) and
+           "timeoutpop3d" in m.log("pop3.log"),
+           "a malformed control/timeoutpop3d: a temporary -ERR and a log line",
+           repr(bad))
 
     m.pks.stop_pksd()
     err = pop_error(lambda: m.pop3(A))
