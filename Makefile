@@ -137,11 +137,13 @@ $(BUILD)/gen/auto_users.h: conf-users
 	awk 'NF == 0 { exit } { n++; split("SMTPD LOG QUEUE SEND SEAL MAILDIR POP PKS EDH", r, " "); \
 	     printf "#define SQ_USER_%s \"%s\"\n", r[n], $$1 }' conf-users > $@
 
-$(BUILD)/%.o: %.c $(GEN)
+# Every object depends on conf-cc and conf-ld: a changed compiler or linker
+# command rebuilds (and so relinks) everything.
+$(BUILD)/%.o: %.c $(GEN) conf-cc conf-ld
 	@mkdir -p $(@D)
 	$(COMPILE) -c $< -o $@
 
-$(BUILD)/tests/%.o: tests/%.c $(GEN)
+$(BUILD)/tests/%.o: tests/%.c $(GEN) conf-cc conf-ld
 	@mkdir -p $(@D)
 	$(COMPILE) $(CHECK_CFLAGS) -c $< -o $@
 

@@ -2,9 +2,11 @@
  * pki - key pairs and certificates. See pki.h.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -85,9 +87,11 @@ X509 *pki_issue_pek(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *subject_key,
 	char san[300];
 	if (snprintf(san, sizeof san, "email:%s", address) >= (int)sizeof san)
 		return NULL;
-	/* X.509 caps a CN at 64 characters (RFC 5280 ub-common-name); a
-	 * longer address is named by its hash there, and in full in the
-	 * subjectAltName, which is what every check reads. */
+	/* The subject names the address in its emailAddress attribute (up
+	 * to 255 characters, RFC 5280 ub-emailaddress-length), and the
+	 * subjectAltName does too; pki_verify_pek checks both. X.509 caps a
+	 * CN at 64 characters (ub-common-name): a longer address's CN is its
+	 * hash. */
 	char cn[ADDR_MAX + 1];
 	if (strlen(address) <= 64)
 		snprintf(cn, sizeof cn, "%s", address);
@@ -95,6 +99,10 @@ X509 *pki_issue_pek(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *subject_key,
 		addr_hash_hex(addr_hash(address), cn);
 	X509 *cert = new_cert(subject_key, cn, days);
 	if (!cert ||
+	    !X509_NAME_add_entry_by_NID(X509_get_subject_name(cert),
+	                                NID_pkcs9_emailAddress, MBSTRING_ASC,
+	                                (const unsigned char *)address, -1, -1,
+	                                0) ||
 	    !X509_set_issuer_name(cert, X509_get_subject_name(ca_cert)) ||
 	    !add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") ||
 	    !add_ext(cert, ca_cert, NID_key_usage, "critical,keyAgreement") ||
@@ -156,9 +164,27 @@ static int fail(char *why, size_t whylen, const char *reason)
 	return 0;
 }
 
+/* Whether the subject's emailAddress attribute is exactly the address
+ * (there must be one, and only one). */
+static int subject_names(X509 *cert, const char *address)
+{
+	X509_NAME *name = X509_get_subject_name(cert);
+	int at = X509_NAME_get_index_by_NID(name, NID_pkcs9_emailAddress, -1);
+	if (at < 0 ||
+	    X509_NAME_get_index_by_NID(name, NID_pkcs9_emailAddress, at) >= 0)
+		return 0;
+	const ASN1_STRING *v =
+	        X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at));
+	size_t n = strlen(address);
+	return v && (size_t)ASN1_STRING_length(v) == n &&
+	       memcmp(ASN1_STRING_get0_data(v), address, n) == 0;
+}
+
 int pki_verify_pek(X509 *cert, X509 *ca, const char *address, char *why,
                    size_t whylen)
 {
+	if (!subject_names(cert, address))
+		return fail(why, whylen, "subject does not name the address");
 	if (!is_p256(cert))
 		return fail(why, whylen, "not an EC P-256 key");
 	if (!(X509_get_key_usage(cert) & KU_KEY_AGREEMENT))
@@ -246,11 +272,31 @@ int pki_key_to_pem(EVP_PKEY *key, struct sbuf *out)
 	return ok ? 0 : -1;
 }
 
+/* A certificate or key file is read whole, but no more than this: one is a
+ * few kilobytes, and a CA file holds a handful. */
+#define PKI_FILE_MAX (1024 * 1024)
+
+/* Reads path into b (at most PKI_FILE_MAX octets) as a memory BIO. */
+static BIO *bounded_file(const char *path, struct sbuf *b)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	int r = sbuf_read_fd(b, fd);
+	close(fd);
+	return r < 0 || b->len > INT_MAX ? NULL
+	                                 : BIO_new_mem_buf(b->s ? b->s : "",
+	                                                   (int)b->len);
+}
+
 X509 *pki_cert_load(const char *path)
 {
-	BIO *b = BIO_new_file(path, "r");
+	struct sbuf pem;
+	sbuf_init(&pem, PKI_FILE_MAX);
+	BIO *b = bounded_file(path, &pem);
 	X509 *cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 	BIO_free(b);
+	sbuf_free(&pem);
 	return cert;
 }
 
@@ -263,10 +309,13 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 
 EVP_PKEY *pki_key_load(const char *path)
 {
-	BIO *b = BIO_new_file(path, "r");
+	struct sbuf pem;
+	sbuf_init_secret(&pem, PKI_FILE_MAX);
+	BIO *b = bounded_file(path, &pem);
 	EVP_PKEY *key = b ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL)
 	                  : NULL;
 	BIO_free(b);
+	sbuf_free(&pem);
 	return key;
 }
 

@@ -19,7 +19,7 @@
  * and call it a success.
  */
 struct meter {
-	uint64_t max;           /* 0: no limit */
+	uint64_t max;           /* octets the input may have */
 	uint64_t octets;
 	uint64_t bare_lf;       /* LFs not preceded by CR */
 	int last_cr;
@@ -63,7 +63,7 @@ static int meter_pull(BIO *b, char *out, int outl, int line)
 		m->error = errno ? errno : EIO;
 	} else if (n > 0) {
 		meter_count(m, (const unsigned char *)out, (size_t)n);
-		if (m->max && m->octets > m->max) {
+		if (m->octets > m->max) {
 			m->failed = 1;
 			m->error = EMSGSIZE;
 			return -1;
@@ -224,6 +224,10 @@ static int seal_source(BIO *src, const unsigned char *pre, size_t prelen,
 int seal_fd(int infd, int outfd, X509 *pek, uint64_t max_in,
             struct seal_size *size)
 {
+	if (max_in == 0) { /* every read is bounded: no "unlimited" */
+		errno = EINVAL;
+		return -1;
+	}
 	unsigned char first[4096];
 	ssize_t got = read_ahead(infd, first, sizeof first);
 	if (got < 0)
@@ -261,12 +265,17 @@ int seal_mem(const void *data, size_t n, int outfd, X509 *pek,
 	if (write_size_header(outfd, n ? data : "", n) < 0)
 		return -1;
 	return seal_source(BIO_new_mem_buf(n ? data : "", (int)n), NULL, 0, n == 0,
-	                   outfd, pek, 0, size);
+	                   outfd, pek, n, size);
 }
 
 int seal_open_bio(BIO *in, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
                   struct sbuf *out)
 {
+	if (max_in == 0) { /* every read is bounded: no "unlimited" */
+		ERR_raise_data(ERR_LIB_USER, ERR_R_PASSED_INVALID_ARGUMENT,
+		               "no size limit given");
+		return -1;
+	}
 	struct meter m = { .max = max_in };
 	BIO_METHOD *meter_meth = NULL, *sink_meth = NULL;
 	BIO *metered = meter_new(&meter_meth, &m);

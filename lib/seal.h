@@ -30,8 +30,9 @@ struct seal_size {
 
 /* Seals everything readable from infd for the holder of pek and writes the
  * S/MIME entity to outfd (not fsynced: that is the caller's ordering).
- * Input beyond max_in octets fails (0: no limit). 0 on success; -1 on a
- * read or write error (errno) or a crypto error. */
+ * Input beyond max_in octets fails (EMSGSIZE); max_in 0 is refused
+ * (EINVAL): every read is bounded. 0 on success; -1 on a read or write
+ * error (errno) or a crypto error. */
 int seal_fd(int infd, int outfd, X509 *pek, uint64_t max_in,
             struct seal_size *size);
 
@@ -47,7 +48,7 @@ int seal_mem(const void *data, size_t n, int outfd, X509 *pek,
              struct seal_size *size);
 
 /* Opens an S/MIME authEnveloped-data entity read from in (at most max_in
- * octets of it) with the PDK and its certificate, and appends the
+ * octets of it; 0 is refused) with the PDK and its certificate, and appends the
  * plaintext to out only once the tag has verified. Refuses anything that
  * is not authEnveloped-data, including unauthenticated enveloped-data.
  * 0 on success, -1 on failure (nothing appended). After a failure of

@@ -8,7 +8,7 @@ PACKAGES="build-essential pkgconf git make
 libssl-dev openssl libgcrypt20-dev libcdb-dev tinycdb
 libmariadb-dev mariadb-server mariadb-client
 libevent-dev libjansson-dev libcurl4-openssl-dev wrk
-check libsubunit-dev clang
+check libsubunit-dev clang libclang-rt-14-dev
 perl python3 mandoc valgrind procps curl ucspi-tcp swaks libnet-ssleay-perl
 mpop daemontools shellcheck iproute2"
 

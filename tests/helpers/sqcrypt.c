@@ -18,6 +18,9 @@
 #include "sbuf.h"
 #include "seal.h"
 
+/* The test messages (50 MB at most) stay far below this bound. */
+#define SQCRYPT_MAX ((uint64_t)1 << 32)
+
 static int usage(void)
 {
 	fputs("usage: sqcrypt keygen KEY | ca KEY CERT NAME |\n"
@@ -154,7 +157,7 @@ static int cmd_seal(char **argv)
 {
 	struct seal_size size;
 	X509 *cert = pki_cert_load(argv[0]);
-	int r = cert && seal_fd(0, 1, cert, 0, &size) == 0 ? 0 : fail("seal");
+	int r = cert && seal_fd(0, 1, cert, SQCRYPT_MAX, &size) == 0 ? 0 : fail("seal");
 	if (r == 0)
 		fprintf(stderr, "octets=%llu crlf_octets=%llu\n",
 		        (unsigned long long)size.octets,
@@ -169,7 +172,7 @@ static int cmd_open(char **argv)
 	X509 *cert = pki_cert_load(argv[0]);
 	EVP_PKEY *key = pki_key_load(argv[1]);
 	sbuf_init(&plain, (size_t)1 << 31);
-	int r = cert && key && seal_open_fd(0, 0, key, cert, &plain) == 0 &&
+	int r = cert && key && seal_open_fd(0, SQCRYPT_MAX, key, cert, &plain) == 0 &&
 	        write_all(1, plain.s ? plain.s : "", plain.len) == 0
 	        ? 0 : fail("open");
 	sbuf_free(&plain);

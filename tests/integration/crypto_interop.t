@@ -60,7 +60,7 @@ def read(name):
         return f.read()
 
 
-tap.plan(24)
+tap.plan(25)
 try:
     # --- keys and certificates -------------------------------------------
     run([HELPER, "ca", path("ca.key"), path("ca.pem"), "Interop CA"], check=True)
@@ -77,6 +77,7 @@ try:
     text = out.decode()
     tap.ok("email:john.smith@example.org" in text
            and "CN = john.smith@example.org" in text
+           and "emailAddress = john.smith@example.org" in text
            and "Key Agreement" in text and "E-mail Protection" in text,
            "the PEK names the normalised address and is for key agreement",
            text)
@@ -174,6 +175,12 @@ try:
     pub2 = run(["openssl", "pkey", "-in", path("u.back"), "-pubout"])[1]
     tap.ok(rc == 0 and pub1 == pub2 and pub1,
            "openssl pkcs8 unwraps our wrapped PDK to the same key", err)
+    # what a leaving subscriber does with sq-sealed(5)'s steps: the key
+    # exported by openssl pkcs8 opens our sealed message with openssl cms
+    rc, out, err = run(["openssl", "cms", "-decrypt", "-binary", "-in",
+                        path("msg.sealed"), "-inkey", path("u.back")])
+    tap.ok(rc == 0 and out == msg,
+           "openssl cms opens our sealed message with the exported PDK", err)
     rc, _, _ = run(["openssl", "pkcs8", "-in", path("u.p8"), "-passin",
                     "file:" + path("badpw"), "-out", path("junk")])
     tap.ok(rc != 0, "openssl pkcs8 refuses the wrong password")

@@ -52,7 +52,32 @@ START_TEST(pek_for_another_address_is_refused)
 	                          PKI_PEK_DAYS);
 	ck_assert_int_eq(pki_verify_pek(pek, ca, "johnsmith@example.org", why,
 	                                sizeof why), 0);
-	ck_assert_str_eq(why, "email address mismatch");
+	ck_assert_str_eq(why, "subject does not name the address");
+	X509_free(pek);
+}
+END_TEST
+
+/* A certificate whose subjectAltName names the address but whose subject
+ * names another one (re-signed by the CA: a mistaken or forged issue) is
+ * refused: both must name it. */
+START_TEST(pek_whose_subject_names_another_address_is_refused)
+{
+	char why[128] = "";
+	X509 *pek = pki_issue_pek(ca_key, ca, user_key, "john.smith@example.org",
+	                          PKI_PEK_DAYS);
+	X509_NAME *name = X509_get_subject_name(pek);
+	int at = X509_NAME_get_index_by_NID(name, NID_pkcs9_emailAddress, -1);
+	ck_assert_int_ge(at, 0);
+	X509_NAME_ENTRY_free(X509_NAME_delete_entry(name, at));
+	ck_assert_int_eq(X509_NAME_add_entry_by_NID(name, NID_pkcs9_emailAddress,
+	        MBSTRING_ASC, (const unsigned char *)"mallory@example.org", -1,
+	        -1, 0), 1);
+	ck_assert_int_gt(X509_sign(pek, ca_key, EVP_sha256()), 0);
+	ck_assert_int_eq(X509_check_email(pek, "john.smith@example.org", 0, 0),
+	                 1);
+	ck_assert_int_eq(pki_verify_pek(pek, ca, "john.smith@example.org", why,
+	                                sizeof why), 0);
+	ck_assert_str_eq(why, "subject does not name the address");
 	X509_free(pek);
 }
 END_TEST
@@ -158,6 +183,30 @@ START_TEST(pem_round_trips_and_garbage_is_refused)
 }
 END_TEST
 
+/* Files are read with a bound: a valid certificate followed by more than
+ * a mebibyte of anything is refused, not read on and on. */
+START_TEST(oversized_certificate_file_is_refused)
+{
+	char *dir = make_tmpdir(), path[4096];
+	struct sbuf pem;
+	sbuf_init(&pem, 4 << 20);
+	ck_assert_int_eq(pki_cert_to_pem(ca, &pem), 0);
+	write_file(dir, "ca.pem", pem.s, pem.len);
+	snprintf(path, sizeof path, "%s/ca.pem", dir);
+	X509 *c = pki_cert_load(path);
+	ck_assert_ptr_nonnull(c);
+	X509_free(c);
+	while (pem.len <= 1024 * 1024)
+		ck_assert_int_eq(sbuf_puts(&pem, "# padding line of a file far too long\n"), 0);
+	write_file(dir, "ca.pem", pem.s, pem.len);
+	ck_assert_ptr_null(pki_cert_load(path));
+	ERR_clear_error();
+	rm_rf(dir);
+	free(dir);
+	sbuf_free(&pem);
+}
+END_TEST
+
 START_TEST(key_files_load_and_encrypted_ones_never_prompt)
 {
 	char *dir = make_tmpdir(), path[4096];
@@ -190,6 +239,7 @@ Suite *module_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, issued_pek_verifies_for_its_address);
 	tcase_add_test(tc, pek_for_another_address_is_refused);
+	tcase_add_test(tc, pek_whose_subject_names_another_address_is_refused);
 	tcase_add_test(tc, pek_from_another_ca_is_refused);
 	tcase_add_test(tc, expired_pek_is_refused);
 	tcase_add_test(tc, pek_that_is_not_p256_is_refused);
@@ -197,6 +247,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, tampered_pek_signature_is_refused);
 	tcase_add_test(tc, pem_round_trips_and_garbage_is_refused);
 	tcase_add_test(tc, key_files_load_and_encrypted_ones_never_prompt);
+	tcase_add_test(tc, oversized_certificate_file_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

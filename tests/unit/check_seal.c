@@ -63,6 +63,9 @@ static int memfile(const void *data, size_t n)
 	return fd;
 }
 
+/* A limit no test message reaches (0 is refused: every read is bounded). */
+#define ANY ((uint64_t)1 << 32)
+
 /* Seals data for pek into sealed; returns seal_fd's result. */
 static int seal_to_sbuf(const void *data, size_t n, uint64_t max,
                     struct sbuf *out, struct seal_size *sz)
@@ -81,7 +84,7 @@ static int open_mem(const struct sbuf *in, EVP_PKEY *k, X509 *c,
                     struct sbuf *out)
 {
 	BIO *b = BIO_new_mem_buf(in->s, (int)in->len);
-	int r = seal_open_bio(b, 0, k, c, out);
+	int r = seal_open_bio(b, ANY, k, c, out);
 	BIO_free(b);
 	ERR_clear_error();
 	return r;
@@ -92,7 +95,7 @@ START_TEST(round_trip_restores_every_byte)
 	unsigned char msg[4096];
 	for (size_t i = 0; i < sizeof msg; i++)
 		msg[i] = (unsigned char)(i * 7);
-	ck_assert_int_eq(seal_to_sbuf(msg, sizeof msg, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf(msg, sizeof msg, ANY, &sealed, &size), 0);
 	ck_assert_uint_eq(size.octets, sizeof msg);
 	ck_assert_ptr_nonnull(strstr(sealed.s,
 		"Content-Type: application/pkcs7-mime; "
@@ -107,7 +110,7 @@ END_TEST
 START_TEST(empty_message_round_trips)
 {
 	size.octets = size.crlf_octets = 9;
-	ck_assert_int_eq(seal_to_sbuf("", 0, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf("", 0, ANY, &sealed, &size), 0);
 	ck_assert_uint_eq(size.octets, 0);
 	ck_assert_uint_eq(size.crlf_octets, 0);
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), 0);
@@ -124,7 +127,7 @@ START_TEST(sizes_count_bare_lf_across_read_chunks)
 	msg[1024] = '\n';
 	msg[2047] = '\n';         /* bare, at a chunk end */
 	msg[2999] = '\n';         /* bare */
-	ck_assert_int_eq(seal_to_sbuf(msg, sizeof msg, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf(msg, sizeof msg, ANY, &sealed, &size), 0);
 	ck_assert_uint_eq(size.octets, 3000);
 	ck_assert_uint_eq(size.crlf_octets, 3003);
 }
@@ -132,7 +135,7 @@ END_TEST
 
 START_TEST(format_is_aes256gcm_with_ecdh_sha256_kdf_and_aes256_wrap)
 {
-	ck_assert_int_eq(seal_to_sbuf("Subject: x\n\nhi\n", 15, 0, &sealed, &size),
+	ck_assert_int_eq(seal_to_sbuf("Subject: x\n\nhi\n", 15, ANY, &sealed, &size),
 	                 0);
 	BIO *b = BIO_new_mem_buf(sealed.s, (int)sealed.len);
 	CMS_ContentInfo *cms = SMIME_read_CMS(b, NULL);
@@ -202,7 +205,7 @@ static void check_tamper_refused(void (*mutate)(unsigned char *, long))
 	static char msg[8192];
 	memset(msg, 'm', sizeof msg);
 	ck_assert_int_eq(sbuf_puts(&plain, "kept"), 0);
-	ck_assert_int_eq(seal_to_sbuf(msg, sizeof msg, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf(msg, sizeof msg, ANY, &sealed, &size), 0);
 	tamper(&sealed, mutate);
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), -1);
 	ck_assert_str_eq(plain.s, "kept"); /* no unverified plaintext */
@@ -228,7 +231,7 @@ static void no_change(unsigned char *der, long n)
 START_TEST(untouched_reencoding_still_opens)
 {
 	/* the control for the two tests above: tamper() itself is lossless */
-	ck_assert_int_eq(seal_to_sbuf("hello\n", 6, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf("hello\n", 6, ANY, &sealed, &size), 0);
 	tamper(&sealed, no_change);
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), 0);
 	ck_assert_str_eq(plain.s, "hello\n");
@@ -237,7 +240,7 @@ END_TEST
 
 START_TEST(wrong_key_opens_nothing)
 {
-	ck_assert_int_eq(seal_to_sbuf("secret\n", 7, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf("secret\n", 7, ANY, &sealed, &size), 0);
 	ck_assert_int_eq(open_mem(&sealed, other_key, other_pek, &plain), -1);
 	ck_assert_int_eq(open_mem(&sealed, other_key, pek, &plain), -1);
 	ck_assert_uint_eq(plain.len, 0);
@@ -254,7 +257,7 @@ START_TEST(unauthenticated_enveloped_data_is_refused)
 	ck_assert_ptr_nonnull(cms);
 	BIO *out = BIO_new(BIO_s_mem());
 	ck_assert_int_eq(SMIME_write_CMS(out, cms, NULL, CMS_BINARY), 1);
-	ck_assert_int_eq(seal_open_bio(out, 0, key, pek, &plain), -1);
+	ck_assert_int_eq(seal_open_bio(out, ANY, key, pek, &plain), -1);
 	char err[512];
 	ck_assert_ptr_nonnull(strstr(pki_errstr(err, sizeof err),
 	                             "not authEnveloped-data"));
@@ -268,7 +271,7 @@ END_TEST
 
 START_TEST(garbage_and_truncated_input_open_nothing)
 {
-	ck_assert_int_eq(seal_to_sbuf("secret\n", 7, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf("secret\n", 7, ANY, &sealed, &size), 0);
 	sbuf_truncate(&sealed, sealed.len - 20);
 	ck_assert_int_eq(open_mem(&sealed, key, pek, &plain), -1);
 	sbuf_copy(&sealed, "Subject: plain text\n\nhello\n", 27);
@@ -296,13 +299,27 @@ START_TEST(size_limits_apply_to_sealing_and_opening)
 }
 END_TEST
 
+START_TEST(no_limit_is_refused_in_both_directions)
+{
+	errno = 0;
+	ck_assert_int_eq(seal_to_sbuf("hello\n", 6, 0, &sealed, &size), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(seal_to_sbuf("hello\n", 6, ANY, &sealed, &size), 0);
+	BIO *b = BIO_new_mem_buf(sealed.s, (int)sealed.len);
+	ck_assert_int_eq(seal_open_bio(b, 0, key, pek, &plain), -1);
+	ck_assert_uint_eq(plain.len, 0);
+	BIO_free(b);
+	ERR_clear_error();
+}
+END_TEST
+
 START_TEST(read_error_fails_the_seal_instead_of_truncating)
 {
 	/* a directory descriptor: read(2) fails with EISDIR */
 	int in = open("/", O_RDONLY | O_DIRECTORY);
 	int out = memfile("", 0);
 	errno = 0;
-	ck_assert_int_eq(seal_fd(in, out, pek, 0, &size), -1);
+	ck_assert_int_eq(seal_fd(in, out, pek, ANY, &size), -1);
 	ck_assert_int_eq(errno, EISDIR);
 	ERR_clear_error();
 	close(in);
@@ -321,13 +338,13 @@ START_TEST(message_in_memory_seals_once_per_recipient)
 	ck_assert_uint_eq(s1.crlf_octets, sizeof msg - 1 + 3);
 	lseek(out1, 0, SEEK_SET);
 	lseek(out2, 0, SEEK_SET);
-	ck_assert_int_eq(seal_open_fd(out1, 0, key, pek, &plain), 0);
+	ck_assert_int_eq(seal_open_fd(out1, ANY, key, pek, &plain), 0);
 	ck_assert_str_eq(plain.s, msg);
 	sbuf_reset(&plain);
 	/* each copy opens only for its own recipient */
 	lseek(out1, 0, SEEK_SET);
-	ck_assert_int_eq(seal_open_fd(out1, 0, other_key, other_pek, &plain), -1);
-	ck_assert_int_eq(seal_open_fd(out2, 0, other_key, other_pek, &plain), 0);
+	ck_assert_int_eq(seal_open_fd(out1, ANY, other_key, other_pek, &plain), -1);
+	ck_assert_int_eq(seal_open_fd(out2, ANY, other_key, other_pek, &plain), 0);
 	ck_assert_str_eq(plain.s, msg);
 	ERR_clear_error();
 	close(out1);
@@ -337,9 +354,9 @@ END_TEST
 
 START_TEST(open_fd_reads_a_sealed_file)
 {
-	ck_assert_int_eq(seal_to_sbuf("hello\n", 6, 0, &sealed, &size), 0);
+	ck_assert_int_eq(seal_to_sbuf("hello\n", 6, ANY, &sealed, &size), 0);
 	int fd = memfile(sealed.s, sealed.len);
-	ck_assert_int_eq(seal_open_fd(fd, 0, key, pek, &plain), 0);
+	ck_assert_int_eq(seal_open_fd(fd, ANY, key, pek, &plain), 0);
 	ck_assert_str_eq(plain.s, "hello\n");
 	close(fd);
 }
@@ -363,6 +380,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, garbage_and_truncated_input_open_nothing);
 	tcase_add_test(tc, size_limits_apply_to_sealing_and_opening);
 	tcase_add_test(tc, read_error_fails_the_seal_instead_of_truncating);
+	tcase_add_test(tc, no_limit_is_refused_in_both_directions);
 	tcase_add_test(tc, message_in_memory_seals_once_per_recipient);
 	tcase_add_test(tc, open_fd_reads_a_sealed_file);
 	suite_add_tcase(s, tc);

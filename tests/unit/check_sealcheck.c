@@ -52,7 +52,7 @@ static void buffers_setup(void)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(in, PLAIN, strlen(PLAIN)), (ssize_t)strlen(PLAIN));
 	lseek(in, 0, SEEK_SET);
-	ck_assert_int_eq(seal_fd(in, fd, pek, 0, NULL), 0);
+	ck_assert_int_eq(seal_fd(in, fd, pek, (uint64_t)1 << 32, NULL), 0);
 	close(in);
 	lseek(fd, 0, SEEK_SET);
 	ck_assert_int_eq(sbuf_read_fd(&sealed, fd), 0);
