@@ -164,20 +164,29 @@ static int fail(char *why, size_t whylen, const char *reason)
 	return 0;
 }
 
-/* Whether the subject's emailAddress attribute is exactly the address
- * (there must be one, and only one). */
-static int subject_names(X509 *cert, const char *address)
+/* Whether the attribute nid of name occurs exactly once and is the
+ * address; -1 when it does not occur at all. */
+static int name_entry_is(X509_NAME *name, int nid, const char *address)
 {
-	X509_NAME *name = X509_get_subject_name(cert);
-	int at = X509_NAME_get_index_by_NID(name, NID_pkcs9_emailAddress, -1);
-	if (at < 0 ||
-	    X509_NAME_get_index_by_NID(name, NID_pkcs9_emailAddress, at) >= 0)
+	int at = X509_NAME_get_index_by_NID(name, nid, -1);
+	if (at < 0)
+		return -1;
+	if (X509_NAME_get_index_by_NID(name, nid, at) >= 0)
 		return 0;
 	const ASN1_STRING *v =
 	        X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at));
 	size_t n = strlen(address);
 	return v && (size_t)ASN1_STRING_length(v) == n &&
 	       memcmp(ASN1_STRING_get0_data(v), address, n) == 0;
+}
+
+/* Whether the subject names the address: its emailAddress attribute, or,
+ * in a certificate issued before there was one, its CN. */
+static int subject_names(X509 *cert, const char *address)
+{
+	X509_NAME *name = X509_get_subject_name(cert);
+	int r = name_entry_is(name, NID_pkcs9_emailAddress, address);
+	return r >= 0 ? r : name_entry_is(name, NID_commonName, address) == 1;
 }
 
 int pki_verify_pek(X509 *cert, X509 *ca, const char *address, char *why,

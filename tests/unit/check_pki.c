@@ -183,6 +183,31 @@ START_TEST(pem_round_trips_and_garbage_is_refused)
 }
 END_TEST
 
+/* A certificate issued before the subject had an emailAddress: its CN
+ * names the address, or it is refused. */
+START_TEST(older_pek_named_by_its_cn_only)
+{
+	char why[128] = "";
+	X509 *pek = pki_issue_pek(ca_key, ca, user_key, "john.smith@example.org",
+	                          PKI_PEK_DAYS);
+	X509_NAME *name = X509_get_subject_name(pek);
+	int at = X509_NAME_get_index_by_NID(name, NID_pkcs9_emailAddress, -1);
+	X509_NAME_ENTRY_free(X509_NAME_delete_entry(name, at));
+	ck_assert_int_gt(X509_sign(pek, ca_key, EVP_sha256()), 0);
+	ck_assert_int_eq(pki_verify_pek(pek, ca, "john.smith@example.org", why,
+	                                sizeof why), 1);
+	at = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	X509_NAME_ENTRY_free(X509_NAME_delete_entry(name, at));
+	X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_ASC,
+	        (const unsigned char *)"mallory@example.org", -1, -1, 0);
+	ck_assert_int_gt(X509_sign(pek, ca_key, EVP_sha256()), 0);
+	ck_assert_int_eq(pki_verify_pek(pek, ca, "john.smith@example.org", why,
+	                                sizeof why), 0);
+	ck_assert_str_eq(why, "subject does not name the address");
+	X509_free(pek);
+}
+END_TEST
+
 /* Files are read with a bound: a valid certificate followed by more than
  * a mebibyte of anything is refused, not read on and on. */
 START_TEST(oversized_certificate_file_is_refused)
@@ -248,6 +273,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, pem_round_trips_and_garbage_is_refused);
 	tcase_add_test(tc, key_files_load_and_encrypted_ones_never_prompt);
 	tcase_add_test(tc, oversized_certificate_file_is_refused);
+	tcase_add_test(tc, older_pek_named_by_its_cn_only);
 	suite_add_tcase(s, tc);
 	return s;
 }
