@@ -267,13 +267,21 @@ try:
     logged = wait_log(m, "control/maxrcpt: Invalid argument")
     tap.ok(got.startswith(b"421 4.3.0") and logged,
            "an invalid control/maxrcpt gets 421 and a log line", got)
-    m.control("maxrcpt", "0\n")
-    got = greeting(m)
-    logged = wait_log(m, "control/maxrcpt: 0 is out of range (1 to 100000)")
     m.control("maxrcpt", "100\n")
-    tap.ok(got.startswith(b"421 4.3.0") and logged,
-           "control/maxrcpt 0 is out of range: 421 and a log line, not a "
-           "refusal of every recipient", got)
+    out = []
+    for name, value, good, why in (
+            ("maxrcpt", "0", "100", "1 to 100000"),
+            ("timeoutsmtpd", "0", "1200", "1 to 86400"),
+            ("databytes", "1099511627777", "100000", "0 to 1099511627776")):
+        m.control(name, value + "\n")
+        got = greeting(m)
+        out.append((got[:9], wait_log(m, f"control/{name}: {value} is out of "
+                                         f"range ({why})")))
+        m.control(name, good + "\n")
+    tap.ok(out == [(b"421 4.3.0", True)] * 3,
+           "maxrcpt 0, timeoutsmtpd 0 and databytes over 2^40 are out of "
+           "range: 421 and a log line, not a refusal of every recipient or "
+           "an instant timeout", out)
 
     # --- a message too big for memory: 451, not silence --------------------
     if os.environ.get("SQ_SANITIZE") == "1":
