@@ -151,12 +151,31 @@ static size_t step(struct smtpdata *d, const char *p, size_t n,
 	}
 }
 
+/* Adds the k octets a step consumed to the line's length as received. A
+ * line is known to be too long as soon as its count passes the limit,
+ * without waiting for its end; the count stops there, so that no line,
+ * however long, can overflow it. Every step that ends a line leaves the
+ * state at SD_BOL, and no other does. */
+static void measure(struct smtpdata *d, size_t k)
+{
+	if (!d->long_line) {
+		d->linelen += k;
+		if (d->linelen > SMTPDATA_LINE_MAX)
+			d->long_line = 1;
+	}
+	if (d->state == SD_BOL)
+		d->linelen = 0;
+}
+
 size_t smtpdata_feed(struct smtpdata *d, const char *in, size_t n,
                      struct sbuf *out)
 {
 	size_t used = 0;
-	while (used < n && !d->done && !d->bare)
-		used += step(d, in + used, n - used, out);
+	while (used < n && !d->done && !d->bare) {
+		size_t k = step(d, in + used, n - used, out);
+		used += k;
+		measure(d, k);
+	}
 	return used;
 }
 
@@ -173,6 +192,11 @@ int smtpdata_bare(const struct smtpdata *d)
 int smtpdata_too_big(const struct smtpdata *d)
 {
 	return d->too_big;
+}
+
+int smtpdata_long_line(const struct smtpdata *d)
+{
+	return d->long_line;
 }
 
 int smtpdata_error(const struct smtpdata *d)

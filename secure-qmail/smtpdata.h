@@ -1,8 +1,9 @@
 /*
  * smtpdata - the DATA phase of sq-smtpd as a state machine fed with the
  * octets read from the client: finds the end of the message, unstuffs
- * dots, turns CRLF into LF, enforces databytes, counts hops, and refuses
- * bare CR and bare LF (qmail's rule, which defeats SMTP smuggling).
+ * dots, turns CRLF into LF, enforces databytes and the line length limit,
+ * counts hops, and refuses bare CR and bare LF (qmail's rule, which defeats
+ * SMTP smuggling).
  */
 #ifndef SQ_SMTPDATA_H
 #define SQ_SMTPDATA_H
@@ -11,6 +12,8 @@
 
 #include "sbuf.h"
 
+#define SMTPDATA_LINE_MAX 1000  /* RFC 5321 4.5.3.1.6: a text line's
+                                   octets with its CRLF, as received */
 #define SMTPDATA_HEAD 13        /* strlen("Delivered-To:"): the longest
                                    line start that counts as a hop */
 
@@ -20,12 +23,14 @@ struct smtpdata {
 	unsigned long long octets;      /* message octets so far, LF ends */
 	unsigned hops;
 	int state;                      /* where in a line we are */
-	int done, bare, too_big;
+	int done, bare, too_big, long_line;
 	int error;                      /* errno of a failed append, or 0 */
 	int in_header;                  /* no empty line seen yet */
 	size_t linepos;                 /* octets of this line so far, up
 	                                   to SMTPDATA_HEAD */
 	char head[SMTPDATA_HEAD];       /* the start of this header line */
+	size_t linelen;                 /* octets of this line as received,
+	                                   stuffed dot and CR included */
 };
 
 void smtpdata_init(struct smtpdata *d, unsigned long long max);
@@ -49,6 +54,11 @@ int smtpdata_bare(const struct smtpdata *d);
 
 /* The message has more than max octets (the caller answers 552). */
 int smtpdata_too_big(const struct smtpdata *d);
+
+/* A line had more than SMTPDATA_LINE_MAX octets as received, its CRLF
+ * included (the caller refuses the message with 554 once it has ended).
+ * The message is still read and stored to its end. */
+int smtpdata_long_line(const struct smtpdata *d);
 
 /* errno of a failed append to out (ENOMEM, or EMSGSIZE when out's own
  * limit is below max), 0 if none. From then on the message is only

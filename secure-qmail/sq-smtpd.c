@@ -5,7 +5,8 @@
  *	tcpserver ... setuidgid sqmaild sq-smtpd
  * DESCRIPTION
  *	One process per connection under tcpserver, reading the ucspi-tcp
- *	environment (TCPREMOTEIP, TCPREMOTEHOST, TCPLOCALIP, RELAYCLIENT).
+ *	environment (TCPREMOTEIP, TCPREMOTEHOST, TCPLOCALIP, TCPLOCALHOST,
+ *	RELAYCLIENT).
  *	Commands: EHLO, HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, VRFY (252),
  *	HELP and STARTTLS; extensions PIPELINING, SIZE, 8BITMIME,
  *	ENHANCEDSTATUSCODES and STARTTLS. Recipients are our subscribers
@@ -16,9 +17,12 @@
  *	stored; 250 comes only after the queue has it on disk.
  * SECURITY
  *	Talks to the Internet. Runs as sqmaild, holds no keys and never writes
- *	the queue itself. Every line it reads is bounded (RFC 5321 4.5.3.1);
- *	a bare LF or CR in DATA ends the session with 451 (no SMTP smuggling);
- *	input pipelined before the TLS handshake is discarded.
+ *	the queue itself. Every line it reads is bounded (RFC 5321 4.5.3.1:
+ *	512 octets for a command, 1000 for a line of text), and the message
+ *	by control/databytes (DATABYTES_DEFAULT when 0 or missing); a bare LF
+ *	or CR in DATA ends the session with 451 (no SMTP smuggling); input
+ *	pipelined before the TLS handshake is discarded. The message is held
+ *	in a secret sbuf (no copies left as it grows) with core dumps off.
  * STANDARDS
  *	RFC 5321, RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3207 (STARTTLS),
  *	RFC 2034 (ENHANCEDSTATUSCODES), RFC 6152 (8BITMIME), RFC 5322
@@ -30,6 +34,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,17 +45,22 @@
 
 #include "atomicfile.h"
 #include "control.h"
+#include "databytes.h"
 #include "die.h"
 #include "envelope.h"
 #include "home.h"
 #include "log.h"
 #include "queueprog.h"
 #include "rcptcheck.h"
+#include "secretfd.h"
 #include "smtpcmd.h"
 #include "smtpdata.h"
 #include "netio.h"
 
 #define RCPT_MAX_DEFAULT 100
+#define RCPT_MAX 100000
+#define TIMEOUT_DEFAULT 1200
+#define TIMEOUT_MAX 86400
 #define HOPS_MAX 100            /* qmail's MAXHOPS */
 
 struct session {
@@ -60,6 +70,7 @@ struct session {
 	char me[256];
 	char greeting[512];
 	char remoteip[64], remotehost[256];
+	char localip[64], localhost[256];       /* "" when not set */
 	char helo[256];
 	int seen_helo, esmtp;
 	char sender[ADDR_MAX + 1];
@@ -93,6 +104,15 @@ static void unavailable(const char *fmt, ...)
 	die_temp("4.3.0", "%s", why);
 }
 
+/* Keeps only printable ASCII of what the client or the environment says,
+ * for the log and the Received: line (a header must not be broken). */
+static void printable(char *dst, size_t n, const char *src)
+{
+	size_t i = 0;
+	for (; *src && i + 1 < n; src++)
+		dst[i++] = *src > ' ' && *src < 127 ? *src : '?';
+	dst[i] = '\0';
+}
 
 static void line_or(struct session *s, const char *name, int flagme,
                     const char *def, char *out, size_t n)
@@ -105,6 +125,38 @@ static void line_or(struct session *s, const char *name, int flagme,
 	sbuf_free(&v);
 }
 
+/* A number in [min, max] from control/name, def if there is no file; a
+ * value out of range is refused like an unparsable one (421), since
+ * maxrcpt 0 would refuse every recipient and timeoutsmtpd 0 time every
+ * session out. */
+static unsigned long number(struct session *s, const char *name,
+                            unsigned long min, unsigned long max,
+                            unsigned long def)
+{
+	unsigned long v = def;
+	if (control_readulong(&s->ctl, name, ULONG_MAX, &v) < 0)
+		unavailable("control/%s: %s", name, strerror(errno));
+	if (v < min || v > max)
+		unavailable("control/%s: %lu is out of range (%lu to %lu)", name,
+		            v, min, max);
+	return v;
+}
+
+/* The ucspi-tcp environment, made printable; unset is "unknown" for the
+ * client and "" for our own end. */
+static void environment(struct session *s)
+{
+	const char *v;
+	v = getenv("TCPREMOTEIP");
+	printable(s->remoteip, sizeof s->remoteip, v ? v : "unknown");
+	v = getenv("TCPREMOTEHOST");
+	printable(s->remotehost, sizeof s->remotehost, v ? v : "unknown");
+	v = getenv("TCPLOCALIP");
+	printable(s->localip, sizeof s->localip, v ? v : "");
+	v = getenv("TCPLOCALHOST");
+	printable(s->localhost, sizeof s->localhost, v ? v : "");
+}
+
 static void configure(struct session *s)
 {
 	char dir[4200];
@@ -113,12 +165,11 @@ static void configure(struct session *s)
 		unavailable("cannot open the control directory");
 	line_or(s, "me", 0, "localhost", s->me, sizeof s->me);
 	line_or(s, "smtpgreeting", 1, s->me, s->greeting, sizeof s->greeting);
-	s->maxrcpt = RCPT_MAX_DEFAULT;
-	s->timeout = 1200;
-	if (control_readulong(&s->ctl, "databytes", 1UL << 40, &s->databytes) < 0 ||
-	    control_readulong(&s->ctl, "maxrcpt", 100000, &s->maxrcpt) < 0 ||
-	    control_readulong(&s->ctl, "timeoutsmtpd", 86400, &s->timeout) < 0)
-		unavailable("control: %s", strerror(errno));
+	s->databytes = number(s, "databytes", 0, DATABYTES_MAX, 0);
+	if (s->databytes == 0)
+		s->databytes = DATABYTES_DEFAULT;
+	s->maxrcpt = number(s, "maxrcpt", 1, RCPT_MAX, RCPT_MAX_DEFAULT);
+	s->timeout = number(s, "timeoutsmtpd", 1, TIMEOUT_MAX, TIMEOUT_DEFAULT);
 	sbuf_init(&s->badmailfrom, CONTROL_FILE_MAX);
 	if (control_readfile(&s->ctl, "badmailfrom", &s->badmailfrom, &n) < 0 ||
 	    rcptcheck_init(&s->rcpt, &s->ctl) < 0)
@@ -128,9 +179,7 @@ static void configure(struct session *s)
 		snprintf(s->qqprogram, sizeof s->qqprogram, "%s", qq);
 	else if (sq_path(s->qqprogram, sizeof s->qqprogram, "bin/sq-seal") < 0)
 		unavailable("path too long");
-	const char *ip = getenv("TCPREMOTEIP"), *host = getenv("TCPREMOTEHOST");
-	snprintf(s->remoteip, sizeof s->remoteip, "%s", ip ? ip : "unknown");
-	snprintf(s->remotehost, sizeof s->remotehost, "%s", host ? host : "unknown");
+	environment(s);
 }
 
 /* STARTTLS is offered when control/servercert.pem is readable. It is
@@ -176,15 +225,6 @@ static int bad_sender(struct session *s, const char *addr)
 	return 0;
 }
 
-/* Keeps only printable ASCII of what the client says about itself. */
-static void printable(char *dst, size_t n, const char *src)
-{
-	size_t i = 0;
-	for (; *src && i + 1 < n; src++)
-		dst[i++] = *src > ' ' && *src < 127 ? *src : '?';
-	dst[i] = '\0';
-}
-
 /* ---- commands ----------------------------------------------------------- */
 
 static void cmd_helo(struct session *s, const char *arg, int esmtp)
@@ -223,7 +263,7 @@ static void cmd_mail(struct session *s, const char *arg)
 		             : "501 5.1.7", smtpcmd_strerror(e));
 		return;
 	}
-	if (s->databytes && p.size > s->databytes) {
+	if (p.size > s->databytes) {
 		netio_reply(&s->io, "552 5.3.4 message size exceeds the limit "
 		             "of %lu octets", s->databytes);
 		return;
@@ -285,19 +325,66 @@ static void cmd_rcpt(struct session *s, const char *arg)
 	netio_reply(&s->io, "250 2.1.5 ok");
 }
 
+/* An IP address as an address literal (RFC 5321 4.1.3). */
+static void literal(char *dst, size_t n, const char *ip)
+{
+	snprintf(dst, n, "[%s%s]", strchr(ip, ':') ? "IPv6:" : "", ip);
+}
+
 /* The Received: line, with what the client said about itself made
- * printable, and the TLS cipher when there is one. */
+ * printable, and the TLS cipher when there is one. Our end is named as
+ * qmail-smtpd names it, by TCPLOCALHOST (else control/me), with
+ * TCPLOCALIP as its TCP-info when known (RFC 5321 4.4). */
 static int received(struct session *s, struct sbuf *msg)
 {
-	char date[64];
+	char date[64], from[80], lit[80], by[90] = "";
 	time_t now = time(NULL);
 	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", gmtime(&now));
-	return sbuf_printf(msg, "Received: from %s (%s [%s])\n\tby %s "
+	literal(from, sizeof from, s->remoteip);
+	if (s->localip[0]) {
+		literal(lit, sizeof lit, s->localip);
+		snprintf(by, sizeof by, " (%s)", lit);
+	}
+	return sbuf_printf(msg, "Received: from %s (%s %s)\n\tby %s%s "
 	                   "(secure-qmail) with %s%s%s%s;\n\t%s\n", s->helo,
-	                   s->remotehost, s->remoteip, s->me,
+	                   s->remotehost, from,
+	                   s->localhost[0] ? s->localhost : s->me, by,
 	                   s->esmtp ? (s->io.ssl ? "ESMTPS" : "ESMTP") : "SMTP",
 	                   s->io.ssl ? " (" : "", s->io.ssl ? s->io.cipher : "",
 	                   s->io.ssl ? ")" : "", date);
+}
+
+/* The message read whole: 0 to queue it, or the refusal sent and -1. */
+static int data_verdict(struct session *s, const struct smtpdata *d)
+{
+	if (smtpdata_too_big(d)) {
+		log_msg(SQLOG_INFO, "%s: message over %lu octets refused",
+		        s->remoteip, s->databytes);
+		netio_reply(&s->io, "552 5.3.4 message size exceeds the limit "
+		             "of %lu octets", s->databytes);
+		return -1;
+	}
+	if (smtpdata_long_line(d)) {
+		log_msg(SQLOG_INFO, "%s: message with a line over %d octets "
+		        "refused", s->remoteip, SMTPDATA_LINE_MAX);
+		netio_reply(&s->io, "554 5.6.0 message has a line over %d octets "
+		             "(RFC 5321 4.5.3.1.6)", SMTPDATA_LINE_MAX);
+		return -1;
+	}
+	if (smtpdata_hops(d) > HOPS_MAX) {
+		log_msg(SQLOG_INFO, "%s: message with over %d hops refused",
+		        s->remoteip, HOPS_MAX);
+		netio_reply(&s->io, "554 5.4.6 too many hops: a mail loop?");
+		return -1;
+	}
+	if (smtpdata_error(d)) {
+		log_msg(SQLOG_WARN, "%s: cannot hold the message: %s",
+		        s->remoteip, strerror(smtpdata_error(d)));
+		netio_reply(&s->io, "451 4.3.0 cannot hold the message now; "
+		             "try again later");
+		return -1;
+	}
+	return 0;
 }
 
 /* Reads DATA into msg; 0, or the reply sent and -1 (connection to close
@@ -311,6 +398,7 @@ static int read_data(struct session *s, struct sbuf *msg, int *fatal)
 	while (!smtpdata_done(&d)) {
 		ssize_t n = netio_read(&s->io, buf, sizeof buf);
 		if (n <= 0) {
+			explicit_bzero(buf, sizeof buf);
 			*fatal = 1;
 			netio_reply(&s->io, "451 4.4.2 timeout or connection lost");
 			return -1;
@@ -318,6 +406,7 @@ static int read_data(struct session *s, struct sbuf *msg, int *fatal)
 		size_t used = smtpdata_feed(&d, buf, (size_t)n, msg);
 		if (smtpdata_bare(&d)) {
 			log_msg(SQLOG_WARN, "%s: bare LF or CR in DATA", s->remoteip);
+			explicit_bzero(buf, sizeof buf);
 			*fatal = 1;
 			netio_reply(&s->io, "451 4.6.0 see "
 			             "https://cr.yp.to/docs/smtplf.html");
@@ -327,22 +416,8 @@ static int read_data(struct session *s, struct sbuf *msg, int *fatal)
 		if (used < (size_t)n && smtpdata_done(&d))
 			rbuf_unread(&s->io.in, (size_t)n - used);
 	}
-	if (smtpdata_too_big(&d)) {
-		netio_reply(&s->io, "552 5.3.4 message size exceeds the limit");
-		return -1;
-	}
-	if (smtpdata_hops(&d) > HOPS_MAX) {
-		netio_reply(&s->io, "554 5.4.6 too many hops: a mail loop?");
-		return -1;
-	}
-	if (smtpdata_error(&d)) {
-		log_msg(SQLOG_WARN, "%s: cannot hold the message: %s",
-		        s->remoteip, strerror(smtpdata_error(&d)));
-		netio_reply(&s->io, "451 4.3.0 cannot hold the message now; "
-		             "try again later");
-		return -1;
-	}
-	return 0;
+	explicit_bzero(buf, sizeof buf);
+	return data_verdict(s, &d);
 }
 
 /* Runs the qmail-queue program with the message and envelope; its exit
@@ -368,7 +443,8 @@ static void cmd_data(struct session *s)
 		return;
 	}
 	netio_reply(&s->io, "354 go ahead");
-	sbuf_init(&msg, s->databytes ? s->databytes + 65536 : (1ULL << 36));
+	/* the plaintext: no copy of it left behind in freed memory */
+	sbuf_init_secret(&msg, s->databytes + DATABYTES_RECEIVED);
 	sbuf_init(&env, 1024 * 1024);
 	if (received(s, &msg) < 0)
 		out_of_memory(s);
@@ -454,7 +530,9 @@ static int command(struct session *s, const struct smtp_cmd *c)
 		netio_reply(&s->io, "221 2.0.0 %s", s->me);
 		return 1;
 	default:
-		netio_reply(&s->io, "502 5.5.1 unimplemented");
+		/* RFC 5321 4.2.4: 500 for a verb we do not know; 502 would
+		 * say it is known but not implemented */
+		netio_reply(&s->io, "500 5.5.1 command not recognized");
 	}
 	return 0;
 }
@@ -468,6 +546,9 @@ int main(int argc, char **argv)
 	if (geteuid() == 0)
 		unavailable("refusing to run as root: run sq-smtpd as its "
 		         "own user (setuidgid)");
+	/* the message is plaintext: no core file may hold it */
+	if (secret_nodump() < 0)
+		unavailable("cannot disable core dumps: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	configure(&s);
 	netio_init(&s.io, 0, 1, (int)s.timeout * 1000);

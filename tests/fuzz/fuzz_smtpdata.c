@@ -1,6 +1,7 @@
 /* fuzz_smtpdata - the DATA state machine: the same result whole and fed
- * in pieces, no CR ever stored, nothing stored past the limit, and an end
- * found only after CRLF "." CRLF at the start of a line. The first octet
+ * in pieces, no CR ever stored, nothing stored past the limit, an end
+ * found only after CRLF "." CRLF at the start of a line, and a long line
+ * flagged exactly when one of the octets taken has over 1000. The first octet
  * picks the limit, the second where to split; the rest is the stream. */
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 struct result {
 	struct sbuf out;
 	size_t used;
-	int done, bare, too_big, error;
+	int done, bare, too_big, long_line, error;
 	unsigned long long octets;
 	unsigned hops;
 };
@@ -43,6 +44,7 @@ static void run(const char *in, size_t n, unsigned long long max,
 	r->done = smtpdata_done(&d);
 	r->bare = smtpdata_bare(&d);
 	r->too_big = smtpdata_too_big(&d);
+	r->long_line = smtpdata_long_line(&d);
 	r->error = smtpdata_error(&d);
 	r->octets = smtpdata_octets(&d);
 	r->hops = smtpdata_hops(&d);
@@ -52,9 +54,24 @@ static int same(const struct result *a, const struct result *b)
 {
 	return a->used == b->used && a->done == b->done &&
 	       a->bare == b->bare && a->too_big == b->too_big &&
+	       a->long_line == b->long_line &&
 	       a->error == b->error && a->octets == b->octets &&
 	       a->hops == b->hops && a->out.len == b->out.len &&
 	       (a->out.len == 0 || memcmp(a->out.s, b->out.s, a->out.len) == 0);
+}
+
+/* The line limit computed the plain way: every CRLF in what was taken
+ * ends a line (any other CR or LF stopped the machine). */
+static int has_long_line(const char *in, size_t used)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < used; i++) {
+		if (++len > SMTPDATA_LINE_MAX)
+			return 1;
+		if (in[i] == '\n' && i > 0 && in[i - 1] == '\r')
+			len = 0;
+	}
+	return 0;
 }
 
 /* What must hold of any one run. */
@@ -69,6 +86,8 @@ static void check(const char *in, size_t n, unsigned long long max,
 	    r->too_big != (max && r->octets > max))
 		abort();
 	if (r->out.len && memchr(r->out.s, '\r', r->out.len))
+		abort();
+	if (r->long_line != has_long_line(in, r->used))
 		abort();
 	if (r->done && (r->used < 3 || memcmp(in + r->used - 3, ".\r\n", 3) ||
 	                (r->used != 3 &&

@@ -3,7 +3,9 @@
 sq-sealerd, sq-queue, the real pksd and MariaDB. Real clients (Python's
 smtplib, swaks, openssl s_client). Only sealed data reaches the queue;
 relay, unknown users, size, STARTTLS injection, bare LF, a PKS outage and
-Bcc each behave."""
+Bcc each behave; the limits of RFC 5321 (512-octet commands, 1000-octet
+text lines), the hop count, the control files and every command answer as
+sq-smtpd(8) says."""
 import base64
 import hashlib
 import json
@@ -53,7 +55,39 @@ def raw_session(m, data, tls_after=None, read_until=b"", timeout=10):
     return s, got
 
 
-tap.plan(28)
+def wait_log(m, needle, name="smtpd.log"):
+    """Whether needle shows in the log within 5 s (a line is written as
+    the reply goes out, or as the process exits)."""
+    for _ in range(50):
+        if needle in m.log(name):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def greeting(m):
+    sock = socket.create_connection(("127.0.0.1", m.smtp_port), 10)
+    sock.settimeout(10)
+    got = sock.recv(4096)
+    sock.close()
+    return got
+
+
+def transaction(m, sender="alice@remote.example", rcpts=(A,)):
+    """An SMTP session after EHLO, MAIL and RCPT."""
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.ehlo("client.example")
+    s.mail(sender)
+    for r in rcpts:
+        s.rcpt(r)
+    return s
+
+
+def ctl_path(m, name):
+    return os.path.join(m.home, "control", name)
+
+
+tap.plan(43)
 m = MailHost(users=[A, B], control={"databytes": "100000\n"})
 try:
     m.start()
@@ -81,9 +115,10 @@ try:
             "nor do the headers")
     rc, plain = m.open_for(A, q[0][1])
     tap.ok(rc == 0 and CANARY.encode() in plain and b"Received: from "
-           b"client.example" in plain and b"by mx.example.org" in plain,
-           "the subscriber's key opens it: the body and a Received: line",
-           plain[:300])
+           b"client.example" in plain and
+           b"by mx.example.org ([127.0.0.1])" in plain,
+           "the subscriber's key opens it: the body and a Received: line "
+           "naming TCPLOCALHOST and TCPLOCALIP", plain[:300])
     pop3_size = len(plain) + plain.count(b"\n") - plain.count(b"\r\n")
     tap.is_(int(head[0].split(b": ")[1]), pop3_size,
             "the size line gives the plaintext's size with CRLF line ends")
@@ -228,25 +263,33 @@ try:
 
     # --- a broken control file: 421, not a guess ---------------------------
     m.control("maxrcpt", "ten\n")
-    sock = socket.create_connection(("127.0.0.1", m.smtp_port), 10)
-    sock.settimeout(10)
-    greeting = sock.recv(4096)
-    sock.close()
-    for _ in range(50):     # the log line comes as the process exits
-        if "control: Invalid argument" in m.log("smtpd.log"):
-            break
-        time.sleep(0.1)
+    got = greeting(m)
+    logged = wait_log(m, "control/maxrcpt: Invalid argument")
+    tap.ok(got.startswith(b"421 4.3.0") and logged,
+           "an invalid control/maxrcpt gets 421 and a log line", got)
     m.control("maxrcpt", "100\n")
-    tap.ok(greeting.startswith(b"421 4.3.0") and
-           "control: Invalid argument" in m.log("smtpd.log"),
-           "an invalid control/maxrcpt gets 421 and a log line", greeting)
+    out = []
+    for name, value, good, why in (
+            ("maxrcpt", "0", "100", "1 to 100000"),
+            ("timeoutsmtpd", "0", "1200", "1 to 86400"),
+            ("databytes", "1099511627777", "100000", "0 to 1099511627776")):
+        m.control(name, value + "\n")
+        got = greeting(m)
+        out.append((got[:9], wait_log(m, f"control/{name}: {value} is out of "
+                                         f"range ({why})")))
+        m.control(name, good + "\n")
+    tap.ok(out == [(b"421 4.3.0", True)] * 3,
+           "maxrcpt 0, timeoutsmtpd 0 and databytes over 2^40 are out of "
+           "range: 421 and a log line, not a refusal of every recipient or "
+           "an instant timeout", out)
 
     # --- a message too big for memory: 451, not silence --------------------
     if os.environ.get("SQ_SANITIZE") == "1":
         tap.skip("ASan cannot run in a bounded address space")
     else:
         port = m.smtp_port
-        m.control("databytes", "0\n")  # no limit: memory is the limit
+        # 1 GiB, for memory to be the limit
+        m.control("databytes", "1073741824\n")
         small = m.start_smtpd(memory_kib=120000)
         sock = socket.create_connection(("127.0.0.1", small), 10)
         sock.settimeout(60)
@@ -269,6 +312,180 @@ try:
                "cannot hold the message" in m.log("smtpd.log"),
                "a message sq-smtpd cannot hold gets 451 and a log line",
                answer)
+
+    # --- RFC 5321 4.5.3.1.6: a text line has at most 1000 octets ----------
+    before = len(m.queued())
+    s = transaction(m)
+    long_last = s.data(message("long line", body="y" * 999))
+    s.mail("alice@remote.example")
+    s.rcpt(A)
+    long_mid = s.data(message("long line", body="z" * 999 + "\r\nend"))
+    tap.ok(long_last[0] == 554 and b"5.6.0" in long_last[1] and
+           long_mid[0] == 554 and len(m.queued()) == before and
+           wait_log(m, "line over 1000 octets refused"),
+           "a line of 1001 octets (the last, or any) gets 554 5.6.0 after "
+           "the final dot and a log line; nothing is queued",
+           [long_last, long_mid])
+    s.mail("alice@remote.example")
+    s.rcpt(A)
+    fits = s.data(message("line of 1000", body="w" * 998))
+    s.quit()
+    tap.ok(fits[0] == 250 and len(m.queued()) == before + 1,
+           "the session goes on: a line of 998 octets and its CRLF is "
+           "accepted", fits)
+
+    # --- RFC 5321 4.2.4, 4.5.3.1.4: unknown and over-long commands -----------
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.ehlo("client.example")
+    unknown = s.docmd("FROB", "x")
+    toolong = s.docmd("NOOP", "x" * 506)        # 513 octets with the CRLF
+    longest = s.docmd("NOOP", "x" * 505)        # 512
+    tap.ok(unknown[0] == 500 and b"5.5.1" in unknown[1],
+           "an unknown verb gets 500 5.5.1, not 502", unknown)
+    tap.ok(toolong == (500, b"5.5.2 line too long") and longest[0] == 250,
+           "a command line over 512 octets gets 500 line too long, the "
+           "session goes on, and 512 octets are taken", [toolong, longest])
+
+    # --- VRFY, HELP, NOOP, RSET ---------------------------------------------
+    vrfy, helped, noop = s.verify(A), s.docmd("HELP"), s.noop()
+    tap.ok(vrfy[0] == 252 and helped[0] == 214 and noop[0] == 250,
+           "VRFY gets 252, HELP 214, NOOP 250", [vrfy, helped, noop])
+    s.mail("alice@remote.example")
+    s.rcpt(A)
+    rset = s.rset()
+    after = s.rcpt(B)
+    data = s.docmd("DATA")
+    s.quit()
+    tap.ok(rset[0] == 250 and after[0] == 503 and data[0] == 503,
+           "RSET gets 250 and ends the transaction: RCPT and DATA then want "
+           "MAIL", [rset, after, data])
+
+    # --- the hop count: more than 100 Received: lines is a loop ---------------
+    before = len(m.queued())
+    hops = "".join(f"Received: from hop{i}.example by x; "
+                   f"Thu, 1 Jan 2026 00:00:00 +0000\r\n" for i in range(101))
+    s = transaction(m)
+    looped = s.data(hops + message("loop"))
+    s.mail("alice@remote.example")
+    s.rcpt(A)
+    hundred = s.data(hops.split("\r\n", 1)[1] + message("100 hops"))
+    s.quit()
+    tap.ok(looped[0] == 554 and b"5.4.6" in looped[1] and
+           hundred[0] == 250 and len(m.queued()) == before + 1 and
+           wait_log(m, "over 100 hops refused"),
+           "101 Received: lines get 554 5.4.6 and nothing is queued; 100 "
+           "pass", [looped, hundred])
+
+    # --- badmailfrom ----------------------------------------------------------
+    m.control("badmailfrom", "spam@bad.example\n@worse.example\n")
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.ehlo("client.example")
+    one = s.mail("SPAM@bad.example")
+    dom = s.mail("anyone@worse.example")
+    good = s.mail("alice@remote.example")
+    s.quit()
+    os.unlink(ctl_path(m, "badmailfrom"))
+    tap.ok(one[0] == 553 and dom[0] == 553 and b"5.7.1" in dom[1] and
+           good[0] == 250,
+           "a sender in control/badmailfrom (address or @domain) gets 553",
+           [one, dom, good])
+
+    # --- maxrcpt --------------------------------------------------------------
+    m.control("maxrcpt", "2\n")
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.ehlo("client.example")
+    s.mail("alice@remote.example")
+    got = [s.rcpt(A)[0], s.rcpt(B)[0], s.rcpt(A)]
+    s.quit()
+    m.control("maxrcpt", "100\n")
+    tap.ok(got[:2] == [250, 250] and got[2][0] == 452 and
+           b"4.5.3" in got[2][1],
+           "past control/maxrcpt a recipient gets 452 4.5.3", got)
+
+    # --- smtpgreeting ----------------------------------------------------------
+    m.control("smtpgreeting", "greeting.example welcomes you\n")
+    custom = greeting(m)
+    os.unlink(ctl_path(m, "smtpgreeting"))
+    default = greeting(m)
+    tap.ok(custom == b"220 greeting.example welcomes you ESMTP\r\n" and
+           default == b"220 mx.example.org ESMTP\r\n",
+           "the 220 line says control/smtpgreeting, else control/me",
+           [custom, default])
+
+    # --- no control/rcpthosts: no domain is ours --------------------------------
+    os.rename(ctl_path(m, "rcpthosts"), ctl_path(m, "rcpthosts.away"))
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.ehlo("client.example")
+    s.mail("alice@remote.example")
+    remote, ours = s.rcpt("someone@elsewhere.example"), s.rcpt(A)
+    s.quit()
+    os.rename(ctl_path(m, "rcpthosts.away"), ctl_path(m, "rcpthosts"))
+    tap.ok(remote[0] == 553 and b"5.7.1" in remote[1] and ours[0] == 553,
+           "without control/rcpthosts every domain is refused with 553",
+           [remote, ours])
+
+    # --- databytes: 0 or missing is 64 MiB, offered as SIZE ---------------------
+    sizes = []
+    for text in ("0\n", None):
+        if text:
+            m.control("databytes", text)
+        else:
+            os.unlink(ctl_path(m, "databytes"))
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+        code, caps = s.ehlo("client.example")
+        over = s.mail("alice@remote.example", ["SIZE=67108865"])
+        s.rset()
+        at = s.mail("alice@remote.example", ["SIZE=67108864"])
+        s.quit()
+        sizes.append((b"SIZE 67108864" in caps.split(b"\n"), over[0],
+                      at[0]))
+    m.control("databytes", "100000\n")
+    tap.ok(sizes == [(True, 552, 250)] * 2,
+           "with databytes 0 or missing, EHLO offers SIZE 67108864 and MAIL "
+           "refuses a larger SIZE with 552", sizes)
+
+    # --- TCPLOCALHOST and TCPLOCALIP name this end in the Received: line -------
+    before = len(m.queued())
+    script = (b"EHLO client.example\r\nMAIL FROM:<a@remote.example>\r\n" +
+              f"RCPT TO:<{A}>\r\nDATA\r\n".encode() +
+              b"Subject: local\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+    r = subprocess.run(m.as_user([os.path.join(m.bin, "sq-smtpd")]),
+                       input=script, capture_output=True, timeout=60,
+                       env=dict(os.environ, SQ_HOME=m.home,
+                                QMAILQUEUE=os.path.join(m.bin, "sq-seal"),
+                                TCPREMOTEIP="192.0.2.1",
+                                TCPLOCALIP="2001:db8::25",
+                                TCPLOCALHOST="relay.example.net"))
+    rc, plain = m.open_for(A, m.queued()[-1][1]) if len(m.queued()) > \
+        before else (1, b"")
+    tap.ok(b"250 2.0.0 ok" in r.stdout and rc == 0 and
+           b"(unknown [192.0.2.1])\n\tby relay.example.net "
+           b"([IPv6:2001:db8::25]) (secure-qmail)" in plain,
+           "the Received: line's by part is TCPLOCALHOST, with TCPLOCALIP "
+           "as an address literal", r.stdout + r.stderr + plain[:300])
+
+    # --- no core dump may hold a message ----------------------------------------
+    def sessions():
+        return {k for p in m.procs if p.poll() is None
+                for k in open(f"/proc/{p.pid}/task/{p.pid}/children").read()
+                .split()
+                if os.path.basename(os.readlink(f"/proc/{k}/exe")) ==
+                "sq-smtpd"}
+    others = sessions()
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.ehlo("client.example")
+    kids = list(sessions() - others)
+    limits, owner = "", -1
+    if len(kids) == 1:
+        limits = open(f"/proc/{kids[0]}/limits").read()
+        owner = os.stat(f"/proc/{kids[0]}/status").st_uid
+    s.quit()
+    core = [x.split() for x in limits.splitlines()
+            if x.startswith("Max core file size")]
+    tap.ok(core and core[0][4:6] == ["0", "0"] and
+           (owner == 0 or os.geteuid() != 0),
+           "sq-smtpd runs with core dumps off and not dumpable (its /proc "
+           "files are root's)", [kids, limits, owner])
 
     # --- the logs hold no message text -----------------------------------
     logs = m.log("smtpd.log") + m.log("sealer.log")

@@ -1,5 +1,6 @@
 /* check_smtpdata - the DATA phase: end of message, dot-unstuffing, CRLF,
- * databytes, hop count, and every SMTP smuggling variant refused. Every
+ * databytes, the 1000-octet line limit, hop count, and every SMTP smuggling
+ * variant refused. Every
  * input is also fed one octet at a time and in every 2-way split, and must
  * give the same result each way. */
 #include <errno.h>
@@ -12,7 +13,7 @@
 struct run {
 	struct sbuf out;
 	size_t used;
-	int done, bare, too_big, error;
+	int done, bare, too_big, long_line, error;
 	unsigned long long octets;
 	unsigned hops;
 };
@@ -38,6 +39,7 @@ static void run_cuts(const char *in, size_t n, unsigned long long max,
 	r->done = smtpdata_done(&d);
 	r->bare = smtpdata_bare(&d);
 	r->too_big = smtpdata_too_big(&d);
+	r->long_line = smtpdata_long_line(&d);
 	r->error = smtpdata_error(&d);
 	r->octets = smtpdata_octets(&d);
 	r->hops = smtpdata_hops(&d);
@@ -48,6 +50,7 @@ static void assert_same(const struct run *a, const struct run *b,
 {
 	ck_assert_msg(a->used == b->used && a->done == b->done &&
 	              a->bare == b->bare && a->too_big == b->too_big &&
+	              a->long_line == b->long_line &&
 	              a->error == b->error && a->octets == b->octets &&
 	              a->hops == b->hops && a->out.len == b->out.len &&
 	              (a->out.len == 0 ||
@@ -459,6 +462,144 @@ START_TEST(feeding_after_the_end_or_a_bare_line_end_consumes_nothing)
 }
 END_TEST
 
+/* pre, then a line of len octets as received (counting a leading dot and
+ * the CRLF), then post; in a buffer the caller frees. The line is "x"s,
+ * or a stuffed "." and "x"s when dot. */
+static char *with_line(const char *pre, size_t len, int dot, const char *post,
+                       size_t *n)
+{
+	size_t a = strlen(pre), b = strlen(post);
+	char *in = malloc(a + len + b + 1);
+	ck_assert_ptr_nonnull(in);
+	memcpy(in, pre, a);
+	memset(in + a, 'x', len - 2);
+	if (dot)
+		in[a] = '.';
+	memcpy(in + a + len - 2, "\r\n", 2);
+	memcpy(in + a + len, post, b + 1);
+	*n = a + len + b;
+	return in;
+}
+
+/* Feeds in as chunks of k octets, for every k from 1 to n: a line split
+ * over several reads, at every position; each gives the result of r. */
+static void same_in_every_chunk_size(const char *in, size_t n,
+                                     const struct run *r)
+{
+	size_t *cut = malloc((n ? n : 1) * sizeof *cut);
+	ck_assert_ptr_nonnull(cut);
+	for (size_t k = 1; k <= n; k++) {
+		size_t ncut = 0;
+		for (size_t at = k; at < n; at += k)
+			cut[ncut++] = at;
+		struct run other;
+		run_cuts(in, n, 0, 1 << 20, cut, ncut, &other);
+		assert_same(r, &other, "in chunks", k);
+		sbuf_free(&other.out);
+	}
+	free(cut);
+}
+
+/* The line of len octets between pre and post: whole, octet by octet, in
+ * every 2-way split and in chunks of every size. */
+static void line_run(const char *pre, size_t len, int dot, const char *post,
+                     struct run *r)
+{
+	size_t n;
+	char *in = with_line(pre, len, dot, post, &n);
+	feed_max(in, n, 0, 1 << 20, r);
+	same_in_every_chunk_size(in, n, r);
+	free(in);
+}
+
+START_TEST(line_of_1000_octets_with_its_crlf_is_accepted)
+{
+	static const char *const pre[] = { "", "Subject: x\r\n\r\n", "a\r\n" };
+	static const char *const post[] = { ".\r\n", "b\r\n.\r\n", ".\r\n" };
+	static const size_t stored[] = { 999, 12 + 999 + 2, 2 + 999 };
+	for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) {
+		struct run r;
+		line_run(pre[i], 1000, 0, post[i], &r);
+		ck_assert_int_eq(r.done, 1);
+		ck_assert_int_eq(r.long_line, 0);
+		ck_assert_uint_eq(r.out.len, stored[i]);
+		sbuf_free(&r.out);
+	}
+}
+END_TEST
+
+START_TEST(line_of_1001_octets_is_too_long_and_read_to_the_end)
+{
+	/* the long line first, in the middle, and last before CRLF.CRLF */
+	static const char *const pre[] = { "", "Subject: x\r\n\r\n", "a\r\n" };
+	static const char *const post[] = { "b\r\n.\r\n", "b\r\n.\r\n",
+	                                    ".\r\nQUIT\r\n" };
+	for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) {
+		struct run r;
+		line_run(pre[i], 1001, 0, post[i], &r);
+		ck_assert_int_eq(r.done, 1);
+		ck_assert_int_eq(r.bare, 0);
+		ck_assert_int_eq(r.long_line, 1);
+		ck_assert_uint_eq(r.used, strlen(pre[i]) + 1001 +
+		                  strlen(post[i]) - (i == 2 ? 6 : 0));
+		sbuf_free(&r.out);
+	}
+}
+END_TEST
+
+START_TEST(a_stuffed_dot_counts_in_the_line_as_received)
+{
+	struct run r;
+	line_run("a\r\n", 1000, 1, ".\r\n", &r);
+	ck_assert_int_eq(r.done, 1);
+	ck_assert_int_eq(r.long_line, 0);
+	ck_assert_uint_eq(r.out.len, 2 + 997 + 1);     /* the dot unstuffed */
+	sbuf_free(&r.out);
+	line_run("a\r\n", 1001, 1, ".\r\n", &r);
+	ck_assert_int_eq(r.done, 1);
+	ck_assert_int_eq(r.long_line, 1);
+	sbuf_free(&r.out);
+}
+END_TEST
+
+START_TEST(a_line_of_any_length_is_counted_without_overflow)
+{
+	size_t n;
+	char *in = with_line("", 3 * 1024 * 1024, 0, "ok\r\n.\r\n", &n);
+	struct run r;
+	run_cuts(in, n, 0, 4 << 20, NULL, 0, &r);
+	ck_assert_int_eq(r.done, 1);
+	ck_assert_int_eq(r.long_line, 1);
+	ck_assert_uint_eq(r.used, n);
+	sbuf_free(&r.out);
+	free(in);
+}
+END_TEST
+
+START_TEST(the_count_starts_again_on_each_line)
+{
+	struct run r;
+	FEED("\r\n\r\n.\r\n", 0, &r);
+	ck_assert_int_eq(r.long_line, 0);
+	sbuf_free(&r.out);
+	/* three lines of 1000 octets, back to back: none is long */
+	size_t n;
+	char *in = with_line("", 1000, 0, "", &n);
+	char *three = malloc(3 * n + 4);
+	ck_assert_ptr_nonnull(three);
+	for (int i = 0; i < 3; i++)
+		memcpy(three + i * n, in, n);
+	memcpy(three + 3 * n, ".\r\n", 4);
+	feed_max(three, 3 * n + 3, 0, 1 << 20, &r);
+	ck_assert_int_eq(r.done, 1);
+	ck_assert_int_eq(r.long_line, 0);
+	ck_assert_uint_eq(r.out.len, 3 * 999);
+	sbuf_free(&r.out);
+	free(three);
+	free(in);
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("smtpdata");
@@ -487,6 +628,11 @@ Suite *module_suite(void)
 	tcase_add_test(tc, every_input_gives_the_same_result_however_it_is_split);
 	tcase_add_test(tc,
 	               feeding_after_the_end_or_a_bare_line_end_consumes_nothing);
+	tcase_add_test(tc, line_of_1000_octets_with_its_crlf_is_accepted);
+	tcase_add_test(tc, line_of_1001_octets_is_too_long_and_read_to_the_end);
+	tcase_add_test(tc, a_stuffed_dot_counts_in_the_line_as_received);
+	tcase_add_test(tc, a_line_of_any_length_is_counted_without_overflow);
+	tcase_add_test(tc, the_count_starts_again_on_each_line);
 	suite_add_tcase(s, tc);
 	return s;
 }
