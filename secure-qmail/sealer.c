@@ -289,11 +289,11 @@ static int resolve_all(struct sealer *s, const struct envelope *e,
 }
 
 /* The failure notice (RFC 3464) to the sender for the keyless
- * recipients: their addresses, the reason, and the header section of the
- * message, never its body. */
+ * recipients: their addresses, the reason, and (when the notice is sealed)
+ * the header section of the message, never its body. */
 static int build_notice(struct sealer *s, const struct sbuf *msg,
                         const struct envelope *e, const struct rcpt *r,
-                        struct sbuf *out)
+                        int with_headers, struct sbuf *out)
 {
 	struct sbuf failures;
 	const char *text = msg->s ? msg->s : "";
@@ -311,9 +311,11 @@ static int build_notice(struct sealer *s, const struct sbuf *msg,
 	struct dsn d = { s->me, s->bouncefrom, e->sender,
 	                 ((unsigned long long)getpid() << 32) | s->notices,
 	                 now, now, failures.s, failures.len };
-	if (!bad)
+	if (!bad && with_headers)
 		bad = dsn_build_headers(&d, text, dsn_header_section(text,
 		                        msg->len, NOTICE_HEADERS_MAX), out) < 0;
+	else if (!bad)
+		bad = dsn_build(&d, out) < 0;
 	sbuf_free(&failures);
 	return bad ? fail(s, QQ_NOMEM, "cannot make the failure notice")
 	           : QQ_OK;
@@ -321,7 +323,9 @@ static int build_notice(struct sealer *s, const struct sbuf *msg,
 
 /* Queues the notice for the keyless recipients to the sender, as sq-send
  * queues its notices: null sender, sealed for a local sender, as it is
- * for a remote one; none for a null sender or one without a key. */
+ * for a remote one (then without the headers: a local recipient's mail
+ * leaves no plaintext in the queue); none for a null sender or one
+ * without a key. */
 static int queue_notice(struct sealer *s, const struct sbuf *msg,
                         const struct envelope *e, const struct rcpt *r,
                         const struct rcpt *to)
@@ -339,7 +343,7 @@ static int queue_notice(struct sealer *s, const struct sbuf *msg,
 		return QQ_OK;
 	}
 	sbuf_init_secret(&notice, NOTICE_HEADERS_MAX + ENVELOPE_MAX + 65536);
-	int code = build_notice(s, msg, e, r, &notice);
+	int code = build_notice(s, msg, e, r, to->kind == TO_SEALED, &notice);
 	if (code == QQ_OK)
 		code = to->kind == TO_SEALED
 		       ? queue_sealed(s, &notice, to->pek, "", to->to)

@@ -6,8 +6,8 @@
  * stays blind) and, for remote recipients only, the message as it is.
  * A local recipient without a key is a permanent failure for that
  * recipient alone: the others are queued and the sender gets a failure
- * notice (RFC 3464, the original's headers but never its body), sealed
- * for a local sender, none for the null sender. Only when no recipient
+ * notice (RFC 3464, never the original's body; its headers only in a
+ * notice sealed for a local sender), none for the null sender. Only when no recipient
  * can be served does the whole message fail (31). A key question the PKS
  * cannot answer now fails the whole message (71) before anything is
  * queued. "postmaster" and postmaster@ each of our domains go to the

@@ -55,7 +55,7 @@ def raw_session(m, data, tls_after=None, read_until=b"", timeout=10):
 
 # --- the encryption queue stage's own cases (sealer_cases, run last) -------
 
-SEALER_CHECKS = 14
+SEALER_CHECKS = 15
 
 
 def addr_hash(address):
@@ -130,6 +130,28 @@ def keyless_recipient_fails_alone(m):
     tap.ok(f"recipient hash {addr_hash(b)} has no key" in log and
            b not in log, "the sealer logs B by its hash, never its address",
            log[-1500:])
+    # a remote sender's notice is plaintext: it names the recipient only
+    e = "ke@example.org"
+    m.add_user(e)
+    before = {n for n, _, _ in m.queued()}
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.ehlo()
+    s.mail("alice@remote.example")
+    ra, re_ = s.rcpt(a)[0], s.rcpt(e)[0]
+    m.pks.call("DELETE", "/v1/addresses/" + e, "provision")
+    code, _ = s.data(message("remote sender"))
+    s.quit()
+    new = new_in_queue(m, before)
+    notice = [x for x in new if env_rcpt(x[2]) == b"alice@remote.example"]
+    tap.ok(code == 250 and len(new) == 2 and len(notice) == 1 and
+           b"\0F\0T" in notice[0][2] and
+           b"Final-Recipient: rfc822; " + e.encode() in notice[0][1] and
+           b"rfc822-headers" not in notice[0][1] and
+           grep_queue(m, "Subject: remote sender") == 0 and
+           grep_queue(m, CANARY) == 0,
+           "a remote sender's notice, queued as it is, names the recipient "
+           "but holds neither headers nor body",
+           [x[1][:800] for x in notice])
 
 
 def pks_stopped_before_data(m):
