@@ -177,11 +177,11 @@ static int queue_plain(struct sealer *s, const struct sbuf *msg,
 	return code;
 }
 
-/* Reads fd to EOF into b (bounded by b's max). */
-static int slurp(int fd, struct sbuf *b)
+/* Reads fd to EOF into b (bounded by b's max: too_big past it). */
+static int slurp(int fd, struct sbuf *b, int too_big)
 {
 	int r = sbuf_read_fd(b, fd);
-	return r < 0 ? (errno == EMSGSIZE ? QQ_REFUSED : QQ_READ) : QQ_OK;
+	return r < 0 ? (errno == EMSGSIZE ? too_big : QQ_READ) : QQ_OK;
 }
 
 /* 1 if address is "postmaster" or postmaster@ a domain, in any case (the
@@ -427,11 +427,11 @@ int sealer_queue(struct sealer *s, int msgfd, int envfd)
 	s->notice = 0;
 	sbuf_init_secret(&msg, s->max);
 	sbuf_init(&envtext, ENVELOPE_MAX);
-	if ((code = slurp(msgfd, &msg)) != QQ_OK ||
-	    (code = slurp(envfd, &envtext)) != QQ_OK) {
-		if (!*s->error)
-			fail(s, code, code == QQ_READ ? "cannot read the input"
-			                              : "message too large");
+	if ((code = slurp(msgfd, &msg, QQ_TOO_BIG)) != QQ_OK ||
+	    (code = slurp(envfd, &envtext, QQ_ENVELOPE)) != QQ_OK) {
+		fail(s, code, code == QQ_READ ? "cannot read the input"
+		              : code == QQ_TOO_BIG ? "message too large"
+		                                   : "envelope too large");
 		sbuf_free(&msg);
 		sbuf_free(&envtext);
 		return code;

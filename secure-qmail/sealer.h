@@ -27,6 +27,9 @@ enum {
 	QQ_OK = 0,
 	QQ_ADDR_TOO_LONG = 11,
 	QQ_REFUSED = 31,        /* permanent: no recipient can be served */
+	QQ_TOO_BIG = 33,        /* permanent: over the size bound (a caller
+	                         * that knows it answers 552 5.3.4; qmail
+	                         * has no code of its own for it) */
 	QQ_NOMEM = 51,
 	QQ_READ = 54,           /* cannot read the message or envelope */
 	QQ_CONFIG = 55,

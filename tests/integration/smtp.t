@@ -55,7 +55,7 @@ def raw_session(m, data, tls_after=None, read_until=b"", timeout=10):
 
 # --- the encryption queue stage's own cases (sealer_cases, run last) -------
 
-SEALER_CHECKS = 15
+SEALER_CHECKS = 16
 
 
 def addr_hash(address):
@@ -224,17 +224,37 @@ def foreign_ca_key(m):
            "RCPT of its subscriber gets 451 and the sealer an ALERT naming "
            "the address hash", (code, text, log[-1500:]))
     files = queue_files(m)
+    rc, err = sq_seal(m, message("to a tampered key"),
+                      b"Falice@remote.example\0T" + t.encode() + b"\0\0")
+    tap.ok(rc == 71 and queue_files(m) == files,
+           "the sealer defers a message for it (exit 71), queues nothing",
+           (rc, err))
+
+
+def sq_seal(m, text, envelope):
+    """Runs sq-seal as an injector does; its exit code and stderr."""
+    work = os.path.join(m.home, "inject")
+    os.makedirs(work, exist_ok=True)
     mpath, epath = os.path.join(work, "msg"), os.path.join(work, "env")
-    open(mpath, "w").write(message("to a tampered key"))
-    open(epath, "wb").write(b"Falice@remote.example\0T" + t.encode() +
-                            b"\0\0")
+    open(mpath, "w").write(text)
+    open(epath, "wb").write(envelope)
     r = subprocess.run([os.path.join(m.bin, "sq-seal")],
                        stdin=open(mpath, "rb"), stdout=open(epath, "rb"),
                        stderr=subprocess.PIPE,
                        env=dict(os.environ, SQ_HOME=m.home), timeout=60)
-    tap.ok(r.returncode == 71 and queue_files(m) == files,
-           "the sealer defers a message for it (exit 71), queues nothing",
-           (r.returncode, r.stderr))
+    os.unlink(mpath)
+    return r.returncode, r.stderr
+
+
+def too_big_for_the_sealer(m):
+    """Past databytes (and 64 KiB for Received:) the sealer's own code,
+    33, not the 31 of "no key": a caller can tell the client 552 5.3.4."""
+    files = queue_files(m)
+    rc, err = sq_seal(m, message("huge", size=200000),
+                      b"Falice@remote.example\0T" + A.encode() + b"\0\0")
+    tap.ok(rc == 33 and queue_files(m) == files,
+           "a message over the sealer's bound exits 33 and queues nothing",
+           (rc, err))
 
 
 def postmaster_cases(m):
@@ -277,6 +297,7 @@ def sealer_cases(m):
     keyless_recipient_fails_alone(m)
     pks_stopped_before_data(m)
     foreign_ca_key(m)
+    too_big_for_the_sealer(m)
     postmaster_cases(m)
 
 
