@@ -177,7 +177,8 @@ int dsn_build_headers(const struct dsn *d, const char *headers, size_t len,
 	                "This is a delivery status notification (RFC 3464).\n"
 	                "\n--%s\n", (long long)d->now, d->num, d->me, boundary,
 	                boundary) < 0 ||
-	    human_part(d, headers != NULL, out) < 0 || sbuf_printf(out, "--%s\n", boundary) < 0 ||
+	    human_part(d, headers != NULL, out) < 0 ||
+	    sbuf_printf(out, "--%s\n", boundary) < 0 ||
 	    status_part(d, out) < 0 ||
 	    (headers && (sbuf_printf(out, "\n--%s\n", boundary) < 0 ||
 	                 headers_part(headers, len, out) < 0)) ||

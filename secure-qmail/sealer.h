@@ -7,10 +7,10 @@
  * A local recipient without a key is a permanent failure for that
  * recipient alone: the others are queued and the sender gets a failure
  * notice (RFC 3464, never the original's body; its headers only in a
- * notice sealed for a local sender), none for the null sender. Only when no recipient
- * can be served does the whole message fail (31). A key question the PKS
- * cannot answer now fails the whole message (71) before anything is
- * queued. "postmaster" and postmaster@ each of our domains go to the
+ * notice sealed for a local sender), none for the null sender. Only when
+ * no recipient can be served does the whole message fail (31). A key
+ * question the PKS cannot answer now (or answers only with keys that fail
+ * the CA check) fails the whole message (71) before anything is queued. "postmaster" and postmaster@ each of our domains go to the
  * subscriber named in control/postmaster.
  */
 #ifndef SQ_SEALER_H
