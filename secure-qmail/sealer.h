@@ -10,8 +10,9 @@
  * notice sealed for a local sender), none for the null sender. Only when
  * no recipient can be served does the whole message fail (31). A key
  * question the PKS cannot answer now (or answers only with keys that fail
- * the CA check) fails the whole message (71) before anything is queued. "postmaster" and postmaster@ each of our domains go to the
- * subscriber named in control/postmaster.
+ * the CA check) fails the whole message (71) before anything is queued.
+ * "postmaster" and postmaster@ each of our domains go to the subscriber
+ * named in control/postmaster.
  */
 #ifndef SQ_SEALER_H
 #define SQ_SEALER_H
