@@ -3,6 +3,7 @@
  * for the PKS client. See pksreply.h.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -344,19 +345,57 @@ int pks_pct_encode(const char *s, size_t n, struct sbuf *out)
 
 /* --- key selection -------------------------------------------------------- */
 
-long pks_select(const struct pks_keys *keys, X509 *ca, const char *address)
+/* Whether row k is a key for norm that fails the check (1), a good key
+ * for norm (0), or another address's row, which a shared hash explains
+ * (-1). A row that cannot be read, or names no one address, counts as
+ * failing: the store holds nothing of the kind unless tampered with. */
+static int row_suspect(const struct pks_key *k, X509 *ca, const char *norm,
+                       char *why, size_t whylen)
 {
-	char norm[ADDR_MAX + 1];
+	char named[ADDR_MAX + 1];
+	X509 *cert = k->pek ? pki_cert_from_pem(k->pek, strlen(k->pek)) : NULL;
+	int r;
+	if (!cert) {
+		snprintf(why, whylen, "row %llu: not a certificate",
+		         (unsigned long long)k->row);
+		return 1;
+	}
+	if (pki_cert_address(cert, named) == 0 && strcmp(named, norm) != 0)
+		r = -1;
+	else {
+		char reason[128] = "";
+		r = pki_verify_pek(cert, ca, norm, reason, sizeof reason) == 1 ? 0
+		                                                                : 1;
+		if (r)
+			snprintf(why, whylen, "row %llu: %s",
+			         (unsigned long long)k->row,
+			         *reason ? reason : "cannot verify");
+	}
+	X509_free(cert);
+	return r;
+}
+
+long pks_select_checked(const struct pks_keys *keys, X509 *ca,
+                        const char *address, size_t *suspect, char *why,
+                        size_t whylen)
+{
+	char norm[ADDR_MAX + 1], dummy[8];
 	long best = -1;
+	*suspect = 0;
+	if (!why || !whylen) {
+		why = dummy;
+		whylen = sizeof dummy;
+	}
+	*why = '\0';
 	if (addr_normalize(address, strlen(address), norm) != ADDR_OK)
 		return -1;
 	for (size_t i = 0; i < keys->n; i++) {
 		const struct pks_key *k = &keys->key[i];
-		X509 *cert = k->pek ? pki_cert_from_pem(k->pek, strlen(k->pek))
-		                    : NULL;
-		int ok = cert && pki_verify_pek(cert, ca, norm, NULL, 0) == 1;
-		X509_free(cert);
-		if (!ok)
+		int r = row_suspect(k, ca, norm, *suspect ? dummy : why,
+		                    *suspect ? sizeof dummy : whylen);
+		if (r > 0)
+			++*suspect;
+		if (r != 0)
 			continue;
 		const struct pks_key *b = best < 0 ? NULL : &keys->key[best];
 		if (!b || k->version > b->version ||
@@ -364,4 +403,10 @@ long pks_select(const struct pks_keys *keys, X509 *ca, const char *address)
 			best = (long)i;
 	}
 	return best;
+}
+
+long pks_select(const struct pks_keys *keys, X509 *ca, const char *address)
+{
+	size_t suspect;
+	return pks_select_checked(keys, ca, address, &suspect, NULL, 0);
 }

@@ -50,6 +50,16 @@ void pks_keys_free(struct pks_keys *k);
  * picks the right key. */
 long pks_select(const struct pks_keys *keys, X509 *ca, const char *address);
 
+/* pks_select, and *suspect counts the rows that fail the check without
+ * being another address's (a certificate that does not parse, names no
+ * single address, or names this one but does not chain to ca, has expired
+ * or lacks the key usages): a store that serves such a row was tampered
+ * with or has a CA other than ours. why (may be NULL) gets the first such
+ * row's reason, naming its row number, never the address. */
+long pks_select_checked(const struct pks_keys *keys, X509 *ca,
+                        const char *address, size_t *suspect, char *why,
+                        size_t whylen);
+
 /* The pieces below are exposed for the tests and pkscli. */
 
 /* Parses a 200 reply of GET /v1/keys/{hash}[/pdk]: the reply's hash must

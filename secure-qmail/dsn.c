@@ -70,7 +70,7 @@ static int next_record(const struct dsn *d, size_t *pos, const char **rcpt,
 	return 0;
 }
 
-static int human_part(const struct dsn *d, struct sbuf *out)
+static int human_part(const struct dsn *d, int headers, struct sbuf *out)
 {
 	const char *rcpt, *reason;
 	if (sbuf_printf(out, "Content-Type: text/plain; charset=us-ascii\n\n"
@@ -86,9 +86,51 @@ static int human_part(const struct dsn *d, struct sbuf *out)
 		    put_clean(out, reason, 900) < 0 || sbuf_puts(out, "\n\n") < 0)
 			return -1;
 	}
+	if (headers)
+		return sbuf_puts(out, "The headers of your message follow; its "
+		                 "body is not attached: nobody\nhere keeps it.\n\n");
 	return sbuf_puts(out, "The message itself is not attached: it was "
 	                 "sealed for its recipients,\nand nobody here can read "
 	                 "it.\n\n");
+}
+
+/* 1 if line (n octets, no LF) is a header field or the fold of one. */
+static int header_line(const char *line, size_t n)
+{
+	if (n && (line[0] == ' ' || line[0] == '\t'))
+		return 1;
+	size_t i = 0;
+	while (i < n && line[i] > 0x20 && line[i] < 0x7f && line[i] != ':')
+		i++;
+	return i > 0 && i < n && line[i] == ':';
+}
+
+size_t dsn_header_section(const char *msg, size_t len, size_t max)
+{
+	size_t pos = 0;
+	while (pos < len) {
+		const char *lf = memchr(msg + pos, '\n', len - pos);
+		size_t end = lf ? (size_t)(lf - msg) + 1 : len;
+		size_t n = end - pos - (lf ? 1 : 0);
+		if (n && msg[pos + n - 1] == '\r')
+			n--;
+		if (!lf || end > max || !header_line(msg + pos, n))
+			break;
+		pos = end;
+	}
+	return pos;
+}
+
+/* The original's header section, its line ends made LF (CR dropped):
+ * a report must not carry bare CRs. */
+static int headers_part(const char *headers, size_t len, struct sbuf *out)
+{
+	if (sbuf_puts(out, "Content-Type: text/rfc822-headers\n\n") < 0)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (headers[i] != '\r' && sbuf_putc(out, headers[i]) < 0)
+			return -1;
+	return 0;
 }
 
 static int status_part(const struct dsn *d, struct sbuf *out)
@@ -115,6 +157,12 @@ static int status_part(const struct dsn *d, struct sbuf *out)
 
 int dsn_build(const struct dsn *d, struct sbuf *out)
 {
+	return dsn_build_headers(d, NULL, 0, out);
+}
+
+int dsn_build_headers(const struct dsn *d, const char *headers, size_t len,
+                      struct sbuf *out)
+{
 	char boundary[80];
 	snprintf(boundary, sizeof boundary, "sq-dsn-%llu-%lld", d->num,
 	         (long long)d->now);
@@ -129,8 +177,12 @@ int dsn_build(const struct dsn *d, struct sbuf *out)
 	                "This is a delivery status notification (RFC 3464).\n"
 	                "\n--%s\n", (long long)d->now, d->num, d->me, boundary,
 	                boundary) < 0 ||
-	    human_part(d, out) < 0 || sbuf_printf(out, "--%s\n", boundary) < 0 ||
-	    status_part(d, out) < 0 || sbuf_printf(out, "\n--%s--\n", boundary) < 0)
+	    human_part(d, headers != NULL, out) < 0 ||
+	    sbuf_printf(out, "--%s\n", boundary) < 0 ||
+	    status_part(d, out) < 0 ||
+	    (headers && (sbuf_printf(out, "\n--%s\n", boundary) < 0 ||
+	                 headers_part(headers, len, out) < 0)) ||
+	    sbuf_printf(out, "\n--%s--\n", boundary) < 0)
 		return -1;
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "pekcache.h"
 #include "pki.h"
 
@@ -27,11 +28,18 @@ void pekcache_fini(struct pekcache *c)
 	c->slot = NULL;
 }
 
-/* Asks the PKS and keeps the row pks_select chooses. */
+/* Asks the PKS and keeps the row pks_select chooses. A row that names
+ * the address but fails the check (another CA, expired, wrong usages) is
+ * never "no key": mail to a subscriber must not bounce because the store
+ * was tampered with or our CA differs from its, so it is an ALERT and a
+ * temporary failure when no good row remains. */
 static int fetch(struct pekcache *c, const char *address, X509 **pek)
 {
 	struct pks_keys keys;
+	char hex[9], why[200];
+	size_t suspect;
 	*pek = NULL;
+	addr_hash_hex(addr_hash(address), hex);
 	int r = pks_get_peks(c->pks, addr_hash(address), &keys);
 	if (r == PKS_NOT_FOUND)
 		return PEK_NONE;
@@ -40,10 +48,22 @@ static int fetch(struct pekcache *c, const char *address, X509 **pek)
 		         pks_client_error(c->pks));
 		return PEK_TEMP;
 	}
-	long i = pks_select(&keys, c->ca, address);
+	long i = pks_select_checked(&keys, c->ca, address, &suspect, why,
+	                            sizeof why);
 	if (i >= 0)
 		*pek = pki_cert_from_pem(keys.key[i].pek, strlen(keys.key[i].pek));
 	pks_keys_free(&keys);
+	if (suspect)
+		log_msg(SQLOG_ALERT, "address hash %s: the PKS served %zu key%s "
+		        "that fail%s the CA and address check (%s)%s", hex,
+		        suspect, suspect == 1 ? "" : "s", suspect == 1 ? "s" : "",
+		        why, i >= 0 ? "; sealing for the key that passes"
+		                    : "; mail for it is deferred");
+	if (i < 0 && suspect) {
+		snprintf(c->error, sizeof c->error, "the PKS's key for address "
+		         "hash %s fails the CA check", hex);
+		return PEK_TEMP;
+	}
 	if (i >= 0 && !*pek) {
 		snprintf(c->error, sizeof c->error, "cannot parse a verified PEK");
 		return PEK_TEMP;

@@ -3,7 +3,9 @@
  * control/pekcachetime seconds. PEKs are public, so caching them costs no
  * secrecy; it saves a key store request for every message to a busy
  * recipient. A certificate is cached only after pks_select verified its
- * chain to the instance CA and its address.
+ * chain to the instance CA and its address. A key the store serves for
+ * the address that fails that check is an ALERT in the log and, when no
+ * good key remains, PEK_TEMP: never PEK_NONE, which bounces mail.
  */
 #ifndef SQ_PEKCACHE_H
 #define SQ_PEKCACHE_H
@@ -39,7 +41,8 @@ void pekcache_fini(struct pekcache *c);
 
 /* The verified PEK of a normalised address (owned by the cache: valid
  * until the next call), PEK_NONE when the PKS has no key for it, or
- * PEK_TEMP (c->error says why) when it cannot tell. */
+ * PEK_TEMP (c->error says why, naming the address by its hash) when it
+ * cannot tell or its only keys fail the check. */
 int pekcache_get(struct pekcache *c, const char *address, X509 **pek);
 
 #endif

@@ -11,6 +11,7 @@
 #include "assign.h"
 #include "fdpass.h"
 #include "home.h"
+#include "log.h"
 #include "rcptcheck.h"
 
 static int load(struct control *ctl, const char *name, struct sbuf *out)
@@ -28,6 +29,12 @@ int rcptcheck_init(struct rcptcheck *r, struct control *ctl)
 	    sq_path(r->sealer, sizeof r->sealer, "run/sealer") < 0)
 		return -1;
 	localdom_init(&r->ours, ctl);
+	struct sbuf pm;
+	sbuf_init(&pm, CONTROL_LINE_MAX);
+	r->has_postmaster = control_readline(ctl, "postmaster", &pm);
+	if (r->has_postmaster == 1)
+		snprintf(r->postmaster, sizeof r->postmaster, "%s", pm.s ? pm.s : "");
+	sbuf_free(&pm);
 	return load(ctl, "rcpthosts", &r->rcpthosts) < 0 ||
 	       localdom_reload(&r->ours) < 0 ? -1 : 0;
 }
@@ -51,6 +58,9 @@ static int listed(const struct sbuf *list, const char *domain)
 	}
 	return 0;
 }
+
+static enum rcpt_verdict check(struct rcptcheck *r, const char *address,
+                               int depth);
 
 /* Asks sq-sealerd whether the subscriber has a key. */
 static enum rcpt_verdict has_key(struct rcptcheck *r, const char *address)
@@ -77,8 +87,43 @@ static enum rcpt_verdict has_key(struct rcptcheck *r, const char *address)
 	return code == 0 ? RCPT_OK : code == 31 ? RCPT_NO_KEY : RCPT_TEMP;
 }
 
+/* 1 if address is "postmaster" (RFC 5321 4.5.1: any case, no domain) or
+ * postmaster@ one of our domains; -1 if the domains cannot be read. */
+static int is_postmaster(struct rcptcheck *r, const char *address)
+{
+	const char *at = strrchr(address, '@');
+	size_t n = at ? (size_t)(at - address) : strlen(address);
+	if (n != 10 || strncasecmp(address, "postmaster", 10) != 0)
+		return 0;
+	return at ? localdom_match(&r->ours, address, NULL) : 1;
+}
+
+/* Postmaster is the subscriber control/postmaster names, checked as any
+ * subscriber is (the sealer seals for that address). */
+static enum rcpt_verdict postmaster(struct rcptcheck *r, int depth)
+{
+	if (r->has_postmaster < 0)
+		return RCPT_TEMP;
+	if (r->has_postmaster == 0 || depth > 0) {
+		log_msg(SQLOG_WARN, depth ? "control/postmaster names postmaster: "
+		        "postmaster refused" : "control/postmaster is missing: "
+		        "postmaster refused");
+		return RCPT_UNKNOWN;
+	}
+	return check(r, r->postmaster, depth + 1);
+}
+
 enum rcpt_verdict rcptcheck(struct rcptcheck *r, const char *address)
 {
+	return check(r, address, 0);
+}
+
+static enum rcpt_verdict check(struct rcptcheck *r, const char *address,
+                               int depth)
+{
+	int pm = is_postmaster(r, address);
+	if (pm)
+		return pm < 0 ? RCPT_TEMP : postmaster(r, depth);
 	const char *at = strrchr(address, '@');
 	if (!listed(&r->rcpthosts, at ? at + 1 : "") && !r->relayclient)
 		return RCPT_NO_RELAY;

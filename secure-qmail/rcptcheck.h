@@ -4,7 +4,10 @@
  * domains (control/virtualdomains, control/locals) only subscribers: an
  * entry in users/cdb (qmail's users/assign lookup, after the
  * virtualdomains prefix) and a key, asked of sq-sealerd. Unlike qmail, a
- * missing control/rcpthosts admits no domain at all.
+ * missing control/rcpthosts admits no domain at all. "postmaster" (any
+ * case, no domain) and postmaster@ each of our domains are the subscriber
+ * control/postmaster names (RFC 5321 4.5.1); without that file, unknown
+ * (550 5.1.1), with a log line.
  */
 #ifndef SQ_RCPTCHECK_H
 #define SQ_RCPTCHECK_H
@@ -27,6 +30,9 @@ struct rcptcheck {
 	char userscdb[4200];
 	char sealer[4200];              /* the sealing daemon's socket */
 	int relayclient;
+	int has_postmaster;             /* control/postmaster: 1, 0 missing,
+	                                 * -1 unreadable */
+	char postmaster[1024];
 };
 
 /* Reads the control files; 0, or -1 when one exists but cannot be read. */

@@ -11,20 +11,33 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 
 #include "atomicfile.h"
+#include "databytes.h"
+#include "dsn.h"
 #include "envelope.h"
 #include "home.h"
+#include "log.h"
 #include "pki.h"
 #include "queueprog.h"
 #include "seal.h"
 #include "sealer.h"
 
 #define ENVELOPE_MAX (1024 * 1024)
-#define MESSAGE_MAX_DEFAULT (64ULL * 1024 * 1024)
+#define NOTICE_HEADERS_MAX (64 * 1024)
+#define NOKEY_REASON "5.7.1 no encryption key for this recipient"
+
+/* One recipient's fate. */
+enum { TO_REMOTE, TO_SEALED, TO_NOKEY };
+struct rcpt {
+	int kind;
+	X509 *pek;              /* TO_SEALED: our own reference */
+	const char *to;         /* the envelope recipient of its copy */
+};
 
 static int fail(struct sealer *s, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -38,6 +51,27 @@ static int fail(struct sealer *s, int code, const char *fmt, ...)
 	return code;
 }
 
+/* control/me, and the From: of failure notices as sq-send makes it:
+ * control/bouncefrom (MAILER-DAEMON) @ control/bouncehost (me). */
+static int notice_from(struct sealer *s)
+{
+	struct sbuf v;
+	char host[256];
+	int r;
+	sbuf_init(&v, CONTROL_LINE_MAX);
+	r = control_rldef(s->ctl, "me", 0, "localhost", &v);
+	snprintf(s->me, sizeof s->me, "%s", v.s && r > 0 ? v.s : "localhost");
+	if (r >= 0 && (r = control_rldef(s->ctl, "bouncehost", 1, s->me,
+	                                 &v)) >= 0)
+		snprintf(host, sizeof host, "%s", v.s ? v.s : s->me);
+	if (r >= 0 && (r = control_rldef(s->ctl, "bouncefrom", 0,
+	                                 "MAILER-DAEMON", &v)) >= 0)
+		snprintf(s->bouncefrom, sizeof s->bouncefrom, "%.250s@%s",
+		         v.s ? v.s : "MAILER-DAEMON", host);
+	sbuf_free(&v);
+	return r < 0 ? -1 : 0;
+}
+
 int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 {
 	struct sbuf v;
@@ -46,7 +80,7 @@ int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 	s->ctl = ctl;
 	s->peks = peks;
 	localdom_init(&s->locals, ctl);
-	s->max = MESSAGE_MAX_DEFAULT;
+	s->max = DATABYTES_DEFAULT + DATABYTES_RECEIVED;
 	if (sq_path(def, sizeof def, "bin/sq-queue") < 0)
 		return -1;
 	sbuf_init(&v, CONTROL_LINE_MAX);
@@ -54,13 +88,13 @@ int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 	if (r == 1)
 		snprintf(s->queue_program, sizeof s->queue_program, "%s", v.s);
 	sbuf_free(&v);
-	if (r < 0 || localdom_reload(&s->locals) < 0)
+	if (r < 0 || localdom_reload(&s->locals) < 0 || notice_from(s) < 0)
 		return -1;
+	/* the limit sq-smtpd applies, and room for its Received: line */
 	unsigned long databytes = 0;
-	if (control_readulong(ctl, "databytes", 1UL << 40, &databytes) < 0)
+	if (control_readulong(ctl, "databytes", DATABYTES_MAX, &databytes) < 0)
 		return -1;
-	if (databytes)
-		s->max = databytes + 64 * 1024; /* and its Received: line */
+	s->max = (databytes ? databytes : DATABYTES_DEFAULT) + DATABYTES_RECEIVED;
 	return 0;
 }
 
@@ -143,39 +177,244 @@ static int queue_plain(struct sealer *s, const struct sbuf *msg,
 	return code;
 }
 
-/* Reads fd to EOF into b (bounded by b's max). */
-static int slurp(int fd, struct sbuf *b)
+/* Reads fd to EOF into b (bounded by b's max: too_big past it). */
+static int slurp(int fd, struct sbuf *b, int too_big)
 {
 	int r = sbuf_read_fd(b, fd);
-	return r < 0 ? (errno == EMSGSIZE ? QQ_REFUSED : QQ_READ) : QQ_OK;
+	return r < 0 ? (errno == EMSGSIZE ? too_big : QQ_READ) : QQ_OK;
 }
 
-/* Every local recipient's key, or the reason some have none. */
-static int collect_keys(struct sealer *s, const struct envelope *e,
-                        X509 **pek, int *local)
+/* 1 if address is "postmaster" or postmaster@ a domain, in any case (the
+ * caller knows the domain is ours): RFC 5321 4.5.1. */
+static int is_postmaster(const char *address)
 {
-	for (size_t i = 0; i < e->n; i++) {
-		char norm[ADDR_MAX + 1];
-		pek[i] = NULL;
-		/* local by its domain, whatever the rest looks like: a local
-		 * recipient the sealer cannot name is refused, never queued as
-		 * plaintext */
-		local[i] = sealer_is_local(s, e->rcpt[i]);
-		if (local[i] < 0)
-			return fail(s, QQ_CONFIG, "cannot read the local domains");
-		if (!local[i])
-			continue;
-		if (addr_normalize(e->rcpt[i], strlen(e->rcpt[i]), norm) != ADDR_OK)
-			return fail(s, QQ_REFUSED, "no key for %s", e->rcpt[i]);
-		int r = pekcache_get(s->peks, norm, &pek[i]);
-		if (r == PEK_TEMP)
-			return fail(s, QQ_TEMP, "%s", s->peks->error);
-		if (r == PEK_NONE)
-			return fail(s, QQ_REFUSED, "no key for %s", norm);
+	const char *at = strrchr(address, '@');
+	size_t n = at ? (size_t)(at - address) : strlen(address);
+	return n == 10 && strncasecmp(address, "postmaster", 10) == 0;
+}
+
+/* control/postmaster, normalised, into s->postmaster: 1, 0 when it is
+ * missing or not an address (logged: mail to postmaster then has no
+ * key), -1 when it cannot be read. Read for each message that needs it,
+ * so a change takes effect without a restart. */
+static int read_postmaster(struct sealer *s)
+{
+	struct sbuf v;
+	sbuf_init(&v, CONTROL_LINE_MAX);
+	int r = control_readline(s->ctl, "postmaster", &v);
+	if (r == 1 && addr_normalize(v.s ? v.s : "", v.len, s->postmaster)
+	              != ADDR_OK) {
+		log_msg(SQLOG_WARN, "control/postmaster is not an address: mail "
+		        "to postmaster cannot be sealed");
+		r = 0;
+	} else if (r == 0)
+		log_msg(SQLOG_WARN, "control/postmaster is missing: mail to "
+		        "postmaster cannot be sealed");
+	sbuf_free(&v);
+	return r;
+}
+
+/* The hash of address, as the logs name addresses (never in clear). */
+static void address_tag(const char *address, char out[9])
+{
+	char norm[ADDR_MAX + 1];
+	if (addr_normalize(address, strlen(address), norm) == ADDR_OK)
+		addr_hash_hex(addr_hash(norm), out);
+	else
+		snprintf(out, 9, "invalid");
+}
+
+/* What becomes of one address: remote (queued as it is), sealed (with a
+ * reference of our own to its PEK; postmaster goes to the address in
+ * control/postmaster) or keyless. A qmail-queue code: anything but QQ_OK
+ * fails the whole message. */
+static int resolve(struct sealer *s, const char *address, struct rcpt *r)
+{
+	char norm[ADDR_MAX + 1];
+	X509 *pek;
+	r->kind = TO_REMOTE;
+	r->pek = NULL;
+	r->to = address;
+	/* local by its domain, whatever the rest looks like: a local
+	 * recipient the sealer cannot name is keyless, never plaintext */
+	int local = sealer_is_local(s, address);
+	if (local < 0)
+		return fail(s, QQ_CONFIG, "cannot read the local domains");
+	if (!local)
+		return QQ_OK;
+	r->kind = TO_NOKEY;
+	if (is_postmaster(address)) {
+		int p = read_postmaster(s);
+		if (p < 0)
+			return fail(s, QQ_CONFIG, "cannot read control/postmaster");
+		if (p == 0)
+			return QQ_OK;
+		r->to = s->postmaster;
+	}
+	if (addr_normalize(r->to, strlen(r->to), norm) != ADDR_OK)
+		return QQ_OK;
+	int k = pekcache_get(s->peks, norm, &pek);
+	if (k == PEK_TEMP)
+		return fail(s, QQ_TEMP, "%s", s->peks->error);
+	if (k == PEK_OK) {
 		/* the cache may replace it: keep our own reference */
-		X509_up_ref(pek[i]);
+		X509_up_ref(pek);
+		r->pek = pek;
+		r->kind = TO_SEALED;
 	}
 	return QQ_OK;
+}
+
+/* Every recipient's fate; the count of those served (remote or sealed)
+ * in *served and of the keyless, each logged by its hash, in *keyless. */
+static int resolve_all(struct sealer *s, const struct envelope *e,
+                       struct rcpt *r, size_t *served, size_t *keyless)
+{
+	char tag[9];
+	*served = *keyless = 0;
+	for (size_t i = 0; i < e->n; i++) {
+		int code = resolve(s, e->rcpt[i], &r[i]);
+		if (code != QQ_OK)
+			return code;
+		if (r[i].kind != TO_NOKEY) {
+			(*served)++;
+			continue;
+		}
+		(*keyless)++;
+		address_tag(e->rcpt[i], tag);
+		log_msg(SQLOG_WARN, "recipient hash %s has no key: not queued "
+		        "for it", tag);
+	}
+	return QQ_OK;
+}
+
+/* The failure notice (RFC 3464) to the sender for the keyless
+ * recipients: their addresses, the reason, and (when the notice is sealed)
+ * the header section of the message, never its body. */
+static int build_notice(struct sealer *s, const struct sbuf *msg,
+                        const struct envelope *e, const struct rcpt *r,
+                        int with_headers, struct sbuf *out)
+{
+	struct sbuf failures;
+	const char *text = msg->s ? msg->s : "";
+	time_t now = time(NULL);
+	int bad = 0;
+	sbuf_init(&failures, ENVELOPE_MAX);
+	for (size_t i = 0; !bad && i < e->n; i++)
+		if (r[i].kind == TO_NOKEY)
+			bad = sbuf_putc(&failures, 'R') < 0 ||
+			      sbuf_put(&failures, e->rcpt[i],
+			               strlen(e->rcpt[i]) + 1) < 0 ||
+			      sbuf_put(&failures, NOKEY_REASON,
+			               sizeof NOKEY_REASON) < 0;
+	s->notices++;
+	struct dsn d = { s->me, s->bouncefrom, e->sender,
+	                 ((unsigned long long)getpid() << 32) | s->notices,
+	                 now, now, failures.s, failures.len };
+	if (!bad && with_headers)
+		bad = dsn_build_headers(&d, text, dsn_header_section(text,
+		                        msg->len, NOTICE_HEADERS_MAX), out) < 0;
+	else if (!bad)
+		bad = dsn_build(&d, out) < 0;
+	sbuf_free(&failures);
+	return bad ? fail(s, QQ_NOMEM, "cannot make the failure notice")
+	           : QQ_OK;
+}
+
+/* Queues the notice for the keyless recipients to the sender, as sq-send
+ * queues its notices: null sender, sealed for a local sender, as it is
+ * for a remote one (then without the headers: a local recipient's mail
+ * leaves no plaintext in the queue); none for a null sender or one
+ * without a key. */
+static int queue_notice(struct sealer *s, const struct sbuf *msg,
+                        const struct envelope *e, const struct rcpt *r,
+                        const struct rcpt *to)
+{
+	struct sbuf notice;
+	char tag[9];
+	if (!to) {
+		log_msg(SQLOG_INFO, "the sender is null: no failure notice");
+		return QQ_OK;
+	}
+	if (to->kind == TO_NOKEY) {
+		address_tag(e->sender, tag);
+		log_msg(SQLOG_WARN, "the sender (hash %s) is local without a "
+		        "key: no failure notice", tag);
+		return QQ_OK;
+	}
+	sbuf_init_secret(&notice, NOTICE_HEADERS_MAX + ENVELOPE_MAX + 65536);
+	int code = build_notice(s, msg, e, r, to->kind == TO_SEALED, &notice);
+	if (code == QQ_OK)
+		code = to->kind == TO_SEALED
+		       ? queue_sealed(s, &notice, to->pek, "", to->to)
+		       : queue_plain(s, &notice, "", (char **)&e->sender, 1);
+	if (code == QQ_OK)
+		s->notice = 1;
+	sbuf_free(&notice);
+	return code;
+}
+
+/* 1 for the null sender, and qmail's "#@[]" of a notice about a notice. */
+static int null_sender(const char *sender)
+{
+	return !*sender || strcmp(sender, "#@[]") == 0;
+}
+
+/* Queues the copies: the remote recipients' as it is, one sealed copy per
+ * local recipient with a key (so no RecipientInfo names another: a Bcc
+ * stays blind), then the notice for the keyless. A failure after some
+ * copies leaves those queued and the sender told to retry: at least
+ * once, never lost (sq-seal(8)). */
+static int queue_all(struct sealer *s, const struct sbuf *msg,
+                     const struct envelope *e, const struct rcpt *r,
+                     const struct rcpt *sender, size_t keyless)
+{
+	char **remote = calloc(e->n, sizeof *remote);
+	size_t nremote = 0;
+	int code = remote ? QQ_OK : fail(s, QQ_NOMEM, "out of memory");
+	for (size_t i = 0; code == QQ_OK && i < e->n; i++)
+		if (r[i].kind == TO_REMOTE)
+			remote[nremote++] = e->rcpt[i];
+	if (code == QQ_OK && nremote &&
+	    (code = queue_plain(s, msg, e->sender, remote, nremote)) == QQ_OK)
+		s->remote = nremote;
+	free(remote);
+	for (size_t i = 0; code == QQ_OK && i < e->n; i++)
+		if (r[i].kind == TO_SEALED &&
+		    (code = queue_sealed(s, msg, r[i].pek, e->sender,
+		                         r[i].to)) == QQ_OK)
+			s->sealed++;
+	if (code == QQ_OK && keyless)
+		code = queue_notice(s, msg, e, r, sender);
+	return code;
+}
+
+/* Decides every recipient's fate, then queues: nothing is queued unless
+ * each local recipient's key question has an answer, and nothing when no
+ * recipient at all can be served. */
+static int seal_and_queue(struct sealer *s, const struct sbuf *msg,
+                          const struct envelope *e)
+{
+	struct rcpt *r = calloc(e->n, sizeof *r);
+	struct rcpt sender = { TO_REMOTE, NULL, NULL };
+	size_t served = 0;
+	int has_sender = !null_sender(e->sender);
+	int code = r ? resolve_all(s, e, r, &served, &s->keyless)
+	             : fail(s, QQ_NOMEM, "out of memory");
+	if (code == QQ_OK && !served)
+		code = fail(s, QQ_REFUSED, "no recipient has a key");
+	/* the sender's key too, before anything is queued: a notice that
+	 * cannot be sealed now must not half-queue the message */
+	if (code == QQ_OK && s->keyless && has_sender)
+		code = resolve(s, e->sender, &sender);
+	if (code == QQ_OK)
+		code = queue_all(s, msg, e, r, has_sender ? &sender : NULL,
+		                 s->keyless);
+	for (size_t i = 0; r && i < e->n; i++)
+		X509_free(r[i].pek);
+	X509_free(sender.pek);
+	free(r);
+	return code;
 }
 
 int sealer_queue(struct sealer *s, int msgfd, int envfd)
@@ -184,14 +423,15 @@ int sealer_queue(struct sealer *s, int msgfd, int envfd)
 	struct envelope e;
 	int code;
 	*s->error = '\0';
-	s->octets = s->sealed = s->remote = 0;
+	s->octets = s->sealed = s->remote = s->keyless = 0;
+	s->notice = 0;
 	sbuf_init_secret(&msg, s->max);
 	sbuf_init(&envtext, ENVELOPE_MAX);
-	if ((code = slurp(msgfd, &msg)) != QQ_OK ||
-	    (code = slurp(envfd, &envtext)) != QQ_OK) {
-		if (!*s->error)
-			fail(s, code, code == QQ_READ ? "cannot read the input"
-			                              : "message too large");
+	if ((code = slurp(msgfd, &msg, QQ_TOO_BIG)) != QQ_OK ||
+	    (code = slurp(envfd, &envtext, QQ_ENVELOPE)) != QQ_OK) {
+		fail(s, code, code == QQ_READ ? "cannot read the input"
+		              : code == QQ_TOO_BIG ? "message too large"
+		                                   : "envelope too large");
 		sbuf_free(&msg);
 		sbuf_free(&envtext);
 		return code;
@@ -202,31 +442,8 @@ int sealer_queue(struct sealer *s, int msgfd, int envfd)
 		sbuf_free(&envtext);
 		return fail(s, code, "bad envelope");
 	}
-	X509 **pek = calloc(e.n, sizeof *pek);
-	int *local = calloc(e.n, sizeof *local);
-	char **remote = calloc(e.n, sizeof *remote);
-	size_t nremote = 0;
-	code = pek && local && remote ? collect_keys(s, &e, pek, local)
-	                              : fail(s, QQ_NOMEM, "out of memory");
-	for (size_t i = 0; code == QQ_OK && i < e.n; i++)
-		if (!local[i])
-			remote[nremote++] = e.rcpt[i];
 	s->octets = msg.len;
-	if (code == QQ_OK && nremote &&
-	    (code = queue_plain(s, &msg, e.sender, remote, nremote)) == QQ_OK)
-		s->remote = nremote;
-	/* One sealed copy per recipient. A failure after some copies leaves
-	 * those queued and the sender told to retry: at least once, never
-	 * lost (sq-seal(8)). */
-	for (size_t i = 0; code == QQ_OK && i < e.n; i++)
-		if (local[i] && (code = queue_sealed(s, &msg, pek[i], e.sender,
-		                                     e.rcpt[i])) == QQ_OK)
-			s->sealed++;
-	for (size_t i = 0; pek && i < e.n; i++)
-		X509_free(pek[i]);
-	free(pek);
-	free(local);
-	free(remote);
+	code = seal_and_queue(s, &msg, &e);
 	envelope_free(&e);
 	sbuf_free(&msg); /* a secret sbuf: the plaintext is wiped */
 	sbuf_free(&envtext);

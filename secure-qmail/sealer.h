@@ -4,7 +4,15 @@
  * find every local recipient's verified PEK, queue one sealed copy per
  * local recipient (so no RecipientInfo names another recipient: a Bcc
  * stays blind) and, for remote recipients only, the message as it is.
- * Nothing is queued unless every local recipient has a key.
+ * A local recipient without a key is a permanent failure for that
+ * recipient alone: the others are queued and the sender gets a failure
+ * notice (RFC 3464, never the original's body; its headers only in a
+ * notice sealed for a local sender), none for the null sender. Only when
+ * no recipient can be served does the whole message fail (31). A key
+ * question the PKS cannot answer now (or answers only with keys that fail
+ * the CA check) fails the whole message (71) before anything is queued.
+ * "postmaster" and postmaster@ each of our domains go to the subscriber
+ * named in control/postmaster.
  */
 #ifndef SQ_SEALER_H
 #define SQ_SEALER_H
@@ -19,7 +27,10 @@
 enum {
 	QQ_OK = 0,
 	QQ_ADDR_TOO_LONG = 11,
-	QQ_REFUSED = 31,        /* permanent: a local recipient has no key */
+	QQ_REFUSED = 31,        /* permanent: no recipient can be served */
+	QQ_TOO_BIG = 33,        /* permanent: over the size bound (a caller
+	                         * that knows it answers 552 5.3.4; qmail
+	                         * has no code of its own for it) */
 	QQ_NOMEM = 51,
 	QQ_READ = 54,           /* cannot read the message or envelope */
 	QQ_CONFIG = 55,
@@ -34,9 +45,14 @@ struct sealer {
 	char queue_program[4096];       /* control/sealqueue */
 	unsigned long long max;         /* message size bound */
 	struct localdom locals;
+	char me[256];                   /* control/me */
+	char bouncefrom[512];           /* the From: of failure notices */
+	char postmaster[ADDR_MAX + 1];  /* control/postmaster, normalised */
+	unsigned long notices;          /* made by this worker */
 	char error[400];
 	/* what the last sealer_queue queued, for the log */
-	size_t octets, sealed, remote;
+	size_t octets, sealed, remote, keyless;
+	int notice;                     /* a failure notice was queued */
 };
 
 int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks);

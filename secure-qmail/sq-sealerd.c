@@ -10,8 +10,9 @@
  *	requests on the UNIX socket run/sealer:
  *	  QUEUE, with the message and envelope descriptors of an sq-seal run:
  *	    seals the message once for each local recipient and queues each
- *	    copy with sq-queue (control/sealqueue); the answer is a
- *	    qmail-queue exit code and a reason;
+ *	    copy with sq-queue (control/sealqueue); a recipient without a
+ *	    key fails alone, with a failure notice to the sender; the answer
+ *	    is a qmail-queue exit code and a reason;
  *	  CHECK address: whether a local recipient has a key (sq-smtpd asks at
  *	    RCPT, so a recipient without one is refused alone).
  *	No message pays for OpenSSL's start or a TLS handshake with the PKS.
@@ -97,7 +98,9 @@ static void queue(struct sealer *s, int fd, const int *fds, size_t nfds)
 	int code = sealer_queue(s, fds[0], fds[1]);
 	if (code == QQ_OK)
 		log_msg(SQLOG_INFO, "queued %zu octets: %zu sealed copies, "
-		        "%zu remote recipients", s->octets, s->sealed, s->remote);
+		        "%zu remote recipients, %zu without a key%s", s->octets,
+		        s->sealed, s->remote, s->keyless,
+		        s->notice ? " (failure notice queued)" : "");
 	else
 		log_msg(SQLOG_WARN, "not queued (%d): %s; %zu sealed copies "
 		        "already queued", code, s->error, s->sealed);

@@ -8,6 +8,7 @@ everything the instance started. Skipped when its fixed ports are taken
 import os
 import re
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def quickstart_block():
 taken = [p for p in PORTS if busy(p)]
 if taken:
     tap.skip_all(f"ports {taken} are in use (a make run of your own?)")
-tap.plan(4)
+tap.plan(5)
 work = tempfile.mkdtemp(prefix="sqquick.", dir="/tmp")
 os.chmod(work, 0o755)
 inst = os.path.join(work, "instance")
@@ -70,6 +71,20 @@ try:
     tap.ok(re.search(r"^Received: from .*^Subject: hello$", r.stdout,
                      re.M | re.S),
            "curl prints it from the Received: line on", r.stdout[-600:])
+    # RFC 5321 4.5.1: the instance takes mail for postmaster, sealed for
+    # the demo subscriber (control/postmaster)
+    code = 0
+    try:
+        s = smtplib.SMTP("127.0.0.1", 2525, timeout=30)
+        s.ehlo()
+        s.mail("someone@remote.example")
+        code = s.rcpt("<Postmaster>")[0]
+        s.quit()
+    except (OSError, smtplib.SMTPException) as e:
+        tap.diag(e)
+    tap.ok(code == 250 and proc.read_text(os.path.join(
+        inst, "control", "postmaster")) == "demo@example.org\n",
+        "postmaster is taken, as the demo subscriber", code)
     t0 = time.time()
     run.send_signal(signal.SIGTERM)
     try:

@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sqtest import tap  # noqa: E402
+from sqtest import proc, tap  # noqa: E402
 from sqtest.mail import MailHost, PASSWORD  # noqa: E402
 
 A, B = "john.smith@example.org", "jane.doe@example.org"
@@ -87,7 +87,265 @@ def ctl_path(m, name):
     return os.path.join(m.home, "control", name)
 
 
-tap.plan(43)
+# --- the encryption queue stage's own cases (sealer_cases, run last) -------
+
+SEALER_CHECKS = 17
+
+
+def addr_hash(address):
+    return hashlib.sha256(address.encode()).hexdigest()[:8]
+
+
+def env_rcpt(env):
+    return env.split(b"\0T")[1].split(b"\0")[0]
+
+
+def queue_files(m):
+    """Every file under queue/ with its octets: what a test compares."""
+    top = os.path.join(m.home, "queue")
+    return {os.path.join(r, f): open(os.path.join(r, f), "rb").read()
+            for r, _, fs in os.walk(top) for f in fs
+            if os.path.isfile(os.path.join(r, f))}
+
+
+def restart_sealer(m):
+    proc.stop(m.sealer)
+    m.procs.remove(m.sealer)
+    sock = os.path.join(m.home, "run", "sealer")
+    if os.path.exists(sock):
+        os.unlink(sock)
+    m.start_sealer()
+
+
+def new_in_queue(m, before):
+    return [x for x in m.queued() if x[0] not in before]
+
+
+def keyless_recipient_fails_alone(m):
+    """A key gone between RCPT and DATA: 250, the others' copies queued,
+    a sealed failure notice to the local sender naming the lost one."""
+    a, b, c = "ka@example.org", "kb@example.org", "kc@example.org"
+    for x in (a, b, c):
+        m.add_user(x)
+    before = {n for n, _, _ in m.queued()}
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.ehlo()
+    s.mail(c)
+    ra, rb = s.rcpt(a)[0], s.rcpt(b)[0]
+    st, _ = m.pks.call("DELETE", "/v1/addresses/" + b, "provision")
+    code, text = s.data(message("partial delivery"))
+    s.quit()
+    tap.ok(ra == 250 and rb == 250 and st == 200 and code == 250,
+           "a key gone between RCPT and DATA: the message is still "
+           "accepted (250)", (ra, rb, st, code, text))
+    new = new_in_queue(m, before)
+    to = sorted((env_rcpt(e), b"\0F\0T" in e) for _, _, e in new)
+    tap.is_(to, sorted([(a.encode(), False), (c.encode(), True)]),
+            "one sealed copy for A, none for B, and a notice to the sender "
+            "with the null sender")
+    mine = [x for x in new if env_rcpt(x[2]) == a.encode()]
+    rc, plain = m.open_for(a, mine[0][1]) if mine else (1, b"")
+    tap.ok(rc == 0 and CANARY.encode() in plain,
+           "A's copy opens for A, body and all")
+    notice = [x for x in new if env_rcpt(x[2]) == c.encode()]
+    rc, text = m.open_for(c, notice[0][1]) if notice else (1, b"")
+    tap.ok(rc == 0 and b"Final-Recipient: rfc822; " + b.encode() in text and
+           b"Status: 5.7.1" in text and b"no encryption key" in text and
+           b"report-type=delivery-status" in text and
+           b"Content-Type: text/rfc822-headers" in text and
+           b"Subject: partial delivery" in text and
+           CANARY.encode() not in text and a.encode() not in text,
+           "the sender's sealed notice names B (5.7.1) and holds the "
+           "headers, never the body", text[:1500])
+    tap.ok(grep_queue(m, CANARY) == 0 and
+           grep_queue(m, "Subject: partial delivery") == 0,
+           "neither the body nor the headers rest in the queue tree")
+    log = m.log("sealer.log")
+    tap.ok(f"recipient hash {addr_hash(b)} has no key" in log and
+           b not in log, "the sealer logs B by its hash, never its address",
+           log[-1500:])
+    # a remote sender's notice is plaintext: it names the recipient only
+    e = "ke@example.org"
+    m.add_user(e)
+    before = {n for n, _, _ in m.queued()}
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.ehlo()
+    s.mail("alice@remote.example")
+    ra, re_ = s.rcpt(a)[0], s.rcpt(e)[0]
+    m.pks.call("DELETE", "/v1/addresses/" + e, "provision")
+    code, _ = s.data(message("remote sender"))
+    s.quit()
+    new = new_in_queue(m, before)
+    notice = [x for x in new if env_rcpt(x[2]) == b"alice@remote.example"]
+    tap.ok(code == 250 and len(new) == 2 and len(notice) == 1 and
+           b"\0F\0T" in notice[0][2] and
+           b"Final-Recipient: rfc822; " + e.encode() in notice[0][1] and
+           b"rfc822-headers" not in notice[0][1] and
+           grep_queue(m, "Subject: remote sender") == 0 and
+           grep_queue(m, CANARY) == 0,
+           "a remote sender's notice, queued as it is, names the recipient "
+           "but holds neither headers nor body",
+           [x[1][:800] for x in notice])
+
+
+def pks_stopped_before_data(m):
+    """RCPT succeeds, then the PKS goes away (cold caches): 451 at the end
+    of DATA and nothing at all in the queue tree."""
+    d = "kd@example.org"
+    m.add_user(d)
+    files = queue_files(m)
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.ehlo()
+    s.mail("alice@remote.example")
+    rc = s.rcpt(d)[0]
+    m.pks.stop_pksd()
+    try:
+        code, text = s.data(message("outage at DATA"))
+        s.quit()
+    finally:
+        m.pks.start_pksd()
+    tap.ok(rc == 250 and code == 451 and b"4.3.0" in text,
+           "the PKS stopped between RCPT and DATA: 451 at the end of DATA",
+           (rc, code, text))
+    after = queue_files(m)
+    tap.ok(after == files and grep_queue(m, CANARY) == 0,
+           "and no file anywhere in the queue tree (pid/, mess/, intd/, "
+           "todo/) changed or appeared",
+           sorted(set(after) ^ set(files)))
+
+
+def foreign_ca_key(m):
+    """A PEK from another CA in the PKS (as a tampered store, or one
+    with another CA, serves it): 451 and an ALERT, never 550/554."""
+    t = "kt@example.org"
+    m.add_user(t)
+    work = os.path.join(m.home, "rogue")
+    os.makedirs(work, exist_ok=True)
+    helper = m.pks.helper
+    for argv in (["ca", f"{work}/ca.key", f"{work}/ca.pem", "Rogue CA"],
+                 ["keygen", f"{work}/k"],
+                 ["issue", f"{work}/ca.key", f"{work}/ca.pem", f"{work}/k",
+                  t, f"{work}/pek"]):
+        subprocess.run([helper] + argv, check=True)
+    _, pdk = m.pks.make_key(t)
+    m.pks.call("DELETE", "/v1/addresses/" + t, "provision")
+    # pksd admits a PEK its own ca.pem issued: run it on the rogue CA for
+    # one request (its clients still trust the real CA for TLS)
+    real = os.path.join(m.home, "control", "ca.pem")
+    saved = os.path.join(work, "real-ca.pem")
+    subprocess.run(["cp", "-p", real, saved], check=True)
+    m.pks.stop_pksd()
+    subprocess.run(["cp", f"{work}/ca.pem", real], check=True)
+    try:
+        m.pks.start_pksd()
+        st, _ = m.pks.call("POST", "/v1/keys", "provision",
+                           {"address": t, "pek": open(f"{work}/pek").read(),
+                            "pdk": pdk}, extra=("--cacert", saved))
+        m.pks.stop_pksd()
+    finally:
+        subprocess.run(["cp", "-p", saved, real], check=True)
+        m.pks.start_pksd()
+    tap.is_(st, 201, "a PEK from a foreign CA is in the PKS")
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.ehlo()
+    s.mail("alice@remote.example")
+    code, text = s.rcpt(t)
+    s.quit()
+    log = m.log("sealer.log")
+    tap.ok(code == 451 and f"alert: address hash {addr_hash(t)}: the PKS "
+           "served 1 key that fails the CA and address check" in log and
+           t not in log,
+           "RCPT of its subscriber gets 451 and the sealer an ALERT naming "
+           "the address hash", (code, text, log[-1500:]))
+    files = queue_files(m)
+    rc, err = sq_seal(m, message("to a tampered key"),
+                      b"Falice@remote.example\0T" + t.encode() + b"\0\0")
+    tap.ok(rc == 71 and queue_files(m) == files,
+           "the sealer defers a message for it (exit 71), queues nothing",
+           (rc, err))
+
+
+def sq_seal(m, text, envelope):
+    """Runs sq-seal as an injector does; its exit code and stderr."""
+    work = os.path.join(m.home, "inject")
+    os.makedirs(work, exist_ok=True)
+    mpath, epath = os.path.join(work, "msg"), os.path.join(work, "env")
+    open(mpath, "w").write(text)
+    open(epath, "wb").write(envelope)
+    r = subprocess.run([os.path.join(m.bin, "sq-seal")],
+                       stdin=open(mpath, "rb"), stdout=open(epath, "rb"),
+                       stderr=subprocess.PIPE,
+                       env=dict(os.environ, SQ_HOME=m.home), timeout=60)
+    os.unlink(mpath)
+    return r.returncode, r.stderr
+
+
+def too_big_for_the_sealer(m):
+    """Past databytes (and 64 KiB for Received:) the sealer's own code,
+    33, not the 31 of "no key": a caller can tell the client 552 5.3.4."""
+    files = queue_files(m)
+    rc, err = sq_seal(m, message("huge", size=200000),
+                      b"Falice@remote.example\0T" + A.encode() + b"\0\0")
+    tap.ok(rc == 33 and queue_files(m) == files,
+           "a message over the sealer's bound exits 33 and queues nothing",
+           (rc, err))
+    # sq-smtpd reads databytes per session, the sealer's workers at their
+    # start: a raised databytes they have not seen yet makes the sealer
+    # the one to refuse, and the client is told 552, not 554
+    m.control("databytes", "1000000\n")
+    s = transaction(m)
+    code, text = s.data(message("huge", size=200000))
+    s.quit()
+    m.control("databytes", "100000\n")
+    tap.ok(code == 552 and b"5.3.4" in text and queue_files(m) == files,
+           "sq-smtpd answers the sealer's 33 with 552 5.3.4", (code, text))
+
+
+def postmaster_cases(m):
+    """RFC 5321 4.5.1: <postmaster> and postmaster@ our domains reach the
+    subscriber in control/postmaster; 550 5.1.1 while there is none."""
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.ehlo()
+    s.mail("alice@remote.example")
+    code, text = s.rcpt("postmaster")
+    s.quit()
+    tap.ok(code == 550 and b"5.1.1" in text and
+           "control/postmaster is missing" in m.log("smtpd.log"),
+           "without control/postmaster, postmaster gets 550 5.1.1 and a log "
+           "line", (code, text))
+    m.control("postmaster", A + "\n")
+    before = {n for n, _, _ in m.queued()}
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+    s.ehlo()
+    s.mail("alice@remote.example")
+    r1, r2 = s.rcpt("Postmaster")[0], s.rcpt("postmaster@EXAMPLE.org")[0]
+    code, text = s.data(message("to the postmaster"))
+    s.quit()
+    tap.ok(r1 == 250 and r2 == 250 and code == 250,
+           "<Postmaster> and postmaster@ our domain are accepted",
+           (r1, r2, code, text))
+    new = new_in_queue(m, before)
+    opened = [m.open_for(A, x[1]) for x in new]
+    tap.ok(len(new) == 2 and all(env_rcpt(x[2]) == A.encode() for x in new)
+           and all(rc == 0 and b"Subject: to the postmaster" in p
+                   for rc, p in opened),
+           "each is sealed for and queued to the control/postmaster "
+           "subscriber", [x[2] for x in new])
+
+
+def sealer_cases(m):
+    # no worker may answer from its cache: every key question goes to
+    # the PKS, as on a cold worker
+    m.control("pekcachetime", "0\n")
+    restart_sealer(m)
+    keyless_recipient_fails_alone(m)
+    pks_stopped_before_data(m)
+    foreign_ca_key(m)
+    too_big_for_the_sealer(m)
+    postmaster_cases(m)
+
+
+tap.plan(43 + SEALER_CHECKS)
 m = MailHost(users=[A, B], control={"databytes": "100000\n"})
 try:
     m.start()
@@ -486,6 +744,7 @@ try:
            (owner == 0 or os.geteuid() != 0),
            "sq-smtpd runs with core dumps off and not dumpable (its /proc "
            "files are root's)", [kids, limits, owner])
+    sealer_cases(m)
 
     # --- the logs hold no message text -----------------------------------
     logs = m.log("smtpd.log") + m.log("sealer.log")

@@ -347,6 +347,34 @@ START_TEST(select_on_no_rows_or_only_foreign_rows_is_minus_1)
 }
 END_TEST
 
+START_TEST(select_checked_counts_keys_for_the_address_that_fail)
+{
+	struct pks_keys k = { 0, NULL };
+	char why[128];
+	size_t suspect = 99;
+	/* another address's row under the same hash is no alarm */
+	add_key(&k, 1, 1, pek_pem(ca_key, ca, "b@example.org"));
+	ck_assert_int_eq(pks_select_checked(&k, ca, "a@example.org", &suspect,
+	                                    why, sizeof why), -1);
+	ck_assert_uint_eq(suspect, 0);
+	ck_assert_str_eq(why, "");
+	/* a foreign CA's key for the address is, and says which row */
+	add_key(&k, 2, 5, pek_pem(rogue_key, rogue, "a@example.org"));
+	ck_assert_int_eq(pks_select_checked(&k, ca, "a@example.org", &suspect,
+	                                    why, sizeof why), -1);
+	ck_assert_uint_eq(suspect, 1);
+	ck_assert_ptr_nonnull(strstr(why, "row 2: "));
+	ck_assert_ptr_null(strstr(why, "a@example.org"));
+	/* so is a row that is no certificate; a good key is still chosen */
+	add_key(&k, 3, 1, strdup("-----BEGIN CERTIFICATE-----\nnonsense\n"));
+	add_key(&k, 4, 1, pek_pem(ca_key, ca, "a@example.org"));
+	ck_assert_int_eq(pks_select_checked(&k, ca, "A@Example.org", &suspect,
+	                                    NULL, 0), 3);
+	ck_assert_uint_eq(suspect, 2);
+	pks_keys_free(&k);
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("pksreply");
@@ -371,6 +399,7 @@ Suite *module_suite(void)
 	tcase_add_test(sel_tc, select_picks_the_newest_key_certified_for_the_address);
 	tcase_add_test(sel_tc, select_breaks_a_version_tie_by_the_higher_row);
 	tcase_add_test(sel_tc, select_on_no_rows_or_only_foreign_rows_is_minus_1);
+	tcase_add_test(sel_tc, select_checked_counts_keys_for_the_address_that_fail);
 	suite_add_tcase(s, sel_tc);
 	return s;
 }

@@ -173,6 +173,29 @@ START_TEST(an_unreadable_control_file_is_an_error)
 }
 END_TEST
 
+START_TEST(postmaster_is_the_subscriber_control_postmaster_names)
+{
+	char path[4300];
+	snprintf(path, sizeof path, "%s/control", home);
+	/* RFC 5321 4.5.1: refused (550 5.1.1) only while the file is missing */
+	ck_assert_int_eq(verdict("postmaster"), RCPT_UNKNOWN);
+	ck_assert_int_eq(verdict("Postmaster@example.org"), RCPT_UNKNOWN);
+	write_file(path, "postmaster", "john.smith@example.org\n", 23);
+	ck_assert_int_eq(verdict("postmaster"), RCPT_OK);
+	ck_assert_int_eq(verdict("POSTMASTER"), RCPT_OK);
+	ck_assert_int_eq(verdict("Postmaster@example.org"), RCPT_OK);
+	ck_assert_int_eq(verdict("postmaster@local.example"), RCPT_OK);
+	/* only our domains' postmasters */
+	ck_assert_int_eq(verdict("postmaster@remote.example"), RCPT_NO_RELAY);
+	ck_assert_int_eq(verdict("postmasters@example.org"), RCPT_UNKNOWN);
+	/* the named subscriber is checked as any is: key and all */
+	write_file(path, "postmaster", "nokey@example.org\n", 18);
+	ck_assert_int_eq(verdict("postmaster"), RCPT_NO_KEY);
+	write_file(path, "postmaster", "postmaster@example.org\n", 23);
+	ck_assert_int_eq(verdict("postmaster"), RCPT_UNKNOWN);
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("rcptcheck");
@@ -185,6 +208,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, no_sealer_means_try_later);
 	tcase_add_test(tc, without_rcpthosts_no_domain_is_ours);
 	tcase_add_test(tc, an_unreadable_control_file_is_an_error);
+	tcase_add_test(tc, postmaster_is_the_subscriber_control_postmaster_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
