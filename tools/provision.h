@@ -31,6 +31,7 @@
 #include <openssl/x509.h>
 
 #include "acctfiles.h"
+#include "maildir.h"
 #include "pksclient.h"
 #include "userid.h"
 
@@ -98,8 +99,27 @@ int prov_change_password(struct prov *p, const char *address,
 int prov_reset(struct prov *p, const char *address, const char *password,
                size_t pwlen, unsigned *version);
 
-/* Removes the account: qmail files, then (unless keep_keys) the PKS rows. */
-int prov_delete(struct prov *p, const char *address, int keep_keys,
-                unsigned *deleted_keys);
+enum {
+	PROV_KEEP_KEYS = 1,     /* remove the qmail files only */
+	PROV_KEYS_ONLY = 2,     /* delete the keys of an address with no
+	                         * account on this host (another host's) */
+	PROV_REMOVE_MAIL = 4    /* and the mailbox in $SQ_HOME/maildirs */
+};
+
+struct prov_deleted {
+	unsigned keys;                  /* key rows deleted */
+	char mailbox[MAILDIR_ID_SIZE];  /* the stored mail's mailbox id
+	                                 * (HASH-ROW), "" if no key named it */
+	int mail_here;                  /* maildirs/<mailbox> is on this host */
+	int mail_removed;               /* ... and was removed */
+};
+
+/* Removes the account: qmail files, then (unless PROV_KEEP_KEYS) the PKS
+ * rows. Without PROV_KEYS_ONLY only an account that is on this host
+ * (PROV_NOT_FOUND, why, if not); with it only keys of an address that is
+ * not (PROV_INVALID if it is). Stored mail stays unless
+ * PROV_REMOVE_MAIL, and then only a mailbox on this host. */
+int prov_delete(struct prov *p, const char *address, unsigned flags,
+                struct prov_deleted *out);
 
 #endif
