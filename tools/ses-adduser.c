@@ -276,7 +276,7 @@ static void inspect(struct prov *p, const struct opts *o, int r,
 			finish(o, EXIT_TEMP, "temporary", NULL, p->why, NULL, 0, NULL);
 		const char *what = r == USERID_TAKEN ? "taken" : "invalid";
 		if (r == USERID_TAKEN && note && *note)
-			snprintf(why, whylen, "%s", note);
+			snprintf(why, whylen, "%.250s", note);
 		else if (!*why || r == USERID_TAKEN)
 			snprintf(why, whylen, "%s", userid_strerror(r));
 		note = NULL;
@@ -297,7 +297,7 @@ int main(int argc, char **argv)
 {
 	struct prov p;
 	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1];
-	char address[ADDR_MAX + 1], why[256] = "", note[600] = "";
+	char address[ADDR_MAX + 1], why[256] = "", note[256] = "";
 	log_init(argv[0]);
 	if (secret_nodump() < 0)
 		die_temp("4.3.0", "cannot disable core dumps");
@@ -343,7 +343,7 @@ int main(int argc, char **argv)
 			break;
 		/* lost the race to another run: inspect again, which finds the
 		 * address taken and offers fresh suggestions */
-		snprintf(note, sizeof note, "%s", p.why);
+		snprintf(note, sizeof note, "%.250s", p.why);
 		r = USERID_OK;
 	}
 	sbuf_free(&pw);
