@@ -4,7 +4,8 @@
  *
  * Add (the order is the proof, see ses-adduser(8)):
  *   1. take the provisioning lock; finish or undo what a crash left
- *   2. inspect the address (valid, not reserved, free here and in the PKS)
+ *   2. inspect the address (valid, not reserved, free here and in the PKS;
+ *      "here" again under the lock: users/assign, users/cdb, .qmail)
  *   3. make the key pair in memory: PEK issued by the instance CA, PDK
  *      wrapped with the password
  *   4. journal "add ADDRESS PEK-DIGEST"
@@ -14,12 +15,16 @@
  *      accepted, and it can be sealed (step 5 happened first)
  *   8. remove the journal record
  * Recovery of "add": if the PKS holds a row with our PEK, steps 6-8 are
- * done again (roll forward); if not, any qmail file of ours is removed
- * (roll back). Until then the address accepts no mail (no users/cdb
- * entry), so nothing arrives that cannot be sealed.
+ * done again (roll forward); if it holds no row for the address, the
+ * qmail files are removed (roll back); if it holds another run's rows,
+ * the files are that run's and stay. Until then the address accepts no
+ * mail (no users/cdb entry), so nothing arrives that cannot be sealed.
  *
- * Delete: journal; users/assign + users/cdb (no more mail); the .qmail
- * file; the PKS rows; journal removed. Recovery finishes it.
+ * Delete: journal (with the key rows as listed now); users/assign +
+ * users/cdb (no more mail); the .qmail file; the PKS rows; journal
+ * removed. Recovery finishes it, deleting keys only while every row the
+ * PKS holds is one the record names (else the address was provisioned
+ * again, elsewhere, and the keys are the new subscriber's).
  */
 #ifndef SQ_PROVISION_H
 #define SQ_PROVISION_H
