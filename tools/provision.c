@@ -15,8 +15,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include "crashpoint.h"
 #include "atomicfile.h"
+#include "crashpoint.h"
 #include "home.h"
 #include "journal.h"
 #include "log.h"
@@ -90,10 +90,31 @@ struct addr_rows {
 	                         * lowest row that verifies), or 0 */
 };
 
-/* Lists the rows of address: those of its hash whose PEK names it, and
- * those whose PEK cannot be read (they might: in doubt a row counts, so
- * that recovery rather keeps keys than deletes another's). PROV_OK or
- * PROV_TEMP. */
+/* 1 if a row's PEK names address, or cannot be read: it might, and in
+ * doubt a row counts, so that recovery rather keeps keys than deletes
+ * another's. Rows of other addresses with the same hash do not. */
+static int names_address(X509 *cert, const char *address)
+{
+	char named[ADDR_MAX + 1];
+	return !cert || pki_cert_address(cert, named) < 0 ||
+	       strcmp(named, address) == 0;
+}
+
+static int add_row(struct prov *p, struct addr_rows *out,
+                   const struct pks_key *k, X509 *cert, const char *address)
+{
+	if (out->n == JOURNAL_ROWS_MAX)
+		return temp(p, "%s has more than %d key rows", address,
+		            JOURNAL_ROWS_MAX);
+	out->row[out->n].row = k->row;
+	digest_hex(k->pek, out->row[out->n++].digest);
+	if (cert && pki_verify_pek(cert, p->ca, address, NULL, 0) == 1 &&
+	    (!out->mailbox || k->row < out->mailbox))
+		out->mailbox = k->row;
+	return PROV_OK;
+}
+
+/* Lists the rows of address (names_address). PROV_OK or PROV_TEMP. */
 static int address_rows(struct prov *p, const char *address,
                         struct addr_rows *out)
 {
@@ -108,22 +129,10 @@ static int address_rows(struct prov *p, const char *address,
 	r = PROV_OK;
 	for (size_t i = 0; r == PROV_OK && i < keys.n; i++) {
 		const struct pks_key *k = &keys.key[i];
-		char named[ADDR_MAX + 1];
-		X509 *c = pki_cert_from_pem(k->pek, strlen(k->pek));
-		if (c && pki_cert_address(c, named) == 0 && strcmp(named, address))
-			goto next; /* another address with the same hash */
-		if (out->n == JOURNAL_ROWS_MAX) {
-			r = temp(p, "%s has more than %d key rows", address,
-			         JOURNAL_ROWS_MAX);
-			goto next;
-		}
-		out->row[out->n].row = k->row;
-		digest_hex(k->pek, out->row[out->n++].digest);
-		if (c && pki_verify_pek(c, p->ca, address, NULL, 0) == 1 &&
-		    (!out->mailbox || k->row < out->mailbox))
-			out->mailbox = k->row;
-next:
-		X509_free(c);
+		X509 *cert = pki_cert_from_pem(k->pek, strlen(k->pek));
+		if (names_address(cert, address))
+			r = add_row(p, out, k, cert, address);
+		X509_free(cert);
 	}
 	pks_keys_free(&keys);
 	return r;
