@@ -158,7 +158,7 @@ def add_paused(home, address):
     return proc, False
 
 
-tap.plan(58)
+tap.plan(59)
 pks = PKS()
 try:
     pks.start()
@@ -474,6 +474,20 @@ try:
            open(dqv).read() == "./Maildir/\n",
            "an existing .qmail file makes the address taken and stays as it "
            "was", out)
+
+    # the check again under the lock: a .qmail file that appears after the
+    # inspection (another run here) is not overwritten, and no key is made
+    U = "appeared@example.org"
+    proc, paused = add_paused(home, U)
+    dqu = os.path.join(home, "domains", "example.org", ".qmail-appeared")
+    with open(dqu, "w") as f:
+        f.write("./Maildir/\n")
+    out, err = proc.communicate(PW + "\n", timeout=120)
+    tap.ok(paused and proc.returncode == 100 and '"taken"' in out and
+           key_rows(U) == [] and open(dqu).read() == "./Maildir/\n" and
+           pending_empty(home),
+           "under the lock the add checks the host again: a .qmail file made "
+           "after the inspection stays, and no key is made", (out, err))
 
     # --- stored mail outlives the account ------------------------------
     def mailbox(address):
