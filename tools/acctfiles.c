@@ -85,7 +85,8 @@ static int domain_dir(const struct acctfiles *a, const char *domain)
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-int acct_write_dotqmail(const struct acctfiles *a, const char *address)
+int acct_write_dotqmail(const struct acctfiles *a, const char *address,
+                        int replace)
 {
 	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1];
 	char name[ADDR_LOCAL_MAX + 16], text[ADDR_MAX + 64];
@@ -104,7 +105,7 @@ int acct_write_dotqmail(const struct acctfiles *a, const char *address)
 		atomic_abort(&af);
 		r = -1;
 	} else if (r == 0) {
-		r = atomic_commit(&af, ATOMIC_REPLACE);
+		r = atomic_commit(&af, replace ? ATOMIC_REPLACE : ATOMIC_CREATE);
 	}
 	close(dfd);
 	return r;
@@ -284,4 +285,46 @@ int acct_is_assigned(const struct acctfiles *a, const char *address)
 	snprintf(path, sizeof path, "%s/users/cdb", a->home);
 	int r = assign_lookup(path, e.local, &found);
 	return r == 1 && found.type == '=' ? 1 : r < 0 ? -1 : 0;
+}
+
+/* 1 if users/assign holds a simple entry with the cdb key of e->local
+ * (A-Z case ignored, as qmail-newu keys), 0 if not (or no file), -1. */
+static int assign_has(const struct acctfiles *a, const struct assign_entry *e)
+{
+	struct assign_list list;
+	struct sbuf text;
+	size_t bad;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/users/assign", a->home);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	sbuf_init(&text, ASSIGN_MAX);
+	assign_list_init(&list);
+	int r = sbuf_read_fd(&text, fd);
+	close(fd);
+	if (r == 0 && text.len)
+		r = assign_parse(text.s, text.len, &list, &bad);
+	int found = 0;
+	for (size_t i = 0; r == 0 && i < list.n; i++)
+		found |= list.v[i].type != '+' &&
+		         strcasecmp(list.v[i].local, e->local) == 0;
+	int saved = errno;
+	assign_list_free(&list);
+	sbuf_free(&text);
+	errno = saved;
+	return r < 0 ? -1 : found;
+}
+
+int acct_exists(const struct acctfiles *a, const char *address)
+{
+	struct assign_entry e;
+	if (entry_for(a, address, &e) < 0)
+		return -1;
+	int r = assign_has(a, &e);
+	if (r == 0)
+		r = acct_is_assigned(a, address);
+	if (r == 0)
+		r = acct_has_dotqmail(a, address);
+	return r;
 }

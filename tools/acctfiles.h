@@ -27,8 +27,10 @@ struct acctfiles {
 /* Reads control/deliveryuser and looks the user up; 0 or -1 (why). */
 int acct_open(struct acctfiles *a, char *why, size_t whylen);
 
-/* The .qmail file of address, its content. */
-int acct_write_dotqmail(const struct acctfiles *a, const char *address);
+/* The .qmail file of address, its content. With replace 0 an existing
+ * file is an error (EEXIST): a new account never takes over another's. */
+int acct_write_dotqmail(const struct acctfiles *a, const char *address,
+                        int replace);
 int acct_remove_dotqmail(const struct acctfiles *a, const char *address);
 
 /* 1 if control/virtualdomains routes domain to us, 0 if not, -1. */
@@ -46,5 +48,10 @@ int acct_assign_remove(const struct acctfiles *a, const char *address);
 int acct_is_assigned(const struct acctfiles *a, const char *address);
 /* 1 if the .qmail file exists, 0 if not. */
 int acct_has_dotqmail(const struct acctfiles *a, const char *address);
+/* 1 if anything of an account for address is on this host: a simple
+ * entry in users/assign as it is now (parsed: it may be newer than
+ * users/cdb), in users/cdb, or the .qmail file; 0 if none; -1 (errno;
+ * EINVAL for a users/assign qmail-newu would refuse). */
+int acct_exists(const struct acctfiles *a, const char *address);
 
 #endif

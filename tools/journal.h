@@ -10,15 +10,33 @@
 #ifndef SQ_JOURNAL_H
 #define SQ_JOURNAL_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "addr.h"
 
 enum journal_op { JOURNAL_ADD = 1, JOURNAL_DELETE, JOURNAL_DELETE_KEEP_KEYS };
+
+/* The most key rows a delete record names; an address with more is
+ * not deleted by a tool (ses-deluser refuses, pks-ctl can). */
+#define JOURNAL_ROWS_MAX 256
+
+struct journal_row {
+	uint64_t row;           /* the PKS row id */
+	char digest[65];        /* SHA-256 of its PEK, hex */
+};
 
 struct journal_entry {
 	enum journal_op op;
 	char address[ADDR_MAX + 1];
 	char pek_digest[65];    /* add: SHA-256 of our PEK, hex: tells our row
 	                         * from one another host made */
+	/* delete: the rows the PKS held for the address before the delete,
+	 * so that recovery deletes those and never a later subscriber's
+	 * (rows_known 0: a record of an older version, which named none) */
+	int rows_known;
+	size_t nrows;
+	struct journal_row rows[JOURNAL_ROWS_MAX];
 	char name[64];          /* the record's file name */
 };
 

@@ -2,7 +2,9 @@
  * provision - account operations and their crash-safe order. See
  * provision.h and ses-adduser(8).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +15,12 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "atomicfile.h"
 #include "crashpoint.h"
 #include "home.h"
 #include "journal.h"
 #include "log.h"
+#include "maildir.h"
 #include "pdk.h"
 #include "pki.h"
 #include "provision.h"
@@ -44,18 +48,23 @@ static void digest_hex(const char *pem, char out[65])
 
 /* ---- recovery ------------------------------------------------------------- */
 
-/* Steps 6-7 of an add: idempotent, so recovery may run them again. */
-static int write_account_files(struct prov *p, const char *address)
+/* Steps 6-7 of an add. A fresh add (fresh 1) writes only where nothing
+ * was: the check under the lock found no account here, so an existing
+ * .qmail file or assign entry is a fault, never something to take over.
+ * Recovery (fresh 0) runs them again over its own partial work. */
+static int write_account_files(struct prov *p, const char *address,
+                               int fresh)
 {
 	const char *domain = strrchr(address, '@') + 1;
-	if (acct_write_dotqmail(&p->files, address) < 0)
+	if (acct_write_dotqmail(&p->files, address, !fresh) < 0)
 		return temp(p, "cannot write the .qmail file: %s", strerror(errno));
 	crash_point("dotqmail");
 	if (acct_add_domain(&p->files, domain) < 0)
 		return temp(p, "cannot update virtualdomains/rcpthosts: %s",
 		            strerror(errno));
 	crash_point("domain");
-	if (acct_assign_add(&p->files, address) < 0 && errno != EEXIST)
+	if (acct_assign_add(&p->files, address) < 0 &&
+	    (fresh || errno != EEXIST))
 		return temp(p, "cannot update users/assign or users/cdb: %s",
 		            strerror(errno));
 	crash_point("assign");
@@ -73,51 +82,142 @@ static int remove_account_files(struct prov *p, const char *address)
 	return PROV_OK;
 }
 
-/* 1 if the PKS holds a row for address whose PEK is ours, 0 if not, or
- * PROV_TEMP as a negative -1. */
-static int pks_has_our_row(struct prov *p, const char *address,
-                           const char *digest)
+/* The key rows the PKS holds for address. */
+struct addr_rows {
+	size_t n;
+	struct journal_row row[JOURNAL_ROWS_MAX];
+	uint64_t mailbox;       /* the mailbox row (encrypt_local's choice: the
+	                         * lowest row that verifies), or 0 */
+};
+
+/* 1 if a row's PEK names address, or cannot be read: it might, and in
+ * doubt a row counts, so that recovery rather keeps keys than deletes
+ * another's. Rows of other addresses with the same hash do not. */
+static int names_address(X509 *cert, const char *address)
+{
+	char named[ADDR_MAX + 1];
+	return !cert || pki_cert_address(cert, named) < 0 ||
+	       strcmp(named, address) == 0;
+}
+
+static int add_row(struct prov *p, struct addr_rows *out,
+                   const struct pks_key *k, X509 *cert, const char *address)
+{
+	if (out->n == JOURNAL_ROWS_MAX)
+		return temp(p, "%s has more than %d key rows", address,
+		            JOURNAL_ROWS_MAX);
+	out->row[out->n].row = k->row;
+	digest_hex(k->pek, out->row[out->n++].digest);
+	if (cert && pki_verify_pek(cert, p->ca, address, NULL, 0) == 1 &&
+	    (!out->mailbox || k->row < out->mailbox))
+		out->mailbox = k->row;
+	return PROV_OK;
+}
+
+/* Lists the rows of address (names_address). PROV_OK or PROV_TEMP. */
+static int address_rows(struct prov *p, const char *address,
+                        struct addr_rows *out)
 {
 	struct pks_keys keys;
+	out->n = 0;
+	out->mailbox = 0;
 	int r = pks_get_peks(p->provision, addr_hash(address), &keys);
 	if (r == PKS_NOT_FOUND)
-		return 0;
-	if (r != PKS_OK) {
-		temp(p, "PKS: %s", pks_client_error(p->provision));
-		return -1;
-	}
-	int ours = 0;
-	for (size_t i = 0; i < keys.n; i++) {
-		char d[65];
-		digest_hex(keys.key[i].pek, d);
-		ours |= strcmp(d, digest) == 0;
+		return PROV_OK;
+	if (r != PKS_OK)
+		return temp(p, "PKS: %s", pks_client_error(p->provision));
+	r = PROV_OK;
+	for (size_t i = 0; r == PROV_OK && i < keys.n; i++) {
+		const struct pks_key *k = &keys.key[i];
+		X509 *cert = pki_cert_from_pem(k->pek, strlen(k->pek));
+		if (names_address(cert, address))
+			r = add_row(p, out, k, cert, address);
+		X509_free(cert);
 	}
 	pks_keys_free(&keys);
-	return ours;
+	return r;
+}
+
+static int has_digest(const struct addr_rows *rows, const char *digest)
+{
+	for (size_t i = 0; i < rows->n; i++)
+		if (strcmp(rows->row[i].digest, digest) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 if every row in rows is one the record names (same row, same PEK). */
+static int all_recorded(const struct journal_entry *e,
+                        const struct addr_rows *rows)
+{
+	for (size_t i = 0; i < rows->n; i++) {
+		size_t j = 0;
+		while (j < e->nrows && (e->rows[j].row != rows->row[i].row ||
+		                        strcmp(e->rows[j].digest,
+		                               rows->row[i].digest)))
+			j++;
+		if (j == e->nrows)
+			return 0;
+	}
+	return 1;
+}
+
+/* An add interrupted: roll forward if the PKS holds our row; roll back
+ * only if it holds none for the address. Rows that are not ours mean
+ * another run (here or on another host) owns the address now: its files,
+ * if any, are not ours to touch (ours come only after our row). */
+static int recover_add(struct prov *p, const struct journal_entry *e)
+{
+	struct addr_rows rows;
+	if (address_rows(p, e->address, &rows) != PROV_OK)
+		return PROV_TEMP;
+	int ours = has_digest(&rows, e->pek_digest);
+	int r = PROV_OK;
+	if (ours)
+		r = write_account_files(p, e->address, 0);
+	else if (rows.n == 0)
+		r = remove_account_files(p, e->address);
+	if (r == PROV_OK)
+		log_msg(rows.n && !ours ? SQLOG_WARN : SQLOG_INFO,
+		        "recovered an interrupted add of %s: %s", e->address,
+		        ours ? "finished" : rows.n ? "undone; the files stay: the "
+		        "PKS holds another run's keys for the address" : "undone");
+	return r;
+}
+
+/* A delete interrupted: the files go; the keys only if every row the PKS
+ * holds now is one the record names. A row it does not name was made
+ * after the delete began: the address was provisioned again (on another
+ * host), and those keys are someone else's. */
+static int recover_delete(struct prov *p, const struct journal_entry *e)
+{
+	struct addr_rows rows;
+	int r = remove_account_files(p, e->address);
+	if (r != PROV_OK || e->op != JOURNAL_DELETE)
+		return r;
+	if (address_rows(p, e->address, &rows) != PROV_OK)
+		return PROV_TEMP;
+	if (rows.n == 0)
+		return PROV_OK;
+	if (!e->rows_known || !all_recorded(e, &rows)) {
+		log_msg(SQLOG_WARN, "recovering the delete of %s: its keys stay: "
+		        "the PKS holds %s (ses-deluser --keys-only deletes them)",
+		        e->address, e->rows_known ? "a row made after the delete "
+		        "began" : "rows the record does not name");
+		return PROV_OK;
+	}
+	if (pks_delete_address(p->provision, e->address, NULL) == PKS_TEMP)
+		return temp(p, "PKS: %s", pks_client_error(p->provision));
+	return PROV_OK;
 }
 
 static int recover_one(const struct journal_entry *e, void *arg)
 {
 	struct prov *p = arg;
-	int r = PROV_OK;
-	if (e->op == JOURNAL_ADD) {
-		int ours = pks_has_our_row(p, e->address, e->pek_digest);
-		if (ours < 0)
-			return -1;
-		r = ours ? write_account_files(p, e->address)
-		         : remove_account_files(p, e->address);
-		if (r == PROV_OK)
-			log_msg(SQLOG_INFO, "recovered an interrupted add of %s: %s",
-			        e->address, ours ? "finished" : "undone");
-	} else {
-		r = remove_account_files(p, e->address);
-		if (r == PROV_OK && e->op == JOURNAL_DELETE &&
-		    pks_delete_address(p->provision, e->address, NULL) == PKS_TEMP)
-			r = temp(p, "PKS: %s", pks_client_error(p->provision));
-		if (r == PROV_OK)
-			log_msg(SQLOG_INFO, "recovered an interrupted delete of %s",
-			        e->address);
-	}
+	int r = e->op == JOURNAL_ADD ? recover_add(p, e) : recover_delete(p, e);
+	if (r == PROV_OK && e->op != JOURNAL_ADD)
+		log_msg(SQLOG_INFO, "recovered an interrupted delete of %s",
+		        e->address);
 	if (r == PROV_OK && journal_end(p->files.home, e) < 0)
 		r = temp(p, "cannot remove a journal record: %s", strerror(errno));
 	return r == PROV_OK ? 0 : -1;
@@ -221,17 +321,23 @@ void prov_close(struct prov *p)
 
 /* ---- checks ---------------------------------------------------------------- */
 
+/* 1 if an account for address is on this host (prov->why on -1). */
+static int exists_here(struct prov *p, const char *address)
+{
+	int here = acct_exists(&p->files, address);
+	if (here < 0)
+		temp(p, "cannot read users/assign, users/cdb or the .qmail file: "
+		     "%s", strerror(errno));
+	return here;
+}
+
 int prov_is_free(const char *address, void *arg)
 {
 	struct prov *p = arg;
 	int available;
-	int here = acct_is_assigned(&p->files, address);
-	if (here < 0) {
-		temp(p, "cannot read users/cdb: %s", strerror(errno));
-		return -1;
-	}
-	if (here || acct_has_dotqmail(&p->files, address))
-		return 0;
+	int here = exists_here(p, address);
+	if (here)
+		return here < 0 ? -1 : 0;
 	int r = pks_availability(p->provision, address, &available);
 	if (r != PKS_OK) {
 		temp(p, "PKS: %s", pks_client_error(p->provision));
@@ -284,6 +390,14 @@ static int make_keys(struct prov *p, const char *address,
 
 /* ---- operations ------------------------------------------------------------- */
 
+/* The answer of a run that lost the race for address. */
+static int taken(struct prov *p, const char *address)
+{
+	snprintf(p->why, sizeof p->why, "%s was taken meanwhile by another "
+	         "run", address);
+	return PROV_TAKEN;
+}
+
 int prov_add(struct prov *p, const char *address, const char *password,
              size_t pwlen, struct prov_added *out)
 {
@@ -294,6 +408,10 @@ int prov_add(struct prov *p, const char *address, const char *password,
 	sbuf_init(&pek, 65536);
 	sbuf_init(&pdk, PDK_PEM_MAX);
 	int r = lock(p);
+	/* inspected without the lock: another run here may have won since */
+	int here = r == PROV_OK ? exists_here(p, address) : 0;
+	if (here)
+		r = here < 0 ? PROV_TEMP : taken(p, address);
 	if (r == PROV_OK)
 		r = make_keys(p, address, password, pwlen, &pek, &pdk);
 	if (r == PROV_OK) {
@@ -309,12 +427,10 @@ int prov_add(struct prov *p, const char *address, const char *password,
 		                   &out->version);
 		crash_point("pks");
 		if (k == PKS_CONFLICT) {
-			snprintf(p->why, sizeof p->why, "%s was taken meanwhile",
-			         address);
 			r = journal_end(p->files.home, &j) < 0
 			    ? temp(p, "cannot remove the journal record: %s",
 			           strerror(errno))
-			    : PROV_TAKEN;
+			    : taken(p, address);
 		} else if (k == PKS_TEMP) {
 			/* maybe created, maybe not: recovery will ask the PKS */
 			r = temp(p, "PKS: %s; the next run finishes or undoes it",
@@ -328,7 +444,7 @@ int prov_add(struct prov *p, const char *address, const char *password,
 		}
 	}
 	if (r == PROV_OK)
-		r = write_account_files(p, address);
+		r = write_account_files(p, address, 1);
 	if (r == PROV_OK && journal_end(p->files.home, &j) < 0)
 		r = temp(p, "cannot remove the journal record: %s", strerror(errno));
 	if (r == PROV_OK) {
@@ -447,27 +563,103 @@ int prov_reset(struct prov *p, const char *address, const char *password,
 	return r;
 }
 
+/* Removes name under dirfd and all below it, at most depth levels of
+ * directories (a maildir: the mailbox, tmp/new/cur, messages). 0 or -1. */
+static int remove_tree(int parent, const char *name, int depth)
+{
+	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if ((errno != EISDIR && errno != EPERM) || depth == 0)
+		return -1;
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	                O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			r = remove_tree(dirfd(d), de->d_name, depth - 1);
+	closedir(d);
+	return r == 0 ? unlinkat(parent, name, AT_REMOVEDIR) : -1;
+}
+
+/* Where the mailbox is on this host (combined mode): 1 if
+ * $SQ_HOME/maildirs/ID is there, 0 if not; with remove, removes it
+ * first. -1 (errno) if it cannot. */
+static int local_mailbox(struct prov *p, const char *id, int remove)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/maildirs", p->files.home);
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -1;
+	int r = remove && remove_tree(dfd, id, 3) < 0 ? -1 : 0;
+	if (r == 0 && remove)
+		r = fsync_dir(dfd);
+	if (r == 0)
+		r = faccessat(dfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	close(dfd);
+	return r;
+}
+
+/* What may be deleted: with keys_only, only keys of an address that has
+ * no account here; without, only an account that is here (its keys may
+ * serve another host's account otherwise). */
+static int may_delete(struct prov *p, const char *address, unsigned flags,
+                      size_t nrows)
+{
+	int here = exists_here(p, address);
+	if (here < 0)
+		return PROV_TEMP;
+	if ((flags & PROV_KEYS_ONLY) && here) {
+		snprintf(p->why, sizeof p->why, "%s has an account on this host: "
+		         "delete it without --keys-only", address);
+		return PROV_INVALID;
+	}
+	if ((flags & PROV_KEYS_ONLY) && nrows == 0) {
+		snprintf(p->why, sizeof p->why, "no keys of %s in the PKS",
+		         address);
+		return PROV_NOT_FOUND;
+	}
+	if (!(flags & PROV_KEYS_ONLY) && !here) {
+		snprintf(p->why, sizeof p->why, "no subscriber %s on this host%s",
+		         address, nrows ? " (the PKS holds keys for it, maybe of "
+		         "another host's account: --keys-only deletes them)" : "");
+		return PROV_NOT_FOUND;
+	}
+	return PROV_OK;
+}
+
 static int delete_locked(struct prov *p, const char *address,
-                         int keep_keys, unsigned *deleted_keys)
+                         unsigned flags, struct prov_deleted *out)
 {
 	struct journal_entry j;
-	int available = 0;
-	*deleted_keys = 0;
-	int here = acct_is_assigned(&p->files, address) == 1 ||
-	           acct_has_dotqmail(&p->files, address);
-	if (pks_availability(p->provision, address, &available) != PKS_OK)
-		return temp(p, "PKS: %s", pks_client_error(p->provision));
-	/* nothing here, and nothing to delete there (or keys to keep) */
-	if (!here && (available || keep_keys))
-		return PROV_NOT_FOUND;
+	struct addr_rows rows;
+	int keep_keys = flags & PROV_KEEP_KEYS;
+	int r = address_rows(p, address, &rows);
+	if (r == PROV_OK)
+		r = may_delete(p, address, flags, rows.n);
+	if (r != PROV_OK)
+		return r;
+	if (rows.mailbox)
+		maildir_id_format(out->mailbox, addr_hash(address), rows.mailbox);
 	memset(&j, 0, sizeof j);
 	j.op = keep_keys ? JOURNAL_DELETE_KEEP_KEYS : JOURNAL_DELETE;
 	snprintf(j.address, sizeof j.address, "%s", address);
+	/* the rows recovery may delete: these, never one made later */
+	j.rows_known = 1;
+	j.nrows = keep_keys ? 0 : rows.n;
+	memcpy(j.rows, rows.row, j.nrows * sizeof *j.rows);
 	if (journal_begin(p->files.home, &j) < 0)
 		return temp(p, "cannot write the journal: %s", strerror(errno));
-	int r = remove_account_files(p, address);
-	if (r == PROV_OK && !keep_keys) {
-		int k = pks_delete_address(p->provision, address, deleted_keys);
+	r = remove_account_files(p, address);
+	if (r == PROV_OK && !keep_keys && rows.n) {
+		int k = pks_delete_address(p->provision, address, &out->keys);
 		if (k != PKS_OK && k != PKS_NOT_FOUND)
 			r = temp(p, "PKS: %s", pks_client_error(p->provision));
 	}
@@ -477,12 +669,27 @@ static int delete_locked(struct prov *p, const char *address,
 	return r;
 }
 
-int prov_delete(struct prov *p, const char *address, int keep_keys,
-                unsigned *deleted_keys)
+int prov_delete(struct prov *p, const char *address, unsigned flags,
+                struct prov_deleted *out)
 {
+	memset(out, 0, sizeof *out);
 	int r = lock(p);
 	if (r == PROV_OK)
-		r = delete_locked(p, address, keep_keys, deleted_keys);
+		r = delete_locked(p, address, flags, out);
 	unlock(p);
-	return r;
+	if (r != PROV_OK || !*out->mailbox)
+		return r;
+	/* the account is gone; the stored mail is apart from it */
+	out->mail_here = local_mailbox(p, out->mailbox, 0);
+	if (out->mail_here == 1 && (flags & PROV_REMOVE_MAIL)) {
+		if (local_mailbox(p, out->mailbox, 1) != 0)
+			return temp(p, "the account is removed, but not its mail in "
+			            "maildirs/%s: %s", out->mailbox, strerror(errno));
+		out->mail_here = 0;
+		out->mail_removed = 1;
+	}
+	return out->mail_here < 0
+	       ? temp(p, "the account is removed; maildirs/%s: %s", out->mailbox,
+	              strerror(errno))
+	       : PROV_OK;
 }

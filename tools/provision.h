@@ -4,7 +4,8 @@
  *
  * Add (the order is the proof, see ses-adduser(8)):
  *   1. take the provisioning lock; finish or undo what a crash left
- *   2. inspect the address (valid, not reserved, free here and in the PKS)
+ *   2. inspect the address (valid, not reserved, free here and in the PKS;
+ *      "here" again under the lock: users/assign, users/cdb, .qmail)
  *   3. make the key pair in memory: PEK issued by the instance CA, PDK
  *      wrapped with the password
  *   4. journal "add ADDRESS PEK-DIGEST"
@@ -14,12 +15,16 @@
  *      accepted, and it can be sealed (step 5 happened first)
  *   8. remove the journal record
  * Recovery of "add": if the PKS holds a row with our PEK, steps 6-8 are
- * done again (roll forward); if not, any qmail file of ours is removed
- * (roll back). Until then the address accepts no mail (no users/cdb
- * entry), so nothing arrives that cannot be sealed.
+ * done again (roll forward); if it holds no row for the address, the
+ * qmail files are removed (roll back); if it holds another run's rows,
+ * the files are that run's and stay. Until then the address accepts no
+ * mail (no users/cdb entry), so nothing arrives that cannot be sealed.
  *
- * Delete: journal; users/assign + users/cdb (no more mail); the .qmail
- * file; the PKS rows; journal removed. Recovery finishes it.
+ * Delete: journal (with the key rows as listed now); users/assign +
+ * users/cdb (no more mail); the .qmail file; the PKS rows; journal
+ * removed. Recovery finishes it, deleting keys only while every row the
+ * PKS holds is one the record names (else the address was provisioned
+ * again, elsewhere, and the keys are the new subscriber's).
  */
 #ifndef SQ_PROVISION_H
 #define SQ_PROVISION_H
@@ -31,6 +36,7 @@
 #include <openssl/x509.h>
 
 #include "acctfiles.h"
+#include "maildir.h"
 #include "pksclient.h"
 #include "userid.h"
 
@@ -98,8 +104,27 @@ int prov_change_password(struct prov *p, const char *address,
 int prov_reset(struct prov *p, const char *address, const char *password,
                size_t pwlen, unsigned *version);
 
-/* Removes the account: qmail files, then (unless keep_keys) the PKS rows. */
-int prov_delete(struct prov *p, const char *address, int keep_keys,
-                unsigned *deleted_keys);
+enum {
+	PROV_KEEP_KEYS = 1,     /* remove the qmail files only */
+	PROV_KEYS_ONLY = 2,     /* delete the keys of an address with no
+	                         * account on this host (another host's) */
+	PROV_REMOVE_MAIL = 4    /* and the mailbox in $SQ_HOME/maildirs */
+};
+
+struct prov_deleted {
+	unsigned keys;                  /* key rows deleted */
+	char mailbox[MAILDIR_ID_SIZE];  /* the stored mail's mailbox id
+	                                 * (HASH-ROW), "" if no key named it */
+	int mail_here;                  /* maildirs/<mailbox> is on this host */
+	int mail_removed;               /* ... and was removed */
+};
+
+/* Removes the account: qmail files, then (unless PROV_KEEP_KEYS) the PKS
+ * rows. Without PROV_KEYS_ONLY only an account that is on this host
+ * (PROV_NOT_FOUND, why, if not); with it only keys of an address that is
+ * not (PROV_INVALID if it is). Stored mail stays unless
+ * PROV_REMOVE_MAIL, and then only a mailbox on this host. */
+int prov_delete(struct prov *p, const char *address, unsigned flags,
+                struct prov_deleted *out);
 
 #endif

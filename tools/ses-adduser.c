@@ -254,13 +254,50 @@ static void get_password(struct prov *p, const struct opts *o,
 	}
 }
 
+/* The inspection dialogue, from r (the result of wanted() or a note of
+ * a lost race, USERID_OK): until the address is free, or finish(). note,
+ * if not empty, is why the address is taken. */
+static void inspect(struct prov *p, const struct opts *o, int r,
+                    const char *note, char *local, char *domain, char *why,
+                    size_t whylen, char *address)
+{
+	char sugg[SUGGESTIONS][ADDR_MAX + 1];
+	size_t nsugg = 0;
+	for (;;) {
+		if (r < 0)
+			finish(o, EXIT_PERM, "cancelled", NULL, "no input", NULL, 0,
+			       NULL);
+		if (r == USERID_OK)
+			r = userid_inspect(local, domain, &p->reserved, prov_is_free, p,
+			                   address, sugg, SUGGESTIONS, &nsugg);
+		if (r == USERID_OK)
+			return;
+		if (r == USERID_UNAVAILABLE)
+			finish(o, EXIT_TEMP, "temporary", NULL, p->why, NULL, 0, NULL);
+		const char *what = r == USERID_TAKEN ? "taken" : "invalid";
+		if (r == USERID_TAKEN && note && *note)
+			snprintf(why, whylen, "%.250s", note);
+		else if (!*why || r == USERID_TAKEN)
+			snprintf(why, whylen, "%s", userid_strerror(r));
+		note = NULL;
+		if (o->yes)
+			finish(o, EXIT_PERM, what, r == USERID_TAKEN ? address : NULL,
+			       why, sugg, r == USERID_TAKEN ? nsugg : 0, NULL);
+		char problem[600];
+		snprintf(problem, sizeof problem, "%s%s%s",
+		         r == USERID_TAKEN ? address : "",
+		         r == USERID_TAKEN ? ": " : "", why);
+		*why = '\0';
+		r = choose(problem, sugg, r == USERID_TAKEN ? nsugg : 0, local,
+		           domain, why, whylen);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct prov p;
 	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1];
-	char address[ADDR_MAX + 1], why[256] = "";
-	char sugg[SUGGESTIONS][ADDR_MAX + 1];
-	size_t nsugg = 0;
+	char address[ADDR_MAX + 1], why[256] = "", note[256] = "";
 	log_init(argv[0]);
 	if (secret_nodump() < 0)
 		die_temp("4.3.0", "cannot disable core dumps");
@@ -274,52 +311,42 @@ int main(int argc, char **argv)
 		finish(&o, EXIT_DONE, "recovered", NULL, NULL, NULL, 0, NULL);
 	}
 
-	int r = wanted(&o, local, domain, why, sizeof why);
-	for (;;) {
-		if (r < 0)
-			finish(&o, EXIT_PERM, "cancelled", NULL, "no input", NULL, 0,
-			       NULL);
-		if (r == USERID_OK)
-			r = userid_inspect(local, domain, &p.reserved, prov_is_free, &p,
-			                   address, sugg, SUGGESTIONS, &nsugg);
-		if (r == USERID_OK)
-			break;
-		if (r == USERID_UNAVAILABLE)
-			finish(&o, EXIT_TEMP, "temporary", NULL, p.why, NULL, 0, NULL);
-		const char *what = r == USERID_TAKEN ? "taken" : "invalid";
-		if (!*why || r == USERID_TAKEN)
-			snprintf(why, sizeof why, "%s", userid_strerror(r));
-		if (o.yes)
-			finish(&o, EXIT_PERM, what, r == USERID_TAKEN ? address : NULL,
-			       why, sugg, r == USERID_TAKEN ? nsugg : 0, NULL);
-		char problem[600];
-		snprintf(problem, sizeof problem, "%s%s%s",
-		         r == USERID_TAKEN ? address : "",
-		         r == USERID_TAKEN ? ": " : "", why);
-		*why = '\0';
-		r = choose(problem, sugg, r == USERID_TAKEN ? nsugg : 0, local,
-		           domain, why, sizeof why);
-	}
-	check_domain(&p, &o, address);
-
 	struct rbuf in;
 	struct sbuf pw;
+	int have_pw = 0, r = wanted(&o, local, domain, why, sizeof why);
 	if (o.pwfd >= 0)
 		rbuf_init(&in, o.pwfd, 30000);
 	sbuf_init_secret(&pw, PASSWORD_MAX + 1);
-	get_password(&p, &o, o.pwfd >= 0 ? &in : NULL, address, &pw);
-	if (!o.yes) {
-		char line[16], prompt[400];
-		snprintf(prompt, sizeof prompt, "Create %s? [y/N] ", address);
-		if (tty_line(prompt, line, sizeof line) < 0 || (*line != 'y' &&
-		                                                 *line != 'Y'))
-			finish(&o, EXIT_PERM, "cancelled", address, "", NULL, 0, NULL);
-	}
 	struct prov_added added;
-	r = prov_add(&p, address, pw.s, pw.len, &added);
+	for (;;) {
+		inspect(&p, &o, r, note, local, domain, why, sizeof why, address);
+		check_domain(&p, &o, address);
+		/* after a lost race the password typed stays, if it fits the
+		 * new address */
+		if (!have_pw || prov_check_password(&p, address, pw.s ? pw.s : "",
+		                                    pw.len) != PROV_OK) {
+			sbuf_free(&pw);
+			sbuf_init_secret(&pw, PASSWORD_MAX + 1);
+			get_password(&p, &o, o.pwfd >= 0 ? &in : NULL, address, &pw);
+			have_pw = 1;
+		}
+		if (!o.yes) {
+			char line[16], prompt[400];
+			snprintf(prompt, sizeof prompt, "Create %s? [y/N] ", address);
+			if (tty_line(prompt, line, sizeof line) < 0 ||
+			    (*line != 'y' && *line != 'Y'))
+				finish(&o, EXIT_PERM, "cancelled", address, "", NULL, 0,
+				       NULL);
+		}
+		r = prov_add(&p, address, pw.s, pw.len, &added);
+		if (r != PROV_TAKEN)
+			break;
+		/* lost the race to another run: inspect again, which finds the
+		 * address taken and offers fresh suggestions */
+		snprintf(note, sizeof note, "%.250s", p.why);
+		r = USERID_OK;
+	}
 	sbuf_free(&pw);
-	if (r == PROV_TAKEN)
-		finish(&o, EXIT_PERM, "taken", address, p.why, NULL, 0, NULL);
 	if (r != PROV_OK)
 		finish(&o, EXIT_TEMP, "temporary", address, p.why, NULL, 0, NULL);
 	prov_close(&p);

@@ -68,9 +68,12 @@ int tty_password(const char *prompt, struct rbuf *in, struct sbuf *out)
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	struct rbuf rb;
 	rbuf_init(&rb, fd, -1);
-	int r = write(fd, prompt, strlen(prompt)) < 0 ||
-	        tcsetattr(fd, TCSAFLUSH, &quiet) < 0 ? -1 : read_line(&rb, out);
-	tcsetattr(fd, TCSAFLUSH, &old);
+	/* echo off before the prompt: a line typed as soon as the prompt
+	 * shows is neither echoed nor (as TCSAFLUSH would) thrown away, and
+	 * restoring it keeps what is typed ahead for the next prompt */
+	int r = tcsetattr(fd, TCSANOW, &quiet) < 0 ||
+	        write(fd, prompt, strlen(prompt)) < 0 ? -1 : read_line(&rb, out);
+	tcsetattr(fd, TCSADRAIN, &old);
 	if (write(fd, "\n", 1) < 0)
 		r = -1;
 	close(fd);

@@ -92,6 +92,8 @@ def live(home, address):
     """Whether users/cdb holds address (what makes it accept mail)."""
     local, domain = address.rsplit("@", 1)
     key = f"!{domain}-{local}".lower().encode() + b"\0"
+    if not os.path.exists(os.path.join(home, "users", "cdb")):
+        return False
     return cdb_get(os.path.join(home, "users", "cdb"), key) is not None
 
 
@@ -109,7 +111,54 @@ def state(pks, home, address):
     return rows, os.path.exists(dq), f"={domain}-{local}:" in assign
 
 
-tap.plan(41)
+def key_rows(address):
+    """The PKS rows of address: [(row, SHA-256 of the PEK, hex)]."""
+    st, doc = pks.call("GET", f"/v1/keys/{h(address)}", "provision")
+    if st != 200:
+        return []
+    return [(k["row"], hashlib.sha256(k["pek"].encode()).hexdigest())
+            for k in doc["keys"]]
+
+
+def inject(home, text, name="1.000000001.1"):
+    """A journal record, as a killed tool would have left it."""
+    with open(os.path.join(home, "users", "pending", name), "w") as f:
+        f.write(text)
+
+
+def pending_empty(home):
+    d = os.path.join(home, "users", "pending")
+    return not os.path.isdir(d) or not os.listdir(d)
+
+
+def recover(home):
+    return tool(home, "ses-adduser", "--recover")[0]
+
+
+def add_paused(home, address):
+    """ses-adduser --yes --json started, waiting where it reads the
+    password (fd 3, after the inspection): (process, found waiting)."""
+    env = dict(os.environ, SQ_HOME=home)
+    proc = subprocess.Popen(
+        ["sh", "-c", 'exec "$@" 3<&0', "sh", os.path.join(BIN, "ses-adduser"),
+         "--yes", "--json", "--new-domain", "--password-fd", "3", address],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            sc = open(f"/proc/{proc.pid}/syscall").read().split()
+        except OSError:
+            sc = []
+        # waiting for the password: poll() on fd 3 with rbuf's 30 s (curl
+        # polls its sockets with other timeouts)
+        if len(sc) > 3 and sc[0] == "7" and sc[2:4] == ["0x1", "0x7530"]:
+            return proc, True
+        time.sleep(0.05)
+    return proc, False
+
+
+tap.plan(59)
 pks = PKS()
 try:
     pks.start()
@@ -232,20 +281,35 @@ try:
 
     # --- concurrency ------------------------------------------------------------
     results = []
+    docs = []
 
     def racer(where, address):
-        results.append(add(where, address)[0])
+        rc, doc, out = add(where, address)
+        results.append(rc)
+        docs.append((rc, doc, out))
+
+    def losers_told():
+        """Every loser: refused as taken, with a reason and suggestions."""
+        lost = [(d, o) for rc, d, o in docs if rc != 0]
+        return all(d and d["result"] == "taken" and "taken" in d["reason"]
+                   and d.get("suggestions") for d, _ in lost), lost
     threads = [threading.Thread(target=racer, args=(home, "racer@example.org"))
                for _ in range(3)]
     [t.start() for t in threads]
     [t.join() for t in threads]
     tap.is_(sorted(results), [0, 100, 100],
             "three adds of one address on one host: exactly one succeeds")
+    told, lost = losers_told()
+    tap.ok(state(pks, home, "racer@example.org") == (1, True, True) and
+           live(home, "racer@example.org") and pending_empty(home) and told,
+           "one host: exactly one account (keys, files, live), no record "
+           "left, each loser told 'taken' with suggestions", lost)
     other = os.path.join(pks.home, "ah2")
     os.makedirs(other)
     os.chmod(other, 0o755)
     prepare(other, pks)
     results.clear()
+    docs.clear()
     threads = [threading.Thread(target=racer, args=(w, "racer2@example.org"))
                for w in (home, other, home, other)]
     results_race = results
@@ -255,6 +319,31 @@ try:
         t.join()
     tap.is_(sorted(results_race), [0, 100, 100, 100],
             "four adds from two application hosts: exactly one succeeds")
+    told, lost = losers_told()
+    st2 = [state(pks, w, "racer2@example.org") for w in (home, other)]
+    tap.ok(sorted(st2) == [(1, False, False), (1, True, True)] and
+           [live(w, "racer2@example.org") for w in (home, other)] ==
+           [s_[1] for s_ in st2] and pending_empty(home) and
+           pending_empty(other) and told,
+           "two hosts: one key row, the files and users/cdb entry on the "
+           "winner only, no record left, the losers told", (st2, lost))
+
+    # a loser at creation (PKS 409 after a free inspection) gets fresh
+    # suggestions, not a bare refusal
+    proc, paused = add_paused(home, "late@example.org")
+    won = add(other, "late@example.org")[0]
+    out, err = proc.communicate(PW + "\n", timeout=120)
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        doc = {}
+    tap.ok(paused and won == 0 and proc.returncode == 100 and
+           doc.get("result") == "taken" and
+           "meanwhile" in doc.get("reason", "") and doc.get("suggestions")
+           and state(pks, home, "late@example.org")[1:] == (False, False)
+           and pending_empty(home),
+           "a run that loses at creation reports 'taken' with suggestions "
+           "and leaves nothing", (paused, won, out, err))
 
     # --- kill -9 at every step, then recovery ------------------------------
     crash = os.path.join(HELPERS, "ses-adduser-crash")
@@ -305,54 +394,210 @@ try:
                f"kill -9 in delete after '{point}': recovery finishes it",
                (rc, out, state(pks, home, addr)))
 
+    for point in ("unassign", "delete"):
+        addr = f"keep.{point}@example.org"
+        add(home, addr)
+        rc, _, out = tool(home, "ses-deluser", "--yes", "--keep-keys", addr,
+                          crash=point, binary=dcrash)
+        rc2 = recover(home)
+        tap.ok(rc == -9 and rc2 == 0 and not live(home, addr) and
+               state(pks, home, addr) == (1, False, False) and
+               pending_empty(home),
+               f"kill -9 in delete --keep-keys after '{point}': recovery "
+               "removes the files and keeps the keys",
+               (rc, out, state(pks, home, addr)))
+
+    # --- recovery never touches what is not its own -----------------------
+    X = "readded@example.org"
+    add(home, X)
+    old_rows = key_rows(X)
+    tool(home, "ses-deluser", "--yes", X)
+    rc_b = add(other, X)[0]    # host B provisions it again meanwhile
+    inject(home, f"delete\n{X}\n\nrows {len(old_rows)}\n" +
+           "".join(f"{r} {d}\n" for r, d in old_rows))
+    rc = recover(home)
+    tap.ok(rc_b == 0 and rc == 0 and len(old_rows) == 1 and
+           state(pks, other, X) == (1, True, True) and live(other, X) and
+           key_rows(X) != old_rows and pending_empty(home),
+           "recovering a delete whose address was provisioned again on "
+           "another host keeps the new subscriber's keys", (rc, key_rows(X)))
+    inject(home, f"delete\n{X}\n\n")
+    rc = recover(home)
+    tap.ok(rc == 0 and state(pks, other, X) == (1, True, True) and
+           pending_empty(home),
+           "a delete record that names no rows (an older version's) "
+           "deletes no keys")
+    Y = "stays.live@example.org"
+    add(home, Y)
+    inject(home, f"add\n{Y}\n{'ab' * 32}\n")
+    rc = recover(home)
+    tap.ok(rc == 0 and state(pks, home, Y) == (1, True, True) and
+           live(home, Y) and pending_empty(home),
+           "recovering an add whose PEK is not in the PKS leaves a live "
+           "account with another PEK (its files and keys) alone",
+           state(pks, home, Y))
+
+    # --- ses-deluser and another host's account ---------------------------
+    Z = "elsewhere@example.org"
+    add(other, Z)
+    rc, _, out = tool(home, "ses-deluser", "--yes", Z)
+    tap.ok(rc == 100 and "--keys-only" in out and
+           state(pks, other, Z) == (1, True, True),
+           "without files here ses-deluser refuses to delete the keys", out)
+    rc, _, out = tool(home, "ses-deluser", "--yes", "--keys-only", Y)
+    tap.ok(rc == 100 and state(pks, home, Y) == (1, True, True),
+           "--keys-only refuses an account that is on this host", out)
+    rc, _, out = tool(home, "ses-deluser", "--yes", "--keys-only", Z)
+    tap.ok(rc == 0 and key_rows(Z) == [] and
+           state(pks, other, Z)[1:] == (True, True),
+           "--keys-only deletes the keys and nothing here or there", out)
+
+    # --- uniqueness on this host: users/assign as it is, .qmail files ----
+    assign = os.path.join(home, "users", "assign")
+    text = open(assign).read()
+    W = "assigned.only@example.org"
+    with open(assign, "w") as f:   # newer than users/cdb
+        f.write(text.replace("\n.\n", "\n=example.org-assigned.only:nobody:"
+                             "65534:65534:/nonexistent:-:x:\n.\n"))
+    rc, doc, out = add(home, W)
+    tap.ok(rc == 100 and doc["result"] == "taken" and key_rows(W) == [],
+           "an entry in users/assign not yet in users/cdb makes the address "
+           "taken", out)
+    with open(assign, "w") as f:
+        f.write(text)
+    V = "handmade@example.org"
+    dqv = os.path.join(home, "domains", "example.org", ".qmail-handmade")
+    with open(dqv, "w") as f:
+        f.write("./Maildir/\n")
+    rc, doc, out = add(home, V)
+    tap.ok(rc == 100 and doc["result"] == "taken" and key_rows(V) == [] and
+           open(dqv).read() == "./Maildir/\n",
+           "an existing .qmail file makes the address taken and stays as it "
+           "was", out)
+
+    # the check again under the lock: a .qmail file that appears after the
+    # inspection (another run here) is not overwritten, and no key is made
+    U = "appeared@example.org"
+    proc, paused = add_paused(home, U)
+    dqu = os.path.join(home, "domains", "example.org", ".qmail-appeared")
+    with open(dqu, "w") as f:
+        f.write("./Maildir/\n")
+    out, err = proc.communicate(PW + "\n", timeout=120)
+    tap.ok(paused and proc.returncode == 100 and '"taken"' in out and
+           key_rows(U) == [] and open(dqu).read() == "./Maildir/\n" and
+           pending_empty(home),
+           "under the lock the add checks the host again: a .qmail file made "
+           "after the inspection stays, and no key is made", (out, err))
+
+    # --- stored mail outlives the account ------------------------------
+    def mailbox(address):
+        rc, doc, _ = add(home, address)
+        md = os.path.join(home, "maildirs", f"{doc['hash']}-{doc['row']}")
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(md, sub))
+        with open(os.path.join(md, "new", "1.2.host,S=3,W=3"), "w") as f:
+            f.write("abc")
+        return md
+    md = mailbox("mail.kept@example.org")
+    rc, _, out = tool(home, "ses-deluser", "--yes", "mail.kept@example.org")
+    tap.ok(rc == 0 and os.path.basename(md) in out and
+           os.path.exists(os.path.join(md, "new", "1.2.host,S=3,W=3")),
+           "deletion leaves the stored mail and names its mailbox", out)
+    md = mailbox("mail.gone@example.org")
+    rc, _, out = tool(home, "ses-deluser", "--yes", "--remove-mail",
+                      "mail.gone@example.org")
+    tap.ok(rc == 0 and not os.path.exists(md) and "removed its mail" in out,
+           "--remove-mail removes the mailbox on this host", out)
+
     # --- the interactive dialogue on a terminal -------------------------
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ["SQ_HOME"] = home
-        os.execv(os.path.join(BIN, "ses-adduser"), ["ses-adduser"])
-    transcript = b""
+    def dialogue(*args):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.environ["SQ_HOME"] = home
+            os.execv(os.path.join(BIN, "ses-adduser"), ["ses-adduser"] +
+                     list(args))
+        return pid, fd
 
     def expect(text, answer, timeout=60):
-        global transcript
+        """Waits for text after what was matched before; answers it."""
+        global transcript, seen
         deadline = time.time() + timeout
-        while text.encode() not in transcript and time.time() < deadline:
+        while text.encode() not in transcript[seen:] and \
+                time.time() < deadline:
             r, _, _ = select.select([fd], [], [], 1)
             if r:
                 try:
                     transcript += os.read(fd, 4096)
                 except OSError:
                     break
-        found = text.encode() in transcript
-        if found and answer is not None:
+        at = transcript.find(text.encode(), seen)
+        if at < 0:
+            return False
+        seen = at + len(text)
+        if answer is not None:
             os.write(fd, answer.encode() + b"\r")
-            transcript += b"|"  # do not match the same prompt twice
-        return found
+        return True
+
+    def ended(pid, timeout=60):
+        """The exit status, or None (killed) if it does not end."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.WEXITSTATUS(status)
+            time.sleep(0.1)
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        return None
+    pid, fd = dialogue()
+    transcript, seen = b"", 0
     steps = [expect("address: ", "Jane Doe"), expect("Domain: ", "example.org")]
     # jane.doe is free: straight to the password
     steps += [expect("Password: ", "a fine password"),
               expect("Password again: ", "a fine password"),
               expect("[y/N]", "y")]
     steps.append(expect("created jane.doe@example.org", None))
-    _, status = os.waitpid(pid, 0)
-    tap.ok(all(steps) and os.WEXITSTATUS(status) == 0,
+    tap.ok(all(steps) and ended(pid) == 0,
            "the interactive dialogue creates an account", transcript)
     tap.ok(b"a fine password" not in transcript,
            "the password is not echoed")
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ["SQ_HOME"] = home
-        os.execv(os.path.join(BIN, "ses-adduser"), ["ses-adduser",
-                                                    "jane.doe@example.org"])
-    transcript = b""
+    pid, fd = dialogue("jane.doe@example.org")
+    transcript, seen = b"", 0
     steps = [expect("Choose a number", "2"),
              expect("Password: ", "another fine one"),
              expect("Password again: ", "another fine one"),
              expect("[y/N]", "y"),
              expect("created jane.doe01@example.org", None)]
-    _, status = os.waitpid(pid, 0)
-    tap.ok(all(steps) and os.WEXITSTATUS(status) == 0,
+    tap.ok(all(steps) and ended(pid) == 0,
            "a taken address offers suggestions; choosing one creates it",
            transcript)
+    pid, fd = dialogue("jane.doe@example.org")
+    transcript, seen = b"", 0
+    steps = [expect("Choose a number", "jane.other@example.org"),
+             expect("Password: ", "another fine one"),
+             expect("Password again: ", "another fine one"),
+             expect("Create jane.other@example.org? [y/N]", "y"),
+             expect("created jane.other@example.org", None)]
+    tap.ok(all(steps) and ended(pid) == 0,
+           "another address typed at the suggestion prompt is created",
+           transcript)
+    pid, fd = dialogue()
+    transcript, seen = b"", 0
+    steps = [expect("address: ", "Mary Ann"),
+             expect("Domain: ", "example.org"),
+             expect("Password: ", "another fine one"),
+             expect("Password again: ", "another fine one"),
+             expect("Create mary.ann@example.org? [y/N]", None)]
+    # another host takes the address while the operator confirms
+    won = add(other, "mary.ann@example.org")[0]
+    steps += [won == 0 and os.write(fd, b"y\r") > 0,
+              expect("taken meanwhile", None),
+              expect("Choose a number", "1"),
+              expect("[y/N]", "y"),
+              expect("created maryann@example.org", None)]
+    tap.ok(all(steps) and ended(pid) == 0,
+           "a dialogue that loses the race at creation goes back to the "
+           "choice with fresh suggestions, keeping the password", transcript)
 finally:
     pks.stop()
 tap.done()

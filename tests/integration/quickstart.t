@@ -41,7 +41,7 @@ def quickstart_block():
 taken = [p for p in PORTS if busy(p)]
 if taken:
     tap.skip_all(f"ports {taken} are in use (a make run of your own?)")
-tap.plan(5)
+tap.plan(6)
 work = tempfile.mkdtemp(prefix="sqquick.", dir="/tmp")
 os.chmod(work, 0o755)
 inst = os.path.join(work, "instance")
@@ -85,6 +85,11 @@ try:
     tap.ok(code == 250 and proc.read_text(os.path.join(
         inst, "control", "postmaster")) == "demo@example.org\n",
         "postmaster is taken, as the demo subscriber", code)
+    # the demo subscriber removed: the next start makes it again
+    gone = subprocess.run([os.path.join(tap.build_dir(), "bin", "ses-deluser"),
+                           "--yes", "demo@example.org"], capture_output=True,
+                          text=True, timeout=120,
+                          env=dict(os.environ, SQ_HOME=inst))
     t0 = time.time()
     run.send_signal(signal.SIGTERM)
     try:
@@ -103,6 +108,28 @@ try:
            "SIGTERM stops everything it started",
            f"after {time.time() - t0:.1f} s, exit {run.poll()}, left: {left}"
            + proc.read_text(log.name)[-1500:])
+    log2 = open(os.path.join(work, "run2.log"), "wb")
+    run = subprocess.Popen(["sh", os.path.join(ROOT, "tools", "run-instance"),
+                            tap.build_dir()], cwd=ROOT, stdout=log2,
+                           stderr=log2, env=dict(os.environ, SQ_RUN_DIR=inst),
+                           start_new_session=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and run.poll() is None and \
+            b"Press Ctrl-C" not in open(log2.name, "rb").read():
+        time.sleep(0.2)
+    text = proc.read_text(log2.name)
+    password = open(os.path.join(inst, "demo-password")).read().strip()
+    assign = open(os.path.join(inst, "users", "assign")).read()
+    tap.ok(gone.returncode == 0 and "Press Ctrl-C" in text and
+           f"password     {password}" in text and
+           "=example.org-demo:" in assign,
+           "a start without the demo subscriber makes it again and shows it",
+           gone.stdout + gone.stderr + text[-2000:])
+    run.send_signal(signal.SIGTERM)
+    try:
+        run.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        pass
 finally:
     if run.poll() is None:
         os.killpg(run.pid, signal.SIGKILL)

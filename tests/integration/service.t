@@ -307,6 +307,11 @@ def mail_host(work, nobody):
         compiled = [tcprules(ctl, n) for n in ("tcp.smtp", "tcp.pop3")]
         assert all(c.returncode == 0 for c in compiled), compiled
 
+        # a provisioning tool killed midway: sq-smtpd's start recovers it
+        pending = os.path.join(m.home, "users", "pending")
+        os.makedirs(pending, mode=0o700, exist_ok=True)
+        with open(os.path.join(pending, "1.000000001.1"), "w") as f:
+            f.write("add\nghost@example.org\n" + "ab" * 32 + "\n")
         sock = os.path.join(m.home, "run", "sealer")
         if os.path.exists(sock):    # the fixture's sealer's, gone
             os.unlink(sock)
@@ -320,6 +325,14 @@ def mail_host(work, nobody):
         tap.is_(wait(lambda: smtp_greeting(smtp)), 220,
                 "sq-smtpd: the rendered run script listens on "
                 "control/smtp-listen and greets 220")
+        log = os.path.join(m.home, "service", "sq-smtpd", "log", "main",
+                           "current")
+        tap.ok(not os.listdir(pending) and
+               wait(lambda: "recovered an interrupted add of ghost@example.org"
+                    in open(log).read() if os.path.exists(log) else None, 10),
+               "sq-smtpd's run script finishes or undoes a provisioning "
+               "record (ses-adduser --recover) before it listens",
+               open(log).read() if os.path.exists(log) else "no log")
         s = smtplib.SMTP("127.0.0.1", smtp, timeout=30)
         try:
             refused = s.sendmail("alice@remote.example", [A],
@@ -375,7 +388,7 @@ def main():
         tap.skip_all("not installed: " + " ".join(missing) +
                      " (daemontools, ucspi-tcp, shellcheck)")
     nobody = pwd.getpwnam(USER).pw_uid
-    tap.plan(1 + 6 + 6 + 2 * len(SERVICES) + 8)
+    tap.plan(1 + 6 + 6 + 2 * len(SERVICES) + 9)
     work = tempfile.mkdtemp(prefix="sqservice.")
     try:
         pks_edh(work, nobody)
