@@ -660,6 +660,8 @@ static void tls_server_gives_up(void *arg)
 	netio_reply(&io, "220 go ahead");
 	netio_set_timeout(&io, 300);
 	int r = netio_starttls(&io);
+	/* says how far it came, for the failure message */
+	fprintf(stderr, r == 0 ? "handshake done; " : "handshake failed; ");
 	if (h->after_handshake) {
 		if (r < 0)
 			_exit(3);
@@ -723,7 +725,8 @@ Suite *module_suite(void)
 	tcase_add_test(tc, too_many_queued_replies_break_the_connection);
 	tcase_add_test(tc, a_closed_peer_fails_the_write_and_stays_broken);
 	/* BUG: netio_send (and netio_flush) wait with poll(POLLOUT) and then
-	 * write(2) everything left on a blocking socket: over TCP, poll says
+	 * write(2) everything left on a blocking socket (SSL_write does the
+	 * same under TLS): over TCP, poll says
 	 * writable while there is some room, and the write then blocks until
 	 * the whole body is taken, for ever if the client stops reading. A
 	 * POP3 client that RETRs a large message and reads nothing holds a
