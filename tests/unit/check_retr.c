@@ -254,6 +254,41 @@ START_TEST(fetch_sends_a_large_message_exactly)
 }
 END_TEST
 
+/* A listing longer than the 64 KiB of replies netio holds goes out as it
+ * is made, whole and in order. */
+START_TEST(a_long_listing_is_sent_whole)
+{
+	enum { N = 2500 };
+	char dir[4300], name[64], script[1024];
+	struct sbuf want;
+	struct maildir md;
+	size_t outlen;
+	ck_assert_int_eq(maildir_open(&md, F.cfg.maildirs, F.box, 1), 0);
+	maildir_close(&md);
+	snprintf(dir, sizeof dir, "%s/maildirs/%s/new", F.dir, F.box);
+	sbuf_init(&want, 1 << 20);
+	sbuf_printf(&want, GREETING "235 2.7.0 authenticated\r\n"
+	            "250 2.0.0 %s selected\r\n", F.box);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof name, "%d.M1P1V1I%x.edhtest,S=%d,W=%d",
+		         1700000000 + i, i, 3000 + i, 1000 + i);
+		write_file(dir, name, "x", 1);
+		sbuf_printf(&want, "250-%d.M1P1V1I%x.edhtest %d %d\r\n",
+		            1700000000 + i, i, 3000 + i, 1000 + i);
+	}
+	sbuf_printf(&want, "250 2.0.0 %d messages\r\n221 2.0.0 closing\r\n",
+	            N);
+	ck_assert_uint_gt(want.len, 65536);
+	snprintf(script, sizeof script, "%s\r\nMAILBOX %s\r\nLIST\r\nQUIT\r\n",
+	         F.auth, F.box);
+	char *got = session_len(script, strlen(script), 0, 5000, &outlen);
+	ck_assert_uint_eq(outlen, want.len);
+	ck_assert_int_eq(memcmp(got, want.s, want.len), 0);
+	free(got);
+	sbuf_free(&want);
+}
+END_TEST
+
 START_TEST(a_mailbox_never_delivered_to_is_empty)
 {
 	char script[4096], want[4096];
@@ -443,6 +478,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, nothing_but_noop_and_quit_before_auth);
 	tcase_add_test(tc, list_fetch_and_delete_a_mailbox);
 	tcase_add_test(tc, fetch_sends_a_large_message_exactly);
+	tcase_add_test(tc, a_long_listing_is_sent_whole);
 	tcase_add_test(tc, a_mailbox_never_delivered_to_is_empty);
 	tcase_add_test(tc, bad_commands_and_arguments_are_refused);
 	tcase_add_test(tc, a_refused_mailbox_keeps_the_selection);
