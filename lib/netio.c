@@ -2,6 +2,7 @@
  * netio - a server's connection. See netio.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,9 +27,28 @@ static int wait_for(int fd, short events, int timeout_ms)
 	return r;
 }
 
+/* The connection's descriptors do not block (netio_init): every read and
+ * write, OpenSSL's included, waits in poll(2) under the timeout, never in
+ * the kernel. A descriptor that blocked would let a client that stops
+ * reading, or sends half a TLS record, hold the process for ever. */
+static void set_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Whether a read or write that returned r should be tried again after
+ * another wait. */
+static int again(ssize_t r)
+{
+	return r < 0 && (errno == EINTR || errno == EAGAIN ||
+	                 errno == EWOULDBLOCK);
+}
+
 static ssize_t tls_read(struct netio *io, void *buf, size_t n)
 {
-	/* the socket blocks: wait (with the timeout) before OpenSSL would */
+	/* wait (with the timeout) before asking OpenSSL */
 	if (SSL_pending(io->ssl) == 0 &&
 	    wait_for(io->rfd, POLLIN, io->timeout_ms) <= 0)
 		return -1;
@@ -60,11 +80,11 @@ static ssize_t source(void *ctx, void *buf, size_t n)
 		return -1;
 	if (io->ssl)
 		return tls_read(io, buf, n);
-	if (wait_for(io->rfd, POLLIN, io->timeout_ms) <= 0)
-		return -1;
 	ssize_t r;
-	while ((r = read(io->rfd, buf, n)) < 0 && errno == EINTR)
-		;
+	do {
+		if (wait_for(io->rfd, POLLIN, io->timeout_ms) <= 0)
+			return -1;
+	} while (again(r = read(io->rfd, buf, n)));
 	return r;
 }
 
@@ -74,6 +94,8 @@ void netio_init(struct netio *io, int rfd, int wfd, int timeout_ms)
 	io->rfd = rfd;
 	io->wfd = wfd;
 	io->timeout_ms = timeout_ms;
+	set_nonblocking(rfd);
+	set_nonblocking(wfd);
 	rbuf_init(&io->in, rfd, timeout_ms);
 	rbuf_set_source(&io->in, source, io);
 	sbuf_init_secret(&io->out, REPLIES_MAX); /* POP3 sends plaintext */
@@ -92,6 +114,8 @@ void netio_fini(struct netio *io)
 	}
 	SSL_CTX_free(io->ctx);
 	sbuf_free(&io->out);
+	/* what the client said, a POP3 password among it */
+	explicit_bzero(io->in.buf, sizeof io->in.buf);
 	io->ssl = NULL;
 	io->ctx = NULL;
 }
@@ -120,11 +144,11 @@ static int write_some(struct netio *io, const char *p, size_t n)
 				return -1;
 		}
 	}
-	if (wait_for(io->wfd, POLLOUT, io->timeout_ms) <= 0)
-		return -1;
 	ssize_t w;
-	while ((w = write(io->wfd, p, n)) < 0 && errno == EINTR)
-		;
+	do {
+		if (wait_for(io->wfd, POLLOUT, io->timeout_ms) <= 0)
+			return -1;
+	} while (again(w = write(io->wfd, p, n > 65536 ? 65536 : n)));
 	return w <= 0 ? -1 : (int)w;
 }
 

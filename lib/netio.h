@@ -24,6 +24,8 @@ struct netio {
 	int broken;                     /* a write failed: nothing more goes */
 };
 
+/* Makes rfd and wfd non-blocking: every wait is poll(2)'s, under the
+ * timeout. netio_fini wipes what was read (passwords among it). */
 void netio_init(struct netio *io, int rfd, int wfd, int timeout_ms);
 /* Changes the timeout of every later read and write (a configuration read
  * after the connection was set up). */

@@ -21,12 +21,12 @@ static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		hangup = 1;
-	else
+	else if (sig != SIGCHLD) /* SIGCHLD only ends the wait */
 		stopping = 1;
 }
 
 static pid_t spawn(unsigned long i, void (*worker)(unsigned long, void *),
-                   void *arg)
+                   void *arg, const sigset_t *unblocked)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -38,6 +38,8 @@ static pid_t spawn(unsigned long i, void (*worker)(unsigned long, void *),
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		sigprocmask(SIG_SETMASK, unblocked, NULL);
 		worker(i, arg);
 		_exit(0);
 	}
@@ -53,6 +55,28 @@ static void signal_all(const pid_t *pids, unsigned long n, int sig)
 			kill(pids[i], sig);
 }
 
+/* Replaces the worker in slot i that died; exits when workers keep dying
+ * at once. */
+static void replace(unsigned long i, pid_t dead, int status, pid_t *pids,
+                    time_t *started, unsigned long n, unsigned *quick_deaths,
+                    void (*worker)(unsigned long, void *), void *arg,
+                    const sigset_t *unblocked)
+{
+	log_msg(SQLOG_ALERT, "worker %ld ended (status %d); starting another",
+	        (long)dead, status);
+	/* workers that die at once, again and again, will not get better by
+	 * being restarted */
+	*quick_deaths = time(NULL) - started[i] < 5 ? *quick_deaths + 1 : 0;
+	if (*quick_deaths >= 5) {
+		signal_all(pids, n, SIGTERM);
+		die_temp("4.3.0", "workers keep failing at start; see the lines "
+		         "above");
+	}
+	sleep(1); /* no tight loop if workers die at once */
+	started[i] = time(NULL);
+	pids[i] = spawn(i, worker, arg, unblocked);
+}
+
 void prefork_run(unsigned long n, void (*worker)(unsigned long i, void *arg),
                  void *arg)
 {
@@ -60,47 +84,44 @@ void prefork_run(unsigned long n, void (*worker)(unsigned long i, void *arg),
 	time_t started[PREFORK_MAX];
 	unsigned quick_deaths = 0;
 	struct sigaction sa;
+	sigset_t handled, unblocked;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&handled);
+	int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	for (size_t k = 0; k < sizeof sigs / sizeof *sigs; k++) {
+		sigaction(sigs[k], &sa, NULL);
+		sigaddset(&handled, sigs[k]);
+	}
+	/* The signals are blocked except inside sigsuspend: one that comes
+	 * while a death is handled (the pause before a restart included)
+	 * waits there, and is acted on before the loop sleeps again. */
+	sigprocmask(SIG_BLOCK, &handled, &unblocked);
 	if (n > PREFORK_MAX)
 		n = PREFORK_MAX;
 	for (unsigned long i = 0; i < n; i++) {
 		started[i] = time(NULL);
-		pids[i] = spawn(i, worker, arg);
+		pids[i] = spawn(i, worker, arg, &unblocked);
 	}
 	while (!stopping) {
-		int status;
-		pid_t dead = waitpid(-1, &status, 0);
 		if (hangup) {
 			hangup = 0;
 			signal_all(pids, n, SIGHUP);
 		}
-		if (dead <= 0 || stopping)
+		int status;
+		pid_t dead = waitpid(-1, &status, WNOHANG);
+		if (dead <= 0) {
+			sigsuspend(&unblocked);
 			continue;
-		for (unsigned long i = 0; i < n; i++) {
-			if (pids[i] != dead)
-				continue;
-			log_msg(SQLOG_ALERT, "worker %ld ended (status %d); "
-			        "starting another", (long)dead, status);
-			/* workers that die at once, again and again, will not
-			 * get better by being restarted */
-			quick_deaths = time(NULL) - started[i] < 5 ? quick_deaths + 1
-			                                           : 0;
-			if (quick_deaths >= 5) {
-				signal_all(pids, n, SIGTERM);
-				die_temp("4.3.0", "workers keep failing at start; "
-				         "see the lines above");
-			}
-			sleep(1); /* no tight loop if workers die at once */
-			started[i] = time(NULL);
-			pids[i] = spawn(i, worker, arg);
 		}
+		for (unsigned long i = 0; i < n && !stopping; i++)
+			if (pids[i] == dead)
+				replace(i, dead, status, pids, started, n,
+				        &quick_deaths, worker, arg, &unblocked);
 	}
 	signal_all(pids, n, SIGTERM);
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
+	sigprocmask(SIG_SETMASK, &unblocked, NULL);
 	log_msg(SQLOG_INFO, "stopped");
 }

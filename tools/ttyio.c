@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -53,8 +54,43 @@ int tty_line(const char *prompt, char *out, size_t n)
 	return r;
 }
 
+/* The terminal whose echo is off, and how to put it back, for a signal
+ * that ends the tool during the password prompt: ^C must not leave the
+ * user's shell without echo. */
+static int quiet_fd = -1;
+static struct termios quiet_saved;
+static const int ending[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define NENDING (sizeof ending / sizeof *ending)
+
+static void restore_and_end(int sig)
+{
+	if (quiet_fd >= 0)
+		tcsetattr(quiet_fd, TCSANOW, &quiet_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Catches the ending signals while echo is off (on) or puts back what
+ * was there (off). */
+static void guard_echo(int on, int fd, const struct termios *saved,
+                       struct sigaction *was)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = restore_and_end;
+	if (on) {
+		quiet_saved = *saved;
+		quiet_fd = fd;
+	}
+	for (size_t i = 0; i < NENDING; i++)
+		sigaction(ending[i], on ? &sa : &was[i], on ? &was[i] : NULL);
+	if (!on)
+		quiet_fd = -1;
+}
+
 int tty_password(const char *prompt, struct rbuf *in, struct sbuf *out)
 {
+	struct sigaction was[NENDING];
 	if (in)
 		return read_line(in, out);
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
@@ -71,9 +107,11 @@ int tty_password(const char *prompt, struct rbuf *in, struct sbuf *out)
 	/* echo off before the prompt: a line typed as soon as the prompt
 	 * shows is neither echoed nor (as TCSAFLUSH would) thrown away, and
 	 * restoring it keeps what is typed ahead for the next prompt */
+	guard_echo(1, fd, &old, was);
 	int r = tcsetattr(fd, TCSANOW, &quiet) < 0 ||
 	        write(fd, prompt, strlen(prompt)) < 0 ? -1 : read_line(&rb, out);
 	tcsetattr(fd, TCSADRAIN, &old);
+	guard_echo(0, fd, &old, was);
 	if (write(fd, "\n", 1) < 0)
 		r = -1;
 	close(fd);
