@@ -29,7 +29,7 @@ def q(address):
     return urllib.parse.quote(address, safe="")
 
 
-tap.plan(93)
+tap.plan(94)
 pks = PKS(control={"pksloginbackoff": "2\n", "pksloginlock": "4\n",
                    "timeoutpksd": "3\n"})
 try:
@@ -199,28 +199,51 @@ try:
     # --- the allow-list -------------------------------------------------------
     st, _ = pks.call("GET", "/v1/health", "deliver", interface="127.0.0.2")
     tap.is_(st, 0, "credentials that work from 127.0.0.1 fail from 127.0.0.2")
-    s = socket.create_connection(("127.0.0.1", pks.port), 5)
-    s.close()
-    raw = socket.socket()
-    raw.bind(("127.0.0.2", 0))
-    raw.settimeout(5)
-    raw.connect(("127.0.0.1", pks.port))
     ctx = ssl.create_default_context(cafile=os.path.join(pks.home, "control",
                                                          "ca.pem"))
-    got = b""
+
+    def refused_peer(payload):
+        """Connects from 127.0.0.2, sends payload and reads to the end:
+        (bytes received, how it ended, seconds waited)."""
+        raw = socket.socket()
+        raw.bind(("127.0.0.2", 0))
+        raw.settimeout(5)   # beyond timeoutpksd (3 s)
+        raw.connect(("127.0.0.1", pks.port))
+        started, got, how = time.time(), b"", "eof"
+        try:
+            if payload:
+                raw.sendall(payload)
+            while True:
+                chunk = raw.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except socket.timeout:
+            how = "timeout"
+        except OSError as e:
+            how = f"error {e}"
+        raw.close()
+        return got, how, time.time() - started
+
+    refusal = "127.0.0.2: address not allowed; connection closed"
+    before = pks.log_text().count(refusal)
+    got, how, waited = refused_peer(b"")
+    tap.ok(got == b"" and how == "eof" and waited < 1,
+           f"a silent refused peer sees EOF at once ({how}, {waited:.2f} s)")
+    # a real ClientHello, made by Python's TLS client into a memory BIO
+    into, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tlsobj = ctx.wrap_bio(into, out, server_hostname="127.0.0.1")
     try:
-        raw.sendall(b"\x16\x03\x01\x00\x05hello")   # a ClientHello's start
-        while True:
-            chunk = raw.recv(4096)
-            if not chunk:
-                break
-            got += chunk
-    except OSError:
+        tlsobj.do_handshake()
+    except ssl.SSLWantReadError:
         pass
-    raw.close()
-    tap.is_(got, b"", "a refused address is closed before any TLS byte")
-    tap.ok("127.0.0.2: address not allowed" in pks.log_text(),
-           "the refusal is logged with the address")
+    hello = out.read()
+    got, how, waited = refused_peer(hello)
+    tap.ok(hello[:1] == b"\x16" and got == b"" and how == "eof" and waited < 1,
+           f"a refused peer's ClientHello gets no byte back, then EOF "
+           f"({len(got)} octets, {how}, {waited:.2f} s)")
+    tap.is_(pks.log_text().count(refusal) - before, 2,
+            "each refusal is logged with the address")
 
     # --- what the database holds -------------------------------------
     dump = subprocess.run(["mariadb-dump", "--no-defaults", "-S",
