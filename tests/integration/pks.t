@@ -29,7 +29,7 @@ def q(address):
     return urllib.parse.quote(address, safe="")
 
 
-tap.plan(94)
+tap.plan(96)
 pks = PKS(control={"pksloginbackoff": "2\n", "pksloginlock": "4\n",
                    "timeoutpksd": "3\n"})
 try:
@@ -270,15 +270,33 @@ try:
     pks.db.sql(f"UPDATE keyrow SET addr_hash = {int(h(A), 16)} "
                f"WHERE row_id = {rowb}", "pks")
     st, doc = pks.call("GET", f"/v1/keys/{h(A)}", "deliver")
-    tap.ok(st == 200 and rowb not in [k["row"] for k in doc["keys"]],
-           "a row copied to another hash does not open and is not served")
-    tap.ok(f"row {rowb} " in pks.log_text(), "and it is reported in the log")
-    pks.db.sql(f"UPDATE keyrow SET addr_hash = {int(h(B), 16)}, "
+    tap.ok(st == 503 and doc and doc["error"] == "row_unreadable",
+           "a row copied to another hash does not open: that hash's PEK "
+           "lookup is 503 row_unreadable, nothing served", (st, doc))
+    st, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
+    tap.ok(st == 503 and doc and doc["error"] == "row_unreadable",
+           "and so is its PDK lookup", (st, doc))
+    tap.ok(f"row {rowb} (hash {h(A)}): seal does not open" in pks.log_text(),
+           "the row is reported in the log with its id and hash")
+    # a newer version of B, tampered with: no fall-back to version 1
+    pks.db.sql(f"UPDATE keyrow SET addr_hash = {int(h(B), 16)} "
+               f"WHERE row_id = {rowb}", "pks")
+    pekb2, pdkb2 = pks.make_key(B, "second password")
+    st, doc = pks.call("POST", f"/v1/keys/{h(B)}/versions", "provision",
+                       {"address": B, "pek": pekb2, "pdk": pdkb2})
+    rowb2 = doc["row"]
+    pks.db.sql(f"UPDATE keyrow SET "
                f"sealed_blob = CONCAT(LEFT(sealed_blob, 40), "
                f"CHAR(ASCII(SUBSTR(sealed_blob, 41, 1)) ^ 1), "
-               f"SUBSTR(sealed_blob, 42)) WHERE row_id = {rowb}", "pks")
+               f"SUBSTR(sealed_blob, 42)) WHERE row_id = {rowb2}", "pks")
     st, doc = pks.call("GET", f"/v1/keys/{h(B)}", "deliver")
-    tap.ok(st == 404, "a tampered row fails to open and is not served")
+    tap.ok(st == 503 and doc and doc["error"] == "row_unreadable",
+           "a tampered newest version is reported (503), not replaced by "
+           "the older version", (st, doc))
+    st, doc = pks.call("GET", f"/v1/keys/{h(B)}/pdk", "login")
+    tap.ok(st == 503 and doc and doc["error"] == "row_unreadable" and
+           pdkb.splitlines()[3] not in str(doc),
+           "the PDK lookup too, without any PDK", (st, doc))
     out = pks.ctl("keys", h(B))
     tap.ok("seal BROKEN" in out, "pks-ctl keys reports the broken row")
     r = subprocess.run([os.path.join(pks.bin, "pks-ctl"), "rotate"],
@@ -287,9 +305,11 @@ try:
     tap.ok(r.returncode == 111 and "row remove" in r.stderr,
            "a rotation stops at the broken row and says how to go on",
            r.stderr)
-    pks.ctl("row", "remove", str(rowb))
-    tap.ok("no rows" in pks.ctl("keys", h(B)),
-           "pks-ctl row remove takes the broken row out")
+    pks.ctl("row", "remove", str(rowb2))
+    st, doc = pks.call("GET", f"/v1/keys/{h(B)}", "deliver")
+    tap.ok("BROKEN" not in pks.ctl("keys", h(B)) and st == 200 and
+           [k["row"] for k in doc["keys"]] == [rowb],
+           "pks-ctl row remove takes the broken row out; the rest is served")
 
     # --- concurrent creates of one address: exactly one wins ----------------
     import threading
