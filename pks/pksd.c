@@ -353,7 +353,7 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
 	snprintf(capath, sizeof capath, "%s/ca.pem", cfg->ctldir);
 	if (!(ca = pki_cert_load(capath)))
 		die_temp("4.3.0", "cannot read %s", capath);
-	if (keyring_open(&kr, cfg->keydir) < 0)
+	if (keyring_open(&kr, cfg->keydir, geteuid()) < 0)
 		die_temp("4.3.0", "PKS key: %s", kr.error);
 	/* A database down at start is an outage like any other: 503s until
 	 * it is back, not a worker that dies and respawns. */
@@ -420,7 +420,7 @@ static void preflight(struct config *cfg)
 	if (!ca)
 		die_temp("4.3.0", "cannot read %s", capath);
 	X509_free(ca);
-	if (keyring_open(&kr, cfg->keydir) < 0)
+	if (keyring_open(&kr, cfg->keydir, geteuid()) < 0)
 		die_temp("4.3.0", "PKS key: %s", kr.error);
 	keyring_close(&kr);
 	struct db *db = db_connect(&cfg->db, why, sizeof why);

@@ -31,7 +31,7 @@ def q(address):
     return urllib.parse.quote(address, safe="")
 
 
-tap.plan(97)
+tap.plan(104)
 pks = PKS(control={"pksloginbackoff": "2\n", "pksloginlock": "4\n",
                    "timeoutpksd": "3\n"})
 try:
@@ -66,6 +66,39 @@ try:
     tap.ok("bad credentials" in log and "wrong-secret" not in log and
            pks.cred["deliver"].split(":")[1] not in log,
            "failed logins are logged with the client id, never the secret")
+
+    # --- pks-ctl client list and remove ---------------------------------
+    ids = {role: pks.cred[role].split(":")[0] for role in pks.cred}
+    listing = pks.ctl("client", "list")
+    rows_seen = {tuple(line.split()[:2]) for line in listing.splitlines()}
+    tap.ok(all((ids[r], r) in rows_seen for r in ids) and
+           not any(pks.cred[r].split(":")[1] in listing for r in ids),
+           "pks-ctl client list shows every client's id and role, never a "
+           "secret", listing)
+    doomed = pks.ctl("client", "add", "deliver", "to be removed").strip()
+    doomed_id = doomed.split(":")[0]
+    oks = [pks.call("GET", "/v1/health", cred=doomed)[0] for _ in range(4)]
+    tap.ok(oks == [200] * 4, "a new client is let in (and cached)", oks)
+    out = pks.ctl("client", "remove", doomed_id)
+    removed = time.time()
+    st = 200
+    while st != 401 and time.time() - removed < 7:
+        st = pks.call("GET", "/v1/health", cred=doomed)[0]
+        time.sleep(0.2)
+    time.sleep(max(0, removed + 5.5 - time.time()))   # every worker's cache
+    after = [pks.call("GET", "/v1/health", cred=doomed)[0] for _ in range(4)]
+    tap.ok(f"removed client {doomed_id}" in out and st == 401 and
+           after == [401] * 4,
+           "a removed client gets 401 once the 5 s client cache has passed",
+           (out, st, after))
+    tap.ok(doomed_id not in [line.split()[0] for line in
+                             pks.ctl("client", "list").splitlines()],
+           "and is gone from pks-ctl client list")
+    r = subprocess.run([os.path.join(pks.bin, "pks-ctl"), "client", "remove",
+                        doomed_id], env=dict(os.environ, SQ_HOME=pks.home),
+                       capture_output=True, text=True)
+    tap.ok(r.returncode == 100 and f"no client {doomed_id}" in r.stderr,
+           "removing it again: exit 100, no such client", r.stderr)
 
     # --- create, read, roles ------------------------------------------
     st, doc = pks.call("POST", "/v1/keys", "provision",
@@ -463,6 +496,25 @@ try:
     tap.ok(r.returncode == 111 and "pksallow line 2" in r.stderr,
            "a bad control/pksallow stops pksd with 111 and the line", r.stderr)
     pks.control("pksallow", "127.0.0.1\n")
+    keyfile = os.path.join(pks.home, "pks", "pks.key")
+    os.chmod(keyfile, 0o600)
+    r = subprocess.run(argv, env=dict(os.environ, SQ_HOME=pks.home),
+                       capture_output=True, text=True, timeout=30)
+    os.chmod(keyfile, 0o400)
+    tap.ok(r.returncode == 111 and "pks.key: mode must be exactly 0400" in
+           r.stderr, "a PKS key of mode 0600 stops pksd with 111", r.stderr)
+    if pks.as_root:
+        owner = os.stat(keyfile)
+        os.chown(keyfile, 0, 0)
+        r = subprocess.run(argv, env=dict(os.environ, SQ_HOME=pks.home),
+                           capture_output=True, text=True, timeout=30)
+        os.chown(keyfile, owner.st_uid, owner.st_gid)
+        tap.ok(r.returncode == 111 and "pks.key: must be owned by uid "
+               f"{owner.st_uid}" in r.stderr,
+               "a PKS key owned by another user stops pksd with 111",
+               r.stderr)
+    else:
+        tap.skip("chown needs root")
     pks.start_pksd()
 
     # --- rotation -------------------------------------------------------
