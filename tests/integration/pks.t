@@ -5,6 +5,7 @@ paths, every role, 401/403, the login lockout, the allow-list, what the
 database holds, tampered and moved rows, a forced 32-bit collision, hostile
 input, a MariaDB restart under a running pksd, and a key rotation."""
 import base64
+import calendar
 import hashlib
 import os
 import re
@@ -31,7 +32,7 @@ def q(address):
     return urllib.parse.quote(address, safe="")
 
 
-tap.plan(104)
+tap.plan(122)
 pks = PKS(control={"pksloginbackoff": "2\n", "pksloginlock": "4\n",
                    "timeoutpksd": "3\n"})
 try:
@@ -214,17 +215,29 @@ try:
     # --- login failures: backoff, then lockout ---------------------------
     fails = []
     for _ in range(4):
+        sent = time.time()
         st, doc = pks.call("POST", f"/v1/keys/{h(A)}/rows/{row}/login-failure",
                            "login")
-        fails.append((st, doc["failures"], doc["locked_until"]))
+        fails.append((st, doc["failures"], doc["locked_until"], sent))
     tap.ok([f[1] for f in fails] == [1, 2, 3, 4] and fails[0][2] is None
            and fails[2][2] is not None, "failures are counted, delays begin",
            fails)
+    # pksloginbackoff 2, pksloginlock 4, pksloginlocktime 3600: no delay,
+    # then 2^0 and 2^1 s, then the lock; the reply's times are whole seconds
+    def epoch(text):
+        return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
+    waits = [f[2] and epoch(f[2]) - f[3] for f in fails]
+    tap.ok(waits[0] is None and
+           all(-1 <= w - want <= 2.5 for w, want in
+               zip(waits[1:], (1, 2, 3600))),
+           "locked_until is now + 2^(n - pksloginbackoff) s before the lock, "
+           "now + pksloginlocktime at it", waits)
     st, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
     tap.ok(len(doc["keys"]) == 2 and
-           all("pdk" not in k and "locked_until" in k for k in doc["keys"]),
+           all("pdk" not in k and k.get("locked_until") == fails[3][2]
+               for k in doc["keys"]),
            "the lock holds for every key version of the address: PDKs "
-           "withheld, with locked_until")
+           "withheld, with the lock's locked_until")
     p3, d3 = pks.make_key(A, "reset during the lock")
     st, doc = pks.call("POST", f"/v1/keys/{h(A)}/versions", "provision",
                        {"address": A, "pek": p3, "pdk": d3})
@@ -238,6 +251,49 @@ try:
     st2, doc = pks.call("GET", f"/v1/keys/{h(A)}/pdk", "login")
     tap.ok(st == 200 and all("pdk" in k for k in doc["keys"]),
            "a successful login clears the lock on every version")
+
+    # --- the other failures of each endpoint ---------------------------
+    keyrow = f"/v1/keys/{h(A)}/rows/{row}"
+    for method, path, role, body, want, code in (
+            ("PUT", keyrow + "/pdk", "provision", {"pdk": "not wrapped"},
+             422, "invalid_key"),
+            ("PUT", keyrow + "/pdk", "provision", {"pdk": pdk_new, "x": 1},
+             400, "invalid_body"),
+            ("PUT", keyrow + "/pdk", "provision", {}, 400, "invalid_body"),
+            ("PUT", f"/v1/keys/{h(A)}/rows/0/pdk", "provision",
+             {"pdk": pdk_new}, 400, "invalid_path"),
+            ("PUT", keyrow + "/pdk", "login", {"pdk": pdk_new}, 403,
+             "forbidden"),
+            ("PUT", keyrow + "/pdk", "deliver", {"pdk": pdk_new}, 403,
+             "forbidden"),
+            ("POST", f"/v1/keys/00000000/rows/{row}/login-failure", "login",
+             None, 404, "no_such_row"),
+            ("POST", f"/v1/keys/{h(A)}/rows/x1/login-failure", "login",
+             None, 400, "invalid_path"),
+            ("POST", keyrow + "/login-failure", "provision", None, 403,
+             "forbidden"),
+            ("POST", f"/v1/keys/00000000/rows/{row}/login-success", "login",
+             None, 404, "no_such_row"),
+            ("POST", f"/v1/keys/NOTAHASH/rows/{row}/login-success", "login",
+             None, 400, "invalid_path"),
+            ("POST", keyrow + "/login-success", "deliver", None, 403,
+             "forbidden"),
+            ("POST", keyrow + "/login-success", "provision", None, 403,
+             "forbidden"),
+            ("GET", "/v1/keys/00000000/pdk", "login", None, 404,
+             "no_such_key"),
+            ("GET", "/v1/keys/NOTAHASH/pdk", "login", None, 400,
+             "invalid_hash"),
+            ("DELETE", f"/v1/addresses/{q('no at sign')}", "provision", None,
+             400, "invalid_address")):
+        st, doc = pks.call(method, path, role, body)
+        tap.ok(st == want and doc and doc.get("error") == code,
+               f"{method} {path.replace(str(row), '{row}')} as {role}: "
+               f"{want} {code}", (st, doc))
+    st, doc = pks.call("POST", keyrow + "/login-failure", "login")
+    tap.ok(st == 200 and doc["failures"] == 1,
+           "the refused login reports counted nothing", doc)
+    pks.call("POST", keyrow + "/login-success", "login")
 
     # --- the allow-list -------------------------------------------------------
     st, _ = pks.call("GET", "/v1/health", "deliver", interface="127.0.0.2")
