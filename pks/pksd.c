@@ -233,10 +233,10 @@ static void peer_text(const struct sockaddr_storage *ss, char *host, size_t n)
 static void refuse(SSL *ssl, int fd)
 {
 	BIO *eof = BIO_new(BIO_s_mem());
-	if (eof) {
-		BIO_set_mem_eof_return(eof, 0);
-		SSL_set0_rbio(ssl, eof);
-	}
+	if (!eof)       /* never leave OpenSSL reading the peer's bytes */
+		die_nomem();
+	BIO_set_mem_eof_return(eof, 0);
+	SSL_set0_rbio(ssl, eof);
 	shutdown(fd, SHUT_RDWR);
 }
 
