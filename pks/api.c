@@ -75,6 +75,7 @@ static int http_status(int store_result)
 	case STORE_TAKEN: return 409;
 	case STORE_INVALID: return 422;
 	case STORE_DOWN: return 503;
+	case STORE_UNREADABLE: return 503;
 	default: return 500;
 	}
 }
@@ -87,6 +88,8 @@ static void reply_store_error(struct call *c, int r, const char *notfound)
 		  "the PEK does not verify for the address, or the PDK is not "
 		  "a wrapped key" },
 		{ STORE_DOWN, "database_unavailable", "try again later" },
+		{ STORE_UNREADABLE, "row_unreadable",
+		  "a key row of the hash does not open; try again later" },
 		{ STORE_FAIL, "internal_error", "see the pksd log" },
 	};
 	if (r == STORE_NOTFOUND) {

@@ -36,11 +36,19 @@ static int load(struct keyring *kr)
 	if (fstat(kr->dirfd, &st) < 0)
 		return -1;
 	for (int i = 0; i < KEY_SLOTS; i++) {
-		int r = pkskey_load(&fresh[i], kr->dirfd, keyring_files[i]);
-		if (r < 0) {
+		uid_t owner = kr->owner == (uid_t)-1 ? st.st_uid : kr->owner;
+		int r = pkskey_load(&fresh[i], kr->dirfd, keyring_files[i], owner);
+		if (r < 0 && errno == EPERM)
+			snprintf(kr->error, sizeof kr->error, "%s: mode must be "
+			         "exactly 0400", keyring_files[i]);
+		else if (r < 0 && errno == EACCES)
+			snprintf(kr->error, sizeof kr->error, "%s: must be owned "
+			         "by uid %lu, mode 0400", keyring_files[i],
+			         (unsigned long)owner);
+		else if (r < 0)
 			snprintf(kr->error, sizeof kr->error, "%s: %s",
-			         keyring_files[i], errno == EPERM
-			         ? "readable by group or others" : strerror(errno));
+			         keyring_files[i], strerror(errno));
+		if (r < 0) {
 			for (int j = 0; j < i; j++)
 				if (have[j])
 					pkskey_free(&fresh[j]);
@@ -66,9 +74,10 @@ static int load(struct keyring *kr)
 	return 0;
 }
 
-int keyring_open(struct keyring *kr, const char *dir)
+int keyring_open(struct keyring *kr, const char *dir, uid_t owner)
 {
 	memset(kr, 0, sizeof *kr);
+	kr->owner = owner;
 	kr->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (kr->dirfd < 0) {
 		snprintf(kr->error, sizeof kr->error, "%s: %s", dir,

@@ -9,6 +9,7 @@
 #define SQ_KEYRING_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "pkskey.h"
@@ -22,12 +23,15 @@ struct keyring {
 	int have[KEY_SLOTS];
 	struct pkskey key[KEY_SLOTS];
 	time_t alerted;                 /* last failed-reload alert */
+	uid_t owner;                    /* every key file's owner */
 	char error[160];
 };
 
-/* Opens dir and loads the keys; 0, or -1 (error says why) if the
- * directory or a key file is unusable or there is no key at all. */
-int keyring_open(struct keyring *kr, const char *dir);
+/* Opens dir and loads the keys, each of which must be mode 0400 and owned
+ * by owner ((uid_t)-1: by the owner of dir, for pks-ctl, which may run as
+ * root); 0, or -1 (error says why) if the directory or a key file is
+ * unusable or there is no key at all. */
+int keyring_open(struct keyring *kr, const char *dir, uid_t owner);
 void keyring_close(struct keyring *kr);
 
 /* Reloads if the directory changed since the last load; 0 or -1. */

@@ -118,7 +118,7 @@ static void make_key(uid_t uid, gid_t gid)
 	                         fchownat(dfd, "pks.key", uid, gid, 0) < 0))
 		die_temp("4.3.0", "chown %s: %s", keydir, strerror(errno));
 	close(dfd);
-	if (keyring_open(&kr, keydir) < 0)
+	if (keyring_open(&kr, keydir, (uid_t)-1) < 0)
 		die_temp("4.3.0", "%s", kr.error);
 	keyring_close(&kr);
 }
@@ -267,7 +267,7 @@ static int cmd_keys(const char *hex)
 	if (strlen(hex) != 8 || strspn(hex, "0123456789abcdef") != 8)
 		die_perm("5.3.5", "hash must be 8 lower-case hex digits");
 	uint32_t hash = parse_u32(hex, 16, "hash");
-	if (keyring_open(&kr, keydir) < 0)
+	if (keyring_open(&kr, keydir, (uid_t)-1) < 0)
 		die_temp("4.3.0", "%s", kr.error);
 	struct db *db = admin_db(1, &cfg);
 	check(db, db_rows_by_hash(db, hash, 0, &rows), "keys");
@@ -357,7 +357,7 @@ static int cmd_rotate(void)
 	 * keys read only under the lock, after any rotation before us */
 	if (flock(dfd, LOCK_EX | LOCK_NB) < 0)
 		die_temp("4.3.0", "another pks-ctl rotate is running");
-	if (keyring_open(&kr, keydir) < 0)
+	if (keyring_open(&kr, keydir, (uid_t)-1) < 0)
 		die_temp("4.3.0", "cannot load the PKS keys: %s", kr.error);
 	if (!kr.have[KEY_NEXT]) {
 		struct pkskey next;
@@ -407,7 +407,7 @@ static int cmd_status(void)
 	uint64_t rows = 0, old = 0;
 	struct client_rec *clients;
 	size_t n;
-	if (keyring_open(&kr, keydir) < 0)
+	if (keyring_open(&kr, keydir, (uid_t)-1) < 0)
 		die_temp("4.3.0", "%s", kr.error);
 	struct db *db = admin_db(1, &cfg);
 	check(db, db_schema_version(db, &have), "schema version");

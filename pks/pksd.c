@@ -73,8 +73,7 @@ struct config {
 	char keydir[4096];
 };
 
-/* Everything a worker owns. The allow-list is reachable from OpenSSL's
- * info callback through this one pointer: a callback has no argument. */
+/* Everything a worker owns. */
 struct worker {
 	struct config *cfg;
 	SSL_CTX *ssl;
@@ -82,7 +81,6 @@ struct worker {
 	struct event_base *base;
 	struct api api;
 };
-static struct worker *this_worker;
 
 /* ---- configuration ----------------------------------------------------- */
 
@@ -217,49 +215,98 @@ static int listen_socket(const struct config *cfg, int reuseport)
 
 /* ---- the worker ----------------------------------------------------------- */
 
-/* Before the first handshake byte is read: a peer not on the allow-list
- * has its socket shut, so it never sees a TLS record of ours. */
-static void tls_info(const SSL *ssl, int where, int ret)
+/* The peer's address as text, for the logs. */
+static void peer_text(const struct sockaddr_storage *ss, char *host, size_t n)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char host[INET6_ADDRSTRLEN] = "?";
-	(void)ret;
-	if (!(where & SSL_CB_HANDSHAKE_START) || !this_worker)
-		return;
-	int fd = SSL_get_fd(ssl);
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
-		return;
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
-		          sizeof host);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
-		          sizeof host);
-	if (ipallow_match(&this_worker->allow, (struct sockaddr *)&ss)) {
-		/* A reply goes out in more than one write (TLS records):
-		 * without TCP_NODELAY, Nagle holds the last one back until the
-		 * client's delayed ACK, 40 ms later. */
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		conninfo_set_peer(ssl, host);
-		return;
-	}
-	log_msg(SQLOG_WARN, "%s: address not allowed; connection closed", host);
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+		          host, (socklen_t)n);
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
+		          host, (socklen_t)n);
+}
+
+/* A refused connection: OpenSSL gets a read side that only ever says EOF,
+ * so it cannot parse a ClientHello already queued on the socket, and the
+ * socket is shut both ways, so it is readable at once and evhttp tears
+ * the connection down without a byte of TLS from us. */
+static void refuse(SSL *ssl, int fd)
+{
+	BIO *eof = BIO_new(BIO_s_mem());
+	if (!eof)       /* never leave OpenSSL reading the peer's bytes */
+		die_nomem();
+	BIO_set_mem_eof_return(eof, 0);
+	SSL_set0_rbio(ssl, eof);
 	shutdown(fd, SHUT_RDWR);
 }
 
+/* What the deferred allow-list check needs. */
+struct peercheck {
+	struct worker *w;
+	struct bufferevent *bev;
+};
+
+/* Runs right after evhttp's accept callback has given the bufferevent its
+ * socket, before the loop reads a byte of it: the allow-list decides here,
+ * once, for a silent peer as for a talkative one. */
+static void peer_check(evutil_socket_t unused, short what, void *arg)
+{
+	struct peercheck *pc = arg;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char host[INET6_ADDRSTRLEN] = "?";
+	(void)unused, (void)what;
+	int fd = (int)bufferevent_getfd(pc->bev);
+	SSL *ssl = bufferevent_openssl_get_ssl(pc->bev);
+	/* fd -1: evhttp could not set the connection up and freed it */
+	if (fd >= 0 && ssl) {
+		memset(&ss, 0, sizeof ss);
+		if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+			peer_text(&ss, host, sizeof host);
+		else
+			ss.ss_family = AF_UNSPEC;
+		if (ss.ss_family != AF_UNSPEC &&
+		    ipallow_match(&pc->w->allow, (struct sockaddr *)&ss)) {
+			/* A reply goes out in more than one write (TLS records):
+			 * without TCP_NODELAY, Nagle holds the last one back
+			 * until the client's delayed ACK, 40 ms later. */
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			conninfo_set_peer(ssl, host);
+		} else {
+			log_msg(SQLOG_WARN, "%s: address not allowed; connection "
+			        "closed", host);
+			refuse(ssl, fd);
+		}
+	}
+	bufferevent_decref(pc->bev);
+	free(pc);
+}
+
+/* evhttp's bufferevent callback. It runs before evhttp sets the socket on
+ * the bufferevent, so the peer cannot be checked here; the check is queued
+ * to run as soon as the accept callback returns, holding a reference so
+ * the bufferevent outlives a connection evhttp drops meanwhile. Out of
+ * memory ends the worker (the parent starts another): a NULL here would
+ * make evhttp serve the connection in plain HTTP. */
 static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
 {
 	struct worker *w = arg;
-	SSL *ssl = SSL_new(w->ssl);
-	if (!ssl || conninfo_attach(ssl, w->cfg->timeout) < 0) {
-		SSL_free(ssl);
-		return NULL;
-	}
-	return bufferevent_openssl_socket_new(base, -1, ssl,
-	                                      BUFFEREVENT_SSL_ACCEPTING,
-	                                      BEV_OPT_CLOSE_ON_FREE);
+	static const struct timeval now = { 0, 0 };
+	struct peercheck *pc = malloc(sizeof *pc);
+	SSL *ssl = pc ? SSL_new(w->ssl) : NULL;
+	if (!ssl || conninfo_attach(ssl, w->cfg->timeout) < 0)
+		die_nomem();
+	struct bufferevent *bev = bufferevent_openssl_socket_new(
+		base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		die_nomem();
+	pc->w = w;
+	pc->bev = bev;
+	bufferevent_incref(bev);
+	if (event_base_once(base, -1, EV_TIMEOUT, peer_check, pc, &now) < 0)
+		die_nomem();
+	return bev;
 }
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
@@ -302,12 +349,11 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
 	memset(&w, 0, sizeof w);
 	w.cfg = cfg;
 	w.ssl = ssl;
-	this_worker = &w;
 	load_allow(&w.allow, cfg->ctldir);
 	snprintf(capath, sizeof capath, "%s/ca.pem", cfg->ctldir);
 	if (!(ca = pki_cert_load(capath)))
 		die_temp("4.3.0", "cannot read %s", capath);
-	if (keyring_open(&kr, cfg->keydir) < 0)
+	if (keyring_open(&kr, cfg->keydir, geteuid()) < 0)
 		die_temp("4.3.0", "PKS key: %s", kr.error);
 	/* A database down at start is an outage like any other: 503s until
 	 * it is back, not a worker that dies and respawns. */
@@ -354,7 +400,6 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
 	keyring_close(&kr);
 	X509_free(ca);
 	ipallow_free(&w.allow);
-	this_worker = NULL;
 	exit(0);
 }
 
@@ -375,7 +420,7 @@ static void preflight(struct config *cfg)
 	if (!ca)
 		die_temp("4.3.0", "cannot read %s", capath);
 	X509_free(ca);
-	if (keyring_open(&kr, cfg->keydir) < 0)
+	if (keyring_open(&kr, cfg->keydir, geteuid()) < 0)
 		die_temp("4.3.0", "PKS key: %s", kr.error);
 	keyring_close(&kr);
 	struct db *db = db_connect(&cfg->db, why, sizeof why);
@@ -429,7 +474,6 @@ int main(int argc, char **argv)
 	control_close(&ctl);
 	preflight(&cfg);
 	SSL_CTX *ssl = tls_context(cfg.ctldir);
-	SSL_CTX_set_info_callback(ssl, tls_info);
 	if (conninfo_init() < 0)
 		die_temp("4.3.0", "cannot initialise OpenSSL ex_data");
 	/* With SO_REUSEPORT a second pksd would share the address without a

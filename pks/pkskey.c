@@ -128,7 +128,7 @@ static int parse(struct pkskey *k, const struct sbuf *text)
 	return memcmp(id, p + magic + 1, 8) == 0 ? 0 : -1;
 }
 
-int pkskey_load(struct pkskey *k, int dirfd, const char *name)
+int pkskey_load(struct pkskey *k, int dirfd, const char *name, uid_t owner)
 {
 	struct stat st;
 	struct sbuf text;
@@ -136,9 +136,13 @@ int pkskey_load(struct pkskey *k, int dirfd, const char *name)
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
-	if (fstat(fd, &st) < 0 || (st.st_mode & 077)) {
+	/* Only its owner, pksd's user, ever reads it: any other bit, or
+	 * another owner, is a key that others may have read or replaced. */
+	if (fstat(fd, &st) < 0 || (st.st_mode & 07777) != 0400 ||
+	    st.st_uid != owner) {
+		int e = (st.st_mode & 07777) != 0400 ? EPERM : EACCES;
 		close(fd);
-		errno = EPERM;
+		errno = e;
 		return -1;
 	}
 	sbuf_init_secret(&text, 256);

@@ -33,9 +33,10 @@ int pkskey_generate(struct pkskey *k);
 int pkskey_save(const struct pkskey *k, int dirfd, const char *name,
                 uid_t uid, gid_t gid);
 
-/* Reads dirfd/name: 1, 0 (no such file) or -1 (unreadable, malformed, or
- * readable by group or others: EPERM). */
-int pkskey_load(struct pkskey *k, int dirfd, const char *name);
+/* Reads dirfd/name, which must be mode 0400 exactly (else EPERM) and owned
+ * by owner (else EACCES): 1, 0 (no such file) or -1 (those, unreadable or
+ * malformed). */
+int pkskey_load(struct pkskey *k, int dirfd, const char *name, uid_t owner);
 
 void pkskey_free(struct pkskey *k);
 

@@ -132,6 +132,15 @@ static int drs_open(const struct pkskey *key, const unsigned char *s,
 	return r ? -1 : 0;
 }
 
+int row_open_drs(const struct pkskey *key, const struct row_id *id,
+                 const unsigned char *sealed_drs, size_t drslen,
+                 unsigned char drs[DRS_LEN])
+{
+	unsigned char ad[64];
+	size_t adlen = row_ad(id, ad);
+	return drs_open(key, sealed_drs, drslen, ad, adlen, drs);
+}
+
 int row_seal(const struct pkskey *key, const struct row_id *id,
              const void *plain, size_t n, struct sbuf *blob,
              unsigned char sealed_drs[SEALED_DRS_LEN])

@@ -248,8 +248,8 @@ int store_keys(struct store *s, uint32_t hash, int want_pdk,
 			? open_row(s, &rows.row[i], &pek, &pdk, address)
 			: row_pek(s, &rows.row[i], &pek, address);
 		if (opened < 0)
-			continue;
-		if (add_key(out, &rows.row[i], pek, pdk, address) < 0)
+			r = STORE_UNREADABLE;
+		else if (add_key(out, &rows.row[i], pek, pdk, address) < 0)
 			r = STORE_FAIL;
 		else if (want_pdk)
 			r = apply_lock(s, &out->key[out->n - 1]);

@@ -23,6 +23,7 @@ enum store_result {
 	STORE_TAKEN,            /* 409: the address has keys already */
 	STORE_INVALID,          /* 422: a PEK or PDK that cannot be right */
 	STORE_DOWN,             /* 503: the database is unreachable */
+	STORE_UNREADABLE,       /* 503: a row of the hash does not open */
 	STORE_FAIL              /* 500: anything else, logged */
 };
 
@@ -70,9 +71,11 @@ int store_init(struct store *s, struct db *db, struct keyring *keys, X509 *ca,
                const struct lockout *lockout);
 void store_fini(struct store *s);
 
-/* All rows of a hash that open; with want_pdk, the wrapped PDKs too
- * (withheld from rows under a login lock). Rows that fail to open are
- * counted in s->broken_rows, logged, and left out. */
+/* All rows of a hash; with want_pdk, the wrapped PDKs too (withheld from
+ * rows under a login lock). A row that fails to open is counted in
+ * s->broken_rows and logged, and the whole answer is STORE_UNREADABLE:
+ * serving the others could hand out an older key in place of a newest
+ * version that was tampered with. */
 int store_keys(struct store *s, uint32_t hash, int want_pdk,
                struct key_list *out);
 

@@ -2,7 +2,8 @@
 """The PKS client library (lib/pksclient, driven by tests/helpers/pkscli)
 against the real pksd: every call, the right row out of a forced 32-bit
 collision, locked rows, and temporary failures (pksd down, wrong CA, a
-refused address) told apart from "no such key"."""
+refused address, MariaDB down, a row that does not open)
+told apart from "no such key"."""
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ def h(address):
     return hashlib.sha256(address.encode()).hexdigest()[:8]
 
 
-tap.plan(21)
+tap.plan(26)
 pks = PKS(control={"pksloginbackoff": "1\n", "pksloginlock": "2\n"})
 try:
     pks.start()
@@ -115,6 +116,38 @@ try:
     tap.ok(rc == 0 and doc.get("deleted") == 2, "delete through the client")
 
     # temporary failures are not "no such key"
+    T = "tampered@example.org"
+    rc, doc = cli("provision", "create", T, *keyfiles(T, "t"))
+    trow = doc.get("row")
+    pks.db.sql(f"UPDATE keyrow SET sealed_blob = CONCAT(LEFT(sealed_blob, "
+               f"40), CHAR(ASCII(SUBSTR(sealed_blob, 41, 1)) ^ 1), "
+               f"SUBSTR(sealed_blob, 42)) WHERE row_id = {trow}", "pks")
+    for role, call in (("deliver", "peks"), ("login", "pdks")):
+        rc, doc = cli(role, call, h(T))
+        tap.ok(rc == 111 and doc["result"] == "temporary" and
+               "row_unreadable" in doc.get("error", ""),
+               f"a row that does not open ({call}): temporary, never "
+               "not_found", doc)
+    pks.db.pause()
+    try:
+        for role, call in (("deliver", "peks"), ("login", "pdks")):
+            rc, doc = cli(role, call, h(COLLIDE[0]))
+            tap.ok(rc == 111 and doc["result"] == "temporary" and
+                   "503" in doc.get("error", ""),
+                   f"MariaDB down ({call}): temporary, never not_found", doc)
+    finally:
+        pks.db.resume()
+        os.chmod(pks.db.dir, 0o711)   # sq-mariadb start makes it private
+    # a client whose address pksd does not allow
+    pks.stop_pksd()
+    pks.control("pksallow", "127.0.0.2\n")
+    pks.start_pksd()
+    rc, doc = cli("deliver", "peks", h(COLLIDE[0]))
+    tap.ok(rc == 111 and doc["result"] == "temporary",
+           "a refused address: temporary, never not_found", doc)
+    pks.stop_pksd()
+    pks.control("pksallow", "127.0.0.1\n")
+    pks.start_pksd()
     rc, doc = cli(None, "peks", h(A))
     tap.ok(rc == 3, "no credentials: refused (401)")
     rogue = os.path.join(pks.home, "rogue")

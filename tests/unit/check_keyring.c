@@ -48,7 +48,7 @@ static void tick(void)
 START_TEST(no_key_is_an_error)
 {
 	struct keyring kr;
-	ck_assert_int_eq(keyring_open(&kr, dir), -1);
+	ck_assert_int_eq(keyring_open(&kr, dir, geteuid()), -1);
 	ck_assert_ptr_nonnull(strstr(kr.error, "pks-ctl init"));
 }
 END_TEST
@@ -57,7 +57,7 @@ START_TEST(sealer_is_next_during_a_rotation_and_all_keys_open)
 {
 	struct keyring kr;
 	uint32_t cur = new_key("pks.key");
-	ck_assert_int_eq(keyring_open(&kr, dir), 0);
+	ck_assert_int_eq(keyring_open(&kr, dir, geteuid()), 0);
 	ck_assert_uint_eq(keyring_sealer(&kr)->id, cur);
 	tick();
 	uint32_t next = new_key("pks.key.next");
@@ -77,7 +77,7 @@ START_TEST(failed_reload_keeps_the_keys_in_use)
 {
 	struct keyring kr;
 	uint32_t cur = new_key("pks.key");
-	ck_assert_int_eq(keyring_open(&kr, dir), 0);
+	ck_assert_int_eq(keyring_open(&kr, dir, geteuid()), 0);
 	tick();
 	/* a next key readable by others: refused, so the reload fails */
 	new_key("pks.key.next");
@@ -94,6 +94,33 @@ START_TEST(failed_reload_keeps_the_keys_in_use)
 }
 END_TEST
 
+/* A key file's mode must be 0400 exactly, and its owner the one given
+ * (pksd's own uid) or, for (uid_t)-1, the key directory's. */
+START_TEST(key_files_must_be_0400_and_owned_by_the_reader)
+{
+	struct keyring kr;
+	new_key("pks.key");
+	ck_assert_int_eq(fchmodat(dfd, "pks.key", 0600, 0), 0);
+	ck_assert_int_eq(keyring_open(&kr, dir, geteuid()), -1);
+	ck_assert_ptr_nonnull(strstr(kr.error, "pks.key: mode must be exactly "
+	                             "0400"));
+	ck_assert_int_eq(fchmodat(dfd, "pks.key", 0700, 0), 0);
+	ck_assert_int_eq(keyring_open(&kr, dir, geteuid()), -1);
+	ck_assert_int_eq(fchmodat(dfd, "pks.key", 0400, 0), 0);
+	ck_assert_int_eq(keyring_open(&kr, dir, geteuid() + 1), -1);
+	ck_assert_ptr_nonnull(strstr(kr.error, "must be owned by uid"));
+	ck_assert_int_eq(keyring_open(&kr, dir, (uid_t)-1), 0);
+	keyring_close(&kr);
+	ck_assert_int_eq(keyring_open(&kr, dir, geteuid()), 0);
+	keyring_close(&kr);
+	if (geteuid() == 0) {   /* a key another user owns: refused */
+		ck_assert_int_eq(fchownat(dfd, "pks.key", 4242, 4242, 0), 0);
+		ck_assert_int_eq(keyring_open(&kr, dir, (uid_t)-1), -1);
+		ck_assert_int_eq(keyring_open(&kr, dir, geteuid()), -1);
+	}
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("keyring");
@@ -102,6 +129,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, no_key_is_an_error);
 	tcase_add_test(tc, sealer_is_next_during_a_rotation_and_all_keys_open);
 	tcase_add_test(tc, failed_reload_keeps_the_keys_in_use);
+	tcase_add_test(tc, key_files_must_be_0400_and_owned_by_the_reader);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -389,6 +389,22 @@ START_TEST(a_404_without_an_error_object_is_temporary)
 }
 END_TEST
 
+/* A key row pksd cannot open is reported, not served: the client must
+ * wait for it to be mended, never take it as "no such key". */
+START_TEST(an_unreadable_row_is_temporary)
+{
+	struct pks_keys k;
+	START({ 503, NULL, "{\"error\":\"row_unreadable\",\"message\":\"a key "
+	        "row of the hash does not open\"}", 0, 0 },
+	      { 503, NULL, "{\"error\":\"row_unreadable\"}", 0, 0 });
+	ck_assert_int_eq(pks_get_peks(F.c, HASH, &k), PKS_TEMP);
+	assert_reason("HTTP 503: row_unreadable (a key row of the hash does "
+	              "not open)");
+	ck_assert_int_eq(pks_get_pdks(F.c, HASH, &k), PKS_TEMP);
+	ck_assert_uint_eq(k.n, 0);
+}
+END_TEST
+
 START_TEST(failure_statuses_map_to_results_with_reasons)
 {
 	struct pks_keys k;
@@ -687,6 +703,7 @@ Suite *module_suite(void)
 	tcase_add_test(net_tc, get_pdks_asks_the_pdk_path);
 	tcase_add_test(net_tc, no_such_key_is_not_found);
 	tcase_add_test(net_tc, a_404_without_an_error_object_is_temporary);
+	tcase_add_test(net_tc, an_unreadable_row_is_temporary);
 	tcase_add_test(net_tc, failure_statuses_map_to_results_with_reasons);
 	tcase_add_test(net_tc, nonsense_with_200_is_temporary);
 	tcase_add_test(net_tc, oversized_replies_are_temporary);

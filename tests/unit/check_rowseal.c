@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gcrypt.h>
+
 #include "pkskey.h"
 #include "rowseal.h"
 #include "testutil.h"
@@ -76,18 +78,55 @@ START_TEST(sealed_row_opens_and_hides_its_content)
 }
 END_TEST
 
+/* The DRS inside a row sealed under k for id, opened; the blob must open
+ * with it too. */
+static void drs_of(const struct pkskey *k, const struct sbuf *blob,
+                   const unsigned char *sealed, unsigned char *drs)
+{
+	struct sbuf out;
+	sbuf_init_secret(&out, 65536);
+	ck_assert_int_eq(row_open_drs(k, &id, sealed, SEALED_DRS_LEN, drs), 0);
+	ck_assert_int_eq(row_open(k, &id, blob->s, blob->len, sealed,
+	                          SEALED_DRS_LEN, &out), 0);
+	sbuf_free(&out);
+}
+
+/* The DRSs themselves, not their seals (which differ anyway, by their
+ * ephemeral keys and nonces): a write of the same content (a retry), a
+ * write of new content under the same row id (replace-PDK), and a re-seal
+ * under the next PKS key (rotation) each get a DRS of their own. */
 START_TEST(every_write_has_a_fresh_drs)
 {
-	struct sbuf b1, b2;
-	unsigned char d1[SEALED_DRS_LEN], d2[SEALED_DRS_LEN];
-	sbuf_init(&b1, 65536);
-	sbuf_init(&b2, 65536);
-	ck_assert_int_eq(row_seal(&key, &id, plain, sizeof plain, &b1, d1), 0);
-	ck_assert_int_eq(row_seal(&key, &id, plain, sizeof plain, &b2, d2), 0);
-	ck_assert_int_ne(memcmp(b1.s, b2.s, b1.len), 0);
-	ck_assert_int_ne(memcmp(d1, d2, sizeof d1), 0);
-	sbuf_free(&b1);
-	sbuf_free(&b2);
+	static const char other_plain[] = "{\"pdk\":\"new wrapping\"}";
+	struct sbuf b[4];
+	unsigned char sealed[4][SEALED_DRS_LEN];
+	unsigned char *drs = gcry_malloc_secure(4 * DRS_LEN);
+	ck_assert_ptr_nonnull(drs);
+	for (int i = 0; i < 4; i++)
+		sbuf_init(&b[i], 65536);
+	ck_assert_int_eq(row_seal(&key, &id, plain, sizeof plain, &b[0],
+	                          sealed[0]), 0);
+	ck_assert_int_eq(row_seal(&key, &id, plain, sizeof plain, &b[1],
+	                          sealed[1]), 0);
+	ck_assert_int_eq(row_seal(&key, &id, other_plain, sizeof other_plain,
+	                          &b[2], sealed[2]), 0);
+	ck_assert_int_eq(row_seal(&other, &id, plain, sizeof plain, &b[3],
+	                          sealed[3]), 0);
+	for (int i = 0; i < 3; i++)
+		drs_of(&key, &b[i], sealed[i], drs + i * DRS_LEN);
+	drs_of(&other, &b[3], sealed[3], drs + 3 * DRS_LEN);
+	/* and the accessor refuses a DRS moved to another row */
+	struct row_id moved = id;
+	moved.row++;
+	ck_assert_int_eq(row_open_drs(&key, &moved, sealed[0], SEALED_DRS_LEN,
+	                              drs), -1);
+	for (int i = 0; i < 4; i++)
+		for (int j = i + 1; j < 4; j++)
+			ck_assert_int_ne(memcmp(drs + i * DRS_LEN,
+			                        drs + j * DRS_LEN, DRS_LEN), 0);
+	gcry_free(drs);
+	for (int i = 0; i < 4; i++)
+		sbuf_free(&b[i]);
 }
 END_TEST
 
@@ -188,18 +227,26 @@ START_TEST(key_file_round_trips_and_must_be_private)
 	struct stat st;
 	ck_assert_int_eq(fstatat(dfd, "pks.key", &st, 0), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0400);
-	ck_assert_int_eq(pkskey_load(&back, dfd, "pks.key"), 1);
+	ck_assert_int_eq(pkskey_load(&back, dfd, "pks.key", geteuid()), 1);
 	ck_assert_uint_eq(back.id, key.id);
 	ck_assert_int_eq(memcmp(back.pub, key.pub, 32), 0);
 	pkskey_free(&back);
-	ck_assert_int_eq(pkskey_load(&back, dfd, "missing"), 0);
+	ck_assert_int_eq(pkskey_load(&back, dfd, "missing", geteuid()), 0);
 	ck_assert_int_eq(fchmodat(dfd, "pks.key", 0440, 0), 0);
 	errno = 0;
-	ck_assert_int_eq(pkskey_load(&back, dfd, "pks.key"), -1);
+	ck_assert_int_eq(pkskey_load(&back, dfd, "pks.key", geteuid()), -1);
 	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(fchmodat(dfd, "pks.key", 0600, 0), 0);
+	errno = 0;
+	ck_assert_int_eq(pkskey_load(&back, dfd, "pks.key", geteuid()), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(fchmodat(dfd, "pks.key", 0400, 0), 0);
+	errno = 0;
+	ck_assert_int_eq(pkskey_load(&back, dfd, "pks.key", geteuid() + 1), -1);
+	ck_assert_int_eq(errno, EACCES);
 	write_file(dir, "bad.key", "sq-pks-key 1 00000000\nzz\n", 25);
 	ck_assert_int_eq(fchmodat(dfd, "bad.key", 0400, 0), 0);
-	ck_assert_int_eq(pkskey_load(&back, dfd, "bad.key"), -1);
+	ck_assert_int_eq(pkskey_load(&back, dfd, "bad.key", geteuid()), -1);
 	close(dfd);
 	rm_rf(dir);
 	free(dir);
