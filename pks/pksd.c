@@ -304,6 +304,8 @@ static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
 	pc->w = w;
 	pc->bev = bev;
 	bufferevent_incref(bev);
+	/* a zero timeout makes the event active at once: it runs in this
+	 * pass over active events, before the loop next polls for input */
 	if (event_base_once(base, -1, EV_TIMEOUT, peer_check, pc, &now) < 0)
 		die_nomem();
 	return bev;
