@@ -25,8 +25,18 @@ static void on_signal(int sig)
 		stopping = 1;
 }
 
-static pid_t spawn(unsigned long i, void (*worker)(unsigned long, void *),
-                   void *arg, const sigset_t *unblocked)
+/* The parent's view of its workers. */
+struct pool {
+	unsigned long n;
+	pid_t pids[PREFORK_MAX];
+	time_t started[PREFORK_MAX];
+	unsigned quick_deaths;          /* in a row */
+	void (*worker)(unsigned long, void *);
+	void *arg;
+	sigset_t unblocked;             /* the mask the workers run with */
+};
+
+static void spawn(struct pool *p, unsigned long i)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -39,56 +49,53 @@ static pid_t spawn(unsigned long i, void (*worker)(unsigned long, void *),
 		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
-		sigprocmask(SIG_SETMASK, unblocked, NULL);
-		worker(i, arg);
+		sigprocmask(SIG_SETMASK, &p->unblocked, NULL);
+		p->worker(i, p->arg);
 		_exit(0);
 	}
 	if (pid < 0)
 		log_msg(SQLOG_ALERT, "fork: %s", strerror(errno));
-	return pid;
+	p->started[i] = time(NULL);
+	p->pids[i] = pid;
 }
 
-static void signal_all(const pid_t *pids, unsigned long n, int sig)
+static void signal_all(const struct pool *p, int sig)
 {
-	for (unsigned long i = 0; i < n; i++)
-		if (pids[i] > 0)
-			kill(pids[i], sig);
+	for (unsigned long i = 0; i < p->n; i++)
+		if (p->pids[i] > 0)
+			kill(p->pids[i], sig);
 }
 
-/* Replaces the worker in slot i that died; exits when workers keep dying
- * at once. */
-static void replace(unsigned long i, pid_t dead, int status, pid_t *pids,
-                    time_t *started, unsigned long n, unsigned *quick_deaths,
-                    void (*worker)(unsigned long, void *), void *arg,
-                    const sigset_t *unblocked)
+/* Replaces the worker in slot i, which died; exits when workers keep
+ * dying at once. */
+static void replace(struct pool *p, unsigned long i, int status)
 {
 	log_msg(SQLOG_ALERT, "worker %ld ended (status %d); starting another",
-	        (long)dead, status);
+	        (long)p->pids[i], status);
 	/* workers that die at once, again and again, will not get better by
 	 * being restarted */
-	*quick_deaths = time(NULL) - started[i] < 5 ? *quick_deaths + 1 : 0;
-	if (*quick_deaths >= 5) {
-		signal_all(pids, n, SIGTERM);
+	p->quick_deaths = time(NULL) - p->started[i] < 5 ? p->quick_deaths + 1
+	                                                 : 0;
+	if (p->quick_deaths >= 5) {
+		signal_all(p, SIGTERM);
 		die_temp("4.3.0", "workers keep failing at start; see the lines "
 		         "above");
 	}
 	sleep(1); /* no tight loop if workers die at once */
-	started[i] = time(NULL);
-	pids[i] = spawn(i, worker, arg, unblocked);
+	spawn(p, i);
 }
 
 void prefork_run(unsigned long n, void (*worker)(unsigned long i, void *arg),
                  void *arg)
 {
-	pid_t pids[PREFORK_MAX] = { 0 };
-	time_t started[PREFORK_MAX];
-	unsigned quick_deaths = 0;
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	struct pool p = { .n = n > PREFORK_MAX ? PREFORK_MAX : n,
+	                  .worker = worker, .arg = arg };
 	struct sigaction sa;
-	sigset_t handled, unblocked;
+	sigset_t handled;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&handled);
-	int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 	for (size_t k = 0; k < sizeof sigs / sizeof *sigs; k++) {
 		sigaction(sigs[k], &sa, NULL);
 		sigaddset(&handled, sigs[k]);
@@ -96,32 +103,27 @@ void prefork_run(unsigned long n, void (*worker)(unsigned long i, void *arg),
 	/* The signals are blocked except inside sigsuspend: one that comes
 	 * while a death is handled (the pause before a restart included)
 	 * waits there, and is acted on before the loop sleeps again. */
-	sigprocmask(SIG_BLOCK, &handled, &unblocked);
-	if (n > PREFORK_MAX)
-		n = PREFORK_MAX;
-	for (unsigned long i = 0; i < n; i++) {
-		started[i] = time(NULL);
-		pids[i] = spawn(i, worker, arg, &unblocked);
-	}
+	sigprocmask(SIG_BLOCK, &handled, &p.unblocked);
+	for (unsigned long i = 0; i < p.n; i++)
+		spawn(&p, i);
 	while (!stopping) {
 		if (hangup) {
 			hangup = 0;
-			signal_all(pids, n, SIGHUP);
+			signal_all(&p, SIGHUP);
 		}
 		int status;
 		pid_t dead = waitpid(-1, &status, WNOHANG);
 		if (dead <= 0) {
-			sigsuspend(&unblocked);
+			sigsuspend(&p.unblocked);
 			continue;
 		}
-		for (unsigned long i = 0; i < n && !stopping; i++)
-			if (pids[i] == dead)
-				replace(i, dead, status, pids, started, n,
-				        &quick_deaths, worker, arg, &unblocked);
+		for (unsigned long i = 0; i < p.n && !stopping; i++)
+			if (p.pids[i] == dead)
+				replace(&p, i, status);
 	}
-	signal_all(pids, n, SIGTERM);
+	signal_all(&p, SIGTERM);
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
-	sigprocmask(SIG_SETMASK, &unblocked, NULL);
+	sigprocmask(SIG_SETMASK, &p.unblocked, NULL);
 	log_msg(SQLOG_INFO, "stopped");
 }

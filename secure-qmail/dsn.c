@@ -186,3 +186,31 @@ int dsn_build_headers(const struct dsn *d, const char *headers, size_t len,
 		return -1;
 	return 0;
 }
+
+/* One line of control/name into out (def when missing; me too with
+ * flagme, as control_rldef does). */
+static int line_or(struct control *ctl, const char *name, int flagme,
+                   const char *def, char *out, size_t n)
+{
+	struct sbuf v;
+	sbuf_init(&v, CONTROL_LINE_MAX);
+	int r = control_rldef(ctl, name, flagme, def, &v);
+	if (r >= 0)
+		snprintf(out, n, "%s", v.s ? v.s : "");
+	sbuf_free(&v);
+	return r < 0 ? -1 : 0;
+}
+
+int dsn_sender(struct control *ctl, char *me, size_t melen, char *from,
+               size_t fromlen)
+{
+	char host[256];
+	if (line_or(ctl, "me", 0, "localhost", me, melen) < 0 ||
+	    line_or(ctl, "bouncehost", 1, me, host, sizeof host) < 0 ||
+	    line_or(ctl, "bouncefrom", 0, "MAILER-DAEMON", from,
+	            fromlen > sizeof host ? fromlen - sizeof host : 1) < 0)
+		return -1;
+	size_t len = strlen(from);
+	snprintf(from + len, fromlen - len, "@%s", host);
+	return 0;
+}

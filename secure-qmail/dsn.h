@@ -12,6 +12,7 @@
 
 #include <time.h>
 
+#include "control.h"
 #include "sbuf.h"
 
 struct dsn {
@@ -43,5 +44,11 @@ size_t dsn_header_section(const char *msg, size_t len, size_t max);
 /* The enhanced status code a reason starts with ("5.1.1 no such user"),
  * or "5.0.0" if it has none; into code (at least 12 octets). */
 void dsn_status(const char *reason, char *code);
+
+/* Who notices come from: control/me (default localhost) into me, and
+ * control/bouncefrom (MAILER-DAEMON) @ control/bouncehost (me) into from.
+ * 0, or -1 (errno) when a file cannot be read. */
+int dsn_sender(struct control *ctl, char *me, size_t melen, char *from,
+               size_t fromlen);
 
 #endif

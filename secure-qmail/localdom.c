@@ -98,3 +98,10 @@ int localdom_localname(struct localdom *l, const char *address, char *out,
 	                 : snprintf(out, n, "%.*s", llen, address);
 	return len < 0 || (size_t)len >= n ? -2 : 1;
 }
+
+int localdom_is_postmaster(const char *address)
+{
+	const char *at = strrchr(address, '@');
+	size_t n = at ? (size_t)(at - address) : strlen(address);
+	return n == 10 && strncasecmp(address, "postmaster", 10) == 0;
+}

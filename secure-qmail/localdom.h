@@ -36,6 +36,10 @@ int localdom_match(struct localdom *l, const char *address,
  * a virtual domain, the local part for a locals domain (users/cdb lookups
  * lower-case it). 1 with the name in out; 0 not ours; -1 the files cannot
  * be read; -2 the name does not fit in n octets (or holds a NUL). */
+/* 1 if address is "postmaster" or postmaster@ some domain, in any case
+ * (RFC 5321 4.5.1; whether the domain is ours is localdom_match's). */
+int localdom_is_postmaster(const char *address);
+
 #define LOCALDOM_NAME_MAX 600
 int localdom_localname(struct localdom *l, const char *address, char *out,
                        size_t n);

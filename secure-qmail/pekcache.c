@@ -39,8 +39,9 @@ static int fetch(struct pekcache *c, const char *address, X509 **pek)
 	char hex[9], why[200];
 	size_t suspect;
 	*pek = NULL;
-	addr_hash_hex(addr_hash(address), hex);
-	int r = pks_get_peks(c->pks, addr_hash(address), &keys);
+	uint32_t hash = addr_hash(address);
+	addr_hash_hex(hash, hex);
+	int r = pks_get_peks(c->pks, hash, &keys);
 	if (r == PKS_NOT_FOUND)
 		return PEK_NONE;
 	if (r != PKS_OK) {

@@ -91,11 +91,10 @@ static enum rcpt_verdict has_key(struct rcptcheck *r, const char *address)
  * postmaster@ one of our domains; -1 if the domains cannot be read. */
 static int is_postmaster(struct rcptcheck *r, const char *address)
 {
-	const char *at = strrchr(address, '@');
-	size_t n = at ? (size_t)(at - address) : strlen(address);
-	if (n != 10 || strncasecmp(address, "postmaster", 10) != 0)
+	if (!localdom_is_postmaster(address))
 		return 0;
-	return at ? localdom_match(&r->ours, address, NULL) : 1;
+	return strchr(address, '@') ? localdom_match(&r->ours, address, NULL)
+	                            : 1;
 }
 
 /* Postmaster is the subscriber control/postmaster names, checked as any

@@ -51,27 +51,6 @@ static int fail(struct sealer *s, int code, const char *fmt, ...)
 	return code;
 }
 
-/* control/me, and the From: of failure notices as sq-send makes it:
- * control/bouncefrom (MAILER-DAEMON) @ control/bouncehost (me). */
-static int notice_from(struct sealer *s)
-{
-	struct sbuf v;
-	char host[256];
-	int r;
-	sbuf_init(&v, CONTROL_LINE_MAX);
-	r = control_rldef(s->ctl, "me", 0, "localhost", &v);
-	snprintf(s->me, sizeof s->me, "%s", v.s && r > 0 ? v.s : "localhost");
-	if (r >= 0 && (r = control_rldef(s->ctl, "bouncehost", 1, s->me,
-	                                 &v)) >= 0)
-		snprintf(host, sizeof host, "%s", v.s ? v.s : s->me);
-	if (r >= 0 && (r = control_rldef(s->ctl, "bouncefrom", 0,
-	                                 "MAILER-DAEMON", &v)) >= 0)
-		snprintf(s->bouncefrom, sizeof s->bouncefrom, "%.250s@%s",
-		         v.s ? v.s : "MAILER-DAEMON", host);
-	sbuf_free(&v);
-	return r < 0 ? -1 : 0;
-}
-
 int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 {
 	struct sbuf v;
@@ -88,7 +67,8 @@ int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 	if (r == 1)
 		snprintf(s->queue_program, sizeof s->queue_program, "%s", v.s);
 	sbuf_free(&v);
-	if (r < 0 || localdom_reload(&s->locals) < 0 || notice_from(s) < 0)
+	if (r < 0 || localdom_reload(&s->locals) < 0 || dsn_sender(ctl, s->me, sizeof s->me, s->bouncefrom,
+	                                    sizeof s->bouncefrom) < 0)
 		return -1;
 	/* the limit sq-smtpd applies, and room for its Received: line */
 	unsigned long databytes = 0;
@@ -184,15 +164,6 @@ static int slurp(int fd, struct sbuf *b, int too_big)
 	return r < 0 ? (errno == EMSGSIZE ? too_big : QQ_READ) : QQ_OK;
 }
 
-/* 1 if address is "postmaster" or postmaster@ a domain, in any case (the
- * caller knows the domain is ours): RFC 5321 4.5.1. */
-static int is_postmaster(const char *address)
-{
-	const char *at = strrchr(address, '@');
-	size_t n = at ? (size_t)(at - address) : strlen(address);
-	return n == 10 && strncasecmp(address, "postmaster", 10) == 0;
-}
-
 /* control/postmaster, normalised, into s->postmaster: 1, 0 when it is
  * missing or not an address (logged: mail to postmaster then has no
  * key), -1 when it cannot be read. Read for each message that needs it,
@@ -243,7 +214,7 @@ static int resolve(struct sealer *s, const char *address, struct rcpt *r)
 	if (!local)
 		return QQ_OK;
 	r->kind = TO_NOKEY;
-	if (is_postmaster(address)) {
+	if (localdom_is_postmaster(address)) {
 		int p = read_postmaster(s);
 		if (p < 0)
 			return fail(s, QQ_CONFIG, "cannot read control/postmaster");
@@ -265,22 +236,20 @@ static int resolve(struct sealer *s, const char *address, struct rcpt *r)
 	return QQ_OK;
 }
 
-/* Every recipient's fate; the count of those served (remote or sealed)
- * in *served and of the keyless, each logged by its hash, in *keyless. */
+/* Every recipient's fate; the keyless, each logged by its hash, counted
+ * in s->keyless. */
 static int resolve_all(struct sealer *s, const struct envelope *e,
-                       struct rcpt *r, size_t *served, size_t *keyless)
+                       struct rcpt *r)
 {
 	char tag[9];
-	*served = *keyless = 0;
+	s->keyless = 0;
 	for (size_t i = 0; i < e->n; i++) {
 		int code = resolve(s, e->rcpt[i], &r[i]);
 		if (code != QQ_OK)
 			return code;
-		if (r[i].kind != TO_NOKEY) {
-			(*served)++;
+		if (r[i].kind != TO_NOKEY)
 			continue;
-		}
-		(*keyless)++;
+		s->keyless++;
 		address_tag(e->rcpt[i], tag);
 		log_msg(SQLOG_WARN, "recipient hash %s has no key: not queued "
 		        "for it", tag);
@@ -367,7 +336,7 @@ static int null_sender(const char *sender)
  * once, never lost (sq-seal(8)). */
 static int queue_all(struct sealer *s, const struct sbuf *msg,
                      const struct envelope *e, const struct rcpt *r,
-                     const struct rcpt *sender, size_t keyless)
+                     const struct rcpt *sender)
 {
 	char **remote = calloc(e->n, sizeof *remote);
 	size_t nremote = 0;
@@ -384,7 +353,7 @@ static int queue_all(struct sealer *s, const struct sbuf *msg,
 		    (code = queue_sealed(s, msg, r[i].pek, e->sender,
 		                         r[i].to)) == QQ_OK)
 			s->sealed++;
-	if (code == QQ_OK && keyless)
+	if (code == QQ_OK && s->keyless)
 		code = queue_notice(s, msg, e, r, sender);
 	return code;
 }
@@ -397,19 +366,16 @@ static int seal_and_queue(struct sealer *s, const struct sbuf *msg,
 {
 	struct rcpt *r = calloc(e->n, sizeof *r);
 	struct rcpt sender = { TO_REMOTE, NULL, NULL };
-	size_t served = 0;
 	int has_sender = !null_sender(e->sender);
-	int code = r ? resolve_all(s, e, r, &served, &s->keyless)
-	             : fail(s, QQ_NOMEM, "out of memory");
-	if (code == QQ_OK && !served)
+	int code = r ? resolve_all(s, e, r) : fail(s, QQ_NOMEM, "out of memory");
+	if (code == QQ_OK && s->keyless == e->n)
 		code = fail(s, QQ_REFUSED, "no recipient has a key");
 	/* the sender's key too, before anything is queued: a notice that
 	 * cannot be sealed now must not half-queue the message */
 	if (code == QQ_OK && s->keyless && has_sender)
 		code = resolve(s, e->sender, &sender);
 	if (code == QQ_OK)
-		code = queue_all(s, msg, e, r, has_sender ? &sender : NULL,
-		                 s->keyless);
+		code = queue_all(s, msg, e, r, has_sender ? &sender : NULL);
 	for (size_t i = 0; r && i < e->n; i++)
 		X509_free(r[i].pek);
 	X509_free(sender.pek);

@@ -22,22 +22,7 @@
 #include "control.h"
 #include "localdom.h"
 #include "pekcache.h"
-
-/* qmail-queue's exit codes, which sq-seal returns to sq-smtpd. */
-enum {
-	QQ_OK = 0,
-	QQ_ADDR_TOO_LONG = 11,
-	QQ_REFUSED = 31,        /* permanent: no recipient can be served */
-	QQ_TOO_BIG = 33,        /* permanent: over the size bound (a caller
-	                         * that knows it answers 552 5.3.4; qmail
-	                         * has no code of its own for it) */
-	QQ_NOMEM = 51,
-	QQ_READ = 54,           /* cannot read the message or envelope */
-	QQ_CONFIG = 55,
-	QQ_TEMP = 71,           /* temporary: the PKS cannot be asked */
-	QQ_BUG = 81,
-	QQ_ENVELOPE = 91
-};
+#include "qqcodes.h"
 
 struct sealer {
 	struct control *ctl;

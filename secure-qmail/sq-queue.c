@@ -56,26 +56,8 @@
 #include "log.h"
 #include "sbuf.h"
 
+#include "qqcodes.h"
 #include "queue.h"
-
-/* qmail-queue's exit codes (qmail-queue(8)); callers map them to SMTP. */
-enum {
-	QQ_OK = 0,
-	QQ_ADDR_TOOLONG = 11,
-	QQ_NOMEM = 51,
-	QQ_TIMEOUT = 52,
-	QQ_WRITE = 53,
-	QQ_READ = 54,
-	QQ_CONFIG = 55,
-	QQ_HOME = 61,
-	QQ_QUEUE = 62,
-	QQ_PID = 63,
-	QQ_MESS = 64,
-	QQ_INTD = 65,
-	QQ_TODO = 66,
-	QQ_BUG = 81,
-	QQ_FORMAT = 91
-};
 
 /* qmail-queue's own limit: a writer that stops feeding us cannot hold a
  * queue slot for ever. */
@@ -127,7 +109,7 @@ static _Noreturn void fail(struct job *j, int code, const char *fmt, ...)
 		undo(j);
 	/* 11 is qmail-queue's only permanent code we use; 91 is temporary
 	 * there too, since it means a broken caller, not a broken message. */
-	die_code(code, code == QQ_ADDR_TOOLONG ? "5.1.3" : "4.3.0", "%s", msg);
+	die_code(code, code == QQ_ADDR_TOO_LONG ? "5.1.3" : "4.3.0", "%s", msg);
 }
 
 /* ---- signals ------------------------------------------------------------ */
@@ -306,10 +288,10 @@ static void read_envelope(struct job *j)
 			j->envlen = st.pos;
 			return;
 		case QUEUE_ENV_FORMAT:
-			fail(j, QQ_FORMAT, "envelope format error at octet %zu",
+			fail(j, QQ_ENVELOPE, "envelope format error at octet %zu",
 			     st.pos);
 		case QUEUE_ENV_TOOLONG:
-			fail(j, QQ_ADDR_TOOLONG, "envelope address over %d octets",
+			fail(j, QQ_ADDR_TOO_LONG, "envelope address over %d octets",
 			     QUEUE_ADDR_MAX);
 		case QUEUE_ENV_MORE:
 			break;
@@ -321,12 +303,12 @@ static void read_envelope(struct job *j)
 			fail(j, QQ_READ, "cannot read the envelope: %s",
 			     strerror(errno));
 		if (n == 0)
-			fail(j, QQ_FORMAT, "envelope format error: it ends "
+			fail(j, QQ_ENVELOPE, "envelope format error: it ends "
 			     "before its final NUL");
 		if (sbuf_put(&j->env, buf, (size_t)n) < 0) {
 			if (errno == ENOMEM)
 				fail(j, QQ_NOMEM, "out of memory");
-			fail(j, QQ_FORMAT, "envelope over %u octets",
+			fail(j, QQ_ENVELOPE, "envelope over %u octets",
 			     QUEUE_ENVELOPE_MAX);
 		}
 	}

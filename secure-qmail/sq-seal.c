@@ -30,9 +30,7 @@
 #include "fdpass.h"
 #include "home.h"
 #include "log.h"
-
-#define QQ_TEMP 71
-#define QQ_BUG 81
+#include "qqcodes.h"
 
 int main(int argc, char **argv)
 {

@@ -106,29 +106,15 @@ static void on_signal(int sig)
 
 /* ---- configuration -------------------------------------------------------- */
 
-static void read_line(struct sender *s, const char *name, int flagme,
-                      const char *def, char *out, size_t n)
-{
-	struct sbuf v;
-	sbuf_init(&v, CONTROL_LINE_MAX);
-	if (control_rldef(&s->ctl, name, flagme, def, &v) < 0)
-		die_temp("4.3.0", "control/%s: %s", name, strerror(errno));
-	snprintf(out, n, "%s", v.s ? v.s : "");
-	sbuf_free(&v);
-}
-
 static void configure(struct sender *s)
 {
-	char host[256];
 	unsigned long conc = CONCURRENCYLOCAL_DEFAULT;
 	s->lifetime = 604800;
 	s->step = 10;
-	read_line(s, "me", 0, "localhost", s->me, sizeof s->me);
-	read_line(s, "bouncehost", 1, s->me, host, sizeof host);
-	read_line(s, "bouncefrom", 0, "MAILER-DAEMON", s->bouncefrom,
-	          sizeof s->bouncefrom - sizeof host - 1);
-	size_t len = strlen(s->bouncefrom);
-	snprintf(s->bouncefrom + len, sizeof s->bouncefrom - len, "@%s", host);
+	if (dsn_sender(&s->ctl, s->me, sizeof s->me, s->bouncefrom,
+	               sizeof s->bouncefrom) < 0)
+		die_temp("4.3.0", "control/me, bouncehost or bouncefrom: %s",
+		         strerror(errno));
 	if (control_readulong(&s->ctl, "concurrencylocal", CONCURRENCY_MAX,
 	                      &conc) < 0 ||
 	    control_readulong(&s->ctl, "queuelifetime", 100UL * 86400,

@@ -50,6 +50,7 @@
 #include "envelope.h"
 #include "home.h"
 #include "log.h"
+#include "qqcodes.h"
 #include "queueprog.h"
 #include "rcptcheck.h"
 #include "secretfd.h"
@@ -461,12 +462,12 @@ static void cmd_data(struct session *s)
 			        s->nrcpt == 1 ? "" : "s");
 			netio_reply(&s->io, "250 2.0.0 ok %ld qp %ld",
 			             (long)time(NULL), (long)getpid());
-		} else if (code == 33) {
+		} else if (code == QQ_TOO_BIG) {
 			/* sq-seal's "over the size bound" (sq-seal(8)) */
 			log_msg(SQLOG_WARN, "%s: message too large for the sealer",
 			        s->remoteip);
 			netio_reply(&s->io, "552 5.3.4 message too large (#33)");
-		} else if (code >= 11 && code <= 40) {
+		} else if (QQ_PERMANENT(code)) {
 			log_msg(SQLOG_WARN, "%s: queue refused the message (%d)",
 			        s->remoteip, code);
 			netio_reply(&s->io, "554 5.7.1 the message cannot be "

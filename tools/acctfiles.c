@@ -223,6 +223,18 @@ static int users_fd(const struct acctfiles *a)
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/* users/assign (name, relative to dirfd), read whole into text; a missing
+ * file reads as empty. 0 or -1. */
+static int read_assign(int dirfd, const char *name, struct sbuf *text)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	int r = sbuf_read_fd(text, fd);
+	close(fd);
+	return r;
+}
+
 /* Reads users/assign (empty if missing), adds or removes the entry, writes
  * it back crash-safely and rebuilds users/cdb from it. The rebuild happens
  * even when the entry was already there (or gone): a crash may have come
@@ -238,10 +250,7 @@ static int update_assign(const struct acctfiles *a, const char *address,
 	if (ufd < 0)
 		return -1;
 	sbuf_init(&text, ASSIGN_MAX);
-	int fd = openat(ufd, "assign", O_RDONLY | O_CLOEXEC);
-	int r = fd < 0 ? (errno == ENOENT ? 0 : -1) : sbuf_read_fd(&text, fd);
-	if (fd >= 0)
-		close(fd);
+	int r = read_assign(ufd, "assign", &text);
 	if (r == 0)
 		r = entry_for(a, address, &e);
 	int unchanged = 0;
@@ -276,15 +285,20 @@ int acct_assign_remove(const struct acctfiles *a, const char *address)
 	return update_assign(a, address, 0);
 }
 
+/* 1 if users/cdb has a simple entry for e's local name, 0 if not, -1. */
+static int cdb_has(const struct acctfiles *a, const struct assign_entry *e)
+{
+	struct assign_entry found;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/users/cdb", a->home);
+	int r = assign_lookup(path, e->local, &found);
+	return r == 1 && found.type == '=' ? 1 : r < 0 ? -1 : 0;
+}
+
 int acct_is_assigned(const struct acctfiles *a, const char *address)
 {
-	struct assign_entry e, found;
-	char path[4200];
-	if (entry_for(a, address, &e) < 0)
-		return -1;
-	snprintf(path, sizeof path, "%s/users/cdb", a->home);
-	int r = assign_lookup(path, e.local, &found);
-	return r == 1 && found.type == '=' ? 1 : r < 0 ? -1 : 0;
+	struct assign_entry e;
+	return entry_for(a, address, &e) < 0 ? -1 : cdb_has(a, &e);
 }
 
 /* 1 if users/assign holds a simple entry with the cdb key of e->local
@@ -296,13 +310,9 @@ static int assign_has(const struct acctfiles *a, const struct assign_entry *e)
 	size_t bad;
 	char path[4200];
 	snprintf(path, sizeof path, "%s/users/assign", a->home);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
 	sbuf_init(&text, ASSIGN_MAX);
 	assign_list_init(&list);
-	int r = sbuf_read_fd(&text, fd);
-	close(fd);
+	int r = read_assign(AT_FDCWD, path, &text);
 	if (r == 0 && text.len)
 		r = assign_parse(text.s, text.len, &list, &bad);
 	int found = 0;
@@ -323,7 +333,7 @@ int acct_exists(const struct acctfiles *a, const char *address)
 		return -1;
 	int r = assign_has(a, &e);
 	if (r == 0)
-		r = acct_is_assigned(a, address);
+		r = cdb_has(a, &e);
 	if (r == 0)
 		r = acct_has_dotqmail(a, address);
 	return r;

@@ -70,22 +70,26 @@ static void restore_and_end(int sig)
 	raise(sig);
 }
 
-/* Catches the ending signals while echo is off (on) or puts back what
- * was there (off). */
-static void guard_echo(int on, int fd, const struct termios *saved,
+/* While echo is off on fd: the ending signals put saved back first; the
+ * handlers they had go to was. */
+static void guard_echo(int fd, const struct termios *saved,
                        struct sigaction *was)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = restore_and_end;
-	if (on) {
-		quiet_saved = *saved;
-		quiet_fd = fd;
-	}
+	quiet_saved = *saved;
+	quiet_fd = fd;
 	for (size_t i = 0; i < NENDING; i++)
-		sigaction(ending[i], on ? &sa : &was[i], on ? &was[i] : NULL);
-	if (!on)
-		quiet_fd = -1;
+		sigaction(ending[i], &sa, &was[i]);
+}
+
+/* Echo is back: the handlers of before. */
+static void unguard_echo(const struct sigaction *was)
+{
+	for (size_t i = 0; i < NENDING; i++)
+		sigaction(ending[i], &was[i], NULL);
+	quiet_fd = -1;
 }
 
 int tty_password(const char *prompt, struct rbuf *in, struct sbuf *out)
@@ -107,11 +111,11 @@ int tty_password(const char *prompt, struct rbuf *in, struct sbuf *out)
 	/* echo off before the prompt: a line typed as soon as the prompt
 	 * shows is neither echoed nor (as TCSAFLUSH would) thrown away, and
 	 * restoring it keeps what is typed ahead for the next prompt */
-	guard_echo(1, fd, &old, was);
+	guard_echo(fd, &old, was);
 	int r = tcsetattr(fd, TCSANOW, &quiet) < 0 ||
 	        write(fd, prompt, strlen(prompt)) < 0 ? -1 : read_line(&rb, out);
 	tcsetattr(fd, TCSADRAIN, &old);
-	guard_echo(0, fd, &old, was);
+	unguard_echo(was);
 	if (write(fd, "\n", 1) < 0)
 		r = -1;
 	close(fd);
