@@ -12,6 +12,14 @@
  *	argv or the environment), USER the address and SQ_MAILBOX its
  *	mailbox; never as root. Exit 1: wrong password or unknown address
  *	(the key store counts the failure); 2: misuse; 111: cannot tell now.
+ * SECURITY
+ *	Holds the password and, once it has unlocked them, the subscriber's
+ *	PDKs; both are wiped when handed on, and core dumps are off. Runs
+ *	as the POP3 user (sqmailp), whose PKS login credential it reads
+ *	(control/pkslogin); started as root, it drops to that user before
+ *	the next program and never runs that as root. The keys go on as a
+ *	sealed memfd on descriptor 4, never argv, environment or disk.
+ *	The PKS counts every failure and throttles guessing.
  * SEE ALSO
  *	sq-checkpw(8)
  */
@@ -21,15 +29,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "addr.h"
+#include "mail/addr.h"
 #include "auto_users.h"
 #include "checkpw.h"
-#include "control.h"
-#include "home.h"
-#include "log.h"
-#include "pki.h"
-#include "privdrop.h"
-#include "secretfd.h"
+#include "util/control.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "crypto/pki.h"
+#include "util/privdrop.h"
+#include "util/secretfd.h"
 
 #define PDK_FD 4
 

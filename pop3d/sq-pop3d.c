@@ -11,6 +11,14 @@
  *	fetched sealed, from the maildir itself in combined mode or from
  *	edhd's retrieval protocol, and opened in memory only; -s serves the
  *	sealed S/MIME as stored, for clients that hold their own key.
+ * SECURITY
+ *	Runs as the POP3 user with the subscriber's unlocked PDKs in memory
+ *	for the session only (core dumps off); opens each message in memory
+ *	for RETR or TOP and writes no plaintext anywhere but to the client.
+ *	Its input comes through sq-popup: every command line is bounded and
+ *	message numbers are checked against the listing.
+ * STANDARDS
+ *	RFC 1939, RFC 2449 (CAPA, UIDL, TOP)
  * SEE ALSO
  *	sq-pop3d(8)
  */
@@ -24,16 +32,16 @@
 
 #include <openssl/err.h>
 
-#include "control.h"
-#include "home.h"
-#include "log.h"
-#include "netio.h"
-#include "pki.h"
+#include "util/control.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "net/netio.h"
+#include "crypto/pki.h"
 #include "popcmd.h"
 #include "popkeys.h"
 #include "popmsg.h"
 #include "popstore.h"
-#include "secretfd.h"
+#include "util/secretfd.h"
 
 #define KEYS_FD 4
 #define MESSAGES_MAX 100000UL           /* listed per session, at most */

@@ -12,6 +12,16 @@
  *	descriptors 0 and 1, and relays the session between it and the
  *	client, inside TLS when there is TLS. A program that ends without
  *	a word failed the login: a wrong password costs a growing pause.
+ * SECURITY
+ *	Talks to the Internet, as the POP3 user (sqmailp) under tcpserver;
+ *	never as root. Sees the password once, at PASS: it goes to the
+ *	checkpassword program on a pipe (descriptor 3), never argv or the
+ *	environment, and its buffer is wiped; core dumps are off
+ *	(secret_nodump). Holds no key: the unlocked PDK lives only in the
+ *	process after sq-checkpw. Every command line is bounded; passwords
+ *	in the clear only over TLS, from loopback or control/pop3cleartext.
+ * STANDARDS
+ *	RFC 1939, RFC 2449 (CAPA), RFC 2595 (STLS), RFC 8314 (TLS first)
  * SEE ALSO
  *	sq-popup(8)
  */
@@ -30,15 +40,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
+#include "util/atomicfile.h"
 #include "checkpw.h"
 #include "cleartext.h"
-#include "control.h"
-#include "home.h"
-#include "log.h"
-#include "netio.h"
+#include "util/control.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "net/netio.h"
 #include "popcmd.h"
-#include "secretfd.h"
+#include "util/secretfd.h"
 
 #define TIMEOUT_DEFAULT 600     /* RFC 1939: at least 10 minutes */
 #define FAILURES_MAX 3          /* wrong passwords before we close */
