@@ -10,16 +10,27 @@
 #   make bench      the benchmarks in bench/ (figures for the notes)
 #   make fuzz       libFuzzer on every tests/fuzz target (clang, build-fuzz/)
 #   make run        a local instance on loopback (see tools/run-instance)
-#   make install    install under $(DESTDIR)$(HOME_DIR)
+#   make install    install under $(DESTDIR)$(HOME_DIR), pages under conf-man
 #   make deps       install missing Debian packages (as root)
 
 BUILD    ?= build
 SANITIZE ?= 0
 
+# A build on a machine without the libraries stops here with one line that
+# names the Debian packages to install, not with a cascade of compiler
+# errors. Goals that install them first (deps, check, run) skip it.
+ifeq ($(filter deps check run clean,$(MAKECMDGOALS)),)
+MISSING_PKGS := $(shell sh tools/deps.sh --build-missing)
+ifneq ($(strip $(MISSING_PKGS)),)
+$(error missing Debian packages:$(MISSING_PKGS); run 'make deps' as root to install them)
+endif
+endif
+
 # Read lazily (=) so that "make deps" works before pkg-config exists.
 CC_CMD   = $(shell sed -n 1p conf-cc)
 LD_CMD   = $(shell sed -n 1p conf-ld)
 HOME_DIR = $(shell sed -n 1p conf-home)
+MAN_DIR  = $(shell sed -n 1p conf-man)
 
 PKGS       = libssl libcrypto libcdb libcurl jansson libgcrypt mariadb \
              libevent_openssl libevent
@@ -28,9 +39,22 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
+# Each component compiles with the include paths of lib/ and of itself
+# only, so that one component cannot include another's header; tests and
+# benchmarks see every component. lib/ sees only lib/.
+COMPONENTS = secure-qmail pks edh pop3d admin
+INC        = -Ilib
+$(BUILD)/lib/%.o:          INC = -Ilib
+$(BUILD)/secure-qmail/%.o: INC = -Ilib -Isecure-qmail
+$(BUILD)/pks/%.o:          INC = -Ilib -Ipks
+$(BUILD)/gen/schema.o:     INC = -Ilib -Ipks
+$(BUILD)/edh/%.o:          INC = -Ilib -Iedh
+$(BUILD)/pop3d/%.o:        INC = -Ilib -Ipop3d
+$(BUILD)/admin/%.o:        INC = -Ilib -Iadmin
+$(BUILD)/tests/%.o:        INC = -Ilib $(COMPONENTS:%=-I%)
+$(BUILD)/bench/%.o:        INC = -Ilib $(COMPONENTS:%=-I%)
 # _GNU_SOURCE: memfd_create, pipe2, O_TMPFILE and friends.
-CPPFLAGS = -D_GNU_SOURCE -Ilib -Ipks -Itools -Isecure-qmail -Iedh -Ipop3d \
-           -I$(BUILD)/gen
+CPPFLAGS = -D_GNU_SOURCE $(INC) -I$(BUILD)/gen
 ifeq ($(FUZZ),1)
 # make fuzz: clang with libFuzzer's coverage on every object.
 CC_CMD = clang $(wordlist 2,999,$(shell sed -n 1p conf-cc))
@@ -49,22 +73,31 @@ endif
 COMPILE = $(CC_CMD) $(SAN_CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP
 LINK    = $(LD_CMD) $(SAN_LDFLAGS)
 
-# --- the shared library -------------------------------------------------
-LIB_SRC = $(wildcard lib/*.c)
+# --- the shared library, by layer (HACKING.md): util has no OpenSSL;
+# crypto, mail, net and client build on it. One archive: each program
+# takes only the objects it calls. -----------------------------------------
+LIB_LAYERS = util crypto mail net client
+LIB_SRC = $(foreach l,$(LIB_LAYERS),$(wildcard lib/$l/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBSQ   = $(BUILD)/lib/libsq.a
 
-# --- programs: in each program directory, the files named in *_MAINS hold
-# main(); the directory's other .c files form its own library. ------------
+# --- components: in each, the files named in *_MAINS hold main(); the
+# component's other .c files form its own library. -------------------------
+# secure-qmail/, by privilege group: receive/ (sqmaild), queue/ (sealing and
+# the queue's owner), deliver/ (scheduler and delivery). Every sq-*.c holds
+# a main().
+SQ_SRC     = $(wildcard secure-qmail/*/*.c)
+SQ_MAINSRC = $(wildcard secure-qmail/*/sq-*.c)
+SQ_MAINS   = $(notdir $(SQ_MAINSRC:.c=))
+SQ_LIBSRC  = $(filter-out $(SQ_MAINSRC),$(SQ_SRC))
+LIBSQMAIL  = $(BUILD)/secure-qmail/libsqmail.a
+SQ_PROGS   = $(SQ_MAINS:%=$(BUILD)/bin/%)
+
+# pks/: the Paired Key Store, pksd and pks-ctl
 PKS_MAINS  = pksd pks-ctl
 PKS_LIBSRC = $(filter-out $(PKS_MAINS:%=pks/%.c),$(wildcard pks/*.c))
 LIBPKS     = $(BUILD)/pks/libpks.a
 PKS_PROGS  = $(PKS_MAINS:%=$(BUILD)/bin/%)
-# secure-qmail/: every sq-*.c holds a main(); the rest is the library.
-SQ_MAINS   = $(patsubst secure-qmail/%.c,%,$(wildcard secure-qmail/sq-*.c))
-SQ_LIBSRC  = $(filter-out $(SQ_MAINS:%=secure-qmail/%.c),$(wildcard secure-qmail/*.c))
-LIBSQMAIL  = $(BUILD)/secure-qmail/libsqmail.a
-SQ_PROGS   = $(SQ_MAINS:%=$(BUILD)/bin/%)
 
 # edh/: the Email Database Host, edhd and edh-ctl
 EDH_MAINS  = edhd edh-ctl
@@ -78,17 +111,41 @@ POP_LIBSRC = $(filter-out $(POP_MAINS:%=pop3d/%.c),$(wildcard pop3d/*.c))
 LIBPOP     = $(BUILD)/pop3d/libpop.a
 POP_PROGS  = $(POP_MAINS:%=$(BUILD)/bin/%)
 
-TOOLS_MAINS = sq-ca ses-adduser ses-passwd ses-deluser
-TOOLS_PROGS = $(TOOLS_MAINS:%=$(BUILD)/bin/%)
-TOOLS_LIBSRC = $(filter-out $(TOOLS_MAINS:%=tools/%.c),$(wildcard tools/*.c))
-LIBTOOLS   = $(BUILD)/tools/libtools.a
+# admin/: the installed administration programs: the instance CA and
+# provisioning (tools/ holds only the development scripts)
+ADMIN_MAINS  = sq-ca ses-adduser ses-passwd ses-deluser
+ADMIN_LIBSRC = $(filter-out $(ADMIN_MAINS:%=admin/%.c),$(wildcard admin/*.c))
+LIBADMIN     = $(BUILD)/admin/libadmin.a
+ADMIN_PROGS  = $(ADMIN_MAINS:%=$(BUILD)/bin/%)
+
 # ses-adduser, ses-deluser and sq-queue again, with crash points for the
 # kill -9 tests
-TOOLS_CRASH = $(BUILD)/tests/helpers/ses-adduser-crash \
+ADMIN_CRASH = $(BUILD)/tests/helpers/ses-adduser-crash \
               $(BUILD)/tests/helpers/ses-deluser-crash
-CRASH_BIN  = $(TOOLS_CRASH) $(BUILD)/tests/helpers/sq-queue-crash
-PROGS      = $(PKS_PROGS) $(TOOLS_PROGS) $(SQ_PROGS) $(EDH_PROGS) $(POP_PROGS)
-PROG_LIBS  = $(LIBPKS) $(LIBTOOLS) $(LIBEDH) $(LIBPOP) $(LIBSQMAIL) $(LIBSQ)
+CRASH_BIN  = $(ADMIN_CRASH) $(BUILD)/tests/helpers/sq-queue-crash
+PROGS      = $(PKS_PROGS) $(ADMIN_PROGS) $(SQ_PROGS) $(EDH_PROGS) $(POP_PROGS)
+PROG_LIBS  = $(LIBPKS) $(LIBADMIN) $(LIBEDH) $(LIBPOP) $(LIBSQMAIL) $(LIBSQ)
+
+# --- the system libraries each program links: only those it calls, named
+# here rather than left to the linker's --as-needed (tests/integration/
+# linkage.t checks that none is unused). pkg-config names. ------------------
+PKGS_sq-smtpd    = libssl libcrypto libcdb
+PKGS_sq-send     = libcrypto
+PKGS_sq-lspawn   = libssl libcrypto libcdb libcurl jansson
+PKGS_sq-sealerd  = libcrypto libcurl jansson
+PKGS_pksd        = libssl libcrypto jansson libgcrypt mariadb libevent_openssl libevent
+PKGS_pks-ctl     = libgcrypt mariadb
+PKGS_edhd        = libssl libcrypto
+PKGS_edh-ctl     = libcrypto
+PKGS_sq-popup    = libssl libcrypto
+PKGS_sq-checkpw  = libcrypto libcurl jansson
+PKGS_sq-pop3d    = libssl libcrypto
+PKGS_sq-ca       = libcrypto
+PKGS_ses-adduser = libcrypto libcdb libcurl jansson
+PKGS_ses-passwd  = $(PKGS_ses-adduser)
+PKGS_ses-deluser = $(PKGS_ses-adduser)
+# sq-seal, sq-queue, sq-clean, sq-qread, sq-qstat, sq-start: libc only.
+libs_of = $(if $(strip $(PKGS_$(1))),$(shell pkg-config --libs $(PKGS_$(1))))
 
 # --- unit tests: tests/unit/check_<module>.c, one binary per module -------
 UNIT_SRC  = $(wildcard tests/unit/check_*.c)
@@ -117,7 +174,7 @@ GEN = $(BUILD)/gen/auto_home.h $(BUILD)/gen/auto_users.h $(BUILD)/gen/auto_split
 
 .PHONY: all deps check check-plain check-asan check-valgrind unit integration run install \
         clean fuzz fuzz-build bench
-all: $(LIBSQ) $(LIBPKS) $(LIBEDH) $(LIBPOP) $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN) \
+all: $(LIBSQ) $(PROG_LIBS) $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN) \
      $(BENCH_BIN) $(CRASH_BIN)
 
 deps:
@@ -131,11 +188,12 @@ $(BUILD)/gen/auto_split.h: conf-split
 	@mkdir -p $(@D)
 	printf '#define QUEUE_SPLIT %s\n' "$$(sed -n 1p conf-split)" > $@
 
-# The role users of conf-users, by position (see the file's comment).
-$(BUILD)/gen/auto_users.h: conf-users
+# The role users of conf-users (tools/role-users says which line is which).
+$(BUILD)/gen/auto_users.h: conf-users tools/role-users
 	@mkdir -p $(@D)
-	awk 'NF == 0 { exit } { n++; split("SMTPD LOG QUEUE SEND SEAL MAILDIR POP PKS EDH", r, " "); \
-	     printf "#define SQ_USER_%s \"%s\"\n", r[n], $$1 }' conf-users > $@
+	sh tools/role-users conf-users > $@.tmp
+	awk '{ printf "#define SQ_USER_%s \"%s\"\n", $$1, $$2 }' $@.tmp > $@
+	rm -f $@.tmp
 
 # Every object depends on conf-cc and conf-ld: a changed compiler or linker
 # command rebuilds (and so relinks) everything.
@@ -164,26 +222,28 @@ $(BUILD)/gen/schema.c: tools/embed-sql.sh $(sort $(wildcard pks/schema/*.sql))
 $(BUILD)/gen/schema.o: $(BUILD)/gen/schema.c
 	$(COMPILE) -c $< -o $@
 
-$(PKS_PROGS): $(BUILD)/bin/%: $(BUILD)/pks/%.o $(PROG_LIBS)
+$(PKS_PROGS): $(BUILD)/bin/%: $(BUILD)/pks/%.o $(LIBPKS) $(LIBSQ)
 	@mkdir -p $(@D)
-	$(LINK) -o $@ $^ $(PKG_LIBS)
+	$(LINK) -o $@ $^ $(call libs_of,$*)
 
 $(LIBSQMAIL): $(SQ_LIBSRC:%.c=$(BUILD)/%.o)
 	rm -f $@
 	ar rcs $@ $^
 
-$(SQ_PROGS): $(BUILD)/bin/%: $(BUILD)/secure-qmail/%.o $(LIBSQMAIL) $(LIBSQ)
+# secure-qmail's mains sit in its group folders: each program's object
+# is named by a rule of its own; objects link before the archives.
+$(foreach m,$(SQ_MAINSRC),$(eval $(BUILD)/bin/$(notdir $(m:.c=)): $(BUILD)/$(m:.c=.o)))
+$(SQ_PROGS): $(BUILD)/bin/%: $(LIBSQMAIL) $(LIBSQ)
 	@mkdir -p $(@D)
-	$(LINK) -o $@ $^ $(PKG_LIBS)
+	$(LINK) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(call libs_of,$*)
 
-# libedh uses the SMTP command and DATA parsers of libsqmail (LMTP).
 $(LIBEDH): $(EDH_LIBSRC:%.c=$(BUILD)/%.o)
 	rm -f $@
 	ar rcs $@ $^
 
-$(EDH_PROGS): $(BUILD)/bin/%: $(BUILD)/edh/%.o $(LIBEDH) $(LIBSQMAIL) $(LIBSQ)
+$(EDH_PROGS): $(BUILD)/bin/%: $(BUILD)/edh/%.o $(LIBEDH) $(LIBSQ)
 	@mkdir -p $(@D)
-	$(LINK) -o $@ $^ $(PKG_LIBS)
+	$(LINK) -o $@ $^ $(call libs_of,$*)
 
 $(LIBPOP): $(POP_LIBSRC:%.c=$(BUILD)/%.o)
 	rm -f $@
@@ -191,31 +251,31 @@ $(LIBPOP): $(POP_LIBSRC:%.c=$(BUILD)/%.o)
 
 $(POP_PROGS): $(BUILD)/bin/%: $(BUILD)/pop3d/%.o $(LIBPOP) $(LIBSQ)
 	@mkdir -p $(@D)
-	$(LINK) -o $@ $^ $(PKG_LIBS)
+	$(LINK) -o $@ $^ $(call libs_of,$*)
 
-$(LIBTOOLS): $(TOOLS_LIBSRC:%.c=$(BUILD)/%.o)
+$(LIBADMIN): $(ADMIN_LIBSRC:%.c=$(BUILD)/%.o)
 	rm -f $@
 	ar rcs $@ $^
 
-$(TOOLS_PROGS): $(BUILD)/bin/%: $(BUILD)/tools/%.o $(LIBTOOLS) $(LIBSQ)
+$(ADMIN_PROGS): $(BUILD)/bin/%: $(BUILD)/admin/%.o $(LIBADMIN) $(LIBSQ)
 	@mkdir -p $(@D)
-	$(LINK) -o $@ $^ $(PKG_LIBS)
+	$(LINK) -o $@ $^ $(call libs_of,$*)
 
-$(BUILD)/tools/provision-crash.o: tools/provision.c $(GEN)
+$(BUILD)/admin/provision-crash.o: admin/provision.c $(GEN)
 	$(COMPILE) -DSQ_CRASH_POINTS -c $< -o $@
 
-$(BUILD)/secure-qmail/sq-queue-crash.o: secure-qmail/sq-queue.c $(GEN)
+$(BUILD)/secure-qmail/queue/sq-queue-crash.o: secure-qmail/queue/sq-queue.c $(GEN)
 	@mkdir -p $(@D)
 	$(COMPILE) -DSQ_CRASH_POINTS -c $< -o $@
 
-$(BUILD)/tests/helpers/sq-queue-crash: $(BUILD)/secure-qmail/sq-queue-crash.o \
+$(BUILD)/tests/helpers/sq-queue-crash: $(BUILD)/secure-qmail/queue/sq-queue-crash.o \
 		$(LIBSQMAIL) $(LIBSQ)
 	@mkdir -p $(@D)
-	$(LINK) -o $@ $^ $(PKG_LIBS)
+	$(LINK) -o $@ $^ $(call libs_of,sq-queue)
 
-$(TOOLS_CRASH): $(BUILD)/tests/helpers/%-crash: $(BUILD)/tools/%.o \
-		$(BUILD)/tools/provision-crash.o $(LIBTOOLS) $(LIBSQ)
-	$(LINK) -o $@ $^ $(PKG_LIBS)
+$(ADMIN_CRASH): $(BUILD)/tests/helpers/%-crash: $(BUILD)/admin/%.o \
+		$(BUILD)/admin/provision-crash.o $(LIBADMIN) $(LIBSQ)
+	$(LINK) -o $@ $^ $(call libs_of,$*)
 
 $(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(UNIT_MAIN) $(PROG_LIBS)
 	$(LINK) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
@@ -274,21 +334,14 @@ bench: all
 	python3 bench/deliver-bench $(BUILD)
 	python3 bench/pop3-bench $(BUILD)
 
-run: deps all
+run: deps
+	$(MAKE) all
 	sh tools/run-instance $(BUILD)
 
 install: all
-	sh tools/install.sh "$(DESTDIR)" "$(HOME_DIR)" $(BUILD)
+	sh tools/install.sh "$(DESTDIR)" "$(HOME_DIR)" $(BUILD) "$(MAN_DIR)"
 
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(BENCH_BIN:=.d) $(LIB_OBJ:.o=.d) $(PKS_LIBSRC:%.c=$(BUILD)/%.d) \
-         $(PKS_MAINS:%=$(BUILD)/pks/%.d) $(TOOLS_MAINS:%=$(BUILD)/tools/%.d) \
-         $(TOOLS_LIBSRC:%.c=$(BUILD)/%.d) $(SQ_LIBSRC:%.c=$(BUILD)/%.d) \
-         $(SQ_MAINS:%=$(BUILD)/secure-qmail/%.d) \
-         $(EDH_LIBSRC:%.c=$(BUILD)/%.d) $(EDH_MAINS:%=$(BUILD)/edh/%.d) \
-         $(POP_LIBSRC:%.c=$(BUILD)/%.d) $(POP_MAINS:%=$(BUILD)/pop3d/%.d) \
-         $(BUILD)/secure-qmail/sq-queue-crash.d \
-         $(UNIT_BIN:=.d) $(HELPER_BIN:=.d) $(UNIT_MAIN:.o=.d) \
-         $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.d)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -12,12 +12,12 @@
 #include <unistd.h>
 
 #include "acctfiles.h"
-#include "assign.h"
-#include "atomicfile.h"
+#include "mail/assign.h"
+#include "util/atomicfile.h"
 #include "auto_users.h"
-#include "control.h"
+#include "util/control.h"
 #include "ctledit.h"
-#include "home.h"
+#include "util/home.h"
 
 #define ASSIGN_MAX (16 * 1024 * 1024)
 

@@ -15,7 +15,7 @@
 
 #include <sys/types.h>
 
-#include "addr.h"
+#include "mail/addr.h"
 
 struct acctfiles {
 	char home[4096];                /* the instance root */

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
-#include "control.h"
+#include "util/atomicfile.h"
+#include "util/control.h"
 #include "ctledit.h"
 
 #define NEW_MODE 0644

@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
+#include "util/atomicfile.h"
 #include "journal.h"
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 /* a record of JOURNAL_ROWS_MAX rows fits */
 #define JOURNAL_TEXT_MAX (1024 + JOURNAL_ROWS_MAX * 96)

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "addr.h"
+#include "mail/addr.h"
 
 enum journal_op { JOURNAL_ADD = 1, JOURNAL_DELETE, JOURNAL_DELETE_KEEP_KEYS };
 

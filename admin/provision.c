@@ -15,14 +15,14 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include "atomicfile.h"
-#include "crashpoint.h"
-#include "home.h"
+#include "util/atomicfile.h"
+#include "util/crashpoint.h"
+#include "util/home.h"
 #include "journal.h"
-#include "log.h"
-#include "maildir.h"
-#include "pdk.h"
-#include "pki.h"
+#include "util/log.h"
+#include "mail/maildir.h"
+#include "crypto/pdk.h"
+#include "crypto/pki.h"
 #include "provision.h"
 
 

@@ -36,8 +36,8 @@
 #include <openssl/x509.h>
 
 #include "acctfiles.h"
-#include "maildir.h"
-#include "pksclient.h"
+#include "mail/maildir.h"
+#include "client/pksclient.h"
 #include "userid.h"
 
 #define PASSWORD_MAX 1024

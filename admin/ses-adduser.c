@@ -31,10 +31,10 @@
 
 #include <jansson.h>
 
-#include "die.h"
-#include "log.h"
+#include "util/die.h"
+#include "util/log.h"
 #include "provision.h"
-#include "secretfd.h"
+#include "util/secretfd.h"
 #include "ttyio.h"
 
 #define SUGGESTIONS 5

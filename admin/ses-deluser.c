@@ -25,8 +25,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "die.h"
-#include "log.h"
+#include "util/die.h"
+#include "util/log.h"
 #include "provision.h"
 #include "ttyio.h"
 

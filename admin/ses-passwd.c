@@ -32,10 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "die.h"
-#include "log.h"
+#include "util/die.h"
+#include "util/log.h"
 #include "provision.h"
-#include "secretfd.h"
+#include "util/secretfd.h"
 #include "ttyio.h"
 
 #define USAGE "[--reset] [--password-fd n] address"

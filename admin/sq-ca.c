@@ -27,12 +27,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
-#include "die.h"
-#include "home.h"
-#include "log.h"
-#include "pki.h"
-#include "secretfd.h"
+#include "util/atomicfile.h"
+#include "util/die.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "crypto/pki.h"
+#include "util/secretfd.h"
 
 #define USAGE "init [name] | server prefix name [name ...]"
 

@@ -9,8 +9,8 @@
 
 #include <stddef.h>
 
-#include "rbuf.h"
-#include "sbuf.h"
+#include "util/rbuf.h"
+#include "util/sbuf.h"
 
 /* Prints prompt on the terminal and reads one line (without its end)
  * into out; 0, or -1 at EOF or on error. */

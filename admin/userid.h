@@ -37,9 +37,9 @@
 
 #include <stddef.h>
 
-#include "addr.h"
-#include "control.h"
-#include "sbuf.h"
+#include "mail/addr.h"
+#include "util/control.h"
+#include "util/sbuf.h"
 
 #define USERID_RESERVED_DEFAULT \
 	"postmaster abuse hostmaster webmaster www noc security info " \

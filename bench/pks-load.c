@@ -12,10 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "addr.h"
-#include "control.h"
-#include "pki.h"
-#include "pksclient.h"
+#include "mail/addr.h"
+#include "util/control.h"
+#include "crypto/pki.h"
+#include "client/pksclient.h"
 
 static char *slurp(const char *path)
 {

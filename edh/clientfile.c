@@ -12,7 +12,7 @@
 #include <openssl/rand.h>
 
 #include "clientfile.h"
-#include "control.h"
+#include "util/control.h"
 
 int edh_role_parse(const char *s)
 {

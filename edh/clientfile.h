@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define EDH_SECRET_LEN 43
 #define EDH_NOTE_MAX 200

@@ -29,13 +29,13 @@
 
 #include <openssl/crypto.h>
 
-#include "atomicfile.h"
+#include "util/atomicfile.h"
 #include "clientfile.h"
-#include "control.h"
-#include "die.h"
-#include "home.h"
-#include "log.h"
-#include "sbuf.h"
+#include "util/control.h"
+#include "util/die.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "util/sbuf.h"
 
 #define USAGE "add [-o file] ROLE [NOTE] | list | remove ID"
 

@@ -30,7 +30,7 @@
  *	One line per delivery attempt (mailbox, result, size, time), per
  *	refused peer, failed authentication and retrieval, on stderr.
  * SEE ALSO
- *	edh-ctl(8), sq-edh(5), edhclient in lib/edhclient.h
+ *	edh-ctl(8), sq-edh(5), edhclient in lib/client/edhclient.h
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,14 +51,14 @@
 #include <openssl/ssl.h>
 
 #include "clientfile.h"
-#include "die.h"
-#include "home.h"
-#include "ipallow.h"
+#include "util/die.h"
+#include "util/home.h"
+#include "net/ipallow.h"
 #include "listener.h"
 #include "lmtp.h"
-#include "log.h"
+#include "util/log.h"
 #include "retr.h"
-#include "secretfd.h"
+#include "util/secretfd.h"
 #include "session.h"
 
 #define CONCURRENCY_DEFAULT 40

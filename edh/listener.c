@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "edhclient.h"
+#include "client/edhclient.h"
 #include "listener.h"
 
 /* One IP literal and port: a bound, listening socket, or -1. */

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "control.h"
+#include "util/control.h"
 
 #define LISTEN_MAX 8            /* addresses per file */
 

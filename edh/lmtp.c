@@ -9,14 +9,14 @@
 #include <time.h>
 
 #include "clientfile.h"
-#include "control.h"
+#include "util/control.h"
 #include "lmtp.h"
-#include "log.h"
-#include "maildir.h"
-#include "quota.h"
-#include "sealcheck.h"
-#include "smtpcmd.h"
-#include "smtpdata.h"
+#include "util/log.h"
+#include "mail/maildir.h"
+#include "mail/quota.h"
+#include "crypto/sealcheck.h"
+#include "mail/smtpcmd.h"
+#include "mail/smtpdata.h"
 
 struct lmtp {
 	struct edh_session *s;

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "maildir.h"
+#include "util/log.h"
+#include "mail/maildir.h"
 #include "retr.h"
 
 #define FETCH_CHUNK 32768

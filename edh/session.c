@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "clientfile.h"
-#include "log.h"
-#include "saslplain.h"
+#include "util/log.h"
+#include "mail/saslplain.h"
 #include "session.h"
 
 int session_start(struct edh_session *s, struct edh_config *cfg, int fd,

@@ -11,9 +11,9 @@
 
 #include <openssl/ssl.h>
 
-#include "control.h"
-#include "sbuf.h"
-#include "netio.h"
+#include "util/control.h"
+#include "util/sbuf.h"
+#include "net/netio.h"
 
 #define EDH_LINE_MAX 510        /* 512 octets with the CRLF, as SMTP */
 #define EDH_AUTH_TRIES 3        /* failures before the connection closes */

@@ -14,11 +14,11 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "addr.h"
+#include "mail/addr.h"
 #include "api.h"
 #include "clientauth.h"
 #include "conninfo.h"
-#include "log.h"
+#include "util/log.h"
 
 #define SEGMENTS_MAX 8
 #define ROLE(r) (1u << (r))

@@ -9,7 +9,7 @@
 
 #include <event2/http.h>
 
-#include "ipallow.h"
+#include "net/ipallow.h"
 #include "store.h"
 
 #define API_BODY_MAX 65536

@@ -9,7 +9,7 @@
 #include <event2/bufferevent_ssl.h>
 
 #include "conninfo.h"
-#include "log.h"
+#include "util/log.h"
 
 struct conninfo {
 	char peer[INET6_ADDRSTRLEN];    /* empty: refused, logged already */

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "control.h"
+#include "util/control.h"
 #include "rowseal.h"
 
 enum db_result {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "keyring.h"
-#include "log.h"
+#include "util/log.h"
 
 const char *const keyring_files[KEY_SLOTS] = {
 	[KEY_CURRENT] = "pks.key", [KEY_NEXT] = "pks.key.next",

@@ -28,17 +28,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
+#include "util/atomicfile.h"
 #include "clientauth.h"
-#include "control.h"
+#include "util/control.h"
 #include "db.h"
-#include "die.h"
-#include "home.h"
+#include "util/die.h"
+#include "util/home.h"
 #include "keyring.h"
-#include "log.h"
+#include "util/log.h"
 #include "migrations.h"
 #include "rowseal.h"
-#include "secretfd.h"
+#include "util/secretfd.h"
 
 #define USAGE "init [-u user] | migrate | status | keys HASH | rotate | " \
 	"row remove ROW | client add ROLE [NOTE] | client list | client remove ID"

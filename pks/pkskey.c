@@ -10,9 +10,9 @@
 
 #include <gcrypt.h>
 
-#include "atomicfile.h"
+#include "util/atomicfile.h"
 #include "pkskey.h"
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define KEYFILE_MAGIC "sq-pks-key 1"
 

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "pkskey.h"
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define DRS_LEN 32
 #define GCM_NONCE_LEN 12

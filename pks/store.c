@@ -10,8 +10,8 @@
 #include <jansson.h>
 #include <openssl/pem.h>
 
-#include "log.h"
-#include "pki.h"
+#include "util/log.h"
+#include "crypto/pki.h"
 #include "rowseal.h"
 #include "store.h"
 

@@ -13,7 +13,7 @@
 
 #include <openssl/x509.h>
 
-#include "addr.h"
+#include "mail/addr.h"
 #include "db.h"
 #include "keyring.h"
 

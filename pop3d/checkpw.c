@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "addr.h"
+#include "mail/addr.h"
 #include "checkpw.h"
-#include "pdk.h"
-#include "pki.h"
+#include "crypto/pdk.h"
+#include "crypto/pki.h"
 
 /* A P-256 key wrapped (pdk_wrap, our scrypt cost) with a password nobody
  * types: unknown addresses pay one unwrap of it, as known ones do. */

@@ -17,9 +17,9 @@
 
 #include <openssl/x509.h>
 
-#include "maildir.h"
-#include "pksclient.h"
-#include "sbuf.h"
+#include "mail/maildir.h"
+#include "client/pksclient.h"
+#include "util/sbuf.h"
 
 #define CHECKPW_INPUT_MAX 512   /* the checkpassword contract */
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cleartext.h"
-#include "ipallow.h"
+#include "net/ipallow.h"
 
 /* The peer as a socket address; 0, or -1. */
 static int peer(const char *ip, struct sockaddr_storage *ss)

@@ -8,7 +8,7 @@
 #ifndef SQ_CLEARTEXT_H
 #define SQ_CLEARTEXT_H
 
-#include "control.h"
+#include "util/control.h"
 
 #define CLEARTEXT_CONTROL "pop3cleartext"
 

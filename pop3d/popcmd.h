@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define POP_LINE_MAX 255        /* a command with its CRLF (RFC 2449) */
 

@@ -8,8 +8,8 @@
 #include <openssl/pem.h>
 
 #include "popkeys.h"
-#include "seal.h"
-#include "secretfd.h"
+#include "crypto/seal.h"
+#include "util/secretfd.h"
 
 int popkeys_parse(struct popkeys *k, const char *pem, size_t len)
 {

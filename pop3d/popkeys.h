@@ -13,7 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define POPKEYS_PEM_MAX (1 << 20)       /* descriptor 4's octets, at most */
 #define POPKEYS_MAX 64                  /* key versions, at most */

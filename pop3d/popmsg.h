@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define POP_UIDL_MAX 70         /* RFC 1939: 1 to 70 octets of 0x21..0x7E */
 

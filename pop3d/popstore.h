@@ -9,10 +9,10 @@
 
 #include <stddef.h>
 
-#include "control.h"
-#include "edhclient.h"
-#include "maildir.h"
-#include "sbuf.h"
+#include "util/control.h"
+#include "client/edhclient.h"
+#include "mail/maildir.h"
+#include "util/sbuf.h"
 
 struct pop_msg {
 	char uid[MAILDIR_UID_MAX + 1];  /* the maildir unique id */

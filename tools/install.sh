@@ -1,6 +1,6 @@
 #!/bin/sh
-# install.sh DESTDIR HOME BUILD - install secure-qmail under DESTDIR/HOME
-# (HOME from conf-home): programs in bin/, pages in man/, and the empty
+# install.sh DESTDIR HOME BUILD MANDIR - install secure-qmail under
+# DESTDIR/HOME (HOME from conf-home): programs in bin/, and the empty
 # control/ and users/ directories, and sq-queue set-id when its user and
 # group exist. The queue and maildirs are set up by the instance tools.
 # The supervision files are rendered for HOME and conf-users by
@@ -8,14 +8,16 @@
 # admin links them into /service), systemd units in systemd/ (an admin
 # copies them to /etc/systemd/system), example tcprules sources in control/
 # (kept if present); and run/, sq-sealerd's, owned by the sealing user.
+# The manual pages go to DESTDIR/MANDIR (conf-man), where man(1) finds them.
 set -eu
 destdir=$1
 home=$2
 build=$3
+mandir="$destdir$4"
 root="$destdir$home"
 
 install -d -m 755 "$root" "$root/bin" "$root/control" "$root/users" \
-	"$root/man/man5" "$root/man/man8"
+	"$mandir/man5" "$mandir/man8"
 if [ -d "$build/bin" ]; then
 	for p in "$build"/bin/*; do
 		[ -f "$p" ] && install -m 755 "$p" "$root/bin/"
@@ -29,12 +31,12 @@ for page in man/*.[0-9]; do
 	if [ "$section" = 8 ] && [ ! -f "$root/bin/$name" ]; then
 		continue
 	fi
-	install -m 644 "$page" "$root/man/man$section/"
+	install -m 644 "$page" "$mandir/man$section/"
 done
 # sq-queue runs setuid and setgid to the queue user and the shared group
 # (sq-queue(8)); that needs root and the users, which a staging install
 # (DESTDIR) may not have.
-qowner=$(sed -n 3p conf-users)
+qowner=$(sh tools/role-users | awk '$1 == "QUEUE" { print $2 }')
 qgroup=$(sed -n 1p conf-groups)
 if [ -f "$root/bin/sq-queue" ]; then
 	if [ "$(id -u)" -eq 0 ] && getent passwd "$qowner" >/dev/null &&
@@ -50,7 +52,7 @@ fi
 # The run scripts and units name HOME, not DESTDIR/HOME: they run there.
 sh tools/render-service "$home" "$root"
 install -d -m 755 "$root/run"
-suser=$(sed -n 5p conf-users)
+suser=$(sh tools/role-users | awk '$1 == "SEAL" { print $2 }')
 if [ "$(id -u)" -eq 0 ] && getent passwd "$suser" >/dev/null &&
 	getent group "$qgroup" >/dev/null; then
 	chown "$suser:$qgroup" "$root/run"

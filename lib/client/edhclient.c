@@ -19,9 +19,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "edhclient.h"
-#include "rbuf.h"
-#include "saslplain.h"
+#include "client/edhclient.h"
+#include "util/rbuf.h"
+#include "mail/saslplain.h"
 
 #define REPLY_MAX 1024          /* a reply line, CRLF included */
 #define CRED_MAX 4096

@@ -25,10 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "control.h"
-#include "maildir.h"
-#include "pksconfig.h"
-#include "sbuf.h"
+#include "util/control.h"
+#include "mail/maildir.h"
+#include "client/pksconfig.h"
+#include "util/sbuf.h"
 
 #define EDHC_LMTP_HOSTFILE "edhlmtp-host"
 #define EDHC_LMTP_CREDFILE "edhlmtp-cred"

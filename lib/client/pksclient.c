@@ -19,9 +19,9 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
-#include "addr.h"
-#include "pksclient.h"
-#include "sbuf.h"
+#include "mail/addr.h"
+#include "client/pksclient.h"
+#include "util/sbuf.h"
 
 #define URL_MAX 1024
 #define WHY_MAX 256

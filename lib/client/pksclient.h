@@ -26,10 +26,10 @@
 
 #include <openssl/x509.h>
 
-#include "control.h"
-#include "pksconfig.h"
-#include "pksreply.h"
-#include "sbuf.h"
+#include "util/control.h"
+#include "client/pksconfig.h"
+#include "client/pksreply.h"
+#include "util/sbuf.h"
 
 #define PKS_REPLY_MAX (1024 * 1024)     /* a longer reply is PKS_TEMP */
 

@@ -12,9 +12,9 @@
 
 #include <openssl/crypto.h>
 
-#include "control.h"
-#include "pksconfig.h"
-#include "sbuf.h"
+#include "util/control.h"
+#include "client/pksconfig.h"
+#include "util/sbuf.h"
 
 #define CRED_FILE_MAX 4096
 #define WHY_MAX 256

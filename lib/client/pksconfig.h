@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "control.h"
+#include "util/control.h"
 
 #define PKS_URL_DEFAULT "https://127.0.0.1:7443"
 #define PKS_TIMEOUT_DEFAULT 10          /* seconds, control/timeoutpks */

@@ -12,11 +12,11 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
-#include "addr.h"
-#include "pki.h"
-#include "pksconfig.h"     /* pks_reason */
-#include "pksreply.h"
-#include "sbuf.h"
+#include "mail/addr.h"
+#include "crypto/pki.h"
+#include "client/pksconfig.h"     /* pks_reason */
+#include "client/pksreply.h"
+#include "util/sbuf.h"
 
 const char *pks_result_name(enum pks_result r)
 {

@@ -16,7 +16,7 @@
 #include <jansson.h>
 #include <openssl/x509.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define PKS_ROW_MAX ((UINT64_C(1) << 53) - 1)  /* exact in a JSON double */
 

@@ -9,7 +9,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "pdk.h"
+#include "crypto/pdk.h"
 
 int pdk_wrap(EVP_PKEY *key, const char *password, size_t pwlen,
              struct sbuf *out)

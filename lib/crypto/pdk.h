@@ -12,7 +12,7 @@
 
 #include <openssl/evp.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 /* scrypt cost: N = 2^14, r = 8, p = 5. About 16 MiB, inside the 32 MiB
  * OpenSSL's PKCS#8 decoder allows, and OWASP's equal of N = 2^17, p = 1. */

@@ -16,8 +16,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#include "addr.h"
-#include "pki.h"
+#include "mail/addr.h"
+#include "crypto/pki.h"
 
 EVP_PKEY *pki_keygen(void)
 {

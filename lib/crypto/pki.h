@@ -17,7 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define PKI_CA_DAYS 7300
 #define PKI_PEK_DAYS 3650

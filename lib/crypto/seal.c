@@ -10,7 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
-#include "seal.h"
+#include "crypto/seal.h"
 
 /*
  * A filter BIO that counts what is read through it and enforces a limit.

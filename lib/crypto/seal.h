@@ -19,7 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 /* The plaintext's size, counted while sealing. crlf_octets is the size the
  * message has with every bare LF sent as CRLF: what POP3 LIST reports. */

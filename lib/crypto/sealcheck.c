@@ -11,7 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
-#include "sealcheck.h"
+#include "crypto/sealcheck.h"
 
 #define FIELD "X-SQ-Plaintext-Size"
 

@@ -5,7 +5,7 @@
 
 #include <openssl/sha.h>
 
-#include "addr.h"
+#include "mail/addr.h"
 
 /* RFC 5322 atext: letters, digits and these specials. */
 static int is_atext(unsigned char c)

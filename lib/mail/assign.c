@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "assign.h"
-#include "cdbfile.h"
+#include "mail/assign.h"
+#include "util/cdbfile.h"
 
 #define NFIELDS 6               /* user uid gid home dash ext */
 #define LINE_MAX_FORMATTED                                               \

@@ -36,7 +36,7 @@
 
 #include <stddef.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 /* Sizes of the fields, each including its NUL. qmail has no limits; a
  * longer field is refused (ENAMETOOLONG) rather than cut. */

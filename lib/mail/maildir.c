@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
-#include "maildir.h"
+#include "util/atomicfile.h"
+#include "mail/maildir.h"
 
 #define ROW_MAX 9223372036854775807ULL  /* 2^63 - 1 */
 #define SUBDIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)

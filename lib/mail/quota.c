@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control.h"
-#include "log.h"
-#include "maildir.h"
-#include "quota.h"
+#include "util/control.h"
+#include "util/log.h"
+#include "mail/maildir.h"
+#include "mail/quota.h"
 
 /* OCTETS: decimal, no sign, no leading zero (0 itself is allowed: a
  * mailbox that takes nothing), at most QUOTA_MAX. */

@@ -14,9 +14,9 @@
 
 #include <stddef.h>
 
-#include "control.h"
-#include "maildir.h"
-#include "sbuf.h"
+#include "util/control.h"
+#include "mail/maildir.h"
+#include "util/sbuf.h"
 
 #define QUOTA_MAX (1ULL << 62)
 

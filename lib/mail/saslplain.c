@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "saslplain.h"
+#include "mail/saslplain.h"
 
 static const char alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

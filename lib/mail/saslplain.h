@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define SASL_FIELD_MAX 255              /* RFC 4616: each part */
 #define SASL_PLAIN_RAW_MAX (3 * SASL_FIELD_MAX + 2)

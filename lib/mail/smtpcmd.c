@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "smtpcmd.h"
+#include "mail/smtpcmd.h"
 
 static const struct {
 	const char *name;

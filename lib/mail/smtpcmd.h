@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "addr.h"
+#include "mail/addr.h"
 
 #define SMTP_LINE_MAX 510       /* RFC 5321 4.5.3.1.4: 512 with the CRLF */
 #define SMTP_PATH_MAX 256       /* RFC 5321 4.5.3.1.3: with its "<" ">" */

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "smtpdata.h"
+#include "mail/smtpdata.h"
 
 enum {
 	SD_BOL,         /* at the start of a line */

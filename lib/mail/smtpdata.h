@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define SMTPDATA_LINE_MAX 1000  /* RFC 5321 4.5.3.1.6: a text line's
                                    octets with its CRLF, as received */

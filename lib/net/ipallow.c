@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipallow.h"
+#include "net/ipallow.h"
 
 /* 1 if the first bits of a and b are equal. */
 static int prefix_equal(const unsigned char *a, const unsigned char *b,

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "control.h"
+#include "util/control.h"
 
 struct ipnet {
 	int family;             /* AF_INET or AF_INET6 */

@@ -11,7 +11,7 @@
 
 #include <openssl/err.h>
 
-#include "netio.h"
+#include "net/netio.h"
 
 #define REPLIES_MAX 65536
 

@@ -10,8 +10,8 @@
 
 #include <openssl/ssl.h>
 
-#include "rbuf.h"
-#include "sbuf.h"
+#include "util/rbuf.h"
+#include "util/sbuf.h"
 
 struct netio {
 	int rfd, wfd;

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
+#include "util/atomicfile.h"
 
 int write_all(int fd, const void *data, size_t n)
 {

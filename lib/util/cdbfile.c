@@ -6,7 +6,7 @@
 #include <limits.h>
 #include <unistd.h>
 
-#include "cdbfile.h"
+#include "util/cdbfile.h"
 
 int cdbfile_find(struct cdb *db, const void *key, size_t klen,
                  struct sbuf *val)

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "atomicfile.h"
-#include "sbuf.h"
+#include "util/atomicfile.h"
+#include "util/sbuf.h"
 
 /* Looks key up in the cdb at path: 1 found (value in val), 0 not found or
  * no such file, -1 error (unreadable, corrupt: errno EPROTO, value longer

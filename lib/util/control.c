@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "control.h"
+#include "util/control.h"
 
 int control_open(struct control *c, const char *dir)
 {

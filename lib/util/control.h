@@ -15,7 +15,7 @@
 #ifndef SQ_CONTROL_H
 #define SQ_CONTROL_H
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define CONTROL_FILE_MAX (1024 * 1024)
 #define CONTROL_LINE_MAX 1000

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "die.h"
-#include "log.h"
+#include "util/die.h"
+#include "util/log.h"
 
 /* Reads 1 to 3 digits; returns the position after them or NULL. */
 static const char *digits(const char *s)

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "auto_home.h"
-#include "home.h"
+#include "util/home.h"
 
 const char *sq_home(void)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "util/log.h"
 
 /* Set once at start-up, read by every record: the only global here. */
 static char progname[64] = "secure-qmail";

@@ -9,9 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "die.h"
-#include "log.h"
-#include "prefork.h"
+#include "util/die.h"
+#include "util/log.h"
+#include "util/prefork.h"
 
 /* Set by the signal handlers, read by the supervising loop: a handler can
  * do nothing else safely. */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "privdrop.h"
+#include "util/privdrop.h"
 
 int privdrop(const char *user)
 {

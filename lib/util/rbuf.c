@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rbuf.h"
+#include "util/rbuf.h"
 
 void rbuf_init(struct rbuf *rb, int fd, int timeout_ms)
 {

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define RBUF_SIZE 8192
 

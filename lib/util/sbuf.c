@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 void sbuf_init(struct sbuf *b, size_t max)
 {

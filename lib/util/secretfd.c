@@ -8,8 +8,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
-#include "secretfd.h"
+#include "util/atomicfile.h"
+#include "util/secretfd.h"
 
 int secret_pipe(const void *data, size_t n)
 {

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define SECRET_PIPE_MAX 4096    /* PIPE_BUF: one atomic write */
 

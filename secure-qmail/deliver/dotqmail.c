@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dotqmail.h"
-#include "sbuf.h"
+#include "deliver/dotqmail.h"
+#include "util/sbuf.h"
 
 #define SEALED "%sealed "
 

@@ -10,8 +10,8 @@
 
 #include <stddef.h>
 
-#include "addr.h"
-#include "assign.h"
+#include "mail/addr.h"
+#include "mail/assign.h"
 
 #define DOTQMAIL_MAX 4096       /* octets of a subscriber's .qmail file */
 

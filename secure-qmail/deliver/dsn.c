@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dsn.h"
+#include "deliver/dsn.h"
 
 /* Reasons and addresses come from elsewhere: written into a header or a
  * report field they must not bring a line end or a control octet. */

@@ -12,8 +12,8 @@
 
 #include <time.h>
 
-#include "control.h"
-#include "sbuf.h"
+#include "util/control.h"
+#include "util/sbuf.h"
 
 struct dsn {
 	const char *me;         /* control/me: the reporting MTA */

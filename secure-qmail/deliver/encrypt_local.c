@@ -9,11 +9,11 @@
 #include <openssl/cms.h>
 #include <openssl/pem.h>
 
-#include "addr.h"
-#include "encrypt_local.h"
-#include "pki.h"
-#include "seal.h"
-#include "sealcheck.h"
+#include "mail/addr.h"
+#include "deliver/encrypt_local.h"
+#include "crypto/pki.h"
+#include "crypto/seal.h"
+#include "crypto/sealcheck.h"
 
 static int reason(char *why, size_t whylen, const char *text)
 {

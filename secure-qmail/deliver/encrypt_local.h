@@ -20,9 +20,9 @@
 
 #include <openssl/x509.h>
 
-#include "maildir.h"
-#include "pksclient.h"
-#include "sbuf.h"
+#include "mail/maildir.h"
+#include "client/pksclient.h"
+#include "util/sbuf.h"
 
 struct el_keys {
 	uint32_t hash;

@@ -6,7 +6,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "localdom.h"
+#include "deliver/localdom.h"
 
 static const char *const files[2] = { "virtualdomains", "locals" };
 

@@ -9,8 +9,8 @@
 
 #include <time.h>
 
-#include "control.h"
-#include "sbuf.h"
+#include "util/control.h"
+#include "util/sbuf.h"
 
 struct localdom {
 	struct control *ctl;

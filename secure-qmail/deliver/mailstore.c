@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mailstore.h"
-#include "quota.h"
+#include "deliver/mailstore.h"
+#include "mail/quota.h"
 
 static int fail(char *why, size_t whylen, const char *text, int err)
 {

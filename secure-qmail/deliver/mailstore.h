@@ -15,9 +15,9 @@
 
 #include <stddef.h>
 
-#include "control.h"
-#include "edhclient.h"
-#include "maildir.h"
+#include "util/control.h"
+#include "client/edhclient.h"
+#include "mail/maildir.h"
 
 struct mailstore {
 	struct control *ctl;

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
-#include "qmsg.h"
+#include "util/atomicfile.h"
+#include "deliver/qmsg.h"
 
 /* A scheduler file is never larger than the envelope it came from. */
 #define QMSG_FILE_MAX (QUEUE_ENVELOPE_MAX + 64)

@@ -22,8 +22,8 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "queue.h"
-#include "sbuf.h"
+#include "queue/queue.h"
+#include "util/sbuf.h"
 
 struct qrcpt {
 	const char *addr;       /* into the list's raw bytes */

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "qsched.h"
+#include "deliver/qsched.h"
 
 static time_t isqrt(time_t x)
 {

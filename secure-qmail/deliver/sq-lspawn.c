@@ -12,6 +12,15 @@
  *	A pool of control/concurrencylocal workers does the deliveries; each
  *	keeps its connection to the PKS open. A worker that dies answers Z
  *	for what it held and is replaced.
+ * SECURITY
+ *	Runs as the delivery user (sqmailv) and refuses root; core dumps
+ *	off. Holds the PKS deliver credential (control/pkslocal: public keys
+ *	only) and the EDH client secret. Reads sealed messages from the
+ *	queue; a message not sealed for its recipient is sealed here in
+ *	memory, and nothing unsealed is ever stored (fail closed, 111).
+ *	Requests from sq-send are bounded NUL-ended fields.
+ * STANDARDS
+ *	RFC 2033 (LMTP to edhd), RFC 5083 (what it stores)
  * SEE ALSO
  *	sq-lspawn(8), sq-send(8), sq-dot-qmail(5), sq-sealed(5)
  */
@@ -29,20 +38,20 @@
 
 #include <openssl/x509.h>
 
-#include "atomicfile.h"
-#include "control.h"
-#include "die.h"
-#include "dotqmail.h"
-#include "encrypt_local.h"
-#include "home.h"
-#include "localdom.h"
-#include "log.h"
-#include "pki.h"
-#include "qsched.h"
-#include "queue.h"
-#include "rbuf.h"
-#include "secretfd.h"
-#include "mailstore.h"
+#include "util/atomicfile.h"
+#include "util/control.h"
+#include "util/die.h"
+#include "deliver/dotqmail.h"
+#include "deliver/encrypt_local.h"
+#include "util/home.h"
+#include "deliver/localdom.h"
+#include "util/log.h"
+#include "crypto/pki.h"
+#include "deliver/qsched.h"
+#include "queue/queue.h"
+#include "util/rbuf.h"
+#include "util/secretfd.h"
+#include "deliver/mailstore.h"
 
 #define WORKERS_MAX 1000
 #define REQUEST_MAX (2 * QUEUE_ADDR_MAX + 64)

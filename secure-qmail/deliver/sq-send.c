@@ -18,6 +18,15 @@
  *	attempt: nothing rescans the queue for each message. lock/trigger
  *	wakes it; SIGALRM makes everything due now, SIGHUP rereads the
  *	control files, SIGTERM finishes the deliveries under way and exits.
+ * SECURITY
+ *	Runs as the scheduler's user (sqmails) and refuses root. Holds no
+ *	key and sees no plaintext: the queue holds sealed messages, and its
+ *	own notices go through the qmail-queue program, which seals them.
+ *	It may not write the queue's directories (sq-clean does) nor the
+ *	maildirs (sq-lspawn does). Its input is the queue, written by
+ *	sq-queue; every field it reads is bounded.
+ * STANDARDS
+ *	RFC 3464 (delivery status notifications)
  * SEE ALSO
  *	sq-send(8), sq-lspawn(8), sq-clean(8), sq-start(8), sq-queue(8)
  */
@@ -32,18 +41,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "addr.h"
-#include "atomicfile.h"
-#include "control.h"
-#include "die.h"
-#include "dsn.h"
-#include "home.h"
-#include "localdom.h"
-#include "log.h"
-#include "qmsg.h"
-#include "qsched.h"
-#include "queueprog.h"
-#include "rbuf.h"
+#include "mail/addr.h"
+#include "util/atomicfile.h"
+#include "util/control.h"
+#include "util/die.h"
+#include "deliver/dsn.h"
+#include "util/home.h"
+#include "deliver/localdom.h"
+#include "util/log.h"
+#include "deliver/qmsg.h"
+#include "deliver/qsched.h"
+#include "queue/queueprog.h"
+#include "util/rbuf.h"
 
 enum { FD_TO_LSPAWN = 3, FD_FROM_LSPAWN = 4, FD_TO_CLEAN = 5,
        FD_FROM_CLEAN = 6 };

@@ -11,6 +11,11 @@
  *	(conf-users' maildir owner), sq-clean as the queue user, sq-send as
  *	the scheduler's user. All three log to descriptor 2. When sq-send
  *	exits, the other two see their input end and exit too.
+ * SECURITY
+ *	Runs as root, only to give each program its user (conf-users):
+ *	it forks, drops privileges in each child before exec, and drops to
+ *	the scheduler's user itself before it becomes sq-send. It reads no
+ *	input from outside.
  * SEE ALSO
  *	sq-start(8), sq-send(8), sq-lspawn(8), sq-clean(8)
  */
@@ -20,10 +25,10 @@
 #include <unistd.h>
 
 #include "auto_users.h"
-#include "die.h"
-#include "home.h"
-#include "log.h"
-#include "privdrop.h"
+#include "util/die.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "util/privdrop.h"
 
 #define HIGH_FD 20
 

@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "fdpass.h"
+#include "queue/fdpass.h"
 
 int fdpass_send(int sock, const void *data, size_t len, const int *fds,
                 size_t nfds)

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "pekcache.h"
-#include "pki.h"
+#include "util/log.h"
+#include "queue/pekcache.h"
+#include "crypto/pki.h"
 
 int pekcache_init(struct pekcache *c, struct pks_client *pks, X509 *ca,
                   unsigned ttl)

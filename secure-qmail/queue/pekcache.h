@@ -14,8 +14,8 @@
 
 #include <openssl/x509.h>
 
-#include "addr.h"
-#include "pksclient.h"
+#include "mail/addr.h"
+#include "client/pksclient.h"
 
 #define PEKCACHE_SLOTS 4096
 

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
-#include "queue.h"
+#include "util/atomicfile.h"
+#include "queue/queue.h"
 
 /* Owner role and mode of each directory, as qmail sets them: the queue
  * user writes pid, mess, intd and todo; the scheduler owns its own

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <sys/types.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 /* QUEUE_SPLIT: how many subdirectories mess/, info/, local/ and remote/
  * are split into, so that no directory grows too large: conf-split, 23 by

@@ -7,8 +7,8 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
-#include "atomicfile.h"
-#include "queueprog.h"
+#include "util/atomicfile.h"
+#include "queue/queueprog.h"
 
 extern char **environ;
 

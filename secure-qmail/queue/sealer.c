@@ -16,16 +16,16 @@
 
 #include <openssl/err.h>
 
-#include "atomicfile.h"
-#include "databytes.h"
-#include "dsn.h"
-#include "envelope.h"
-#include "home.h"
-#include "log.h"
-#include "pki.h"
-#include "queueprog.h"
-#include "seal.h"
-#include "sealer.h"
+#include "util/atomicfile.h"
+#include "receive/databytes.h"
+#include "deliver/dsn.h"
+#include "receive/envelope.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "crypto/pki.h"
+#include "queue/queueprog.h"
+#include "crypto/seal.h"
+#include "queue/sealer.h"
 
 #define ENVELOPE_MAX (1024 * 1024)
 #define NOTICE_HEADERS_MAX (64 * 1024)

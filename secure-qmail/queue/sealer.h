@@ -19,10 +19,10 @@
 
 #include <sys/stat.h>
 
-#include "control.h"
-#include "localdom.h"
-#include "pekcache.h"
-#include "qqcodes.h"
+#include "util/control.h"
+#include "deliver/localdom.h"
+#include "queue/pekcache.h"
+#include "queue/qqcodes.h"
 
 struct sealer {
 	struct control *ctl;

@@ -16,6 +16,10 @@
  *	every 12 hours: pid/ files and intd/ files without a todo/ link,
  *	older than 36 hours, are what crashed sq-queue runs left.
  *	It exits when descriptor 0 ends.
+ * SECURITY
+ *	Runs as the queue user (sqmailq) and refuses root. Removes only
+ *	files of the queue that the request names by number, inside the
+ *	queue's own directories; never reads a message.
  * SEE ALSO
  *	sq-clean(8), sq-send(8), sq-queue(8)
  */
@@ -31,12 +35,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
-#include "die.h"
-#include "home.h"
-#include "log.h"
-#include "queue.h"
-#include "rbuf.h"
+#include "util/atomicfile.h"
+#include "util/die.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "queue/queue.h"
+#include "util/rbuf.h"
 
 #define STALE (36 * 3600)
 #define SWEEP_EVERY (12 * 3600)

@@ -10,6 +10,10 @@
  *	sq-send has not taken over yet (todo/) are listed from their
  *	envelopes. The contents are never shown: the queue holds them
  *	sealed.
+ * SECURITY
+ *	An administrator's tool: runs with the rights of its caller, who
+ *	must be able to read the queue. Shows envelopes only; the messages
+ *	are sealed and it never opens them.
  * SEE ALSO
  *	sq-qread(8), sq-qstat(8), sq-send(8)
  */
@@ -21,11 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "die.h"
-#include "home.h"
-#include "log.h"
-#include "qmsg.h"
-#include "queue.h"
+#include "util/die.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "deliver/qmsg.h"
+#include "queue/queue.h"
 
 static void head(struct queue *q, unsigned long long num, time_t birth,
                  const char *sender, const char *note)

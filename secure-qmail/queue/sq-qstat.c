@@ -7,6 +7,9 @@
  *	qmail-qstat's report: the messages sq-send has taken over (info/)
  *	and those sq-send has not seen yet (todo/). Reads only directory
  *	names: it needs the scheduler's rights, nothing more.
+ * SECURITY
+ *	An administrator's tool with the caller's rights; counts directory
+ *	entries and reads nothing else.
  * SEE ALSO
  *	sq-qstat(8), sq-qread(8), sq-queue(8)
  */
@@ -14,10 +17,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "die.h"
-#include "home.h"
-#include "log.h"
-#include "queue.h"
+#include "util/die.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "queue/queue.h"
 
 static int count(unsigned long long num, void *arg)
 {

@@ -48,16 +48,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
-#include "crashpoint.h"
+#include "util/atomicfile.h"
+#include "util/crashpoint.h"
 #include "auto_users.h"
-#include "die.h"
-#include "home.h"
-#include "log.h"
-#include "sbuf.h"
+#include "util/die.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "util/sbuf.h"
 
-#include "qqcodes.h"
-#include "queue.h"
+#include "queue/qqcodes.h"
+#include "queue/queue.h"
 
 /* qmail-queue's own limit: a writer that stops feeding us cannot hold a
  * queue slot for ever. */

@@ -27,10 +27,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fdpass.h"
-#include "home.h"
-#include "log.h"
-#include "qqcodes.h"
+#include "queue/fdpass.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "queue/qqcodes.h"
 
 int main(int argc, char **argv)
 {

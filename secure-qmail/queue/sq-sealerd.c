@@ -39,17 +39,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "control.h"
-#include "die.h"
-#include "fdpass.h"
-#include "home.h"
-#include "log.h"
-#include "pekcache.h"
-#include "pki.h"
-#include "pksclient.h"
-#include "prefork.h"
-#include "sealer.h"
-#include "secretfd.h"
+#include "util/control.h"
+#include "util/die.h"
+#include "queue/fdpass.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "queue/pekcache.h"
+#include "crypto/pki.h"
+#include "client/pksclient.h"
+#include "util/prefork.h"
+#include "queue/sealer.h"
+#include "util/secretfd.h"
 
 #define REQUEST_MAX 1100
 

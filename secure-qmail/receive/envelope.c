@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "envelope.h"
+#include "receive/envelope.h"
 
 int envelope_parse(struct envelope *e, const char *data, size_t len)
 {

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 #define ENVELOPE_ADDR_MAX 1000  /* qmail-queue refuses longer (exit 11) */
 

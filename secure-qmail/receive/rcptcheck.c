@@ -8,11 +8,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "assign.h"
-#include "fdpass.h"
-#include "home.h"
-#include "log.h"
-#include "rcptcheck.h"
+#include "mail/assign.h"
+#include "queue/fdpass.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "receive/rcptcheck.h"
 
 static int load(struct control *ctl, const char *name, struct sbuf *out)
 {

@@ -12,9 +12,9 @@
 #ifndef SQ_RCPTCHECK_H
 #define SQ_RCPTCHECK_H
 
-#include "control.h"
-#include "localdom.h"
-#include "sbuf.h"
+#include "util/control.h"
+#include "deliver/localdom.h"
+#include "util/sbuf.h"
 
 enum rcpt_verdict {
 	RCPT_OK = 0,            /* 250 */

@@ -43,20 +43,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
-#include "control.h"
-#include "databytes.h"
-#include "die.h"
-#include "envelope.h"
-#include "home.h"
-#include "log.h"
-#include "qqcodes.h"
-#include "queueprog.h"
-#include "rcptcheck.h"
-#include "secretfd.h"
-#include "smtpcmd.h"
-#include "smtpdata.h"
-#include "netio.h"
+#include "util/atomicfile.h"
+#include "util/control.h"
+#include "receive/databytes.h"
+#include "util/die.h"
+#include "receive/envelope.h"
+#include "util/home.h"
+#include "util/log.h"
+#include "queue/qqcodes.h"
+#include "queue/queueprog.h"
+#include "receive/rcptcheck.h"
+#include "util/secretfd.h"
+#include "mail/smtpcmd.h"
+#include "mail/smtpdata.h"
+#include "net/netio.h"
 
 #define RCPT_MAX_DEFAULT 100
 #define RCPT_MAX 100000

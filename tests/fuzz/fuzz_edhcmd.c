@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "edhclient.h"
+#include "client/edhclient.h"
 #include "fuzz.h"
 #include "lmtp.h"
-#include "maildir.h"
+#include "mail/maildir.h"
 #include "session.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "maildir.h"
+#include "mail/maildir.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

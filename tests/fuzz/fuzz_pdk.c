@@ -3,7 +3,7 @@
 #include <openssl/err.h>
 
 #include "fuzz.h"
-#include "pdk.h"
+#include "crypto/pdk.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

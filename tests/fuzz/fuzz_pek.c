@@ -7,7 +7,7 @@
 
 #include "fuzz.h"
 #include "fuzzkeys.h"
-#include "pki.h"
+#include "crypto/pki.h"
 
 static X509 *ca;
 

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "pksconfig.h"
-#include "pksreply.h"
+#include "client/pksconfig.h"
+#include "client/pksreply.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

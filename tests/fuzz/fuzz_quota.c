@@ -3,9 +3,9 @@
 #include <stdlib.h>
 
 #include "clientfile.h"
-#include "control.h"
+#include "util/control.h"
 #include "fuzz.h"
-#include "quota.h"
+#include "mail/quota.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -4,9 +4,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
+#include "util/atomicfile.h"
 #include "fuzz.h"
-#include "rbuf.h"
+#include "util/rbuf.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

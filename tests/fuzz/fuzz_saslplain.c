@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "saslplain.h"
+#include "mail/saslplain.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

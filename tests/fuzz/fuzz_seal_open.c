@@ -8,8 +8,8 @@
 
 #include "fuzz.h"
 #include "fuzzkeys.h"
-#include "pki.h"
-#include "seal.h"
+#include "crypto/pki.h"
+#include "crypto/seal.h"
 
 static EVP_PKEY *key;
 static X509 *pek;

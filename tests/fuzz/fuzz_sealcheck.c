@@ -5,7 +5,7 @@
 #include <openssl/err.h>
 
 #include "fuzz.h"
-#include "sealcheck.h"
+#include "crypto/sealcheck.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

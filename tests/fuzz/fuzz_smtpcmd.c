@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "smtpcmd.h"
+#include "mail/smtpcmd.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "smtpdata.h"
+#include "mail/smtpdata.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

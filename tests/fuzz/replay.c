@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "fuzz.h"
-#include "sbuf.h"
+#include "util/sbuf.h"
 
 int main(int argc, char **argv)
 {

@@ -1,5 +1,5 @@
 /*
- * edhcli - drives lib/edhclient for tests/integration/edh.t, with the
+ * edhcli - drives lib/client/edhclient for tests/integration/edh.t, with the
  * control files of $SQ_HOME (sq-edh(5)):
  *   edhcli deliver MAILBOX [PAUSE]   message on stdin; with PAUSE, a second
  *                                    delivery on the same handle PAUSE
@@ -17,10 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
-#include "control.h"
-#include "edhclient.h"
-#include "home.h"
+#include "util/atomicfile.h"
+#include "util/control.h"
+#include "client/edhclient.h"
+#include "util/home.h"
 
 static int code(enum edhc_result r, struct edhc *c)
 {

@@ -1,5 +1,5 @@
 /*
- * pkscli - drive the PKS client (lib/pksclient) from the integration
+ * pkscli - drive the PKS client (lib/client/pksclient) from the integration
  * tests: one call per run, its result as one JSON object on stdout. A test
  * helper: not installed, no man page. The credential file is named on the
  * command line; its contents never are.
@@ -24,11 +24,11 @@
 
 #include <jansson.h>
 
-#include "addr.h"
+#include "mail/addr.h"
 #include "auto_home.h"
-#include "pki.h"
-#include "pksclient.h"
-#include "sbuf.h"
+#include "crypto/pki.h"
+#include "client/pksclient.h"
+#include "util/sbuf.h"
 
 #define FILE_MAX (1024 * 1024)
 #define EXIT_USAGE 100

@@ -11,12 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "addr.h"
-#include "atomicfile.h"
-#include "pdk.h"
-#include "pki.h"
-#include "sbuf.h"
-#include "seal.h"
+#include "mail/addr.h"
+#include "util/atomicfile.h"
+#include "crypto/pdk.h"
+#include "crypto/pki.h"
+#include "util/sbuf.h"
+#include "crypto/seal.h"
 
 /* The test messages (50 MB at most) stay far below this bound. */
 #define SQCRYPT_MAX ((uint64_t)1 << 32)

@@ -24,7 +24,9 @@ CALL = re.compile(r"\b(?:control_readline|control_rldef|control_readulong|"
                   r"edhc_config_load)\s*\([^;]*?\"([a-z][a-z0-9.-]*)\"", re.S)
 DEFINE = re.compile(r'#define\s+\w*(?:FILE|CONTROL)\w*\s+"([a-z][a-z0-9.-]*)"')
 controls = set()
-for f in glob.glob(os.path.join(root, "*", "*.[ch]")):
+for f in [p for d in ("lib", "secure-qmail", "pks", "edh", "pop3d", "admin")
+          for p in glob.glob(os.path.join(root, d, "**", "*.[ch]"),
+                             recursive=True)]:
     text = open(f).read()
     controls |= set(CALL.findall(text)) | set(DEFINE.findall(text))
 for f in glob.glob(os.path.join(root, "service", "*", "run")) + [

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "addr.h"
+#include "mail/addr.h"
 #include "testutil.h"
 
 static enum addr_error norm(const char *in, char *out)

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "assign.h"
-#include "cdbfile.h"
+#include "mail/assign.h"
+#include "util/cdbfile.h"
 #include "testutil.h"
 
 /* qmail-users(5)'s example, and more. */

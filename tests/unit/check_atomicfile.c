@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
+#include "util/atomicfile.h"
 #include "testutil.h"
 
 static char *dir;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cdbfile.h"
+#include "util/cdbfile.h"
 #include "testutil.h"
 
 static char *dir;

@@ -17,7 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "conninfo.h"
-#include "log.h"
+#include "util/log.h"
 #include "testutil.h"
 
 static struct {

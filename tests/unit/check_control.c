@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "control.h"
+#include "util/control.h"
 #include "testutil.h"
 
 static char *dir;

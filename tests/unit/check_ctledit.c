@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "control.h"
+#include "util/control.h"
 #include "ctledit.h"
 #include "testutil.h"
 

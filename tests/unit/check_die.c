@@ -1,8 +1,8 @@
 /* check_die - exit codes with enhanced status codes. */
 #include <string.h>
 
-#include "die.h"
-#include "log.h"
+#include "util/die.h"
+#include "util/log.h"
 #include "testutil.h"
 
 START_TEST(enhanced_status_syntax)

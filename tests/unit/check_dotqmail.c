@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dotqmail.h"
+#include "deliver/dotqmail.h"
 #include "testutil.h"
 
 static enum dotqmail_result parse(const char *text, char *address)

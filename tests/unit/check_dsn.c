@@ -1,7 +1,7 @@
 /* check_dsn - delivery status notifications. */
 #include <string.h>
 
-#include "dsn.h"
+#include "deliver/dsn.h"
 #include "testutil.h"
 
 START_TEST(status_codes_come_from_the_reason)

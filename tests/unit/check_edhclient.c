@@ -10,8 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "control.h"
-#include "edhclient.h"
+#include "util/control.h"
+#include "client/edhclient.h"
 #include "testutil.h"
 
 START_TEST(host_and_port_are_split_strictly)

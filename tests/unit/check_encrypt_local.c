@@ -6,10 +6,10 @@
 
 #include <openssl/x509.h>
 
-#include "encrypt_local.h"
-#include "pki.h"
-#include "seal.h"
-#include "sealcheck.h"
+#include "deliver/encrypt_local.h"
+#include "crypto/pki.h"
+#include "crypto/seal.h"
+#include "crypto/sealcheck.h"
 #include "testutil.h"
 
 #define ADDRESS "john.smith@example.org"

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "envelope.h"
+#include "receive/envelope.h"
 #include "testutil.h"
 
 #define PARSE(e, lit) envelope_parse((e), (lit), sizeof(lit) - 1)

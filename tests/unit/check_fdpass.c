@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fdpass.h"
+#include "queue/fdpass.h"
 #include "testutil.h"
 
 START_TEST(descriptors_arrive_and_work)

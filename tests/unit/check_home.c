@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "auto_home.h"
-#include "home.h"
+#include "util/home.h"
 #include "testutil.h"
 
 START_TEST(default_is_conf_home)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipallow.h"
+#include "net/ipallow.h"
 #include "testutil.h"
 
 static struct sockaddr_storage peer(const char *text)

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "clientfile.h"
-#include "control.h"
+#include "util/control.h"
 #include "listener.h"
 #include "testutil.h"
 

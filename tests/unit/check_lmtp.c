@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "lmtp.h"
-#include "maildir.h"
+#include "mail/maildir.h"
 #include "testutil.h"
 
 START_TEST(a_mailbox_id_in_angle_brackets_is_accepted)

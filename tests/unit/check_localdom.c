@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "localdom.h"
+#include "deliver/localdom.h"
 #include "testutil.h"
 
 #define WRITE(dir, name, lit) write_file(dir, name, lit, sizeof(lit) - 1)

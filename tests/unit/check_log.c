@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "util/log.h"
 #include "testutil.h"
 
 START_TEST(record_names_program_pid_and_level)

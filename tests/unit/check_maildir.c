@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "maildir.h"
+#include "mail/maildir.h"
 #include "testutil.h"
 
 static char *dir;

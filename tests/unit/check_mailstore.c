@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mailstore.h"
+#include "deliver/mailstore.h"
 #include "testutil.h"
 
 static char *count_new(const char *home, const char *id, int *n)

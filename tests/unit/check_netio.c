@@ -21,8 +21,8 @@
 
 #include <openssl/ssl.h>
 
-#include "netio.h"
-#include "pki.h"
+#include "net/netio.h"
+#include "crypto/pki.h"
 #include "testutil.h"
 
 /* --- helpers ---------------------------------------------------------------- */

@@ -5,8 +5,8 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
-#include "pdk.h"
-#include "pki.h"
+#include "crypto/pdk.h"
+#include "crypto/pki.h"
 #include "testutil.h"
 
 static EVP_PKEY *key;

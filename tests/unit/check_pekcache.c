@@ -19,10 +19,10 @@
 
 #include <openssl/ssl.h>
 
-#include "addr.h"
-#include "pekcache.h"
-#include "pki.h"
-#include "pksclient.h"
+#include "mail/addr.h"
+#include "queue/pekcache.h"
+#include "crypto/pki.h"
+#include "client/pksclient.h"
 #include "testutil.h"
 
 #define ALICE "alice@example.org"

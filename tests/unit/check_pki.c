@@ -7,7 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "pki.h"
+#include "crypto/pki.h"
 #include "testutil.h"
 
 static EVP_PKEY *ca_key, *user_key;

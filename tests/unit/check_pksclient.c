@@ -24,11 +24,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "addr.h"
-#include "control.h"
-#include "pki.h"
-#include "pksclient.h"
-#include "sbuf.h"
+#include "mail/addr.h"
+#include "util/control.h"
+#include "crypto/pki.h"
+#include "client/pksclient.h"
+#include "util/sbuf.h"
 #include "testutil.h"
 
 static const uint32_t HASH = 0x93e896f4;

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control.h"
-#include "pksconfig.h"
-#include "sbuf.h"
+#include "util/control.h"
+#include "client/pksconfig.h"
+#include "util/sbuf.h"
 #include "testutil.h"
 
 /* --- configuration ------------------------------------------------------ */

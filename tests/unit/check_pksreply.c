@@ -11,9 +11,9 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "pki.h"
-#include "pksreply.h"
-#include "sbuf.h"
+#include "crypto/pki.h"
+#include "client/pksreply.h"
+#include "util/sbuf.h"
 #include "testutil.h"
 
 /* --- reply parsing -------------------------------------------------------- */

@@ -6,9 +6,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "pki.h"
+#include "crypto/pki.h"
 #include "popkeys.h"
-#include "seal.h"
+#include "crypto/seal.h"
 #include "testutil.h"
 
 static EVP_PKEY *ca_key, *old_key, *new_key, *eve_key;

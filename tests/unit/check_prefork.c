@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "prefork.h"
+#include "util/log.h"
+#include "util/prefork.h"
 #include "testutil.h"
 
 static struct {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "privdrop.h"
+#include "util/privdrop.h"
 #include "testutil.h"
 
 static void drop_to_nobody(void *arg)

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "qmsg.h"
+#include "deliver/qmsg.h"
 #include "testutil.h"
 
 static char *home;

@@ -1,7 +1,7 @@
 /* check_qsched - retry times and the heap of messages by time. */
 #include <stdlib.h>
 
-#include "qsched.h"
+#include "deliver/qsched.h"
 #include "testutil.h"
 
 START_TEST(retries_follow_qmails_squares)

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "queue.h"
+#include "queue/queue.h"
 #include "testutil.h"
 
 #define S(lit) lit, sizeof lit - 1

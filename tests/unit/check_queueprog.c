@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "queueprog.h"
+#include "queue/queueprog.h"
 #include "testutil.h"
 
 /* A queue program that copies fd 0 and fd 1 into files next to it and

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "control.h"
-#include "quota.h"
+#include "util/control.h"
+#include "mail/quota.h"
 #include "testutil.h"
 
 static int lookup(const char *text, const char *box,

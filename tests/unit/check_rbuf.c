@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rbuf.h"
+#include "util/rbuf.h"
 #include "testutil.h"
 
 /* A pipe holding data, write end closed unless keep_open. */

@@ -11,9 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "assign.h"
-#include "fdpass.h"
-#include "rcptcheck.h"
+#include "mail/assign.h"
+#include "queue/fdpass.h"
+#include "receive/rcptcheck.h"
 #include "testutil.h"
 
 static char *home;

@@ -20,7 +20,7 @@
 #include <openssl/evp.h>
 
 #include "clientfile.h"
-#include "maildir.h"
+#include "mail/maildir.h"
 #include "retr.h"
 #include "session.h"
 #include "testutil.h"

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "saslplain.h"
+#include "mail/saslplain.h"
 #include "testutil.h"
 
 START_TEST(base64_matches_rfc4648_vectors)

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sbuf.h"
+#include "util/sbuf.h"
 #include "testutil.h"
 
 START_TEST(appends_within_limit_and_keeps_nul)

@@ -10,8 +10,8 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "pki.h"
-#include "seal.h"
+#include "crypto/pki.h"
+#include "crypto/seal.h"
 #include "testutil.h"
 
 static EVP_PKEY *ca_key, *key, *other_key;

@@ -12,9 +12,9 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
-#include "pki.h"
-#include "seal.h"
-#include "sealcheck.h"
+#include "crypto/pki.h"
+#include "crypto/seal.h"
+#include "crypto/sealcheck.h"
 #include "testutil.h"
 
 #define PLAIN "From: a@example.org\nSubject: hi\n\nhello, world\n"

@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "secretfd.h"
+#include "util/secretfd.h"
 #include "testutil.h"
 
 static const char key[] = "-----BEGIN PRIVATE KEY-----\nMIGH...\n";

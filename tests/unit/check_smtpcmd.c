@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "smtpcmd.h"
+#include "mail/smtpcmd.h"
 #include "testutil.h"
 
 static int parse(const char *line, struct smtp_cmd *cmd)

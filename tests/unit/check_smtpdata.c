@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smtpdata.h"
+#include "mail/smtpdata.h"
 #include "testutil.h"
 
 struct run {
