@@ -1,7 +1,7 @@
 /*
  * edhclient - the Application Host's side of the Email Database Host:
- * delivery over LMTP (sq-store) and the retrieval protocol (sq-pop3d),
- * both over TLS to edhd(8), the instance CA (control/ca.pem) the only
+ * delivery over LMTP (mailstore, in sq-lspawn) and the retrieval
+ * protocol (sq-pop3d), both over TLS to edhd(8), the instance CA (control/ca.pem) the only
  * trust anchor and the server's name or IP address verified, AUTH PLAIN
  * with the client's credential file ("ID:SECRET", edh-ctl(8)).
  *

@@ -9,7 +9,7 @@
  *   <sec>.M<usec>P<pid>V<dev hex>I<inode hex>.<host>,S=<octets>,W=<plain>
  * (then ":2,<flags>" in cur/): the unique id is the name up to its first
  * ',', S= the file's octets, W= the plaintext's octets that POP3 LIST
- * reports (given by whoever sealed it). The format is in edhd(8).
+ * reports (given by whoever sealed it). The format is in sq-edh(5).
  *
  * Used by edhd and, in combined mode, by the Application Host's delivery
  * program directly. Every function works relative to directory
