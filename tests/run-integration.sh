@@ -39,6 +39,7 @@ export SQ_BUILD SQ_SANITIZE
 # libgcrypt's process-lifetime pools are not leaks (see tests/lsan.supp)
 LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(pwd)/tests/lsan.supp}
 ran=""
+# shellcheck disable=SC2317 # called from the trap below
 cleanup() {
 	if [ "$SQ_BUILD" != "$build" ]; then rm -rf "$SQ_BUILD"; fi
 	if [ -n "$ran" ]; then rm -f "$ran"; fi

@@ -124,9 +124,9 @@ def scenario(name, fn=None):
 
 
 def done():
-    global _failed
     """Prints the plan (the number of checks made) and exits: 0 if all
     passed, 1 if any failed."""
+    global _failed
     if _filter:
         script = os.path.basename(sys.argv[0])
         record = os.environ.get("SQ_TAP_RAN")
