@@ -52,6 +52,7 @@ _failed = 0
 _filter = os.environ.get("SQ_TAP_FILTER", "").lower().split()
 _ran = []           # names of the scenarios run
 _names = []         # names of every scenario met, run or not
+_on_failure = []    # functions whose text follows a raising scenario's
 
 
 _planned = None
@@ -102,6 +103,13 @@ def selected(name):
     return not _filter or any(w in name.lower() for w in _filter)
 
 
+def on_failure(fn):
+    """Registers fn(), whose text (a log's tail, say) is shown after the
+    traceback of any scenario that raises."""
+    _on_failure.append(fn)
+    return fn
+
+
 def scenario(name, fn=None):
     """Runs fn() as the scenario called name, if the filter selects it; as
     a decorator (@scenario(name)) on a function of no arguments, or called
@@ -118,8 +126,14 @@ def scenario(name, fn=None):
     try:
         fn()
     except Exception as e:    # noqa: BLE001 - reported, then the next one
+        detail = traceback.format_exc()
+        for more in _on_failure:
+            try:
+                detail += str(more())
+            except Exception as e2:    # noqa: BLE001
+                detail += f"({more.__name__}: {e2!r})"
         ok(False, f"scenario {name!r} raised {type(e).__name__}: {e}",
-           traceback.format_exc())
+           detail)
     return fn
 
 
