@@ -622,6 +622,7 @@ try:
                           "pek": pks.make_key("post.rotation@example.org")[0],
                           "pdk": pdk})
         tap.is_(st, 201, "pksd seals new rows under the new key")
+
     # --- what the database holds ----------------------------------------
     @tap.scenario("what the database holds")
     def _():

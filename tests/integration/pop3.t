@@ -257,6 +257,7 @@ try:
         r.close()
         tap.ok(answer.startswith("+OK") and first.startswith("+OK bye"),
                "STLS discards what was pipelined before the handshake", first)
+
     @tap.scenario("idle client, timeoutpop3d")
     def _():
         m.control("timeoutpop3d", "1\n")

@@ -103,6 +103,7 @@ try:
                "edhd down: a temporary -ERR at login; back, the mailbox is there",
                err)
         p.quit()
+
     @tap.scenario("no plaintext at rest")
     def _():
         m.stop_daemons()
