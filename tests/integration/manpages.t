@@ -28,7 +28,8 @@ for f in glob.glob(os.path.join(root, "*", "*.[ch]")):
     text = open(f).read()
     controls |= set(CALL.findall(text)) | set(DEFINE.findall(text))
 for f in glob.glob(os.path.join(root, "service", "*", "run")) + [
-        os.path.join(root, "tools", "run-instance")]:
+        os.path.join(root, "tools", "run-instance"),
+        os.path.join(root, "tools", "setup-instance")]:
     controls |= set(re.findall(r"\$ctl/([a-z][a-z0-9.-]*)", open(f).read()))
 controls = {c for c in controls if not re.search(r"-(cert|key)\.pem$", c)
             and c not in ("pksd", "edhd", "smtpd")}
