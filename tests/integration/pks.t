@@ -17,7 +17,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sqtest import tap  # noqa: E402
+from sqtest import instance, tap  # noqa: E402
 from sqtest.pks import PKS  # noqa: E402
 
 # Found by a birthday search over userN@example.org: one 32-bit hash.
@@ -50,10 +50,7 @@ try:
     pdk_b64 = "".join(pdk.splitlines()[1:-1]).encode()
     ctx = ssl.create_default_context(cafile=os.path.join(pks.home, "control",
                                                          "ca.pem"))
-    argv = [os.path.join(pks.bin, "pksd")]     # pksd, as the fixture runs it
-    if pks.as_root:
-        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup",
-                "--clear-groups"] + argv
+    argv = instance.argv("daemon", "pksd")     # pksd, as the fixture runs it
     # set by the scenarios that make them, for those after them
     row = pdk_new = None
 
@@ -569,7 +566,7 @@ try:
     # --- a second pksd cannot share the address --------------------------
     @tap.scenario("second pksd on the address")
     def _():
-        r = subprocess.run(argv, env=dict(os.environ, SQ_HOME=pks.home),
+        r = subprocess.run(argv, env=instance.env(pks.home),
                            capture_output=True, text=True, timeout=30)
         tap.ok(r.returncode == 111 and "cannot listen" in r.stderr,
                "a second pksd on the same address stops with 111", r.stderr)
@@ -579,14 +576,14 @@ try:
     def _():
         pks.stop_pksd()
         pks.control("pksallow", "127.0.0.1\n10.0.0.1/8\n")
-        r = subprocess.run(argv, env=dict(os.environ, SQ_HOME=pks.home),
+        r = subprocess.run(argv, env=instance.env(pks.home),
                            capture_output=True, text=True, timeout=30)
         tap.ok(r.returncode == 111 and "pksallow line 2" in r.stderr,
                "a bad control/pksallow stops pksd with 111 and the line", r.stderr)
         pks.control("pksallow", "127.0.0.1\n")
         keyfile = os.path.join(pks.home, "pks", "pks.key")
         os.chmod(keyfile, 0o600)
-        r = subprocess.run(argv, env=dict(os.environ, SQ_HOME=pks.home),
+        r = subprocess.run(argv, env=instance.env(pks.home),
                            capture_output=True, text=True, timeout=30)
         os.chmod(keyfile, 0o400)
         tap.ok(r.returncode == 111 and "pks.key: mode must be exactly 0400" in
@@ -594,7 +591,7 @@ try:
         if pks.as_root:
             owner = os.stat(keyfile)
             os.chown(keyfile, 0, 0)
-            r = subprocess.run(argv, env=dict(os.environ, SQ_HOME=pks.home),
+            r = subprocess.run(argv, env=instance.env(pks.home),
                                capture_output=True, text=True, timeout=30)
             os.chown(keyfile, owner.st_uid, owner.st_gid)
             tap.ok(r.returncode == 111 and "pks.key: must be owned by uid "

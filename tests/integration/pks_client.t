@@ -25,12 +25,7 @@ def h(address):
 pks = PKS(control={"pksloginbackoff": "1\n", "pksloginlock": "2\n"})
 try:
     pks.start()
-    ctl = os.path.join(pks.home, "control")
-    for role in ("deliver", "login", "provision"):
-        path = os.path.join(ctl, "pks" + role)
-        with open(path, "w") as f:
-            f.write(pks.cred[role] + "\n")
-        os.chmod(path, 0o400)
+    ctl = os.path.join(pks.home, "control")     # pks{role}: the fixture's
     files = os.path.join(pks.home, "files")
     os.mkdir(files)
 

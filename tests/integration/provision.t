@@ -39,6 +39,8 @@ def prepare(home, pks):
             shutil.copy(os.path.join(pks.home, "control", name), ctl)
         shutil.copytree(os.path.join(pks.home, "ca"), os.path.join(home, "ca"))
     for role in ("login", "provision"):
+        if home == pks.home:
+            continue    # the PKS fixture's own (tools/setup-instance)
         with open(os.path.join(ctl, "pks" + role), "w") as f:
             f.write(pks.cred[role] + "\n")
         os.chmod(os.path.join(ctl, "pks" + role), 0o400)
