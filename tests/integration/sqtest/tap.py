@@ -42,6 +42,12 @@ script in which none matches is skipped ("1..0 # SKIP"). Through make:
 
 tests/run-integration.sh turns T into the scripts and SQ_TAP_FILTER, and
 fails when a filter matches no scenario in any selected script.
+
+Scenarios share their script's fixture, in order: most run alone, but
+some build on what an earlier one left (pop3.t's later ones read the
+messages the earlier ones had delivered; the "no plaintext at rest" and
+"clean stop" ones audit what all before them did). Run alone, such a
+scenario fails; run it with the ones it builds on.
 """
 import os
 import sys
