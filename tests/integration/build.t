@@ -55,10 +55,7 @@ def probe(argv, scratch, header):
                           capture_output=True, text=True)
 
 
-programs = sorted(glob.glob(os.path.join(tap.build_dir(), "bin", "*")))
-tap.plan(6 * len(COMPONENTS) + 1 + len(COMPONENTS) + 4 + len(programs))
-scratch = tempfile.mkdtemp(prefix="sq-build-t-")
-try:
+def include_boundaries(scratch):
     # the generated headers (auto_*.h) the compile commands point at
     subprocess.run(["make", "BUILD=" + scratch, scratch + "/gen/auto_home.h",
                     scratch + "/gen/auto_users.h",
@@ -81,6 +78,8 @@ try:
                    f"{comp} cannot include {other}'s {HEADER[other]}",
                    p.stderr)
 
+
+def no_relative_includes():
     sources = [p for d in COMPONENTS + ["lib"]
                for p in glob.glob(os.path.join(root, d, "**", "*.[ch]"),
                                   recursive=True)]
@@ -91,6 +90,9 @@ try:
            f"none of {len(sources)} sources includes through ../",
            "\n".join(around))
 
+
+def linkage():
+    programs = sorted(glob.glob(os.path.join(tap.build_dir(), "bin", "*")))
     tap.ok(len(programs) >= 20, f"{len(programs)} programs to look at")
     for prog in programs:
         p = subprocess.run(["ldd", "-u", "-r", prog], capture_output=True,
@@ -100,16 +102,18 @@ try:
         tap.ok(not unused, f"{os.path.basename(prog)} links no library it "
                "does not call", "\n".join(unused))
 
-    dest = os.path.join(scratch, "stage")
+
+def manual_pages(scratch):
     # make install's own script (make install itself would first bring the
     # build under test up to date)
+    dest = os.path.join(scratch, "stage")
     mandir = open(os.path.join(root, "conf-man")).readline().strip()
     home = open(os.path.join(root, "conf-home")).readline().strip()
     p = subprocess.run(["sh", "tools/install.sh", dest, home,
                         tap.build_dir(), mandir], cwd=root,
                        capture_output=True, text=True)
-    pages = os.path.join(dest + mandir, "man8", "sq-smtpd.8")
-    tap.ok(p.returncode == 0 and os.path.isfile(pages),
+    page = os.path.join(dest + mandir, "man8", "sq-smtpd.8")
+    tap.ok(p.returncode == 0 and os.path.isfile(page),
            f"make install puts sq-smtpd(8) under conf-man ({mandir})",
            p.stdout + p.stderr)
     if shutil.which("manpath"):
@@ -119,6 +123,14 @@ try:
                " ".join(searched))
     else:
         tap.skip("man-db's manpath is not installed")
+
+
+scratch = tempfile.mkdtemp(prefix="sq-build-t-")
+try:
+    tap.scenario("include boundaries", lambda: include_boundaries(scratch))
+    tap.scenario("no relative includes", no_relative_includes)
+    tap.scenario("linkage", linkage)
+    tap.scenario("manual pages installed", lambda: manual_pages(scratch))
 finally:
     shutil.rmtree(scratch, ignore_errors=True)
 tap.done()

@@ -53,74 +53,85 @@ def login(user, password):
     return f"{user}\0{password}\0{int(time.time())}\0".encode()
 
 
-tap.plan(12)
 m = MailHost(users=[A, B])
 try:
-    m.start()
-    if os.geteuid() == 0:
-        os.chown(os.path.join(m.home, "control", "pkslogin"), 65534, 65534)
+    m.start()       # control/pkslogin is the daemons' user's (as root)
 
-    rc, out = checkpw(m, login(A, PASSWORD))
-    h = __import__("hashlib").sha256(A.encode()).hexdigest()[:8]
-    tap.ok(rc == 0 and f"user={A}" in out and f"mailbox={h}-" in out,
-           "the right password: the next program runs, USER and SQ_MAILBOX "
-           "set", out + m.log("checkpw.log"))
-    tap.ok("key=matched" in out,
-           "the unlocked PDK and its certificate are on descriptor 4", out)
-    tap.ok("SQ_HOME=" in out and PASSWORD not in out,
-           "the password is in neither its environment nor its argv", out)
+    @tap.scenario("right password")
+    def _():
+        rc, out = checkpw(m, login(A, PASSWORD))
+        h = __import__("hashlib").sha256(A.encode()).hexdigest()[:8]
+        tap.ok(rc == 0 and f"user={A}" in out and f"mailbox={h}-" in out,
+               "the right password: the next program runs, USER and SQ_MAILBOX "
+               "set", out + m.log("checkpw.log"))
+        tap.ok("key=matched" in out,
+               "the unlocked PDK and its certificate are on descriptor 4", out)
+        tap.ok("SQ_HOME=" in out and PASSWORD not in out,
+               "the password is in neither its environment nor its argv", out)
 
-    rc, out = checkpw(m, login(A, "not the password"))
-    tap.is_(rc, 1, "a wrong password: exit 1, nothing run")
-    tap.ok("login-failure" in m.pks.log_text(),
-           "and the key store counts the failure", m.pks.log_text()[-800:])
-    rc, _ = checkpw(m, login("nobody.here@example.org", PASSWORD))
-    tap.is_(rc, 1, "an unknown address: exit 1")
+    @tap.scenario("wrong password, unknown address")
+    def _():
+        rc, out = checkpw(m, login(A, "not the password"))
+        tap.is_(rc, 1, "a wrong password: exit 1, nothing run")
+        tap.ok("login-failure" in m.pks.log_text(),
+               "and the key store counts the failure", m.pks.log_text()[-800:])
+        rc, _ = checkpw(m, login("nobody.here@example.org", PASSWORD))
+        tap.is_(rc, 1, "an unknown address: exit 1")
 
-    def timed(user):
-        t = time.monotonic()
-        checkpw(m, login(user, "wrong wrong wrong"))
-        return time.monotonic() - t
-    known = statistics.median(timed(B) for _ in range(3))
-    unknown = statistics.median(timed("x.y.z@example.org") for _ in range(3))
-    tap.ok(0.6 < unknown / known < 1.6,
-           "an unknown address costs what a wrong password does "
-           "(one scrypt unwrap)", f"known {known:.3f} s, unknown "
-           f"{unknown:.3f} s")
+    @tap.scenario("unknown address as slow as a wrong password")
+    def _():
+        def timed(user):
+            t = time.monotonic()
+            checkpw(m, login(user, "wrong wrong wrong"))
+            return time.monotonic() - t
+        known = statistics.median(timed(B) for _ in range(3))
+        unknown = statistics.median(timed("x.y.z@example.org") for _ in range(3))
+        tap.ok(0.6 < unknown / known < 1.6,
+               "an unknown address costs what a wrong password does "
+               "(one scrypt unwrap)", f"known {known:.3f} s, unknown "
+               f"{unknown:.3f} s")
 
-    codes = [checkpw(m, d)[0] for d in (b"", b"a@b.example", b"x" * 600,
-                                        b"a@b.example\0pw")]
-    codes.append(checkpw(m, login(A, PASSWORD), argv=[])[0])
-    tap.is_(codes, [2] * 5, "misuse (no NULs, over 512 octets, no program) "
-            "exits 2")
+    @tap.scenario("misuse exits 2")
+    def _():
+        codes = [checkpw(m, d)[0] for d in (b"", b"a@b.example", b"x" * 600,
+                                            b"a@b.example\0pw")]
+        codes.append(checkpw(m, login(A, PASSWORD), argv=[])[0])
+        tap.is_(codes, [2] * 5, "misuse (no NULs, over 512 octets, no program) "
+                "exits 2")
 
-    if os.geteuid() == 0:
-        rc, out = checkpw(m, login(A, PASSWORD), as_user=False)
-        try:    # conf-users' POP3 user: on a host set up by INSTALL
-            pop = pwd.getpwnam("sqmailp").pw_uid
-            tap.ok(rc == 0 and f"uid={pop} " in out,
-                   "run as root it runs the next program as sqmailp", out)
-        except KeyError:
-            tap.ok(rc == 111 and "uid=0" not in out,
-                   "run as root without its user (sqmailp) it refuses to "
-                   "run the next program (111)", out)
-    else:
-        tap.skip("not root: the drop from root cannot be tried")
+    @tap.scenario("run as root")
+    def _():
+        if os.geteuid() == 0:
+            rc, out = checkpw(m, login(A, PASSWORD), as_user=False)
+            try:    # conf-users' POP3 user: on a host set up by INSTALL
+                pop = pwd.getpwnam("sqmailp").pw_uid
+                tap.ok(rc == 0 and f"uid={pop} " in out,
+                       "run as root it runs the next program as sqmailp", out)
+            except KeyError:
+                tap.ok(rc == 111 and "uid=0" not in out,
+                       "run as root without its user (sqmailp) it refuses to "
+                       "run the next program (111)", out)
+        else:
+            tap.skip("not root: the drop from root cannot be tried")
 
-    m.pks.stop_pksd()
-    rc, _ = checkpw(m, login(A, PASSWORD))
-    tap.is_(rc, 111, "the key store down: 111, a temporary failure, not 1")
-    m.pks.start_pksd()
+    @tap.scenario("key store down")
+    def _():
+        m.pks.stop_pksd()
+        try:
+            rc, _ = checkpw(m, login(A, PASSWORD))
+        finally:
+            m.pks.start_pksd()
+        tap.is_(rc, 111, "the key store down: 111, a temporary failure, not 1")
 
-    logs = "".join(m.log(n) for n in os.listdir(m.home) if n.endswith(".log"))
-    errs = "".join(STDERR)
-    tap.ok(PASSWORD not in logs + m.pks.log_text() + errs,
-           "the password is in no log")
-    tap.ok("Sanitizer" not in errs and "login" in errs,
-           "sq-checkpw logged each login, with no sanitizer report",
-           errs[-2000:])
-except Exception as e:
-    tap.ok(False, "the test ran to its end", repr(e))
+    @tap.scenario("password in no log")
+    def _():
+        logs = "".join(m.log(n) for n in os.listdir(m.home) if n.endswith(".log"))
+        errs = "".join(STDERR)
+        tap.ok(PASSWORD not in logs + m.pks.log_text() + errs,
+               "the password is in no log")
+        tap.ok("Sanitizer" not in errs and "login" in errs,
+               "sq-checkpw logged each login, with no sanitizer report",
+               errs[-2000:])
 finally:
     m.stop()
 tap.done()

@@ -47,154 +47,161 @@ def kick(m):
     m.send.send_signal(signal.SIGALRM)
 
 
-tap.plan(19)
 m = MailHost(users=[A, B, C] + MANY, control={"retrystep": "1\n", "pekcachetime": "0\n"})
 try:
     m.start()
     m.start_delivery()
+    tap.on_failure(lambda: "\nsend.log:\n" + m.log("send.log")[-3000:])
 
     # --- one message, two subscribers -------------------------------------
-    refused = send(m, "alice@remote.example", [A, B], message("first"))
-    got = m.wait_for(lambda: m.delivered(A) and m.delivered(B), 30)
-    tap.ok(refused == {} and got, "a message for two subscribers reaches "
-           "both maildirs", m.log("send.log"))
-    md = m.mailbox(A)
-    tap.ok(md and os.path.basename(md).startswith(
-        __import__("hashlib").sha256(A.encode()).hexdigest()[:8] + "-"),
-        "the mailbox is named by the address hash and the key row", md)
-    rc, plain = m.open_for(A, m.delivered(A)[0])
-    tap.ok(rc == 0 and CANARY.encode() in plain and b"Subject: first" in plain,
-           "the stored message opens with the subscriber's key (ours and "
-           "openssl cms)", plain[:300])
-    names = os.listdir(os.path.join(md, "new"))
-    size = len(m.delivered(A)[0])
-    crlf = len(plain) + plain.count(b"\n")
-    tap.ok(len(names) == 1 and f",S={size},W={crlf}" in names[0],
-           "the maildir name carries the sealed and the plaintext "
-           "(CRLF) size", names)
-    tap.ok(not files_holding(m.home, CANARY),
-           "no plaintext anywhere in the instance: queue, maildirs, logs",
-           files_holding(m.home, CANARY))
-    tap.ok(m.wait_for(lambda: queue_empty(m), 10),
-           "the queue is empty once everything is delivered")
+    @tap.scenario("one message, two subscribers")
+    def _():
+        refused = send(m, "alice@remote.example", [A, B], message("first"))
+        got = m.wait_for(lambda: m.delivered(A) and m.delivered(B), 30)
+        tap.ok(refused == {} and got, "a message for two subscribers reaches "
+               "both maildirs", m.log("send.log"))
+        md = m.mailbox(A)
+        tap.ok(md and os.path.basename(md).startswith(
+            __import__("hashlib").sha256(A.encode()).hexdigest()[:8] + "-"),
+            "the mailbox is named by the address hash and the key row", md)
+        rc, plain = m.open_for(A, m.delivered(A)[0])
+        tap.ok(rc == 0 and CANARY.encode() in plain and b"Subject: first" in plain,
+               "the stored message opens with the subscriber's key (ours and "
+               "openssl cms)", plain[:300])
+        names = os.listdir(os.path.join(md, "new"))
+        size = len(m.delivered(A)[0])
+        crlf = len(plain) + plain.count(b"\n")
+        tap.ok(len(names) == 1 and f",S={size},W={crlf}" in names[0],
+               "the maildir name carries the sealed and the plaintext "
+               "(CRLF) size", names)
+        tap.ok(not files_holding(m.home, CANARY),
+               "no plaintext anywhere in the instance: queue, maildirs, logs",
+               files_holding(m.home, CANARY))
+        tap.ok(m.wait_for(lambda: queue_empty(m), 10),
+               "the queue is empty once everything is delivered")
 
     # --- many recipients ------------------------------------------------------
-    send(m, "alice@remote.example", MANY, message("many"))
-    tap.ok(m.wait_for(lambda: all(len(m.delivered(u)) == 1 for u in MANY), 30),
-           f"one message for {len(MANY)} subscribers: each gets one copy")
-    tap.ok(all(m.open_for(u, m.delivered(u)[0])[0] == 0 for u in MANY[:3]),
-           "each copy opens with its own subscriber's key")
+    @tap.scenario("many recipients")
+    def _():
+        send(m, "alice@remote.example", MANY, message("many"))
+        tap.ok(m.wait_for(lambda: all(len(m.delivered(u)) == 1 for u in MANY), 30),
+               f"one message for {len(MANY)} subscribers: each gets one copy")
+        tap.ok(all(m.open_for(u, m.delivered(u)[0])[0] == 0 for u in MANY[:3]),
+               "each copy opens with its own subscriber's key")
 
     # --- an old key version --------------------------------------------------------
-    m.wait_for(lambda: queue_empty(m), 10)
-    m.stop_delivery()
-    send(m, "alice@remote.example", [C], message("sealed before the reset"))
-    r = m.run(os.path.join(m.bin, "sq-qstat"))
-    tap.is_(r.stdout, "messages in queue: 1\n"
-            "messages in queue but not yet preprocessed: 1\n",
-            "sq-qstat counts a message sq-send has not seen yet")
-    r = m.run(os.path.join(m.bin, "ses-passwd"), "--reset", "--password-fd",
-              "3", C, pw="a brand new password 42\n")
-    tap.ok(r.returncode == 0, "the subscriber's key is reset: a new version",
-           r.stdout + r.stderr)
-    m.start_delivery()
-    got = m.wait_for(lambda: len(m.delivered(C)) == 1, 30)
-    old = m.opener(C, PASSWORD, version=0)
-    tap.ok(got and old(m.delivered(C)[0])[0] == 0,
-           "mail sealed to the old version is delivered as it is, and opens "
-           "with the old key", m.log("send.log")[-2000:])
-    send(m, "alice@remote.example", [C], message("after the reset"))
-    m.wait_for(lambda: len(m.delivered(C)) == 2, 30)
-    new = m.opener(C, "a brand new password 42")
-    tap.ok(len(m.delivered(C)) == 2 and new(m.delivered(C)[1])[0] == 0 and
-           len(os.listdir(os.path.join(m.home, "maildirs"))) ==
-           len([A, B, C] + MANY),
-           "new mail is sealed to the new version, into the same mailbox")
+    @tap.scenario("old key version")
+    def _():
+        m.wait_for(lambda: queue_empty(m), 10)
+        m.stop_delivery()
+        send(m, "alice@remote.example", [C], message("sealed before the reset"))
+        r = m.run(os.path.join(m.bin, "sq-qstat"))
+        tap.is_(r.stdout, "messages in queue: 1\n"
+                "messages in queue but not yet preprocessed: 1\n",
+                "sq-qstat counts a message sq-send has not seen yet")
+        r = m.run(os.path.join(m.bin, "ses-passwd"), "--reset", "--password-fd",
+                  "3", C, pw="a brand new password 42\n")
+        tap.ok(r.returncode == 0, "the subscriber's key is reset: a new version",
+               r.stdout + r.stderr)
+        m.start_delivery()
+        got = m.wait_for(lambda: len(m.delivered(C)) == 1, 30)
+        old = m.opener(C, PASSWORD, version=0)
+        tap.ok(got and old(m.delivered(C)[0])[0] == 0,
+               "mail sealed to the old version is delivered as it is, and opens "
+               "with the old key", m.log("send.log")[-2000:])
+        send(m, "alice@remote.example", [C], message("after the reset"))
+        m.wait_for(lambda: len(m.delivered(C)) == 2, 30)
+        new = m.opener(C, "a brand new password 42")
+        tap.ok(len(m.delivered(C)) == 2 and new(m.delivered(C)[1])[0] == 0 and
+               len(os.listdir(os.path.join(m.home, "maildirs"))) ==
+               len([A, B, C] + MANY),
+               "new mail is sealed to the new version, into the same mailbox")
 
     # --- a refused .qmail line: a sealed DSN to the local sender, the PKS
     #     down while it is queued ----------------------------------------------
-    dotqmail = os.path.join(m.home, "domains", "example.org", ".qmail-jane:doe")
-    keep = open(dotqmail).read()
-    open(dotqmail, "w").write("./Maildir/\n")
-    before = len(m.delivered(A))
-    m.wait_for(lambda: queue_empty(m), 10)
-    m.stop_delivery()
-    send(m, A, [B], message("to a plaintext .qmail"))
-    m.pks.stop_pksd()
-    m.start_delivery()
-    deferred = m.wait_for(lambda: "cannot queue the failure notice"
-                          in m.log("send.log"), 30)
-    tap.ok(deferred and len(m.delivered(A)) == before and
-           not m.delivered(B)[1:],
-           "the delivery fails for good; with the PKS down its notice waits",
-           m.log("send.log")[-1500:])
-    r = m.run(os.path.join(m.bin, "sq-qread"))
-    tap.ok(r.returncode == 0 and f"<{A}>" in r.stdout and
-           f"  done\tlocal\t{B}" in r.stdout,
-           "sq-qread shows the message waiting for its notice, its "
-           "recipient done", r.stdout + r.stderr)
-    m.pks.start_pksd()
-    time.sleep(1)
-    kick(m)
-    got = m.wait_for(lambda: len(m.delivered(A)) == before + 1, 30)
-    rc, dsn = m.open_for(A, m.delivered(A)[-1]) if got else (1, b"")
-    tap.ok(got and rc == 0 and b"multipart/report" in dsn and b"5.7.1" in dsn
-           and B.encode() in dsn,
-           "the sender gets an RFC 3464 notice, sealed for them, once the PKS "
-           "is back", f"rc {rc}: " + dsn[:1500].decode(errors="replace"))
-    tap.ok(m.wait_for(lambda: queue_empty(m), 10) and
-           "not delivered in plaintext" not in m.log("send.log"),
-           "the queue is empty again")
-    open(dotqmail, "w").write(keep)
+    @tap.scenario("refused .qmail line, notice with the PKS down")
+    def _():
+        dotqmail = os.path.join(m.home, "domains", "example.org", ".qmail-jane:doe")
+        keep = open(dotqmail).read()
+        open(dotqmail, "w").write("./Maildir/\n")
+        before = len(m.delivered(A))
+        m.wait_for(lambda: queue_empty(m), 10)
+        m.stop_delivery()
+        send(m, A, [B], message("to a plaintext .qmail"))
+        m.pks.stop_pksd()
+        m.start_delivery()
+        deferred = m.wait_for(lambda: "cannot queue the failure notice"
+                              in m.log("send.log"), 30)
+        tap.ok(deferred and len(m.delivered(A)) == before and
+               not m.delivered(B)[1:],
+               "the delivery fails for good; with the PKS down its notice waits",
+               m.log("send.log")[-1500:])
+        r = m.run(os.path.join(m.bin, "sq-qread"))
+        tap.ok(r.returncode == 0 and f"<{A}>" in r.stdout and
+               f"  done\tlocal\t{B}" in r.stdout,
+               "sq-qread shows the message waiting for its notice, its "
+               "recipient done", r.stdout + r.stderr)
+        m.pks.start_pksd()
+        time.sleep(1)
+        kick(m)
+        got = m.wait_for(lambda: len(m.delivered(A)) == before + 1, 30)
+        rc, dsn = m.open_for(A, m.delivered(A)[-1]) if got else (1, b"")
+        tap.ok(got and rc == 0 and b"multipart/report" in dsn and b"5.7.1" in dsn
+               and B.encode() in dsn,
+               "the sender gets an RFC 3464 notice, sealed for them, once the PKS "
+               "is back", f"rc {rc}: " + dsn[:1500].decode(errors="replace"))
+        tap.ok(m.wait_for(lambda: queue_empty(m), 10) and
+               "not delivered in plaintext" not in m.log("send.log"),
+               "the queue is empty again")
+        open(dotqmail, "w").write(keep)
 
     # --- kill -9 of the scheduler during 500 deliveries ------------------------
-    N = 500
-    before = len(m.delivered(A))
+    @tap.scenario("kill -9 of the scheduler")
+    def _():
+        N = 500
+        before = len(m.delivered(A))
 
-    def sender(k):
-        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
-        for i in range(k, N, 4):
-            s.sendmail("alice@remote.example", [A], message(f"bulk {i}",
-                                                            f"bulk body {i}"))
-        s.quit()
-    threads = [threading.Thread(target=sender, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    m.wait_for(lambda: len(m.delivered(A)) >= before + N // 5, 60)
-    m.send.kill()
-    m.send.wait()
-    m.procs.remove(m.send)
-    for t in threads:
-        t.join()
-    at_kill = len(m.delivered(A)) - before
-    m.start_delivery()
-    m.wait_for(lambda: len(m.delivered(A)) >= before + N and queue_empty(m),
-               120)
-    got = m.delivered(A)[before:]
-    opener = m.opener(A)
-    bodies = set()
-    for mess in got:
-        rc, plain = opener(mess, with_openssl=False)
-        for line in plain.splitlines():
-            if line.startswith(b"bulk body "):
-                bodies.add(int(line[10:]))
-    tap.diag(f"killed after {at_kill} of {N}; {len(got)} files, "
-             f"{len(got) - len(bodies)} duplicates")
-    tap.ok(bodies == set(range(N)),
-           f"kill -9 of sq-send during {N} deliveries: every message "
-           "delivered at least once", sorted(set(range(N)) - bodies)[:20])
-    tap.ok(len(got) - N <= 40 and queue_empty(m),
-           "duplicates at most the deliveries under way at the kill, and the "
-           "queue drains", f"{len(got)} files")
-    m.stop_delivery()
-    log = m.log("send.log")
-    h = __import__("hashlib").sha256(A.encode()).hexdigest()[:8]
-    tap.ok(f"to {h}: success" in log and A not in log,
+        def sender(k):
+            s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+            for i in range(k, N, 4):
+                s.sendmail("alice@remote.example", [A], message(f"bulk {i}",
+                                                                f"bulk body {i}"))
+            s.quit()
+        threads = [threading.Thread(target=sender, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        m.wait_for(lambda: len(m.delivered(A)) >= before + N // 5, 60)
+        m.send.kill()
+        m.send.wait()
+        m.procs.remove(m.send)
+        for t in threads:
+            t.join()
+        at_kill = len(m.delivered(A)) - before
+        m.start_delivery()
+        m.wait_for(lambda: len(m.delivered(A)) >= before + N and queue_empty(m),
+                   120)
+        got = m.delivered(A)[before:]
+        opener = m.opener(A)
+        bodies = set()
+        for mess in got:
+            rc, plain = opener(mess, with_openssl=False)
+            for line in plain.splitlines():
+                if line.startswith(b"bulk body "):
+                    bodies.add(int(line[10:]))
+        tap.diag(f"killed after {at_kill} of {N}; {len(got)} files, "
+                 f"{len(got) - len(bodies)} duplicates")
+        tap.ok(bodies == set(range(N)),
+               f"kill -9 of sq-send during {N} deliveries: every message "
+               "delivered at least once", sorted(set(range(N)) - bodies)[:20])
+        tap.ok(len(got) - N <= 40 and queue_empty(m),
+               "duplicates at most the deliveries under way at the kill, and the "
+               "queue drains", f"{len(got)} files")
+        m.stop_delivery()
+        log = m.log("send.log")
+        h = __import__("hashlib").sha256(A.encode()).hexdigest()[:8]
+        tap.ok(f"to {h}: success" in log and A not in log,
            "one log line per delivery, naming the address hash, never the "
            "address")
-except Exception as e:  # a crash is a failed check, not a silent exit
-    tap.ok(False, "the test ran to its end", repr(e) + "\n" +
-           m.log("send.log")[-3000:])
 finally:
     m.stop()
 tap.done()

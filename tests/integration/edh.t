@@ -58,17 +58,16 @@ def cli(edh, *args, stdin=b""):
 
 
 def main():
-    tap.plan(48)
     work = tempfile.mkdtemp(prefix="sqedh-msg.")
     msg = sealed_message(work)
     with EDH(control={"timeoutedh": "3\n",
                       "quota": f"{FULL} 0\n{SMALL} 100\n"}) as edh:
-        lmtp_delivery(edh, msg)
-        refusals(edh, msg)
-        protocol_errors(edh, msg)
-        access(edh)
-        retrieval(edh, msg)
-        client(edh, msg)
+        tap.scenario("lmtp delivery", lambda: lmtp_delivery(edh, msg))
+        tap.scenario("refusals", lambda: refusals(edh, msg))
+        tap.scenario("protocol errors", lambda: protocol_errors(edh, msg))
+        tap.scenario("access", lambda: access(edh))
+        tap.scenario("retrieval", lambda: retrieval(edh, msg))
+        tap.scenario("edhclient library", lambda: client(edh, msg))
     subprocess.run(["rm", "-rf", work])
     tap.done()
 

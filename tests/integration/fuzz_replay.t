@@ -13,8 +13,9 @@ root = tap.repo_root()
 targets = sorted(os.path.basename(p)[len("fuzz_"):-2]
                  for p in glob.glob(os.path.join(root, "tests", "fuzz",
                                                  "fuzz_*.c")))
-tap.plan(len(targets))
-for t in targets:
+
+
+def replay(t):
     corpus = sorted(glob.glob(os.path.join(root, "tests", "fuzz", "corpus",
                                            t, "*")))
     binary = os.path.join(tap.build_dir(), "tests", "fuzz", "replay_" + t)
@@ -23,4 +24,9 @@ for t in targets:
            and f"replay: {len(corpus)} inputs" in p.stdout,
            f"fuzz target {t} handles its {len(corpus)} corpus inputs",
            p.stdout + p.stderr)
+
+
+# one scenario per fuzz target, called by its name
+for t in targets:
+    tap.scenario(t, lambda t=t: replay(t))
 tap.done()

@@ -30,29 +30,47 @@ for f in [p for d in ("lib", "secure-qmail", "pks", "edh", "pop3d", "admin")
     text = open(f).read()
     controls |= set(CALL.findall(text)) | set(DEFINE.findall(text))
 for f in glob.glob(os.path.join(root, "service", "*", "run")) + [
-        os.path.join(root, "tools", "run-instance")]:
+        os.path.join(root, "tools", "run-instance"),
+        os.path.join(root, "tools", "setup-instance")]:
     controls |= set(re.findall(r"\$ctl/([a-z][a-z0-9.-]*)", open(f).read()))
 controls = {c for c in controls if not re.search(r"-(cert|key)\.pem$", c)
             and c not in ("pksd", "edhd", "smtpd")}
 manual = "".join(open(p).read() for p in pages)
 
-tap.plan(len(pages) + len(programs) + len(formats) + 1)
-for page in pages:
-    p = subprocess.run(["mandoc", "-Tlint", "-Wwarning", page],
-                       capture_output=True, text=True)
-    tap.ok(p.returncode == 0 and p.stdout == "" and p.stderr == "",
-           f"{os.path.basename(page)} is clean under mandoc -Tlint",
-           p.stdout + p.stderr)
-for prog in programs:
-    name = os.path.basename(prog)
-    tap.ok(glob.glob(os.path.join(root, "man", name + ".[18]")),
-           f"program {name} has a manual page")
-for name in formats:
-    tap.ok(os.path.exists(os.path.join(root, "man", name)),
-           f"format page {name} exists")
-missing = sorted(c for c in controls if not re.search(
-    r"(?<![\w-])" + re.escape(c) + r"(?![\w-])", manual))
-tap.ok(len(controls) > 40 and not missing,
-       f"each of the {len(controls)} control files the sources and run "
-       "scripts name is in a manual page", repr(missing))
+
+
+@tap.scenario("mandoc lint")
+def _():
+    for page in pages:
+        p = subprocess.run(["mandoc", "-Tlint", "-Wwarning", page],
+                           capture_output=True, text=True)
+        tap.ok(p.returncode == 0 and p.stdout == "" and p.stderr == "",
+               f"{os.path.basename(page)} is clean under mandoc -Tlint",
+               p.stdout + p.stderr)
+
+
+@tap.scenario("a page for each program")
+def _():
+    for prog in programs:
+        name = os.path.basename(prog)
+        tap.ok(glob.glob(os.path.join(root, "man", name + ".[18]")),
+               f"program {name} has a manual page")
+
+
+@tap.scenario("format pages")
+def _():
+    for name in formats:
+        tap.ok(os.path.exists(os.path.join(root, "man", name)),
+               f"format page {name} exists")
+
+
+@tap.scenario("control files documented")
+def _():
+    missing = sorted(c for c in controls if not re.search(
+        r"(?<![\w-])" + re.escape(c) + r"(?![\w-])", manual))
+    tap.ok(len(controls) > 40 and not missing,
+           f"each of the {len(controls)} control files the sources and run "
+           "scripts name is in a manual page", repr(missing))
+
+
 tap.done()

@@ -400,13 +400,14 @@ def check_python_class():
                "dies of SIGTERM", f"line {line} exit {rc}")
 
 
-tap.plan(31)
 try:
-    if not check_start_query_stop():
-        tap.diag("start failed; skipping the rest of that group")
-    check_run()
-    check_failures()
-    check_python_class()
+    @tap.scenario("sq-mariadb start, query, stop")
+    def _():
+        if not check_start_query_stop():
+            tap.diag("start failed; skipping the rest of that group")
+    tap.scenario("sq-mariadb run", check_run)
+    tap.scenario("sq-mariadb failures", check_failures)
+    tap.scenario("sqtest.mariadb class", check_python_class)
 finally:
     cleanup()
 tap.done()

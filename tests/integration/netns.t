@@ -128,7 +128,6 @@ def can_make_namespaces():
 if not can_make_namespaces():
     tap.skip_all("network namespaces are unavailable here (root and "
                  "iproute2's ip netns are needed)")
-tap.plan(16)
 
 
 class Hosts:
@@ -252,116 +251,133 @@ try:
     hosts = Hosts(m, edh)
     hosts.configure()
     hosts.start()
-    own = {h: os.stat(f"/run/netns/{ns(h)}").st_ino
-           for h in ("ah", "pks", "edh")}
-    tap.ok(netns_of(hosts.procs["pksd"].pid) == own["pks"] and
-           netns_of(hosts.procs["edhd"].pid) == own["edh"] and
-           netns_of(hosts.procs["smtpd"].pid) == own["ah"] and
-           netns_of(os.getpid()) not in own.values(),
-           "pksd, edhd and the AH's daemons each run in their own host's "
-           "namespace")
+    tap.on_failure(lambda: "\nsend.log:\n" + m.log("send.log")[-2000:] +
+                   "\npop3.log:\n" + m.log("pop3.log")[-1000:])
+
+    @tap.scenario("each host in its own namespace")
+    def _():
+        own = {h: os.stat(f"/run/netns/{ns(h)}").st_ino
+               for h in ("ah", "pks", "edh")}
+        tap.ok(netns_of(hosts.procs["pksd"].pid) == own["pks"] and
+               netns_of(hosts.procs["edhd"].pid) == own["edh"] and
+               netns_of(hosts.procs["smtpd"].pid) == own["ah"] and
+               netns_of(os.getpid()) not in own.values(),
+               "pksd, edhd and the AH's daemons each run in their own host's "
+               "namespace")
 
     # --- mail from the public client, sealed on the EDH, read over POP3 ----
-    out = swaks("across the hosts")
-    got = m.wait_for(lambda: m.delivered(A), 30)
-    tap.ok("250 2.0.0" in out and got and CANARY.encode() not in got[0] and
-           b"pkcs7-mime" in got[0],
-           "a message from the public host reaches the EDH, sealed",
-           out[-800:] + m.log("send.log")[-1500:])
-    r = on("pub", ["curl", "-sS", "--ssl-reqd", "--cacert",
-                   os.path.join(m.home, "control", "ca.pem"), "--user",
-                   f"{A}:{PASSWORD}", f"pop3://{AH_PUB}/1"])
-    tap.ok(r.returncode == 0 and CANARY in r.stdout and
-           "Subject: across the hosts" in r.stdout,
-           "and curl on the public host reads it back over POP3 with STLS",
-           r.stdout[-800:] + r.stderr + m.log("pop3.log")[-1500:])
+    @tap.scenario("public client to the EDH, read over POP3")
+    def _():
+        out = swaks("across the hosts")
+        got = m.wait_for(lambda: m.delivered(A), 30)
+        tap.ok("250 2.0.0" in out and got and CANARY.encode() not in got[0] and
+               b"pkcs7-mime" in got[0],
+               "a message from the public host reaches the EDH, sealed",
+               out[-800:] + m.log("send.log")[-1500:])
+        r = on("pub", ["curl", "-sS", "--ssl-reqd", "--cacert",
+                       os.path.join(m.home, "control", "ca.pem"), "--user",
+                       f"{A}:{PASSWORD}", f"pop3://{AH_PUB}/1"])
+        tap.ok(r.returncode == 0 and CANARY in r.stdout and
+               "Subject: across the hosts" in r.stdout,
+               "and curl on the public host reads it back over POP3 with STLS",
+               r.stdout[-800:] + r.stderr + m.log("pop3.log")[-1500:])
 
     # --- who reaches whom ----------------------------------------------------
-    seen = {(ip, port): probe("pub", ip, port)
-            for ip, port in ((PKS_IP, 7443), (EDH_IP, 7024), (EDH_IP, 7025),
-                             (AH_PRIV, 25))}
-    tap.ok(all(v.startswith("unreachable") for v in seen.values()),
-           "the public host has no route to the PKS, the EDH or the private "
-           "network", repr(seen))
-    seen = [probe("edh", PKS_IP, 7443, hello=True),
-            probe("ah", PKS_IP, 7443, AH_OTHER, hello=True),
-            probe("ah", PKS_IP, 7443, hello=True)]
-    tap.ok(seen[:2] == ["closed", "closed"] and seen[2].startswith("banner"),
-           "the PKS closes connections from the EDH and from any AH address "
-           "but the listed one before any TLS octet; the AH's gets an answer",
-           repr(seen))
-    r = on("ah", ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-                  "--cacert", os.path.join(m.home, "control", "ca.pem"),
-                  "-u", m.pks.cred["deliver"], f"https://{PKS_IP}:7443/v1/health"])
-    tap.ok(r.stdout == "200", "and answers the AH", r.stdout + r.stderr)
-    seen = [probe("pks", EDH_IP, 7024), probe("pks", EDH_IP, 7025),
-            probe("ah", EDH_IP, 7024, AH_OTHER), probe("ah", EDH_IP, 7024)]
-    tap.ok(seen == ["closed", "closed", "closed", "open"],
-           "the EDH closes connections from the PKS and from any address "
-           "but the AH's; the AH's waits for its TLS handshake", repr(seen))
+    @tap.scenario("who reaches whom")
+    def _():
+        seen = {(ip, port): probe("pub", ip, port)
+                for ip, port in ((PKS_IP, 7443), (EDH_IP, 7024), (EDH_IP, 7025),
+                                 (AH_PRIV, 25))}
+        tap.ok(all(v.startswith("unreachable") for v in seen.values()),
+               "the public host has no route to the PKS, the EDH or the private "
+               "network", repr(seen))
+        seen = [probe("edh", PKS_IP, 7443, hello=True),
+                probe("ah", PKS_IP, 7443, AH_OTHER, hello=True),
+                probe("ah", PKS_IP, 7443, hello=True)]
+        tap.ok(seen[:2] == ["closed", "closed"] and seen[2].startswith("banner"),
+               "the PKS closes connections from the EDH and from any AH address "
+               "but the listed one before any TLS octet; the AH's gets an answer",
+               repr(seen))
+        r = on("ah", ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                      "--cacert", os.path.join(m.home, "control", "ca.pem"),
+                      "-u", m.pks.cred["deliver"], f"https://{PKS_IP}:7443/v1/health"])
+        tap.ok(r.stdout == "200", "and answers the AH", r.stdout + r.stderr)
+        seen = [probe("pks", EDH_IP, 7024), probe("pks", EDH_IP, 7025),
+                probe("ah", EDH_IP, 7024, AH_OTHER), probe("ah", EDH_IP, 7024)]
+        tap.ok(seen == ["closed", "closed", "closed", "open"],
+               "the EDH closes connections from the PKS and from any address "
+               "but the AH's; the AH's waits for its TLS handshake", repr(seen))
 
     # --- the PKS off the network ---------------------------------------------
-    subprocess.run(["sh", TOPO, "cut", P, "pks"], check=True)
-    out = swaks("while the PKS is away")
-    login = pop3(m)
-    tap.ok(" 451 " in out and len(m.delivered(A)) == 1,
-           "the PKS away: the SMTP client is told 451, to try later",
-           out[-600:])
-    tap.ok(login.get("err", "").startswith("-ERR [SYS/TEMP]"),
-           "and a login fails temporarily", repr(login))
-    subprocess.run(["sh", TOPO, "mend", P, "pks"], check=True)
-    out = swaks("the PKS is back")
-    login = m.wait_for(lambda: len(m.delivered(A)) == 2, 30) and pop3(m)
-    tap.ok("250 2.0.0" in out and login and login.get("count") == 2,
-           "the PKS back: mail is taken and delivered, logins work",
-           out[-600:] + repr(login))
+    @tap.scenario("the PKS off the network")
+    def _():
+        subprocess.run(["sh", TOPO, "cut", P, "pks"], check=True)
+        out = swaks("while the PKS is away")
+        login = pop3(m)
+        tap.ok(" 451 " in out and len(m.delivered(A)) == 1,
+               "the PKS away: the SMTP client is told 451, to try later",
+               out[-600:])
+        tap.ok(login.get("err", "").startswith("-ERR [SYS/TEMP]"),
+               "and a login fails temporarily", repr(login))
+        subprocess.run(["sh", TOPO, "mend", P, "pks"], check=True)
+        out = swaks("the PKS is back")
+        login = m.wait_for(lambda: len(m.delivered(A)) == 2, 30) and pop3(m)
+        tap.ok("250 2.0.0" in out and login and login.get("count") == 2,
+               "the PKS back: mail is taken and delivered, logins work",
+               out[-600:] + repr(login))
 
     # --- the EDH off the network ---------------------------------------------
-    subprocess.run(["sh", TOPO, "cut", P, "edh"], check=True)
-    mark = len(m.log("send.log"))
-    out = swaks("while the EDH is away")
-    deferred = m.wait_for(lambda: "deferral" in m.log("send.log")[mark:], 30)
-    login = pop3(m)
-    tap.ok("250 2.0.0" in out and deferred and m.queue_count() == 1 and
-           login.get("err", "").startswith("-ERR [SYS/TEMP]"),
-           "the EDH away: mail waits in the queue, sealed; a login fails "
-           "temporarily", out[-400:] + repr(login) +
-           m.log("send.log")[-1200:])
-    subprocess.run(["sh", TOPO, "mend", P, "edh"], check=True)
-    hosts.procs["send"].send_signal(signal.SIGALRM)
-    back = m.wait_for(lambda: len(m.delivered(A)) == 3 and
-                      m.queue_count() == 0, 60)
-    login = pop3(m)
-    tap.ok(back and login.get("count") == 3 and
-           all(CANARY in x for x in login.get("msgs", [])),
-           "the EDH back: the queued message is delivered and all three "
-           "read", repr(login)[:600] + m.log("send.log")[-1200:])
+    @tap.scenario("the EDH off the network")
+    def _():
+        subprocess.run(["sh", TOPO, "cut", P, "edh"], check=True)
+        mark = len(m.log("send.log"))
+        out = swaks("while the EDH is away")
+        deferred = m.wait_for(lambda: "deferral" in m.log("send.log")[mark:], 30)
+        login = pop3(m)
+        tap.ok("250 2.0.0" in out and deferred and m.queue_count() == 1 and
+               login.get("err", "").startswith("-ERR [SYS/TEMP]"),
+               "the EDH away: mail waits in the queue, sealed; a login fails "
+               "temporarily", out[-400:] + repr(login) +
+               m.log("send.log")[-1200:])
+        subprocess.run(["sh", TOPO, "mend", P, "edh"], check=True)
+        hosts.procs["send"].send_signal(signal.SIGALRM)
+        back = m.wait_for(lambda: len(m.delivered(A)) == 3 and
+                          m.queue_count() == 0, 60)
+        login = pop3(m)
+        tap.ok(back and login.get("count") == 3 and
+               all(CANARY in x for x in login.get("msgs", [])),
+               "the EDH back: the queued message is delivered and all three "
+               "read", repr(login)[:600] + m.log("send.log")[-1200:])
 
     # --- combined mode: the AH holds the maildirs, the PKS apart ------------
-    hosts.stop("pop3")
-    hosts.stop("send")
-    for n in ("edhlmtp-cred", "edhretrieve-cred"):
-        os.rename(os.path.join(m.home, "control", n),
-                  os.path.join(m.home, n + ".off"))
-    m.maildirs = os.path.join(m.home, "maildirs")
-    hosts.start_ah()
-    out = swaks("combined mode")
-    got = m.wait_for(lambda: m.delivered(A), 30)
-    login = pop3(m)
-    tap.ok("250 2.0.0" in out and got and CANARY.encode() not in got[0],
-           "combined mode: mail from the public host is sealed into the "
-           "AH's own maildir", out[-400:] + m.log("send.log")[-1200:])
-    tap.ok(login.get("count") == 1 and CANARY in login["msgs"][0] and
-           "Subject: combined mode" in login["msgs"][0],
-           "and read back over POP3 from it", repr(login)[:600])
-    tap.ok(probe("pub", PKS_IP, 7443).startswith("unreachable") and
-           probe("ah", PKS_IP, 7443, AH_OTHER, hello=True) == "closed",
-           "the PKS still apart, and still the AH's alone")
+    @tap.scenario("combined mode")
+    def _():
+        hosts.stop("pop3")
+        hosts.stop("send")
+        for n in ("edhlmtp-cred", "edhretrieve-cred"):
+            os.rename(os.path.join(m.home, "control", n),
+                      os.path.join(m.home, n + ".off"))
+        m.maildirs = os.path.join(m.home, "maildirs")
+        hosts.start_ah()
+        out = swaks("combined mode")
+        got = m.wait_for(lambda: m.delivered(A), 30)
+        login = pop3(m)
+        tap.ok("250 2.0.0" in out and got and CANARY.encode() not in got[0],
+               "combined mode: mail from the public host is sealed into the "
+               "AH's own maildir", out[-400:] + m.log("send.log")[-1200:])
+        tap.ok(login.get("count") == 1 and CANARY in login["msgs"][0] and
+               "Subject: combined mode" in login["msgs"][0],
+               "and read back over POP3 from it", repr(login)[:600])
+        tap.ok(probe("pub", PKS_IP, 7443).startswith("unreachable") and
+               probe("ah", PKS_IP, 7443, AH_OTHER, hello=True) == "closed",
+               "the PKS still apart, and still the AH's alone")
 
-    hosts.stop_all()
-    rest = files_holding(m.home, CANARY) + files_holding(edh.home, CANARY)
-    tap.ok(not rest, "no plaintext at rest on any host", repr(rest))
-except Exception:
+    @tap.scenario("no plaintext at rest")
+    def _():
+        hosts.stop_all()
+        rest = files_holding(m.home, CANARY) + files_holding(edh.home, CANARY)
+        tap.ok(not rest, "no plaintext at rest on any host", repr(rest))
+except Exception:    # in the set-up
     tap.diag(m.log("send.log")[-2000:] + m.log("pop3.log")[-1000:]
              if m.home else "")
     raise
@@ -373,3 +389,4 @@ finally:
     m.stop()
     if edh:
         edh.stop()
+tap.done()

@@ -96,218 +96,246 @@ def secrets_in_proc():
     return hits, read
 
 
-tap.plan(27)
 m = MailHost(users=[A])
 try:
     m.start()
     m.start_delivery()
     m.start_pop3()
+    tap.on_failure(lambda: "\npop3.log:\n" + m.log("pop3.log")[-3000:])
+    uid1 = None     # the first message's UIDL, for the STLS scenario
 
-    send(m)
-    tap.ok(m.wait_for(lambda: m.delivered(A), 30), "delivered, sealed",
-           m.log("send.log")[-1500:])
+    @tap.scenario("delivered, sealed")
+    def _():
+        send(m)
+        tap.ok(m.wait_for(lambda: m.delivered(A), 30), "delivered, sealed",
+               m.log("send.log")[-1500:])
 
     # --- poplib in the clear, from loopback -----------------------------------
-    p = poplib.POP3("127.0.0.1", m.pop3_port, timeout=60)
-    capa = p.capa()
-    tap.ok(all(k in capa for k in ("USER", "STLS", "TOP", "UIDL")) and
-           "APOP" not in capa,
-           "CAPA: USER, STLS, TOP and UIDL; no APOP", repr(capa))
-    p.user(A)
-    t0 = time.time()
-    p.pass_(PASSWORD)
-    count, total = p.stat()
-    got, octets = retr(p, 1), p.retr(1)[2]
-    listed = int(p.list(1).split()[2])
-    tap.ok(count == 1 and total == listed == octets == len(got),
-           "STAT, LIST and RETR agree on the CRLF octets",
-           f"{count} {total} {listed} {octets} {len(got)}")
-    tap.ok(without_trace(got) == BODY,
-           "the message comes back exact, apart from the Received: line",
-           repr(got[:600]))
-    tap.ok(got.startswith(b"Received: from "), "with its Received: line")
-    resp, top, _ = p.top(1, 0)
-    tap.ok(b"\r\n".join(top) + b"\r\n" ==
-           got[:got.index(b"\r\n\r\n") + 4],
-           "TOP 1 0: the header and the blank line only", repr(top[-3:]))
-    resp, top2, _ = p.top(1, 2)
-    tap.ok(top2[-2:] == [b"First line.", b".a line that starts with a dot"],
-           "TOP 1 2: and two lines of the body, unstuffed", repr(top2[-3:]))
-    uid1 = p.uidl(1).split()[2]
-    p.dele(1)
-    st_deleted, list_deleted = p.stat(), p.list()[1]
-    err = pop_error(lambda: p.retr(1))
-    p.rset()
-    tap.ok(st_deleted == (0, 0) and list_deleted == [] and "deleted" in err
-           and p.stat()[0] == 1,
-           "DELE hides the message from STAT, LIST and RETR; RSET brings "
-           "it back", f"{st_deleted} {list_deleted} {err}")
-    p.quit()
-    tap.ok(len(m.delivered(A)) == 1, "RSET then QUIT: nothing removed")
+    @tap.scenario("poplib in the clear")
+    def _():
+        global uid1
+        p = poplib.POP3("127.0.0.1", m.pop3_port, timeout=60)
+        capa = p.capa()
+        tap.ok(all(k in capa for k in ("USER", "STLS", "TOP", "UIDL")) and
+               "APOP" not in capa,
+               "CAPA: USER, STLS, TOP and UIDL; no APOP", repr(capa))
+        p.user(A)
+        t0 = time.time()
+        p.pass_(PASSWORD)
+        count, total = p.stat()
+        got, octets = retr(p, 1), p.retr(1)[2]
+        listed = int(p.list(1).split()[2])
+        tap.ok(count == 1 and total == listed == octets == len(got),
+               "STAT, LIST and RETR agree on the CRLF octets",
+               f"{count} {total} {listed} {octets} {len(got)}")
+        tap.ok(without_trace(got) == BODY,
+               "the message comes back exact, apart from the Received: line",
+               repr(got[:600]))
+        tap.ok(got.startswith(b"Received: from "), "with its Received: line")
+        resp, top, _ = p.top(1, 0)
+        tap.ok(b"\r\n".join(top) + b"\r\n" ==
+               got[:got.index(b"\r\n\r\n") + 4],
+               "TOP 1 0: the header and the blank line only", repr(top[-3:]))
+        resp, top2, _ = p.top(1, 2)
+        tap.ok(top2[-2:] == [b"First line.", b".a line that starts with a dot"],
+               "TOP 1 2: and two lines of the body, unstuffed", repr(top2[-3:]))
+        uid1 = p.uidl(1).split()[2]
+        p.dele(1)
+        st_deleted, list_deleted = p.stat(), p.list()[1]
+        err = pop_error(lambda: p.retr(1))
+        p.rset()
+        tap.ok(st_deleted == (0, 0) and list_deleted == [] and "deleted" in err
+               and p.stat()[0] == 1,
+               "DELE hides the message from STAT, LIST and RETR; RSET brings "
+               "it back", f"{st_deleted} {list_deleted} {err}")
+        p.quit()
+        tap.ok(len(m.delivered(A)) == 1, "RSET then QUIT: nothing removed")
 
     # --- STLS, and UIDL across sessions ---------------------------------------
-    send(m, BODY.replace(b"the whole loop", b"second"))
-    m.wait_for(lambda: len(m.delivered(A)) == 2, 30)
-    p = m.pop3(A, tls=True)
-    cipher = p.sock.cipher()
-    uidls = [line.split()[1] for line in p.uidl()[1]]
-    got2 = retr(p, 2)
-    tap.ok(cipher and uidls[0] == uid1 and len(set(uidls)) == 2 and
-           b"Subject: second" in got2,
-           "STLS: logged in over TLS; UIDL stable across sessions",
-           f"{cipher} {uidls} {uid1}")
-    # a logged-in session is open: look for secrets in every process
-    hits, readable = secrets_in_proc()
-    tap.ok(not hits and readable > 0,
-           "no password or key in any process's argv or environment",
-           f"{hits} ({readable} read)")
-    p.dele(1)
-    p.quit()
-    tap.ok(m.wait_for(lambda: len(m.delivered(A)) == 1, 5),
-           "DELE and QUIT: removed from the maildir")
+    @tap.scenario("stls, uidl across sessions")
+    def _():
+        send(m, BODY.replace(b"the whole loop", b"second"))
+        m.wait_for(lambda: len(m.delivered(A)) == 2, 30)
+        p = m.pop3(A, tls=True)
+        cipher = p.sock.cipher()
+        uidls = [line.split()[1] for line in p.uidl()[1]]
+        got2 = retr(p, 2)
+        tap.ok(cipher and uidls[0] == uid1 and len(set(uidls)) == 2 and
+               b"Subject: second" in got2,
+               "STLS: logged in over TLS; UIDL stable across sessions",
+               f"{cipher} {uidls} {uid1}")
+        # a logged-in session is open: look for secrets in every process
+        hits, readable = secrets_in_proc()
+        tap.ok(not hits and readable > 0,
+               "no password or key in any process's argv or environment",
+               f"{hits} ({readable} read)")
+        p.dele(1)
+        p.quit()
+        tap.ok(m.wait_for(lambda: len(m.delivered(A)) == 1, 5),
+               "DELE and QUIT: removed from the maildir")
 
     # --- mpop over STLS ----------------------------------------------------------
-    work = tempfile.mkdtemp(dir=m.home)
-    got_dir = os.path.join(work, "inbox")
-    for d in ("", "/new", "/cur", "/tmp"):
-        os.makedirs(got_dir + d, exist_ok=True)
-    pwfile = os.path.join(work, "pw")
-    with open(pwfile, "w") as f:
-        f.write(PASSWORD + "\n")
-    conf = os.path.join(work, "mpoprc")
-    with open(conf, "w") as f:
-        f.write(f"account test\nhost 127.0.0.1\nport {m.pop3_port}\n"
-                f"tls on\ntls_starttls on\n"
-                f"tls_trust_file {m.home}/control/ca.pem\n"
-                "tls_host_override 127.0.0.1\n"
-                f"auth user\nuser {A}\npasswordeval cat {pwfile}\n"
-                f"delivery maildir {got_dir}\nkeep off\nuidls_file "
-                f"{work}/uidls\n")
-    os.chmod(conf, 0o600)
-    r = subprocess.run(["mpop", "-C", conf, "-q", "test"],
-                       capture_output=True, text=True, timeout=120)
-    fetched = [open(os.path.join(got_dir, "new", n), "rb").read()
-               for n in os.listdir(os.path.join(got_dir, "new"))]
-    tap.ok(r.returncode == 0 and len(fetched) == 1 and
-           b"Subject: second" in fetched[0] and CANARY.encode() in fetched[0],
-           "mpop downloads over STLS", r.stdout + r.stderr)
-    tap.ok(m.wait_for(lambda: m.delivered(A) == [], 5),
-           "and the server removed what it fetched")
-    os.unlink(pwfile)
-    # mpop's copy holds the canary, on purpose: it is the client's
-    subprocess.run(["rm", "-rf", work])
+    @tap.scenario("mpop over stls")
+    def _():
+        work = tempfile.mkdtemp(dir=m.home)
+        got_dir = os.path.join(work, "inbox")
+        for d in ("", "/new", "/cur", "/tmp"):
+            os.makedirs(got_dir + d, exist_ok=True)
+        pwfile = os.path.join(work, "pw")
+        with open(pwfile, "w") as f:
+            f.write(PASSWORD + "\n")
+        conf = os.path.join(work, "mpoprc")
+        with open(conf, "w") as f:
+            f.write(f"account test\nhost 127.0.0.1\nport {m.pop3_port}\n"
+                    f"tls on\ntls_starttls on\n"
+                    f"tls_trust_file {m.home}/control/ca.pem\n"
+                    "tls_host_override 127.0.0.1\n"
+                    f"auth user\nuser {A}\npasswordeval cat {pwfile}\n"
+                    f"delivery maildir {got_dir}\nkeep off\nuidls_file "
+                    f"{work}/uidls\n")
+        os.chmod(conf, 0o600)
+        r = subprocess.run(["mpop", "-C", conf, "-q", "test"],
+                           capture_output=True, text=True, timeout=120)
+        fetched = [open(os.path.join(got_dir, "new", n), "rb").read()
+                   for n in os.listdir(os.path.join(got_dir, "new"))]
+        tap.ok(r.returncode == 0 and len(fetched) == 1 and
+               b"Subject: second" in fetched[0] and CANARY.encode() in fetched[0],
+               "mpop downloads over STLS", r.stdout + r.stderr)
+        tap.ok(m.wait_for(lambda: m.delivered(A) == [], 5),
+               "and the server removed what it fetched")
+        os.unlink(pwfile)
+        # mpop's copy holds the canary, on purpose: it is the client's
+        subprocess.run(["rm", "-rf", work])
 
     # --- failures ----------------------------------------------------------------
-    send(m)
-    m.wait_for(lambda: m.delivered(A), 30)
-    t0 = time.time()
-    err = pop_error(lambda: m.pop3(A, password="wrong horse battery"))
-    tap.ok(err.startswith("-ERR [AUTH]") and time.time() - t0 >= 2,
-           "a wrong password: -ERR [AUTH], after a pause", err)
-    err = pop_error(lambda: m.pop3("nobody.here@example.org"))
-    tap.ok(err.startswith("-ERR [AUTH]"),
-           "an unknown address: the same answer", err)
+    @tap.scenario("failures: wrong password, unknown address")
+    def _():
+        send(m)
+        m.wait_for(lambda: m.delivered(A), 30)
+        t0 = time.time()
+        err = pop_error(lambda: m.pop3(A, password="wrong horse battery"))
+        tap.ok(err.startswith("-ERR [AUTH]") and time.time() - t0 >= 2,
+               "a wrong password: -ERR [AUTH], after a pause", err)
+        err = pop_error(lambda: m.pop3("nobody.here@example.org"))
+        tap.ok(err.startswith("-ERR [AUTH]"),
+               "an unknown address: the same answer", err)
 
-    m.control("pop3cleartext", "192.0.2.0/24\n")
-    p = poplib.POP3("127.0.0.1", m.pop3_port, timeout=60)
-    capa = p.capa()
-    p.user(A)
-    err = pop_error(lambda: p.pass_(PASSWORD))
-    p.quit()
-    p = m.pop3(A, tls=True)
-    tap.ok("USER" not in capa and "STLS" in err and p.stat()[0] == 1,
-           "control/pop3cleartext without loopback: PASS only after STLS",
-           f"{capa} {err}")
-    p.quit()
-    os.unlink(os.path.join(m.home, "control", "pop3cleartext"))
+    @tap.scenario("pop3cleartext")
+    def _():
+        m.control("pop3cleartext", "192.0.2.0/24\n")
+        p = poplib.POP3("127.0.0.1", m.pop3_port, timeout=60)
+        capa = p.capa()
+        p.user(A)
+        err = pop_error(lambda: p.pass_(PASSWORD))
+        p.quit()
+        p = m.pop3(A, tls=True)
+        tap.ok("USER" not in capa and "STLS" in err and p.stat()[0] == 1,
+               "control/pop3cleartext without loopback: PASS only after STLS",
+               f"{capa} {err}")
+        p.quit()
+        os.unlink(os.path.join(m.home, "control", "pop3cleartext"))
 
-    # misuse by hand
-    r = Raw(m)
-    greeting = r.line()
-    answers = [r.say(b"APOP john.smith@example.org 0123456789abcdef\r\n"),
-               r.say(b"RETR 1\r\n"), r.say(b"PASS before user\r\n"),
-               r.say(b"USER " + b"x" * 300 + b"\r\n"),
-               r.say(b"NOSUCH\r\n")]
-    tap.ok(greeting.startswith("+OK") and
-           all(a.startswith("-ERR ") for a in answers) and
-           "APOP" in answers[0] and "USER first" in answers[2] and
-           "too long" in answers[3],
-           "APOP, commands out of state, a long line: each a clear -ERR",
-           repr(answers))
-    # input pipelined after STLS is dropped, not taken as said inside TLS
-    answer = r.say(b"STLS\r\nUSER injected@example.org\r\n")
-    r.tls(m)
-    first = r.say(b"QUIT\r\n")
-    r.close()
-    tap.ok(answer.startswith("+OK") and first.startswith("+OK bye"),
-           "STLS discards what was pipelined before the handshake", first)
-    m.control("timeoutpop3d", "1\n")
-    r = Raw(m)
-    r.line()
-    time.sleep(2.5)
-    idle = r.line()
-    r.close()
-    os.unlink(os.path.join(m.home, "control", "timeoutpop3d"))
-    tap.ok(idle.startswith("-ERR autologout"), "an idle client is logged out",
-           idle)
-    bad = []
-    for text in ("soon\n", "0\n", "86401\n"):
-        m.control("timeoutpop3d", text)
+    @tap.scenario("misuse by hand, stls injection")
+    def _():
+        # misuse by hand
         r = Raw(m)
-        bad.append(r.line())
+        greeting = r.line()
+        answers = [r.say(b"APOP john.smith@example.org 0123456789abcdef\r\n"),
+                   r.say(b"RETR 1\r\n"), r.say(b"PASS before user\r\n"),
+                   r.say(b"USER " + b"x" * 300 + b"\r\n"),
+                   r.say(b"NOSUCH\r\n")]
+        tap.ok(greeting.startswith("+OK") and
+               all(a.startswith("-ERR ") for a in answers) and
+               "APOP" in answers[0] and "USER first" in answers[2] and
+               "too long" in answers[3],
+               "APOP, commands out of state, a long line: each a clear -ERR",
+               repr(answers))
+        # input pipelined after STLS is dropped, not taken as said inside TLS
+        answer = r.say(b"STLS\r\nUSER injected@example.org\r\n")
+        r.tls(m)
+        first = r.say(b"QUIT\r\n")
         r.close()
-    os.unlink(os.path.join(m.home, "control", "timeoutpop3d"))
-    tap.ok(all(b.startswith("-ERR [SYS/TEMP]") for b in bad) and
-           "timeoutpop3d" in m.log("pop3.log"),
-           "a malformed control/timeoutpop3d: a temporary -ERR and a log line",
-           repr(bad))
+        tap.ok(answer.startswith("+OK") and first.startswith("+OK bye"),
+               "STLS discards what was pipelined before the handshake", first)
 
-    m.pks.stop_pksd()
-    err = pop_error(lambda: m.pop3(A))
-    tap.ok(err.startswith("-ERR [SYS/TEMP]"),
-           "the key store down at login: a temporary -ERR", err)
-    m.pks.start_pksd()
+    @tap.scenario("idle client, timeoutpop3d")
+    def _():
+        m.control("timeoutpop3d", "1\n")
+        r = Raw(m)
+        r.line()
+        time.sleep(2.5)
+        idle = r.line()
+        r.close()
+        os.unlink(os.path.join(m.home, "control", "timeoutpop3d"))
+        tap.ok(idle.startswith("-ERR autologout"), "an idle client is logged out",
+               idle)
+        bad = []
+        for text in ("soon\n", "0\n", "86401\n"):
+            m.control("timeoutpop3d", text)
+            r = Raw(m)
+            bad.append(r.line())
+            r.close()
+        os.unlink(os.path.join(m.home, "control", "timeoutpop3d"))
+        tap.ok(all(b.startswith("-ERR [SYS/TEMP]") for b in bad) and
+               "timeoutpop3d" in m.log("pop3.log"),
+               "a malformed control/timeoutpop3d: a temporary -ERR and a log line",
+               repr(bad))
 
-    # a damaged message fails alone
-    send(m, BODY.replace(b"the whole loop", b"third"))
-    m.wait_for(lambda: len(m.delivered(A)) == 2, 30)
-    new = os.path.join(m.mailbox(A), "new")
-    first = sorted(os.listdir(new))[0]
-    path = os.path.join(new, first)
-    data = bytearray(open(path, "rb").read())
-    i = data.index(b"\n\n") + 40    # inside the base64 of the entity
-    data[i] = ord("A") if data[i] != ord("A") else ord("B")
-    with open(path, "wb") as f:
-        f.write(data)
-    p = m.pop3(A)
-    err = pop_error(lambda: p.retr(1))
-    got3 = retr(p, 2)
-    p.quit()
-    tap.ok(err.startswith("-ERR") and b"Subject: third" in got3,
-           "a tampered message: -ERR for it alone, the session goes on", err)
-    tap.ok("cannot be opened" in m.log("pop3.log"), "and a log line")
+    @tap.scenario("key store down at login")
+    def _():
+        m.pks.stop_pksd()
+        err = pop_error(lambda: m.pop3(A))
+        tap.ok(err.startswith("-ERR [SYS/TEMP]"),
+               "the key store down at login: a temporary -ERR", err)
+        m.pks.start_pksd()
 
-    # implicit TLS, in the manner of port 995
-    m.stop_pop3()
-    m.start_pop3(implicit_tls=True)
-    p = poplib.POP3_SSL("127.0.0.1", m.pop3_port, context=m.tls_context(),
-                        timeout=60)
-    p.user(A)
-    p.pass_(PASSWORD)
-    tap.ok(p.stat()[0] == 2, "sq-popup -T: TLS from the first octet")
-    p.quit()
+    @tap.scenario("damaged message fails alone")
+    def _():
+        # a damaged message fails alone
+        send(m, BODY.replace(b"the whole loop", b"third"))
+        m.wait_for(lambda: len(m.delivered(A)) == 2, 30)
+        new = os.path.join(m.mailbox(A), "new")
+        first = sorted(os.listdir(new))[0]
+        path = os.path.join(new, first)
+        data = bytearray(open(path, "rb").read())
+        i = data.index(b"\n\n") + 40    # inside the base64 of the entity
+        data[i] = ord("A") if data[i] != ord("A") else ord("B")
+        with open(path, "wb") as f:
+            f.write(data)
+        p = m.pop3(A)
+        err = pop_error(lambda: p.retr(1))
+        got3 = retr(p, 2)
+        p.quit()
+        tap.ok(err.startswith("-ERR") and b"Subject: third" in got3,
+               "a tampered message: -ERR for it alone, the session goes on", err)
+        tap.ok("cannot be opened" in m.log("pop3.log"), "and a log line")
 
-    logs = "".join(m.log(n) for n in ("pop3.log", "send.log", "smtpd.log",
-                                      "sealer.log")) + m.pks.log_text()
-    tap.ok(PASSWORD not in logs and "PRIVATE KEY" not in logs,
-           "no password or key in any log")
-    m.stop_daemons()
-    m.pks.stop_pksd()
-    rest = files_holding(m.home, CANARY) + files_holding(m.pks.db.dir, CANARY)
-    tap.ok(not rest, "the canary rests in no file: queue, maildirs, PKS, logs",
-           repr(rest))
-except Exception:
+    @tap.scenario("implicit tls")
+    def _():
+        # implicit TLS, in the manner of port 995
+        m.stop_pop3()
+        m.start_pop3(implicit_tls=True)
+        p = poplib.POP3_SSL("127.0.0.1", m.pop3_port, context=m.tls_context(),
+                            timeout=60)
+        p.user(A)
+        p.pass_(PASSWORD)
+        tap.ok(p.stat()[0] == 2, "sq-popup -T: TLS from the first octet")
+        p.quit()
+
+    @tap.scenario("no secrets in logs or at rest")
+    def _():
+        logs = "".join(m.log(n) for n in ("pop3.log", "send.log", "smtpd.log",
+                                          "sealer.log")) + m.pks.log_text()
+        tap.ok(PASSWORD not in logs and "PRIVATE KEY" not in logs,
+               "no password or key in any log")
+        m.stop_daemons()
+        m.pks.stop_pksd()
+        rest = files_holding(m.home, CANARY) + files_holding(m.pks.db.dir, CANARY)
+        tap.ok(not rest, "the canary rests in no file: queue, maildirs, PKS, logs",
+               repr(rest))
+except Exception:    # in the set-up
     tap.diag(m.log("pop3.log")[-3000:])
     raise
 finally:
     m.stop()
+tap.done()

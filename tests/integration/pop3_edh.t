@@ -30,7 +30,6 @@ def send(m, subject):
     s.quit()
 
 
-tap.plan(9)
 m = MailHost(users=[A])
 edh = None
 try:
@@ -39,68 +38,82 @@ try:
     m.use_edh(edh)
     m.start_delivery()
     m.start_pop3()
-    for subject in ("one", "two", "three"):
-        send(m, subject)
-    tap.ok(m.wait_for(lambda: len(m.delivered(A)) == 3, 30),
-           "three messages on the EDH", m.log("send.log")[-1500:])
+    tap.on_failure(lambda: "\npop3.log:\n" + m.log("pop3.log")[-3000:])
 
-    p = m.pop3(A)
-    got = retr(p, 2)
-    uids = [u.split()[1].decode() for u in p.uidl()[1]]
-    names = sorted(os.listdir(os.path.join(m.mailbox(A), "new")))
-    tap.ok(got.endswith(body("two")) and got.startswith(b"Received: "),
-           "read over edhd's retrieval protocol: exact apart from the "
-           "Received: line", repr(got[-300:]))
-    tap.ok(uids == [n.split(",")[0] for n in names],
-           "UIDL gives the EDH's maildir unique ids", f"{uids} {names}")
+    @tap.scenario("three messages on the EDH")
+    def _():
+        for subject in ("one", "two", "three"):
+            send(m, subject)
+        tap.ok(m.wait_for(lambda: len(m.delivered(A)) == 3, 30),
+               "three messages on the EDH", m.log("send.log")[-1500:])
 
-    # damage the first message where it rests
-    path = os.path.join(m.mailbox(A), "new", names[0])
-    data = bytearray(open(path, "rb").read())
-    data[-60] ^= 0x01
-    with open(path, "wb") as f:
-        f.write(data)
-    err = pop_error(lambda: p.retr(1))
-    tap.ok(err.startswith("-ERR") and b"Subject: three" in retr(p, 3),
-           "a message damaged on the EDH: -ERR for it alone", err)
-    p.dele(1)
-    p.quit()
-    tap.ok(m.wait_for(lambda: len(m.delivered(A)) == 2, 5),
-           "DELE and QUIT remove it from the EDH")
+    @tap.scenario("retrieval, uidl, a damaged message")
+    def _():
+        p = m.pop3(A)
+        got = retr(p, 2)
+        uids = [u.split()[1].decode() for u in p.uidl()[1]]
+        names = sorted(os.listdir(os.path.join(m.mailbox(A), "new")))
+        tap.ok(got.endswith(body("two")) and got.startswith(b"Received: "),
+               "read over edhd's retrieval protocol: exact apart from the "
+               "Received: line", repr(got[-300:]))
+        tap.ok(uids == [n.split(",")[0] for n in names],
+               "UIDL gives the EDH's maildir unique ids", f"{uids} {names}")
 
-    # -s: the sealed entity as stored, for clients with their own key
-    m.stop_pop3()
-    m.start_pop3(sealed=True)
-    p = m.pop3(A)
-    size = int(p.list(1).split()[2])
-    sealed = retr(p, 1)
-    p.quit()
-    rc, plain = m.open_for(A, sealed)
-    tap.ok(b"authEnveloped" in sealed.lower() or b"pkcs7-mime" in sealed,
-           "sq-pop3d -s serves the S/MIME entity", repr(sealed[:300]))
-    lf = body("two").replace(b"\r\n", b"\n")   # the queue's line ends
-    tap.ok(rc == 0 and plain.replace(b"\r\n", b"\n").endswith(lf) and
-           size == len(sealed),
-           "which the subscriber's own key opens; LIST gives its size as sent",
-           f"{rc} {size} {len(sealed)}")
-    m.stop_pop3()
-    m.start_pop3()
+        # damage the first message where it rests
+        path = os.path.join(m.mailbox(A), "new", names[0])
+        data = bytearray(open(path, "rb").read())
+        data[-60] ^= 0x01
+        with open(path, "wb") as f:
+            f.write(data)
+        err = pop_error(lambda: p.retr(1))
+        tap.ok(err.startswith("-ERR") and b"Subject: three" in retr(p, 3),
+               "a message damaged on the EDH: -ERR for it alone", err)
+        p.dele(1)
+        p.quit()
+        tap.ok(m.wait_for(lambda: len(m.delivered(A)) == 2, 5),
+               "DELE and QUIT remove it from the EDH")
 
-    edh.stop_edhd()
-    err = pop_error(lambda: m.pop3(A))
-    edh.start_edhd()
-    p = m.pop3(A)
-    tap.ok(err.startswith("-ERR [SYS/TEMP]") and p.stat()[0] == 2,
-           "edhd down: a temporary -ERR at login; back, the mailbox is there",
-           err)
-    p.quit()
-    m.stop_daemons()
-    rest = files_holding(m.home, CANARY) + files_holding(edh.home, CANARY)
-    tap.ok(not rest, "no plaintext at rest on either host", repr(rest))
-except Exception:
+    @tap.scenario("sq-pop3d -s, the sealed entity")
+    def _():
+        # -s: the sealed entity as stored, for clients with their own key
+        m.stop_pop3()
+        m.start_pop3(sealed=True)
+        p = m.pop3(A)
+        size = int(p.list(1).split()[2])
+        sealed = retr(p, 1)
+        p.quit()
+        rc, plain = m.open_for(A, sealed)
+        tap.ok(b"authEnveloped" in sealed.lower() or b"pkcs7-mime" in sealed,
+               "sq-pop3d -s serves the S/MIME entity", repr(sealed[:300]))
+        lf = body("two").replace(b"\r\n", b"\n")   # the queue's line ends
+        tap.ok(rc == 0 and plain.replace(b"\r\n", b"\n").endswith(lf) and
+               size == len(sealed),
+               "which the subscriber's own key opens; LIST gives its size as sent",
+               f"{rc} {size} {len(sealed)}")
+        m.stop_pop3()
+        m.start_pop3()
+
+    @tap.scenario("edhd down at login")
+    def _():
+        edh.stop_edhd()
+        err = pop_error(lambda: m.pop3(A))
+        edh.start_edhd()
+        p = m.pop3(A)
+        tap.ok(err.startswith("-ERR [SYS/TEMP]") and p.stat()[0] == 2,
+               "edhd down: a temporary -ERR at login; back, the mailbox is there",
+               err)
+        p.quit()
+
+    @tap.scenario("no plaintext at rest")
+    def _():
+        m.stop_daemons()
+        rest = files_holding(m.home, CANARY) + files_holding(edh.home, CANARY)
+        tap.ok(not rest, "no plaintext at rest on either host", repr(rest))
+except Exception:    # in the set-up
     tap.diag(m.log("pop3.log")[-3000:] if m.home else "")
     raise
 finally:
     m.stop()
     if edh:
         edh.stop()
+tap.done()

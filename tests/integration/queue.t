@@ -158,237 +158,253 @@ def mode(path):
     return stat.S_IMODE(os.lstat(path).st_mode)
 
 
-tap.plan(4 + 6 + 1                                  # init, one, trigger
-         + len(BAD_ENVELOPES) + len(LONG_ENVELOPES) + 2   # envelopes
-         + 2 + 2 + len(MISSING)                          # input, directories
-         + 2 + 2                                         # root, usage; alarm
-         + 1 + 3 * len(POINTS)                           # kill -9
-         + 4 + 1)                                        # concurrency, large
 try:
-    # --- --init ----------------------------------------------------------
+    # the queue of the scenarios; some make queues of their own
     home = new_home("main")
     split = split_of(home)
-    want = {"pid", "mess", "intd", "todo", "info", "local", "remote",
-            "bounce", "lock"}
-    tap.ok(set(os.listdir(q(home))) == want and split > 1 and all(
-        sorted(os.listdir(q(home, d)), key=int) == [str(i) for i in
-                                                    range(split)]
-        for d in ("mess", "info", "local", "remote")),
-        f"--init makes qmail's layout, mess/ info/ local/ remote/ split "
-        f"in {split}", sorted(os.listdir(q(home))))
-    modes = {d: mode(q(home, d)) for d in want}
-    tap.is_(modes, {"pid": 0o700, "mess": 0o750, "intd": 0o700,
-                    "todo": 0o750, "info": 0o700, "local": 0o700,
-                    "remote": 0o700, "bounce": 0o700, "lock": 0o750},
-            "queue directories: only mess/ and todo/ open to the group")
     trig = q(home, "lock", "trigger")
-    tap.ok(stat.S_ISFIFO(os.lstat(trig).st_mode) and mode(trig) == 0o622,
-           "lock/trigger is a FIFO of mode 0622")
-    r = subprocess.run([BIN, "--init"], env=dict(os.environ, SQ_HOME=home),
-                       capture_output=True, timeout=60)
-    tap.ok(r.returncode == 0 and counts(home) == (0, 0, 0, 0),
-           "--init may be run again", r.stderr)
+
+    # --- --init ----------------------------------------------------------
+    @tap.scenario("--init")
+    def _():
+        want = {"pid", "mess", "intd", "todo", "info", "local", "remote",
+                "bounce", "lock"}
+        tap.ok(set(os.listdir(q(home))) == want and split > 1 and all(
+            sorted(os.listdir(q(home, d)), key=int) == [str(i) for i in
+                                                        range(split)]
+            for d in ("mess", "info", "local", "remote")),
+            f"--init makes qmail's layout, mess/ info/ local/ remote/ split "
+            f"in {split}", sorted(os.listdir(q(home))))
+        modes = {d: mode(q(home, d)) for d in want}
+        tap.is_(modes, {"pid": 0o700, "mess": 0o750, "intd": 0o700,
+                        "todo": 0o750, "info": 0o700, "local": 0o700,
+                        "remote": 0o700, "bounce": 0o700, "lock": 0o750},
+                "queue directories: only mess/ and todo/ open to the group")
+        tap.ok(stat.S_ISFIFO(os.lstat(trig).st_mode) and mode(trig) == 0o622,
+               "lock/trigger is a FIFO of mode 0622")
+        r = subprocess.run([BIN, "--init"], env=dict(os.environ, SQ_HOME=home),
+                           capture_output=True, timeout=60)
+        tap.ok(r.returncode == 0 and counts(home) == (0, 0, 0, 0),
+               "--init may be run again", r.stderr)
 
     # --- one message -----------------------------------------------------
-    rc, pid, err = run(home, MSG, ENV)
-    tap.ok(rc == 0 and err == "", "a message and its envelope are queued "
-           "(exit 0, nothing on stderr)", f"exit {rc}: {err}")
-    todo = files(home, "todo")
-    num = todo[0] if todo else "0"
-    tap.ok(len(todo) == 1 and files(home, "intd") == todo
-           and os.path.exists(mess_path(home, num)),
-           "todo/N, intd/N and mess/(N % split)/N exist", todo)
-    tap.ok(read(mess_path(home, num)) == MSG if todo else False,
-           "mess/ holds exactly the bytes sent: no Received line added")
-    tap.ok(todo and queued_intact(home, num, MSG, ENV, pid),
-           "intd/N = todo/N: u<uid> NUL p<pid> NUL and the envelope as sent",
-           read(q(home, "todo", num)) if todo else None)
-    tap.is_(files(home, "pid"), [], "pid/ is empty after a success")
-    tap.ok(todo and mode(mess_path(home, num)) == 0o640
-           and mode(q(home, "todo", num)) == 0o640,
-           "message and envelope files are mode 0640")
+    @tap.scenario("one message")
+    def _():
+        rc, pid, err = run(home, MSG, ENV)
+        tap.ok(rc == 0 and err == "", "a message and its envelope are queued "
+               "(exit 0, nothing on stderr)", f"exit {rc}: {err}")
+        todo = files(home, "todo")
+        num = todo[0] if todo else "0"
+        tap.ok(len(todo) == 1 and files(home, "intd") == todo
+               and os.path.exists(mess_path(home, num)),
+               "todo/N, intd/N and mess/(N % split)/N exist", todo)
+        tap.ok(read(mess_path(home, num)) == MSG if todo else False,
+               "mess/ holds exactly the bytes sent: no Received line added")
+        tap.ok(todo and queued_intact(home, num, MSG, ENV, pid),
+               "intd/N = todo/N: u<uid> NUL p<pid> NUL and the envelope as sent",
+               read(q(home, "todo", num)) if todo else None)
+        tap.is_(files(home, "pid"), [], "pid/ is empty after a success")
+        tap.ok(todo and mode(mess_path(home, num)) == 0o640
+               and mode(q(home, "todo", num)) == 0o640,
+               "message and envelope files are mode 0640")
 
     # --- the trigger -----------------------------------------------------
-    rfd = os.open(trig, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        rc, _, err = run(home, MSG, ENV)
+    @tap.scenario("trigger")
+    def _():
+        rfd = os.open(trig, os.O_RDONLY | os.O_NONBLOCK)
         try:
-            got = os.read(rfd, 16)
-        except BlockingIOError:
-            got = b""
-    finally:
-        os.close(rfd)
-    tap.ok(rc == 0 and len(got) == 1,
-           "a scheduler holding lock/trigger open gets one byte",
-           f"exit {rc}, read {got!r}: {err}")
+            rc, _, err = run(home, MSG, ENV)
+            try:
+                got = os.read(rfd, 16)
+            except BlockingIOError:
+                got = b""
+        finally:
+            os.close(rfd)
+        tap.ok(rc == 0 and len(got) == 1,
+               "a scheduler holding lock/trigger open gets one byte",
+               f"exit {rc}, read {got!r}: {err}")
 
     # --- envelopes refused -----------------------------------------------
-    before = counts(home)
-    for env, what in BAD_ENVELOPES:
-        rc, _, err = run(home, MSG, env)
-        tap.ok(rc == 91 and counts(home) == before,
-               f"{what}: exit 91, nothing left in the queue",
-               f"exit {rc}, {counts(home)}: {err}")
-    for env, what in LONG_ENVELOPES:
-        rc, _, err = run(home, MSG, env)
-        tap.ok(rc == 11 and counts(home) == before,
-               f"{what}: exit 11, nothing left in the queue",
-               f"exit {rc}, {counts(home)}: {err}")
-    edge = envelope(LONG[1:], LONG[1:])
-    rc, _, err = run(home, MSG, edge)
-    tap.ok(rc == 0 and len(files(home, "todo")) == before[3] + 1,
-           "addresses of exactly 1000 octets are accepted", err)
-    nul = envelope(b"", b"postmaster@example.org")
-    rc, _, err = run(home, MSG, nul)
-    tap.ok(rc == 0, "the null sender (a bounce) is accepted", err)
+    @tap.scenario("envelopes refused")
+    def _():
+        before = counts(home)
+        for env, what in BAD_ENVELOPES:
+            rc, _, err = run(home, MSG, env)
+            tap.ok(rc == 91 and counts(home) == before,
+                   f"{what}: exit 91, nothing left in the queue",
+                   f"exit {rc}, {counts(home)}: {err}")
+        for env, what in LONG_ENVELOPES:
+            rc, _, err = run(home, MSG, env)
+            tap.ok(rc == 11 and counts(home) == before,
+                   f"{what}: exit 11, nothing left in the queue",
+                   f"exit {rc}, {counts(home)}: {err}")
+        edge = envelope(LONG[1:], LONG[1:])
+        rc, _, err = run(home, MSG, edge)
+        tap.ok(rc == 0 and len(files(home, "todo")) == before[3] + 1,
+               "addresses of exactly 1000 octets are accepted", err)
+        nul = envelope(b"", b"postmaster@example.org")
+        rc, _, err = run(home, MSG, nul)
+        tap.ok(rc == 0, "the null sender (a bounce) is accepted", err)
 
     # --- unreadable input and missing directories ------------------------
-    before = counts(home)
-    dfd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        envf = write("env.dir", ENV)
-        with open(envf, "rb") as fenv:
-            p = subprocess.run([BIN], stdin=dfd, stdout=fenv,
-                               capture_output=False, stderr=subprocess.PIPE,
-                               env=dict(os.environ, SQ_HOME=home), timeout=60)
-        tap.ok(p.returncode == 54 and counts(home) == before,
-               "a message that cannot be read: exit 54, nothing left",
-               p.stderr)
-        msgf = write("msg.dir", MSG)
-        with open(msgf, "rb") as fin:
-            p = subprocess.run([BIN], stdin=fin, stdout=dfd,
-                               stderr=subprocess.PIPE,
-                               env=dict(os.environ, SQ_HOME=home), timeout=60)
-        tap.ok(p.returncode == 54 and counts(home) == before,
-               "an envelope that cannot be read: exit 54, nothing left",
-               p.stderr)
-    finally:
-        os.close(dfd)
-    rc, _, err = run(os.path.join(tmp, "no-such-home"), MSG, ENV)
-    tap.is_(rc, 61, "a missing home directory: exit 61")
-    rc, _, err = run(new_home("noqueue", init=False), MSG, ENV)
-    tap.is_(rc, 62, "a missing queue directory: exit 62")
-    for d, code in MISSING:
-        h = new_home("no" + d)
-        shutil.rmtree(q(h, d))
-        rc, _, err = run(h, MSG, ENV)
-        left = [x for x in ("pid", "intd", "todo")
-                if os.path.isdir(q(h, x)) and files(h, x)]
-        tap.ok(rc == code and not left,
-               f"a missing queue/{d}: exit {code}, nothing left",
-               f"exit {rc}, files in {left}: {err}")
+    @tap.scenario("unreadable input, missing directories")
+    def _():
+        before = counts(home)
+        dfd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            envf = write("env.dir", ENV)
+            with open(envf, "rb") as fenv:
+                p = subprocess.run([BIN], stdin=dfd, stdout=fenv,
+                                   capture_output=False, stderr=subprocess.PIPE,
+                                   env=dict(os.environ, SQ_HOME=home), timeout=60)
+            tap.ok(p.returncode == 54 and counts(home) == before,
+                   "a message that cannot be read: exit 54, nothing left",
+                   p.stderr)
+            msgf = write("msg.dir", MSG)
+            with open(msgf, "rb") as fin:
+                p = subprocess.run([BIN], stdin=fin, stdout=dfd,
+                                   stderr=subprocess.PIPE,
+                                   env=dict(os.environ, SQ_HOME=home), timeout=60)
+            tap.ok(p.returncode == 54 and counts(home) == before,
+                   "an envelope that cannot be read: exit 54, nothing left",
+                   p.stderr)
+        finally:
+            os.close(dfd)
+        rc, _, err = run(os.path.join(tmp, "no-such-home"), MSG, ENV)
+        tap.is_(rc, 61, "a missing home directory: exit 61")
+        rc, _, err = run(new_home("noqueue", init=False), MSG, ENV)
+        tap.is_(rc, 62, "a missing queue directory: exit 62")
+        for d, code in MISSING:
+            h = new_home("no" + d)
+            shutil.rmtree(q(h, d))
+            rc, _, err = run(h, MSG, ENV)
+            left = [x for x in ("pid", "intd", "todo")
+                    if os.path.isdir(q(h, x)) and files(h, x)]
+            tap.ok(rc == code and not left,
+                   f"a missing queue/{d}: exit {code}, nothing left",
+                   f"exit {rc}, files in {left}: {err}")
 
     # --- privileges and usage --------------------------------------------
-    if os.getuid() == 0:
-        e = {k: v for k, v in os.environ.items() if k != "SQ_HOME"}
-        p = subprocess.run([BIN], stdin=subprocess.DEVNULL,
+    @tap.scenario("privileges and usage")
+    def _():
+        if os.getuid() == 0:
+            e = {k: v for k, v in os.environ.items() if k != "SQ_HOME"}
+            p = subprocess.run([BIN], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env=e, timeout=60)
+            tap.ok(p.returncode == 81 and b"root" in p.stderr,
+                   "root without SQ_HOME is refused (exit 81)", p.stderr)
+        else:
+            tap.skip("not root: the root check cannot be made")
+        p = subprocess.run([BIN, "--bogus"], stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           env=e, timeout=60)
-        tap.ok(p.returncode == 81 and b"root" in p.stderr,
-               "root without SQ_HOME is refused (exit 81)", p.stderr)
-    else:
-        tap.skip("not root: the root check cannot be made")
-    p = subprocess.run([BIN, "--bogus"], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       env=dict(os.environ, SQ_HOME=home), timeout=60)
-    tap.ok(p.returncode == 81 and b"usage" in p.stderr,
-           "an unknown argument is refused (exit 81)", p.stderr)
+                           env=dict(os.environ, SQ_HOME=home), timeout=60)
+        tap.ok(p.returncode == 81 and b"usage" in p.stderr,
+               "an unknown argument is refused (exit 81)", p.stderr)
 
     # --- a stuck writer: the alarm (sent early here) ---------------------
-    h = new_home("stuck")
-    envf = write("env.stuck", ENV)
-    rpipe, wpipe = os.pipe()
-    with open(envf, "rb") as fenv:
-        p = subprocess.Popen([BIN], stdin=rpipe, stdout=fenv,
-                             stderr=subprocess.PIPE,
-                             env=dict(os.environ, SQ_HOME=h))
-    os.close(rpipe)
-    os.write(wpipe, b"Subject: half a message\r\n")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and counts(h)[1] == 0:
-        time.sleep(0.02)
-    time.sleep(0.1)
-    p.send_signal(signal.SIGALRM)
-    _, err = p.communicate(timeout=60)
-    os.close(wpipe)
-    tap.ok(p.returncode == 52 and b"timeout" in err,
-           "a writer that stops: the alarm gives exit 52", err)
-    tap.is_(counts(h), (1, 1, 0, 0), "after a timeout nothing is in todo/; "
-            "pid/ and mess/ are left for the cleaner")
+    @tap.scenario("stuck writer, the alarm")
+    def _():
+        h = new_home("stuck")
+        envf = write("env.stuck", ENV)
+        rpipe, wpipe = os.pipe()
+        with open(envf, "rb") as fenv:
+            p = subprocess.Popen([BIN], stdin=rpipe, stdout=fenv,
+                                 stderr=subprocess.PIPE,
+                                 env=dict(os.environ, SQ_HOME=h))
+        os.close(rpipe)
+        os.write(wpipe, b"Subject: half a message\r\n")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and counts(h)[1] == 0:
+            time.sleep(0.02)
+        time.sleep(0.1)
+        p.send_signal(signal.SIGALRM)
+        _, err = p.communicate(timeout=60)
+        os.close(wpipe)
+        tap.ok(p.returncode == 52 and b"timeout" in err,
+               "a writer that stops: the alarm gives exit 52", err)
+        tap.is_(counts(h), (1, 1, 0, 0), "after a timeout nothing is in todo/; "
+                "pid/ and mess/ are left for the cleaner")
 
     # --- kill -9 at every step -------------------------------------------
-    big = os.urandom(1 << 20)
-    h = new_home("crash-none")
-    rc, pid, err = run(h, big, ENV, binary=CRASH)
-    tap.ok(rc == 0 and queued_intact(h, files(h, "todo")[0], big, ENV, pid),
-           "the crash-point build without SQ_CRASH_AT queues normally", err)
-    for point, left in POINTS:
-        h = new_home("crash-" + point)
-        rc, pid, err = run(h, big, ENV, binary=CRASH, crash=point)
-        tap.is_(rc, -signal.SIGKILL, f"{point}: killed by SIGKILL")
-        todo = files(h, "todo")
-        whole = all(queued_intact(h, n, big, ENV, pid) for n in todo)
-        tap.ok(whole and len(todo) == left[3],
-               f"{point}: the message is "
-               + ("queued whole" if left[3] else "absent from todo/"),
-               counts(h))
-        # Not queued: everything there is the cleaner's; queued: only a
-        # pid/ name can be stale.
-        stale = [d for d, c in zip(("pid/", "mess/", "intd/"), left)
-                 if c and (not left[3] or d == "pid/")]
-        tap.is_(counts(h), left,
-                f"{point}: left for the cleaner: "
-                + (", ".join(stale) if stale else "nothing"))
+    @tap.scenario("kill -9 at every step")
+    def _():
+        big = os.urandom(1 << 20)
+        h = new_home("crash-none")
+        rc, pid, err = run(h, big, ENV, binary=CRASH)
+        tap.ok(rc == 0 and queued_intact(h, files(h, "todo")[0], big, ENV, pid),
+               "the crash-point build without SQ_CRASH_AT queues normally", err)
+        for point, left in POINTS:
+            h = new_home("crash-" + point)
+            rc, pid, err = run(h, big, ENV, binary=CRASH, crash=point)
+            tap.is_(rc, -signal.SIGKILL, f"{point}: killed by SIGKILL")
+            todo = files(h, "todo")
+            whole = all(queued_intact(h, n, big, ENV, pid) for n in todo)
+            tap.ok(whole and len(todo) == left[3],
+                   f"{point}: the message is "
+                   + ("queued whole" if left[3] else "absent from todo/"),
+                   counts(h))
+            # Not queued: everything there is the cleaner's; queued: only a
+            # pid/ name can be stale.
+            stale = [d for d, c in zip(("pid/", "mess/", "intd/"), left)
+                     if c and (not left[3] or d == "pid/")]
+            tap.is_(counts(h), left,
+                    f"{point}: left for the cleaner: "
+                    + (", ".join(stale) if stale else "nothing"))
 
     # --- concurrency -----------------------------------------------------
-    h = new_home("concurrent")
-    results = {}
-    for first in range(0, CONCURRENT, BATCH):
-        procs = []
-        for i in range(first, min(first + BATCH, CONCURRENT)):
-            body = b"Subject: message %d\r\n\r\n" % i + os.urandom(i * 37)
-            rcpt = b"r%d@example.org" % i
-            procs.append((i, body, start(h, body, envelope(b"s@x.org", rcpt))))
-        for i, body, p in procs:
-            _, err = p.communicate(timeout=300)
-            results[i] = (p.returncode, body, err)
-    bad = {i: (r[0], r[2]) for i, r in results.items() if r[0] != 0}
-    tap.ok(not bad, f"{CONCURRENT} concurrent runs all exit 0", bad)
-    todo = files(h, "todo")
-    tap.ok(len(todo) == CONCURRENT and len(set(todo)) == CONCURRENT,
-           f"{CONCURRENT} distinct message numbers in todo/", len(todo))
-    matched = 0
-    for n in todo:
-        env = read(q(h, "todo", n))
-        i = int(env[env.index(b"Tr") + 2:env.index(b"@example.org")])
-        matched += queued_intact(h, n, results[i][1],
-                                 envelope(b"s@x.org", b"r%d@example.org" % i))
-    tap.is_(matched, CONCURRENT, "each number holds its own message and "
-            "envelope, whole")
-    tap.is_(counts(h)[0], 0, "pid/ is empty after them")
+    @tap.scenario("concurrency")
+    def _():
+        h = new_home("concurrent")
+        results = {}
+        for first in range(0, CONCURRENT, BATCH):
+            procs = []
+            for i in range(first, min(first + BATCH, CONCURRENT)):
+                body = b"Subject: message %d\r\n\r\n" % i + os.urandom(i * 37)
+                rcpt = b"r%d@example.org" % i
+                procs.append((i, body, start(h, body, envelope(b"s@x.org", rcpt))))
+            for i, body, p in procs:
+                _, err = p.communicate(timeout=300)
+                results[i] = (p.returncode, body, err)
+        bad = {i: (r[0], r[2]) for i, r in results.items() if r[0] != 0}
+        tap.ok(not bad, f"{CONCURRENT} concurrent runs all exit 0", bad)
+        todo = files(h, "todo")
+        tap.ok(len(todo) == CONCURRENT and len(set(todo)) == CONCURRENT,
+               f"{CONCURRENT} distinct message numbers in todo/", len(todo))
+        matched = 0
+        for n in todo:
+            env = read(q(h, "todo", n))
+            i = int(env[env.index(b"Tr") + 2:env.index(b"@example.org")])
+            matched += queued_intact(h, n, results[i][1],
+                                     envelope(b"s@x.org", b"r%d@example.org" % i))
+        tap.is_(matched, CONCURRENT, "each number holds its own message and "
+                "envelope, whole")
+        tap.is_(counts(h)[0], 0, "pid/ is empty after them")
 
     # --- a large message through a pipe ----------------------------------
-    h = new_home("large")
-    data = os.urandom(20 * 1024 * 1024)
-    envf = write("env.large", ENV)
-    rpipe, wpipe = os.pipe()
-    with open(envf, "rb") as fenv:
-        p = subprocess.Popen([BIN], stdin=rpipe, stdout=fenv,
-                             stderr=subprocess.PIPE,
-                             env=dict(os.environ, SQ_HOME=h))
-    os.close(rpipe)
+    @tap.scenario("large message through a pipe")
+    def _():
+        h = new_home("large")
+        data = os.urandom(20 * 1024 * 1024)
+        envf = write("env.large", ENV)
+        rpipe, wpipe = os.pipe()
+        with open(envf, "rb") as fenv:
+            p = subprocess.Popen([BIN], stdin=rpipe, stdout=fenv,
+                                 stderr=subprocess.PIPE,
+                                 env=dict(os.environ, SQ_HOME=h))
+        os.close(rpipe)
 
-    def feed():
-        with os.fdopen(wpipe, "wb") as w:
-            w.write(data)
-    t = threading.Thread(target=feed)
-    t.start()
-    _, err = p.communicate(timeout=300)
-    t.join()
-    todo = files(h, "todo")
-    tap.ok(p.returncode == 0 and len(todo) == 1 and hashlib.sha256(
-        read(mess_path(h, todo[0]))).digest() == hashlib.sha256(data).digest(),
-        "a 20 MB message from a pipe is queued intact", err)
+        def feed():
+            with os.fdopen(wpipe, "wb") as w:
+                w.write(data)
+        t = threading.Thread(target=feed)
+        t.start()
+        _, err = p.communicate(timeout=300)
+        t.join()
+        todo = files(h, "todo")
+        tap.ok(p.returncode == 0 and len(todo) == 1 and hashlib.sha256(
+            read(mess_path(h, todo[0]))).digest() == hashlib.sha256(data).digest(),
+            "a 20 MB message from a pipe is queued intact", err)
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 tap.done()

@@ -41,7 +41,6 @@ def quickstart_block():
 taken = [p for p in PORTS if busy(p)]
 if taken:
     tap.skip_all(f"ports {taken} are in use (a make run of your own?)")
-tap.plan(6)
 work = tempfile.mkdtemp(prefix="sqquick.", dir="/tmp")
 os.chmod(work, 0o755)
 inst = os.path.join(work, "instance")
@@ -51,85 +50,103 @@ run = subprocess.Popen(["sh", os.path.join(ROOT, "tools", "run-instance"),
                         tap.build_dir()], cwd=ROOT, stdout=log, stderr=log,
                        env=dict(os.environ, SQ_RUN_DIR=inst),
                        start_new_session=True)
+gone = None     # ses-deluser's result, for the restart
 try:
     deadline = time.time() + 180
     while time.time() < deadline and run.poll() is None and \
             b"Press Ctrl-C" not in open(log.name, "rb").read():
         time.sleep(0.2)
     started = b"Press Ctrl-C" in open(log.name, "rb").read()
-    tap.ok(started, "make run's instance starts and says how to use it",
-           proc.read_text(log.name)[-2000:])
-    block = quickstart_block()
-    r = subprocess.run(["sh", "-ec", block], cwd=work, capture_output=True,
-                       text=True, timeout=120)
-    tap.ok(block and r.returncode == 0 and "Subject: hello" in r.stdout and
-           "sealed at rest" in r.stdout,
-           "the README's commands send the message and read it back",
-           block + r.stdout[-1500:] + r.stderr[-1500:] +
-           proc.read_text(log.name)[-2000:])
-    # swaks's lines begin with arrows: a line that begins so is curl's
-    tap.ok(re.search(r"^Received: from .*^Subject: hello$", r.stdout,
-                     re.M | re.S),
-           "curl prints it from the Received: line on", r.stdout[-600:])
+
+    @tap.scenario("make run starts")
+    def _():
+        tap.ok(started, "make run's instance starts and says how to use it",
+               proc.read_text(log.name)[-2000:])
+
+    @tap.scenario("the README's quickstart commands")
+    def _():
+        block = quickstart_block()
+        r = subprocess.run(["sh", "-ec", block], cwd=work, capture_output=True,
+                           text=True, timeout=120)
+        tap.ok(block and r.returncode == 0 and "Subject: hello" in r.stdout and
+               "sealed at rest" in r.stdout,
+               "the README's commands send the message and read it back",
+               block + r.stdout[-1500:] + r.stderr[-1500:] +
+               proc.read_text(log.name)[-2000:])
+        # swaks's lines begin with arrows: a line that begins so is curl's
+        tap.ok(re.search(r"^Received: from .*^Subject: hello$", r.stdout,
+                         re.M | re.S),
+               "curl prints it from the Received: line on", r.stdout[-600:])
+
     # RFC 5321 4.5.1: the instance takes mail for postmaster, sealed for
     # the demo subscriber (control/postmaster)
-    code = 0
-    try:
-        s = smtplib.SMTP("127.0.0.1", 2525, timeout=30)
-        s.ehlo()
-        s.mail("someone@remote.example")
-        code = s.rcpt("<Postmaster>")[0]
-        s.quit()
-    except (OSError, smtplib.SMTPException) as e:
-        tap.diag(e)
-    tap.ok(code == 250 and proc.read_text(os.path.join(
-        inst, "control", "postmaster")) == "demo@example.org\n",
-        "postmaster is taken, as the demo subscriber", code)
+    @tap.scenario("postmaster")
+    def _():
+        code = 0
+        try:
+            s = smtplib.SMTP("127.0.0.1", 2525, timeout=30)
+            s.ehlo()
+            s.mail("someone@remote.example")
+            code = s.rcpt("<Postmaster>")[0]
+            s.quit()
+        except (OSError, smtplib.SMTPException) as e:
+            tap.diag(e)
+        tap.ok(code == 250 and proc.read_text(os.path.join(
+            inst, "control", "postmaster")) == "demo@example.org\n",
+            "postmaster is taken, as the demo subscriber", code)
+
     # the demo subscriber removed: the next start makes it again
-    gone = subprocess.run([os.path.join(tap.build_dir(), "bin", "ses-deluser"),
-                           "--yes", "demo@example.org"], capture_output=True,
-                          text=True, timeout=120,
-                          env=dict(os.environ, SQ_HOME=inst))
-    t0 = time.time()
-    run.send_signal(signal.SIGTERM)
-    try:
-        run.wait(timeout=120)   # sanitizer builds stop slowly
-    except subprocess.TimeoutExpired:
-        pass
-    left = []
-    for _ in range(100):
-        left = subprocess.run(["pgrep", "-af", work], capture_output=True,
-                              text=True).stdout.splitlines()
-        if not left:
-            break
-        time.sleep(0.3)
-    tap.ok(run.poll() is not None and not left and
-           not any(busy(p) for p in PORTS),
-           "SIGTERM stops everything it started",
-           f"after {time.time() - t0:.1f} s, exit {run.poll()}, left: {left}"
-           + proc.read_text(log.name)[-1500:])
-    log2 = open(os.path.join(work, "run2.log"), "wb")
-    run = subprocess.Popen(["sh", os.path.join(ROOT, "tools", "run-instance"),
-                            tap.build_dir()], cwd=ROOT, stdout=log2,
-                           stderr=log2, env=dict(os.environ, SQ_RUN_DIR=inst),
-                           start_new_session=True)
-    deadline = time.time() + 180
-    while time.time() < deadline and run.poll() is None and \
-            b"Press Ctrl-C" not in open(log2.name, "rb").read():
-        time.sleep(0.2)
-    text = proc.read_text(log2.name)
-    password = open(os.path.join(inst, "demo-password")).read().strip()
-    assign = open(os.path.join(inst, "users", "assign")).read()
-    tap.ok(gone.returncode == 0 and "Press Ctrl-C" in text and
-           f"password     {password}" in text and
-           "=example.org-demo:" in assign,
-           "a start without the demo subscriber makes it again and shows it",
-           gone.stdout + gone.stderr + text[-2000:])
-    run.send_signal(signal.SIGTERM)
-    try:
-        run.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        pass
+    @tap.scenario("SIGTERM stops everything")
+    def _():
+        global gone
+        gone = subprocess.run([os.path.join(tap.build_dir(), "bin", "ses-deluser"),
+                               "--yes", "demo@example.org"], capture_output=True,
+                              text=True, timeout=120,
+                              env=dict(os.environ, SQ_HOME=inst))
+        t0 = time.time()
+        run.send_signal(signal.SIGTERM)
+        try:
+            run.wait(timeout=120)   # sanitizer builds stop slowly
+        except subprocess.TimeoutExpired:
+            pass
+        left = []
+        for _ in range(100):
+            left = subprocess.run(["pgrep", "-af", work], capture_output=True,
+                                  text=True).stdout.splitlines()
+            if not left:
+                break
+            time.sleep(0.3)
+        tap.ok(run.poll() is not None and not left and
+               not any(busy(p) for p in PORTS),
+               "SIGTERM stops everything it started",
+               f"after {time.time() - t0:.1f} s, exit {run.poll()}, left: {left}"
+               + proc.read_text(log.name)[-1500:])
+
+    @tap.scenario("a restart remakes the demo subscriber")
+    def _():
+        global run
+        log2 = open(os.path.join(work, "run2.log"), "wb")
+        run = subprocess.Popen(["sh", os.path.join(ROOT, "tools", "run-instance"),
+                                tap.build_dir()], cwd=ROOT, stdout=log2,
+                               stderr=log2, env=dict(os.environ, SQ_RUN_DIR=inst),
+                               start_new_session=True)
+        deadline = time.time() + 180
+        while time.time() < deadline and run.poll() is None and \
+                b"Press Ctrl-C" not in open(log2.name, "rb").read():
+            time.sleep(0.2)
+        text = proc.read_text(log2.name)
+        password = open(os.path.join(inst, "demo-password")).read().strip()
+        assign = open(os.path.join(inst, "users", "assign")).read()
+        tap.ok(gone.returncode == 0 and "Press Ctrl-C" in text and
+               f"password     {password}" in text and
+               "=example.org-demo:" in assign,
+               "a start without the demo subscriber makes it again and shows it",
+               gone.stdout + gone.stderr + text[-2000:])
+        run.send_signal(signal.SIGTERM)
+        try:
+            run.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            pass
 finally:
     if run.poll() is None:
         os.killpg(run.pid, signal.SIGKILL)
@@ -137,3 +154,4 @@ finally:
     subprocess.run(["sh", os.path.join(ROOT, "tools", "sq-mariadb"), "stop",
                     os.path.join(inst, "mariadb")], capture_output=True)
     subprocess.run(["rm", "-rf", work])
+tap.done()

@@ -196,9 +196,12 @@ def pks_edh(work, nobody):
         edh.stop_edhd()
         r = render(pks.home, work)
         r2 = render(edh.home, work)
-        tap.ok(r.returncode == 0 and r2.returncode == 0,
-               "tools/render-service renders the services and units",
-               r.stderr + r2.stderr)
+
+        @tap.scenario("render-service for pksd and edhd")
+        def _():
+            tap.ok(r.returncode == 0 and r2.returncode == 0,
+                   "tools/render-service renders the services and units",
+                   r.stderr + r2.stderr)
         # edhd as nobody: its instance, certificate, clients and maildirs
         os.chmod(edh.home, 0o755)
         for rel in ("control/edhcert.pem", "control/edhclients", "maildirs"):
@@ -208,21 +211,26 @@ def pks_edh(work, nobody):
             os.chown(edh.path(rel), nobody, -1)
         scans = []
         try:
-            scans.append(Scan(pks.home, ["pksd"]))
-            supervised(scans[-1], "pksd", lambda: pks.curl(
-                "GET", "/v1/health", pks.cred["deliver"], timeout=3)[0] ==
-                200, nobody)
-            scans.append(Scan(edh.home, ["edhd"]))
+            @tap.scenario("pksd supervised")
+            def _():
+                scans.append(Scan(pks.home, ["pksd"]))
+                supervised(scans[-1], "pksd", lambda: pks.curl(
+                    "GET", "/v1/health", pks.cred["deliver"], timeout=3)[0] ==
+                    200, nobody)
 
-            def lmtp_answers():
-                try:
-                    s = edh.session("lmtp", timeout=3)
-                    ok = s.greeting.startswith("220")
-                    s.close()
-                    return ok
-                except (OSError, EOFError):
-                    return False
-            supervised(scans[-1], "edhd", lmtp_answers, nobody)
+            @tap.scenario("edhd supervised")
+            def _():
+                scans.append(Scan(edh.home, ["edhd"]))
+
+                def lmtp_answers():
+                    try:
+                        s = edh.session("lmtp", timeout=3)
+                        ok = s.greeting.startswith("220")
+                        s.close()
+                        return ok
+                    except (OSError, EOFError):
+                        return False
+                supervised(scans[-1], "edhd", lmtp_answers, nobody)
         finally:
             for s in scans:
                 s.stop()
@@ -283,27 +291,33 @@ def mail_host(work, nobody):
         os.chown(os.path.join(ctl, "pkslogin"), nobody, -1)
         r = render(m.home, work)
         assert r.returncode == 0, r.stderr
-        for name in SERVICES:
-            scripts = [os.path.join(m.home, "service", name, "run"),
-                       os.path.join(m.home, "service", name, "log", "run")]
-            c = subprocess.run(["shellcheck", "-s", "sh"] + scripts,
-                               capture_output=True, text=True, timeout=60)
-            tap.ok(c.returncode == 0 and c.stdout == "",
-                   f"{name}: the rendered run and log/run are "
-                   "shellcheck-clean", c.stdout + c.stderr)
-        units = sorted(os.listdir(os.path.join(m.home, "systemd")))
-        for unit in units:
-            if not shutil.which("systemd-analyze"):
-                tap.diag("no systemd-analyze: the units are not verified")
-                tap.skip(f"{unit}: systemd-analyze is not installed")
-                continue
-            v = subprocess.run(["systemd-analyze", "verify", "--man=no",
-                                os.path.join(m.home, "systemd", unit)],
-                               capture_output=True, text=True, timeout=120)
-            errors = [line for line in v.stderr.splitlines()
-                      if "Special user nobody" not in line]
-            tap.ok(v.returncode == 0 and not errors,
-                   f"{unit}: systemd-analyze verify passes", v.stderr)
+
+        @tap.scenario("rendered run scripts shellcheck-clean")
+        def _():
+            for name in SERVICES:
+                scripts = [os.path.join(m.home, "service", name, "run"),
+                           os.path.join(m.home, "service", name, "log", "run")]
+                c = subprocess.run(["shellcheck", "-s", "sh"] + scripts,
+                                   capture_output=True, text=True, timeout=60)
+                tap.ok(c.returncode == 0 and c.stdout == "",
+                       f"{name}: the rendered run and log/run are "
+                       "shellcheck-clean", c.stdout + c.stderr)
+
+        @tap.scenario("systemd units verify")
+        def _():
+            units = sorted(os.listdir(os.path.join(m.home, "systemd")))
+            for unit in units:
+                if not shutil.which("systemd-analyze"):
+                    tap.diag("no systemd-analyze: the units are not verified")
+                    tap.skip(f"{unit}: systemd-analyze is not installed")
+                    continue
+                v = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                                    os.path.join(m.home, "systemd", unit)],
+                                   capture_output=True, text=True, timeout=120)
+                errors = [line for line in v.stderr.splitlines()
+                          if "Special user nobody" not in line]
+                tap.ok(v.returncode == 0 and not errors,
+                       f"{unit}: systemd-analyze verify passes", v.stderr)
         compiled = [tcprules(ctl, n) for n in ("tcp.smtp", "tcp.pop3")]
         assert all(c.returncode == 0 for c in compiled), compiled
 
@@ -317,62 +331,77 @@ def mail_host(work, nobody):
             os.unlink(sock)
         scan = Scan(m.home, ["sq-sealerd", "sq-smtpd", "sq-pop3d",
                              "sq-pop3ds"])
-        pid = wait(lambda: scan.pid("sq-sealerd"))
-        tap.ok(pid and uid_of(pid) == nobody and
-               wait(lambda: os.path.exists(sock)),
-               "sq-sealerd: supervised, as the rendered user, its socket in "
-               "run/")
-        tap.is_(wait(lambda: smtp_greeting(smtp)), 220,
-                "sq-smtpd: the rendered run script listens on "
-                "control/smtp-listen and greets 220")
-        log = os.path.join(m.home, "service", "sq-smtpd", "log", "main",
-                           "current")
-        tap.ok(not os.listdir(pending) and
-               wait(lambda: "recovered an interrupted add of ghost@example.org"
-                    in open(log).read() if os.path.exists(log) else None, 10),
-               "sq-smtpd's run script finishes or undoes a provisioning "
-               "record (ses-adduser --recover) before it listens",
-               open(log).read() if os.path.exists(log) else "no log")
-        s = smtplib.SMTP("127.0.0.1", smtp, timeout=30)
-        try:
-            refused = s.sendmail("alice@remote.example", [A],
-                                 "Subject: supervised\r\n\r\nhello\r\n")
-        except smtplib.SMTPException as e:
-            refused = e
-        s.mail("alice@remote.example")
-        relay = s.rcpt("someone@elsewhere.example")
-        s.rset()
-        s.quit()
-        q = m.queued()
-        sealer_log = os.path.join(m.home, "service", "sq-sealerd", "log",
-                                  "main", "current")
-        tap.ok(refused == {} and len(q) == 1 and
-               q[0][1].startswith(b"X-SQ-Plaintext-Size: "),
-               "a message to a subscriber is sealed and queued through "
-               "QMAILQUEUE=sq-seal and the supervised sq-sealerd",
-               f"{refused!r}, {len(q)} queued; sq-sealerd's log:\n" +
-               (open(sealer_log, errors="replace").read()
-                if os.path.exists(sealer_log) else ""))
-        tap.is_(relay[0], 250,
-                "tcp.smtp's 127.:allow,RELAYCLIENT=\"\" is honoured: "
-                "loopback may relay")
-        log = os.path.join(m.home, "service", "sq-smtpd", "log", "main",
-                           "current")
-        tap.ok(wait(lambda: re.search(r"^@[0-9a-f]{24} tcpserver: ok \d+ ",
-                                      open(log).read(), re.M)
-                    if os.path.exists(log) else None, 10),
-               "tcpserver -v logs each connection through multilog")
-        c = tcprules(ctl, "tcp.smtp", "127.:deny\n:allow\n")
-        tap.ok(c.returncode == 0 and smtp_greeting(smtp) == 0 and
-               wait(lambda: "tcpserver: deny" in open(log).read(), 10),
-               "after tcprules compiles a 127.:deny rule, sq-smtpd's "
-               "tcpserver refuses loopback (logged: deny)", c.stderr)
-        tap.ok(wait(lambda: pop3_greeting(pop3)).startswith("+OK"),
-               "sq-pop3d: greets +OK on control/pop3-listen")
-        tap.ok(wait(lambda: pop3_greeting(pop3s, tls=True))
-               .startswith("+OK"),
-               "sq-pop3ds: greets +OK after the TLS handshake on "
-               "control/pop3s-listen (sq-popup -T)")
+
+        @tap.scenario("sq-sealerd supervised")
+        def _():
+            pid = wait(lambda: scan.pid("sq-sealerd"))
+            tap.ok(pid and uid_of(pid) == nobody and
+                   wait(lambda: os.path.exists(sock)),
+                   "sq-sealerd: supervised, as the rendered user, its socket in "
+                   "run/")
+
+        @tap.scenario("sq-smtpd supervised, recovers a provisioning record")
+        def _():
+            tap.is_(wait(lambda: smtp_greeting(smtp)), 220,
+                    "sq-smtpd: the rendered run script listens on "
+                    "control/smtp-listen and greets 220")
+            log = os.path.join(m.home, "service", "sq-smtpd", "log", "main",
+                               "current")
+            tap.ok(not os.listdir(pending) and
+                   wait(lambda: "recovered an interrupted add of ghost@example.org"
+                        in open(log).read() if os.path.exists(log) else None, 10),
+                   "sq-smtpd's run script finishes or undoes a provisioning "
+                   "record (ses-adduser --recover) before it listens",
+                   open(log).read() if os.path.exists(log) else "no log")
+
+        @tap.scenario("mail through the supervised services")
+        def _():
+            s = smtplib.SMTP("127.0.0.1", smtp, timeout=30)
+            try:
+                refused = s.sendmail("alice@remote.example", [A],
+                                     "Subject: supervised\r\n\r\nhello\r\n")
+            except smtplib.SMTPException as e:
+                refused = e
+            s.mail("alice@remote.example")
+            relay = s.rcpt("someone@elsewhere.example")
+            s.rset()
+            s.quit()
+            q = m.queued()
+            sealer_log = os.path.join(m.home, "service", "sq-sealerd", "log",
+                                      "main", "current")
+            tap.ok(refused == {} and len(q) == 1 and
+                   q[0][1].startswith(b"X-SQ-Plaintext-Size: "),
+                   "a message to a subscriber is sealed and queued through "
+                   "QMAILQUEUE=sq-seal and the supervised sq-sealerd",
+                   f"{refused!r}, {len(q)} queued; sq-sealerd's log:\n" +
+                   (open(sealer_log, errors="replace").read()
+                    if os.path.exists(sealer_log) else ""))
+            tap.is_(relay[0], 250,
+                    "tcp.smtp's 127.:allow,RELAYCLIENT=\"\" is honoured: "
+                    "loopback may relay")
+
+        @tap.scenario("tcpserver logs, tcprules")
+        def _():
+            log = os.path.join(m.home, "service", "sq-smtpd", "log", "main",
+                               "current")
+            tap.ok(wait(lambda: re.search(r"^@[0-9a-f]{24} tcpserver: ok \d+ ",
+                                          open(log).read(), re.M)
+                        if os.path.exists(log) else None, 10),
+                   "tcpserver -v logs each connection through multilog")
+            c = tcprules(ctl, "tcp.smtp", "127.:deny\n:allow\n")
+            tap.ok(c.returncode == 0 and smtp_greeting(smtp) == 0 and
+                   wait(lambda: "tcpserver: deny" in open(log).read(), 10),
+                   "after tcprules compiles a 127.:deny rule, sq-smtpd's "
+                   "tcpserver refuses loopback (logged: deny)", c.stderr)
+
+        @tap.scenario("sq-pop3d and sq-pop3ds")
+        def _():
+            tap.ok(wait(lambda: pop3_greeting(pop3)).startswith("+OK"),
+                   "sq-pop3d: greets +OK on control/pop3-listen")
+            tap.ok(wait(lambda: pop3_greeting(pop3s, tls=True))
+                   .startswith("+OK"),
+                   "sq-pop3ds: greets +OK after the TLS handshake on "
+                   "control/pop3s-listen (sq-popup -T)")
     finally:
         if scan:
             scan.stop()
@@ -388,7 +417,6 @@ def main():
         tap.skip_all("not installed: " + " ".join(missing) +
                      " (daemontools, ucspi-tcp, shellcheck)")
     nobody = pwd.getpwnam(USER).pw_uid
-    tap.plan(1 + 6 + 6 + 2 * len(SERVICES) + 9)
     work = tempfile.mkdtemp(prefix="sqservice.")
     try:
         pks_edh(work, nobody)

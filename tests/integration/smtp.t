@@ -87,10 +87,7 @@ def ctl_path(m, name):
     return os.path.join(m.home, "control", name)
 
 
-# --- the encryption queue stage's own cases (sealer_cases, run last) -------
-
-SEALER_CHECKS = 17
-
+# --- the encryption queue stage's own cases (the "sealer:" scenarios) -----
 
 def addr_hash(address):
     return hashlib.sha256(address.encode()).hexdigest()[:8]
@@ -333,429 +330,481 @@ def postmaster_cases(m):
            "subscriber", [x[2] for x in new])
 
 
-def sealer_cases(m):
-    # no worker may answer from its cache: every key question goes to
-    # the PKS, as on a cold worker
-    m.control("pekcachetime", "0\n")
-    restart_sealer(m)
-    keyless_recipient_fails_alone(m)
-    pks_stopped_before_data(m)
-    foreign_ca_key(m)
-    too_big_for_the_sealer(m)
-    postmaster_cases(m)
+def cold_sealer(m):
+    """m, its sealer restarted once with pekcachetime 0: no worker may
+    answer from its cache, every key question goes to the PKS, as on a
+    cold worker."""
+    if not getattr(m, "cold_sealer", False):
+        m.control("pekcachetime", "0\n")
+        restart_sealer(m)
+        m.cold_sealer = True
+    return m
 
 
-tap.plan(43 + SEALER_CHECKS)
 m = MailHost(users=[A, B], control={"databytes": "100000\n"})
 try:
     m.start()
 
     # --- delivery, and nothing but ciphertext in the queue -------------
-    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
-    code, ehlo = s.ehlo("client.example")
-    caps = ehlo.decode()
-    tap.ok(code == 250 and all(x in caps for x in ("PIPELINING", "8BITMIME",
-           "ENHANCEDSTATUSCODES", "STARTTLS", "SIZE 100000")),
-           "EHLO offers PIPELINING, 8BITMIME, ENHANCEDSTATUSCODES, STARTTLS, "
-           "SIZE", caps)
-    refused = s.sendmail("alice@remote.example", [A], message("smtplib"))
-    s.quit()
-    q = m.queued()
-    tap.ok(refused == {} and len(q) == 1, "smtplib delivers to a subscriber")
-    head = q[0][1].split(b"\n", 2) if q else [b"", b""]
-    tap.ok(head[0].startswith(b"X-SQ-Plaintext-Size: ") and
-           head[1] == b"MIME-Version: 1.0" and
-           b"smime-type=authEnveloped-data" in q[0][1],
-           "the queued message is an S/MIME authEnveloped-data entity, "
-           "after its size line", head[:2])
-    tap.is_(grep_queue(m, CANARY), 0, "the canary has no hit in the queue")
-    tap.is_(grep_queue(m, "Subject: smtplib"), 0,
-            "nor do the headers")
-    rc, plain = m.open_for(A, q[0][1])
-    tap.ok(rc == 0 and CANARY.encode() in plain and b"Received: from "
-           b"client.example" in plain and
-           b"by mx.example.org ([127.0.0.1])" in plain,
-           "the subscriber's key opens it: the body and a Received: line "
-           "naming TCPLOCALHOST and TCPLOCALIP", plain[:300])
-    pop3_size = len(plain) + plain.count(b"\n") - plain.count(b"\r\n")
-    tap.is_(int(head[0].split(b": ")[1]), pop3_size,
-            "the size line gives the plaintext's size with CRLF line ends")
-    r = subprocess.run(["swaks", "--server", f"127.0.0.1:{m.smtp_port}",
-                        "--to", B, "--from", "bob@remote.example",
-                        "--body", CANARY + " via swaks", "--silent", "2"],
-                       capture_output=True, text=True, timeout=60)
-    tap.ok(r.returncode == 0 and len(m.queued()) == 2,
-           "swaks delivers to another subscriber", r.stdout + r.stderr)
-    tap.is_(grep_queue(m, CANARY), 0, "still no canary in the queue")
+    @tap.scenario("delivery, ciphertext only")
+    def _():
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+        code, ehlo = s.ehlo("client.example")
+        caps = ehlo.decode()
+        tap.ok(code == 250 and all(x in caps for x in ("PIPELINING", "8BITMIME",
+               "ENHANCEDSTATUSCODES", "STARTTLS", "SIZE 100000")),
+               "EHLO offers PIPELINING, 8BITMIME, ENHANCEDSTATUSCODES, STARTTLS, "
+               "SIZE", caps)
+        refused = s.sendmail("alice@remote.example", [A], message("smtplib"))
+        s.quit()
+        q = m.queued()
+        tap.ok(refused == {} and len(q) == 1, "smtplib delivers to a subscriber")
+        head = q[0][1].split(b"\n", 2) if q else [b"", b""]
+        tap.ok(head[0].startswith(b"X-SQ-Plaintext-Size: ") and
+               head[1] == b"MIME-Version: 1.0" and
+               b"smime-type=authEnveloped-data" in q[0][1],
+               "the queued message is an S/MIME authEnveloped-data entity, "
+               "after its size line", head[:2])
+        tap.is_(grep_queue(m, CANARY), 0, "the canary has no hit in the queue")
+        tap.is_(grep_queue(m, "Subject: smtplib"), 0,
+                "nor do the headers")
+        rc, plain = m.open_for(A, q[0][1])
+        tap.ok(rc == 0 and CANARY.encode() in plain and b"Received: from "
+               b"client.example" in plain and
+               b"by mx.example.org ([127.0.0.1])" in plain,
+               "the subscriber's key opens it: the body and a Received: line "
+               "naming TCPLOCALHOST and TCPLOCALIP", plain[:300])
+        pop3_size = len(plain) + plain.count(b"\n") - plain.count(b"\r\n")
+        tap.is_(int(head[0].split(b": ")[1]), pop3_size,
+                "the size line gives the plaintext's size with CRLF line ends")
+        r = subprocess.run(["swaks", "--server", f"127.0.0.1:{m.smtp_port}",
+                            "--to", B, "--from", "bob@remote.example",
+                            "--body", CANARY + " via swaks", "--silent", "2"],
+                           capture_output=True, text=True, timeout=60)
+        tap.ok(r.returncode == 0 and len(m.queued()) == 2,
+               "swaks delivers to another subscriber", r.stdout + r.stderr)
+        tap.is_(grep_queue(m, CANARY), 0, "still no canary in the queue")
 
     # --- Bcc: one sealed copy per recipient --------------------------------
-    before = len(m.queued())
-    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
-    s.sendmail("alice@remote.example", [A, B], message("two"))
-    s.quit()
-    new = m.queued()[before:]
-    envs = sorted(e.split(b"\0T")[1].split(b"\0")[0] for _, _, e in new)
-    tap.ok(len(new) == 2 and envs == sorted([A.encode(), B.encode()]),
-           "two recipients get two sealed copies, each envelope one recipient")
-    rc_a, _ = m.open_for(A, [x for x in new if A.encode() in x[2]][0][1])
-    rc_b, _ = m.open_for(A, [x for x in new if B.encode() in x[2]][0][1])
-    tap.ok(rc_a == 0 and rc_b != 0,
-           "each copy opens only for its own recipient (a Bcc stays blind)")
+    @tap.scenario("bcc, one copy per recipient")
+    def _():
+        before = len(m.queued())
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+        s.sendmail("alice@remote.example", [A, B], message("two"))
+        s.quit()
+        new = m.queued()[before:]
+        envs = sorted(e.split(b"\0T")[1].split(b"\0")[0] for _, _, e in new)
+        tap.ok(len(new) == 2 and envs == sorted([A.encode(), B.encode()]),
+               "two recipients get two sealed copies, each envelope one recipient")
+        rc_a, _ = m.open_for(A, [x for x in new if A.encode() in x[2]][0][1])
+        rc_b, _ = m.open_for(A, [x for x in new if B.encode() in x[2]][0][1])
+        tap.ok(rc_a == 0 and rc_b != 0,
+               "each copy opens only for its own recipient (a Bcc stays blind)")
 
     # --- refusals -------------------------------------------------------------
-    before = len(m.queued())
-    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
-    s.ehlo()
-    s.mail("alice@remote.example")
-    code, text = s.rcpt("victim@elsewhere.example")
-    tap.ok(code == 553 and b"5.7.1" in text, "a relay attempt is refused", text)
-    code, text = s.rcpt("nobody.here@example.org")
-    tap.ok(code == 550 and b"5.1.1" in text, "an unknown user gets 550 5.1.1",
-           text)
-    s.rset()
-    code, text = s.mail("alice@remote.example", ["SIZE=999999"])
-    tap.ok(code == 552, "a SIZE over databytes is refused at MAIL", text)
-    s.rset()
-    s.mail("alice@remote.example")
-    s.rcpt(A)
-    code, text = s.data(message("big", size=150000))
-    tap.ok(code == 552 and b"5.3.4" in text, "an oversized message gets 552",
-           text)
-    s.quit()
-    tap.is_(len(m.queued()), before, "nothing was queued by the refusals")
+    @tap.scenario("refusals")
+    def _():
+        before = len(m.queued())
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+        s.ehlo()
+        s.mail("alice@remote.example")
+        code, text = s.rcpt("victim@elsewhere.example")
+        tap.ok(code == 553 and b"5.7.1" in text, "a relay attempt is refused", text)
+        code, text = s.rcpt("nobody.here@example.org")
+        tap.ok(code == 550 and b"5.1.1" in text, "an unknown user gets 550 5.1.1",
+               text)
+        s.rset()
+        code, text = s.mail("alice@remote.example", ["SIZE=999999"])
+        tap.ok(code == 552, "a SIZE over databytes is refused at MAIL", text)
+        s.rset()
+        s.mail("alice@remote.example")
+        s.rcpt(A)
+        code, text = s.data(message("big", size=150000))
+        tap.ok(code == 552 and b"5.3.4" in text, "an oversized message gets 552",
+               text)
+        s.quit()
+        tap.is_(len(m.queued()), before, "nothing was queued by the refusals")
 
     # --- bare LF: 451 and the connection closed ------------------------------
-    sock, got = raw_session(m, b"EHLO x\r\nMAIL FROM:<a@remote.example>\r\n" +
-                            f"RCPT TO:<{A}>\r\nDATA\r\n".encode() +
-                            b"Subject: smuggle\r\n\r\nhello\n.\nMAIL FROM:<e@x>"
-                            b"\r\n", read_until=b"451")
-    tail = b""
-    try:
-        sock.settimeout(5)
-        tail = sock.recv(4096)
-    except OSError:
-        pass
-    tap.ok(b"451 4.6.0" in got and tail == b"" and
-           len(m.queued()) == before,
-           "a bare LF in DATA gets 451, the connection closes, nothing queued",
-           got + tail)
+    @tap.scenario("bare LF smuggling")
+    def _():
+        before = len(m.queued())
+        sock, got = raw_session(m, b"EHLO x\r\nMAIL FROM:<a@remote.example>\r\n" +
+                                f"RCPT TO:<{A}>\r\nDATA\r\n".encode() +
+                                b"Subject: smuggle\r\n\r\nhello\n.\nMAIL FROM:<e@x>"
+                                b"\r\n", read_until=b"451")
+        tail = b""
+        try:
+            sock.settimeout(5)
+            tail = sock.recv(4096)
+        except OSError:
+            pass
+        tap.ok(b"451 4.6.0" in got and tail == b"" and
+               len(m.queued()) == before,
+               "a bare LF in DATA gets 451, the connection closes, nothing queued",
+               got + tail)
 
     # --- pipelining -------------------------------------------------------------
-    sock, got = raw_session(m, b"EHLO x\r\nMAIL FROM:<a@remote.example>\r\n" +
-                            f"RCPT TO:<{A}>\r\nDATA\r\n".encode() +
-                            b"Subject: piped\r\n\r\nbody\r\n.\r\nQUIT\r\n",
-                            read_until=b"221")
-    tap.ok(got.count(b"250 2.0.0 ok") == 1 and b"221" in got and
-           len(m.queued()) == before + 1,
-           "a pipelined transaction is accepted in one write", got)
+    @tap.scenario("pipelining")
+    def _():
+        before = len(m.queued())
+        sock, got = raw_session(m, b"EHLO x\r\nMAIL FROM:<a@remote.example>\r\n" +
+                                f"RCPT TO:<{A}>\r\nDATA\r\n".encode() +
+                                b"Subject: piped\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+                                read_until=b"221")
+        tap.ok(got.count(b"250 2.0.0 ok") == 1 and b"221" in got and
+               len(m.queued()) == before + 1,
+               "a pipelined transaction is accepted in one write", got)
 
     # --- STARTTLS -----------------------------------------------------------------
-    r = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
-                        f"127.0.0.1:{m.smtp_port}", "-CAfile",
-                        os.path.join(m.home, "control", "ca.pem"), "-quiet",
-                        "-verify_return_error"],
-                       input="EHLO tls.example\r\nQUIT\r\n", capture_output=True,
-                       text=True, timeout=30)
-    tap.ok("250-mx.example.org" in r.stdout and "221" in r.stdout and
-           "250-STARTTLS" not in r.stdout,
-           "openssl s_client -starttls smtp: TLS, verified by the instance CA",
-           r.stdout + r.stderr)
-    sock, got = raw_session(m, b"EHLO x\r\nSTARTTLS\r\nHELP\r\n",
-                            read_until=b"220 2.0.0")
-    ctx = ssl.create_default_context(cafile=os.path.join(m.home, "control",
-                                                         "ca.pem"))
-    tls = ctx.wrap_socket(sock, server_hostname="127.0.0.1")
-    tls.sendall(b"NOOP\r\n")
-    first = tls.recv(4096)
-    tap.ok(first.startswith(b"250") and b"214" not in first,
-           "a command pipelined before the TLS handshake is discarded", first)
-    tls.sendall(b"EHLO again\r\nMAIL FROM:<a@remote.example>\r\n" +
-                f"RCPT TO:<{A}>\r\nDATA\r\n".encode())
-    time.sleep(0.5)
-    tls.recv(4096)
-    tls.sendall(b"Subject: over tls\r\n\r\nsecret\r\n.\r\nQUIT\r\n")
-    time.sleep(1)
-    tls.close()
-    rc, plain = m.open_for(A, m.queued()[-1][1])
-    tap.ok(rc == 0 and b"Subject: over tls" in plain and
-           b"with ESMTPS (TLSv1.3:" in plain,
-           "the Received: line names the TLS version and cipher", plain[:400])
+    @tap.scenario("starttls")
+    def _():
+        r = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
+                            f"127.0.0.1:{m.smtp_port}", "-CAfile",
+                            os.path.join(m.home, "control", "ca.pem"), "-quiet",
+                            "-verify_return_error"],
+                           input="EHLO tls.example\r\nQUIT\r\n", capture_output=True,
+                           text=True, timeout=30)
+        tap.ok("250-mx.example.org" in r.stdout and "221" in r.stdout and
+               "250-STARTTLS" not in r.stdout,
+               "openssl s_client -starttls smtp: TLS, verified by the instance CA",
+               r.stdout + r.stderr)
+        sock, got = raw_session(m, b"EHLO x\r\nSTARTTLS\r\nHELP\r\n",
+                                read_until=b"220 2.0.0")
+        ctx = ssl.create_default_context(cafile=os.path.join(m.home, "control",
+                                                             "ca.pem"))
+        tls = ctx.wrap_socket(sock, server_hostname="127.0.0.1")
+        tls.sendall(b"NOOP\r\n")
+        first = tls.recv(4096)
+        tap.ok(first.startswith(b"250") and b"214" not in first,
+               "a command pipelined before the TLS handshake is discarded", first)
+        tls.sendall(b"EHLO again\r\nMAIL FROM:<a@remote.example>\r\n" +
+                    f"RCPT TO:<{A}>\r\nDATA\r\n".encode())
+        time.sleep(0.5)
+        tls.recv(4096)
+        tls.sendall(b"Subject: over tls\r\n\r\nsecret\r\n.\r\nQUIT\r\n")
+        time.sleep(1)
+        tls.close()
+        rc, plain = m.open_for(A, m.queued()[-1][1])
+        tap.ok(rc == 0 and b"Subject: over tls" in plain and
+               b"with ESMTPS (TLSv1.3:" in plain,
+               "the Received: line names the TLS version and cipher", plain[:400])
 
     # --- the PKS stopped: 451, nothing queued ---------------------------------
-    # a subscriber nobody has written to yet: no cached key
-    m.add_user("fresh@example.org")
-    m.pks.stop_pksd()
-    before = len(m.queued())
-    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
-    s.ehlo()
-    s.mail("alice@remote.example")
-    code, text = s.rcpt("fresh@example.org")
-    s.quit()
-    tap.ok(code == 451 and len(m.queued()) == before,
-           "with the PKS stopped the client gets 451 and nothing is queued",
-           text)
-    m.pks.start_pksd()
-    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
-    refused = s.sendmail("alice@remote.example", ["fresh@example.org"],
-                         message("after the outage"))
-    s.quit()
-    tap.ok(refused == {} and len(m.queued()) == before + 1,
-           "with the PKS back the same mail is accepted")
+    @tap.scenario("pks outage at rcpt")
+    def _():
+        # a subscriber nobody has written to yet: no cached key
+        m.add_user("fresh@example.org")
+        m.pks.stop_pksd()
+        before = len(m.queued())
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+        s.ehlo()
+        s.mail("alice@remote.example")
+        code, text = s.rcpt("fresh@example.org")
+        s.quit()
+        tap.ok(code == 451 and len(m.queued()) == before,
+               "with the PKS stopped the client gets 451 and nothing is queued",
+               text)
+        m.pks.start_pksd()
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+        refused = s.sendmail("alice@remote.example", ["fresh@example.org"],
+                             message("after the outage"))
+        s.quit()
+        tap.ok(refused == {} and len(m.queued()) == before + 1,
+               "with the PKS back the same mail is accepted")
 
     # --- a subscriber whose keys are gone: refused for that recipient -------
-    # (one no sealer worker has looked up: a worker keeps a verified PEK
-    # for control/pekcachetime, and ses-deluser takes the address out of
-    # users/cdb first, so only this case reaches the key check)
-    keyless = "keyless@example.org"
-    m.add_user(keyless)
-    st, _ = m.pks.call("DELETE", "/v1/addresses/" + keyless, "provision")
-    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
-    s.ehlo()
-    s.mail("alice@remote.example")
-    code_b, text_b = s.rcpt(keyless)
-    code_a, _ = s.rcpt(A)
-    s.quit()
-    tap.ok(st == 200 and code_b == 550 and b"5.7.1" in text_b and
-           code_a == 250,
-           "a recipient without a key is refused alone (550 5.7.1)", text_b)
+    @tap.scenario("keyless recipient refused")
+    def _():
+        # (one no sealer worker has looked up: a worker keeps a verified PEK
+        # for control/pekcachetime, and ses-deluser takes the address out of
+        # users/cdb first, so only this case reaches the key check)
+        keyless = "keyless@example.org"
+        m.add_user(keyless)
+        st, _ = m.pks.call("DELETE", "/v1/addresses/" + keyless, "provision")
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+        s.ehlo()
+        s.mail("alice@remote.example")
+        code_b, text_b = s.rcpt(keyless)
+        code_a, _ = s.rcpt(A)
+        s.quit()
+        tap.ok(st == 200 and code_b == 550 and b"5.7.1" in text_b and
+               code_a == 250,
+               "a recipient without a key is refused alone (550 5.7.1)", text_b)
 
     # --- a broken control file: 421, not a guess ---------------------------
-    m.control("maxrcpt", "ten\n")
-    got = greeting(m)
-    logged = wait_log(m, "control/maxrcpt: Invalid argument")
-    tap.ok(got.startswith(b"421 4.3.0") and logged,
-           "an invalid control/maxrcpt gets 421 and a log line", got)
-    m.control("maxrcpt", "100\n")
-    out = []
-    for name, value, good, why in (
-            ("maxrcpt", "0", "100", "1 to 100000"),
-            ("timeoutsmtpd", "0", "1200", "1 to 86400"),
-            ("databytes", "1099511627777", "100000", "0 to 1099511627776")):
-        m.control(name, value + "\n")
+    @tap.scenario("broken control file")
+    def _():
+        m.control("maxrcpt", "ten\n")
         got = greeting(m)
-        out.append((got[:9], wait_log(m, f"control/{name}: {value} is out of "
-                                         f"range ({why})")))
-        m.control(name, good + "\n")
-    tap.ok(out == [(b"421 4.3.0", True)] * 3,
-           "maxrcpt 0, timeoutsmtpd 0 and databytes over 2^40 are out of "
-           "range: 421 and a log line, not a refusal of every recipient or "
-           "an instant timeout", out)
+        logged = wait_log(m, "control/maxrcpt: Invalid argument")
+        tap.ok(got.startswith(b"421 4.3.0") and logged,
+               "an invalid control/maxrcpt gets 421 and a log line", got)
+        m.control("maxrcpt", "100\n")
+        out = []
+        for name, value, good, why in (
+                ("maxrcpt", "0", "100", "1 to 100000"),
+                ("timeoutsmtpd", "0", "1200", "1 to 86400"),
+                ("databytes", "1099511627777", "100000", "0 to 1099511627776")):
+            m.control(name, value + "\n")
+            got = greeting(m)
+            out.append((got[:9], wait_log(m, f"control/{name}: {value} is out of "
+                                             f"range ({why})")))
+            m.control(name, good + "\n")
+        tap.ok(out == [(b"421 4.3.0", True)] * 3,
+               "maxrcpt 0, timeoutsmtpd 0 and databytes over 2^40 are out of "
+               "range: 421 and a log line, not a refusal of every recipient or "
+               "an instant timeout", out)
 
     # --- a message too big for memory: 451, not silence --------------------
-    if os.environ.get("SQ_SANITIZE") == "1":
-        tap.skip("ASan cannot run in a bounded address space")
-    else:
-        port = m.smtp_port
-        # 1 GiB, for memory to be the limit
-        m.control("databytes", "1073741824\n")
-        small = m.start_smtpd(memory_kib=120000)
-        sock = socket.create_connection(("127.0.0.1", small), 10)
-        sock.settimeout(60)
-        f = sock.makefile("rb")
-        f.readline()
-        sock.sendall(b"EHLO x\r\nMAIL FROM:<a@remote.example>\r\n" +
-                     f"RCPT TO:<{A}>\r\nDATA\r\n".encode())
-        while not f.readline().startswith(b"354"):
-            pass
-        line = b"x" * 998 + b"\r\n"
-        chunk = line * 1024
-        for _ in range(200):            # 200 MiB
-            sock.sendall(chunk)
-        sock.sendall(b".\r\n")
-        answer = f.readline()
-        sock.close()
-        m.smtp_port = port
-        m.control("databytes", "100000\n")
-        tap.ok(answer.startswith(b"451 4.3.0") and
-               "cannot hold the message" in m.log("smtpd.log"),
-               "a message sq-smtpd cannot hold gets 451 and a log line",
-               answer)
+    @tap.scenario("too big for memory")
+    def _():
+        if os.environ.get("SQ_SANITIZE") == "1":
+            tap.skip("ASan cannot run in a bounded address space")
+        else:
+            port = m.smtp_port
+            # 1 GiB, for memory to be the limit
+            m.control("databytes", "1073741824\n")
+            small = m.start_smtpd(memory_kib=120000)
+            sock = socket.create_connection(("127.0.0.1", small), 10)
+            sock.settimeout(60)
+            f = sock.makefile("rb")
+            f.readline()
+            sock.sendall(b"EHLO x\r\nMAIL FROM:<a@remote.example>\r\n" +
+                         f"RCPT TO:<{A}>\r\nDATA\r\n".encode())
+            while not f.readline().startswith(b"354"):
+                pass
+            line = b"x" * 998 + b"\r\n"
+            chunk = line * 1024
+            for _ in range(200):            # 200 MiB
+                sock.sendall(chunk)
+            sock.sendall(b".\r\n")
+            answer = f.readline()
+            sock.close()
+            m.smtp_port = port
+            m.control("databytes", "100000\n")
+            tap.ok(answer.startswith(b"451 4.3.0") and
+                   "cannot hold the message" in m.log("smtpd.log"),
+                   "a message sq-smtpd cannot hold gets 451 and a log line",
+                   answer)
 
     # --- RFC 5321 4.5.3.1.6: a text line has at most 1000 octets ----------
-    before = len(m.queued())
-    s = transaction(m)
-    long_last = s.data(message("long line", body="y" * 999))
-    s.mail("alice@remote.example")
-    s.rcpt(A)
-    long_mid = s.data(message("long line", body="z" * 999 + "\r\nend"))
-    tap.ok(long_last[0] == 554 and b"5.6.0" in long_last[1] and
-           long_mid[0] == 554 and len(m.queued()) == before and
-           wait_log(m, "line over 1000 octets refused"),
-           "a line of 1001 octets (the last, or any) gets 554 5.6.0 after "
-           "the final dot and a log line; nothing is queued",
-           [long_last, long_mid])
-    s.mail("alice@remote.example")
-    s.rcpt(A)
-    fits = s.data(message("line of 1000", body="w" * 998))
-    s.quit()
-    tap.ok(fits[0] == 250 and len(m.queued()) == before + 1,
-           "the session goes on: a line of 998 octets and its CRLF is "
-           "accepted", fits)
+    @tap.scenario("1000-octet text lines")
+    def _():
+        before = len(m.queued())
+        s = transaction(m)
+        long_last = s.data(message("long line", body="y" * 999))
+        s.mail("alice@remote.example")
+        s.rcpt(A)
+        long_mid = s.data(message("long line", body="z" * 999 + "\r\nend"))
+        tap.ok(long_last[0] == 554 and b"5.6.0" in long_last[1] and
+               long_mid[0] == 554 and len(m.queued()) == before and
+               wait_log(m, "line over 1000 octets refused"),
+               "a line of 1001 octets (the last, or any) gets 554 5.6.0 after "
+               "the final dot and a log line; nothing is queued",
+               [long_last, long_mid])
+        s.mail("alice@remote.example")
+        s.rcpt(A)
+        fits = s.data(message("line of 1000", body="w" * 998))
+        s.quit()
+        tap.ok(fits[0] == 250 and len(m.queued()) == before + 1,
+               "the session goes on: a line of 998 octets and its CRLF is "
+               "accepted", fits)
 
     # --- RFC 5321 4.2.4, 4.5.3.1.4: unknown and over-long commands -----------
-    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
-    s.ehlo("client.example")
-    unknown = s.docmd("FROB", "x")
-    toolong = s.docmd("NOOP", "x" * 506)        # 513 octets with the CRLF
-    longest = s.docmd("NOOP", "x" * 505)        # 512
-    tap.ok(unknown[0] == 500 and b"5.5.1" in unknown[1],
-           "an unknown verb gets 500 5.5.1, not 502", unknown)
-    tap.ok(toolong == (500, b"5.5.2 line too long") and longest[0] == 250,
-           "a command line over 512 octets gets 500 line too long, the "
-           "session goes on, and 512 octets are taken", [toolong, longest])
-
-    # --- VRFY, HELP, NOOP, RSET ---------------------------------------------
-    vrfy, helped, noop = s.verify(A), s.docmd("HELP"), s.noop()
-    tap.ok(vrfy[0] == 252 and helped[0] == 214 and noop[0] == 250,
-           "VRFY gets 252, HELP 214, NOOP 250", [vrfy, helped, noop])
-    s.mail("alice@remote.example")
-    s.rcpt(A)
-    rset = s.rset()
-    after = s.rcpt(B)
-    data = s.docmd("DATA")
-    s.quit()
-    tap.ok(rset[0] == 250 and after[0] == 503 and data[0] == 503,
-           "RSET gets 250 and ends the transaction: RCPT and DATA then want "
-           "MAIL", [rset, after, data])
+    # --- VRFY, HELP, NOOP, RSET (in the same session) -----------------------
+    @tap.scenario("commands: unknown, over-long, vrfy help noop rset")
+    def _():
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+        s.ehlo("client.example")
+        unknown = s.docmd("FROB", "x")
+        toolong = s.docmd("NOOP", "x" * 506)        # 513 octets with the CRLF
+        longest = s.docmd("NOOP", "x" * 505)        # 512
+        tap.ok(unknown[0] == 500 and b"5.5.1" in unknown[1],
+               "an unknown verb gets 500 5.5.1, not 502", unknown)
+        tap.ok(toolong == (500, b"5.5.2 line too long") and longest[0] == 250,
+               "a command line over 512 octets gets 500 line too long, the "
+               "session goes on, and 512 octets are taken", [toolong, longest])
+        vrfy, helped, noop = s.verify(A), s.docmd("HELP"), s.noop()
+        tap.ok(vrfy[0] == 252 and helped[0] == 214 and noop[0] == 250,
+               "VRFY gets 252, HELP 214, NOOP 250", [vrfy, helped, noop])
+        s.mail("alice@remote.example")
+        s.rcpt(A)
+        rset = s.rset()
+        after = s.rcpt(B)
+        data = s.docmd("DATA")
+        s.quit()
+        tap.ok(rset[0] == 250 and after[0] == 503 and data[0] == 503,
+               "RSET gets 250 and ends the transaction: RCPT and DATA then want "
+               "MAIL", [rset, after, data])
 
     # --- the hop count: more than 100 Received: lines is a loop ---------------
-    before = len(m.queued())
-    hops = "".join(f"Received: from hop{i}.example by x; "
-                   f"Thu, 1 Jan 2026 00:00:00 +0000\r\n" for i in range(101))
-    s = transaction(m)
-    looped = s.data(hops + message("loop"))
-    s.mail("alice@remote.example")
-    s.rcpt(A)
-    hundred = s.data(hops.split("\r\n", 1)[1] + message("100 hops"))
-    s.quit()
-    tap.ok(looped[0] == 554 and b"5.4.6" in looped[1] and
-           hundred[0] == 250 and len(m.queued()) == before + 1 and
-           wait_log(m, "over 100 hops refused"),
-           "101 Received: lines get 554 5.4.6 and nothing is queued; 100 "
-           "pass", [looped, hundred])
+    @tap.scenario("hop count")
+    def _():
+        before = len(m.queued())
+        hops = "".join(f"Received: from hop{i}.example by x; "
+                       f"Thu, 1 Jan 2026 00:00:00 +0000\r\n" for i in range(101))
+        s = transaction(m)
+        looped = s.data(hops + message("loop"))
+        s.mail("alice@remote.example")
+        s.rcpt(A)
+        hundred = s.data(hops.split("\r\n", 1)[1] + message("100 hops"))
+        s.quit()
+        tap.ok(looped[0] == 554 and b"5.4.6" in looped[1] and
+               hundred[0] == 250 and len(m.queued()) == before + 1 and
+               wait_log(m, "over 100 hops refused"),
+               "101 Received: lines get 554 5.4.6 and nothing is queued; 100 "
+               "pass", [looped, hundred])
 
     # --- badmailfrom ----------------------------------------------------------
-    m.control("badmailfrom", "spam@bad.example\n@worse.example\n")
-    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
-    s.ehlo("client.example")
-    one = s.mail("SPAM@bad.example")
-    dom = s.mail("anyone@worse.example")
-    good = s.mail("alice@remote.example")
-    s.quit()
-    os.unlink(ctl_path(m, "badmailfrom"))
-    tap.ok(one[0] == 553 and dom[0] == 553 and b"5.7.1" in dom[1] and
-           good[0] == 250,
-           "a sender in control/badmailfrom (address or @domain) gets 553",
-           [one, dom, good])
+    @tap.scenario("badmailfrom")
+    def _():
+        m.control("badmailfrom", "spam@bad.example\n@worse.example\n")
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+        s.ehlo("client.example")
+        one = s.mail("SPAM@bad.example")
+        dom = s.mail("anyone@worse.example")
+        good = s.mail("alice@remote.example")
+        s.quit()
+        os.unlink(ctl_path(m, "badmailfrom"))
+        tap.ok(one[0] == 553 and dom[0] == 553 and b"5.7.1" in dom[1] and
+               good[0] == 250,
+               "a sender in control/badmailfrom (address or @domain) gets 553",
+               [one, dom, good])
 
     # --- maxrcpt --------------------------------------------------------------
-    m.control("maxrcpt", "2\n")
-    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
-    s.ehlo("client.example")
-    s.mail("alice@remote.example")
-    got = [s.rcpt(A)[0], s.rcpt(B)[0], s.rcpt(A)]
-    s.quit()
-    m.control("maxrcpt", "100\n")
-    tap.ok(got[:2] == [250, 250] and got[2][0] == 452 and
-           b"4.5.3" in got[2][1],
-           "past control/maxrcpt a recipient gets 452 4.5.3", got)
+    @tap.scenario("maxrcpt")
+    def _():
+        m.control("maxrcpt", "2\n")
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+        s.ehlo("client.example")
+        s.mail("alice@remote.example")
+        got = [s.rcpt(A)[0], s.rcpt(B)[0], s.rcpt(A)]
+        s.quit()
+        m.control("maxrcpt", "100\n")
+        tap.ok(got[:2] == [250, 250] and got[2][0] == 452 and
+               b"4.5.3" in got[2][1],
+               "past control/maxrcpt a recipient gets 452 4.5.3", got)
 
     # --- smtpgreeting ----------------------------------------------------------
-    m.control("smtpgreeting", "greeting.example welcomes you\n")
-    custom = greeting(m)
-    os.unlink(ctl_path(m, "smtpgreeting"))
-    default = greeting(m)
-    tap.ok(custom == b"220 greeting.example welcomes you ESMTP\r\n" and
-           default == b"220 mx.example.org ESMTP\r\n",
-           "the 220 line says control/smtpgreeting, else control/me",
-           [custom, default])
+    @tap.scenario("smtpgreeting")
+    def _():
+        m.control("smtpgreeting", "greeting.example welcomes you\n")
+        custom = greeting(m)
+        os.unlink(ctl_path(m, "smtpgreeting"))
+        default = greeting(m)
+        tap.ok(custom == b"220 greeting.example welcomes you ESMTP\r\n" and
+               default == b"220 mx.example.org ESMTP\r\n",
+               "the 220 line says control/smtpgreeting, else control/me",
+               [custom, default])
 
     # --- no control/rcpthosts: no domain is ours --------------------------------
-    os.rename(ctl_path(m, "rcpthosts"), ctl_path(m, "rcpthosts.away"))
-    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
-    s.ehlo("client.example")
-    s.mail("alice@remote.example")
-    remote, ours = s.rcpt("someone@elsewhere.example"), s.rcpt(A)
-    s.quit()
-    os.rename(ctl_path(m, "rcpthosts.away"), ctl_path(m, "rcpthosts"))
-    tap.ok(remote[0] == 553 and b"5.7.1" in remote[1] and ours[0] == 553,
-           "without control/rcpthosts every domain is refused with 553",
-           [remote, ours])
+    @tap.scenario("no rcpthosts")
+    def _():
+        os.rename(ctl_path(m, "rcpthosts"), ctl_path(m, "rcpthosts.away"))
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+        s.ehlo("client.example")
+        s.mail("alice@remote.example")
+        remote, ours = s.rcpt("someone@elsewhere.example"), s.rcpt(A)
+        s.quit()
+        os.rename(ctl_path(m, "rcpthosts.away"), ctl_path(m, "rcpthosts"))
+        tap.ok(remote[0] == 553 and b"5.7.1" in remote[1] and ours[0] == 553,
+               "without control/rcpthosts every domain is refused with 553",
+               [remote, ours])
 
     # --- databytes: 0 or missing is 64 MiB, offered as SIZE ---------------------
-    sizes = []
-    for text in ("0\n", None):
-        if text:
-            m.control("databytes", text)
-        else:
-            os.unlink(ctl_path(m, "databytes"))
-        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
-        code, caps = s.ehlo("client.example")
-        over = s.mail("alice@remote.example", ["SIZE=67108865"])
-        s.rset()
-        at = s.mail("alice@remote.example", ["SIZE=67108864"])
-        s.quit()
-        sizes.append((b"SIZE 67108864" in caps.split(b"\n"), over[0],
-                      at[0]))
-    m.control("databytes", "100000\n")
-    tap.ok(sizes == [(True, 552, 250)] * 2,
-           "with databytes 0 or missing, EHLO offers SIZE 67108864 and MAIL "
-           "refuses a larger SIZE with 552", sizes)
+    @tap.scenario("databytes default size")
+    def _():
+        sizes = []
+        for text in ("0\n", None):
+            if text:
+                m.control("databytes", text)
+            else:
+                os.unlink(ctl_path(m, "databytes"))
+            s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+            code, caps = s.ehlo("client.example")
+            over = s.mail("alice@remote.example", ["SIZE=67108865"])
+            s.rset()
+            at = s.mail("alice@remote.example", ["SIZE=67108864"])
+            s.quit()
+            sizes.append((b"SIZE 67108864" in caps.split(b"\n"), over[0],
+                          at[0]))
+        m.control("databytes", "100000\n")
+        tap.ok(sizes == [(True, 552, 250)] * 2,
+               "with databytes 0 or missing, EHLO offers SIZE 67108864 and MAIL "
+               "refuses a larger SIZE with 552", sizes)
 
     # --- TCPLOCALHOST and TCPLOCALIP name this end in the Received: line -------
-    before = len(m.queued())
-    script = (b"EHLO client.example\r\nMAIL FROM:<a@remote.example>\r\n" +
-              f"RCPT TO:<{A}>\r\nDATA\r\n".encode() +
-              b"Subject: local\r\n\r\nhi\r\n.\r\nQUIT\r\n")
-    r = subprocess.run(m.as_user([os.path.join(m.bin, "sq-smtpd")]),
-                       input=script, capture_output=True, timeout=60,
-                       env=dict(os.environ, SQ_HOME=m.home,
-                                QMAILQUEUE=os.path.join(m.bin, "sq-seal"),
-                                TCPREMOTEIP="192.0.2.1",
-                                TCPLOCALIP="2001:db8::25",
-                                TCPLOCALHOST="relay.example.net"))
-    rc, plain = m.open_for(A, m.queued()[-1][1]) if len(m.queued()) > \
-        before else (1, b"")
-    tap.ok(b"250 2.0.0 ok" in r.stdout and rc == 0 and
-           b"(unknown [192.0.2.1])\n\tby relay.example.net "
-           b"([IPv6:2001:db8::25]) (secure-qmail)" in plain,
-           "the Received: line's by part is TCPLOCALHOST, with TCPLOCALIP "
-           "as an address literal", r.stdout + r.stderr + plain[:300])
+    @tap.scenario("received line tcplocalhost")
+    def _():
+        before = len(m.queued())
+        script = (b"EHLO client.example\r\nMAIL FROM:<a@remote.example>\r\n" +
+                  f"RCPT TO:<{A}>\r\nDATA\r\n".encode() +
+                  b"Subject: local\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+        r = subprocess.run(m.as_user([os.path.join(m.bin, "sq-smtpd")]),
+                           input=script, capture_output=True, timeout=60,
+                           env=dict(os.environ, SQ_HOME=m.home,
+                                    QMAILQUEUE=os.path.join(m.bin, "sq-seal"),
+                                    TCPREMOTEIP="192.0.2.1",
+                                    TCPLOCALIP="2001:db8::25",
+                                    TCPLOCALHOST="relay.example.net"))
+        rc, plain = m.open_for(A, m.queued()[-1][1]) if len(m.queued()) > \
+            before else (1, b"")
+        tap.ok(b"250 2.0.0 ok" in r.stdout and rc == 0 and
+               b"(unknown [192.0.2.1])\n\tby relay.example.net "
+               b"([IPv6:2001:db8::25]) (secure-qmail)" in plain,
+               "the Received: line's by part is TCPLOCALHOST, with TCPLOCALIP "
+               "as an address literal", r.stdout + r.stderr + plain[:300])
 
     # --- no core dump may hold a message ----------------------------------------
-    def sessions():
-        return {k for p in m.procs if p.poll() is None
-                for k in open(f"/proc/{p.pid}/task/{p.pid}/children").read()
-                .split()
-                if os.path.basename(os.readlink(f"/proc/{k}/exe")) ==
-                "sq-smtpd"}
-    others = sessions()
-    s = smtplib.SMTP("127.0.0.1", m.smtp_port)
-    s.ehlo("client.example")
-    kids = list(sessions() - others)
-    limits, owner = "", -1
-    if len(kids) == 1:
-        limits = open(f"/proc/{kids[0]}/limits").read()
-        owner = os.stat(f"/proc/{kids[0]}/status").st_uid
-    s.quit()
-    core = [x.split() for x in limits.splitlines()
-            if x.startswith("Max core file size")]
-    tap.ok(core and core[0][4:6] == ["0", "0"] and
-           (owner == 0 or os.geteuid() != 0),
-           "sq-smtpd runs with core dumps off and not dumpable (its /proc "
-           "files are root's)", [kids, limits, owner])
-    sealer_cases(m)
+    @tap.scenario("no core dumps")
+    def _():
+        def sessions():
+            return {k for p in m.procs if p.poll() is None
+                    for k in open(f"/proc/{p.pid}/task/{p.pid}/children").read()
+                    .split()
+                    if os.path.basename(os.readlink(f"/proc/{k}/exe")) ==
+                    "sq-smtpd"}
+        others = sessions()
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port)
+        s.ehlo("client.example")
+        kids = list(sessions() - others)
+        limits, owner = "", -1
+        if len(kids) == 1:
+            limits = open(f"/proc/{kids[0]}/limits").read()
+            owner = os.stat(f"/proc/{kids[0]}/status").st_uid
+        s.quit()
+        core = [x.split() for x in limits.splitlines()
+                if x.startswith("Max core file size")]
+        tap.ok(core and core[0][4:6] == ["0", "0"] and
+               (owner == 0 or os.geteuid() != 0),
+               "sq-smtpd runs with core dumps off and not dumpable (its /proc "
+               "files are root's)", [kids, limits, owner])
+    # --- the encryption queue stage's own cases, on cold workers ---------
+    for name, case in (
+            ("sealer: key gone between rcpt and data",
+             keyless_recipient_fails_alone),
+            ("sealer: pks stopped before data", pks_stopped_before_data),
+            ("sealer: key from a foreign CA", foreign_ca_key),
+            ("sealer: too big for the sealer", too_big_for_the_sealer),
+            ("sealer: postmaster", postmaster_cases)):
+        tap.scenario(name, lambda case=case: case(cold_sealer(m)))
 
     # --- the logs hold no message text -----------------------------------
-    logs = m.log("smtpd.log") + m.log("sealer.log")
-    tap.ok(CANARY not in logs and "smuggle" not in logs,
-           "the daemons' logs hold no message text")
+    @tap.scenario("no message text in the logs")
+    def _():
+        logs = m.log("smtpd.log") + m.log("sealer.log")
+        tap.ok(CANARY not in logs and "smuggle" not in logs,
+               "the daemons' logs hold no message text")
 
     # --- stopped cleanly, without a sanitizer report ----------------------
-    m.stop_daemons()
-    logs = m.log("smtpd.log") + m.log("sealer.log")
-    tap.ok("Sanitizer" not in logs and "runtime error" not in logs,
-           "sq-smtpd, sq-seal, sq-sealerd and sq-queue ran clean", logs[-3000:])
+    @tap.scenario("clean stop")
+    def _():
+        m.stop_daemons()
+        logs = m.log("smtpd.log") + m.log("sealer.log")
+        tap.ok("Sanitizer" not in logs and "runtime error" not in logs,
+               "sq-smtpd, sq-seal, sq-sealerd and sq-queue ran clean",
+               logs[-3000:])
 finally:
     m.stop()
 tap.done()

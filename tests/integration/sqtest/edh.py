@@ -5,11 +5,12 @@
         s = edh.session("lmtp")          # TLS, greeting read
         s.cmd("LHLO ah")
 
-It builds an instance directory (SQ_HOME) with the instance CA, edhd's
-certificate (sq-ca), control/edhallow for 127.0.0.1, a deliver and a
-retrieve client (edh-ctl, credentials in the client-side control files of
-sq-edh(5)) and runs the real edhd on free loopback ports. stop() ends
-edhd, whose children end with it.
+It builds an instance directory (SQ_HOME) by tools/setup-instance, as make
+run does: the instance CA, edhd's certificate (sq-ca), control/edhallow
+for 127.0.0.1, a deliver and a retrieve client (edh-ctl, credentials in
+the client-side control files of sq-edh(5)), and runs the real edhd (as
+the caller) on free loopback ports. stop() ends edhd, whose children end
+with it.
 """
 import base64
 import os
@@ -20,7 +21,7 @@ import subprocess
 import tempfile
 import time
 
-from . import proc, tap
+from . import instance, proc
 from .pks import free_port
 
 
@@ -83,12 +84,15 @@ class Session:
             pass
 
 
+AS = ""    # edhd runs as the caller, root or not; its files are the caller's
+
+
 class EDH:
     def __init__(self, control=None, ca_home=None):
         """ca_home: an instance whose CA issues edhd's certificate (an
         application host's), instead of a CA of the EDH's own."""
         self.ca_home = ca_home
-        self.bin = os.path.join(tap.build_dir(), "bin")
+        self.bin = instance.bin_dir()
         self.extra = control or {}
         self.home = None
         self.proc = None
@@ -116,42 +120,25 @@ class EDH:
         self.home = tempfile.mkdtemp(prefix="sqedh.", dir="/tmp")
         os.mkdir(self.path("control"))
         self.lmtp_port, self.retr_port = free_port(), free_port()
-        sqca = os.path.join(self.bin, "sq-ca")
-        ca_home = self.ca_home or self.home
-        if self.ca_home:
-            shutil.copy(os.path.join(ca_home, "control", "ca.pem"),
-                        self.path("control/ca.pem"))
-        for args in ([] if self.ca_home else [["init", "Test CA"]]) + [
-                ["server", self.path("control/edhd"), "127.0.0.1",
-                 "localhost"]]:
-            r = subprocess.run([sqca] + args, capture_output=True, timeout=60,
-                               env=dict(os.environ, SQ_HOME=ca_home))
-            if r.returncode != 0:
-                raise RuntimeError(f"sq-ca {args}: {r.stderr!r}")
-        with open(self.path("control/edhcert.pem"), "wb") as f:
-            for part in ("edhd-cert.pem", "edhd-key.pem"):
-                f.write(open(self.path("control/" + part), "rb").read())
-        self.control("edhallow", "# the application host\n127.0.0.1\n")
-        self.control("edhlmtp", f"127.0.0.1:{self.lmtp_port}\n")
-        self.control("edhretrieve", f"127.0.0.1:{self.retr_port}\n")
-        self.control("edhlmtp-host", f"127.0.0.1:{self.lmtp_port}\n")
-        self.control("edhretrieve-host", f"127.0.0.1:{self.retr_port}\n")
+        if not self.ca_home:
+            instance.setup(self.home, "ca", "Test CA", as_user=AS)
+        instance.setup(self.home, "edh", f"127.0.0.1:{self.lmtp_port}",
+                       f"127.0.0.1:{self.retr_port}", "test", "127.0.0.1",
+                       "deliver", "retrieve", as_user=AS,
+                       ca_home=self.ca_home)
         for name, value in self.extra.items():
             self.control(name, value)
         for role, credfile in (("deliver", "edhlmtp-cred"),
                                ("retrieve", "edhretrieve-cred")):
-            self.ctl("add", "-o", self.path("control/" + credfile), role,
-                     f"test {role}")
-            self.cred[role] = open(self.path("control/" + credfile)).read() \
-                .strip()
+            self.cred[role] = instance.read_control(self.home, credfile)
         self.start_edhd()
         return self
 
     def start_edhd(self):
         self.log = open(self.path("edhd.log"), "ab")
         self.proc = subprocess.Popen(
-            [os.path.join(self.bin, "edhd")],
-            env=dict(os.environ, SQ_HOME=self.home),
+            instance.argv("daemon", "edhd"),
+            env=instance.env(self.home, as_user=AS),
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         deadline = time.time() + 20
         while time.time() < deadline:

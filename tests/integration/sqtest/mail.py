@@ -1,6 +1,7 @@
 """A receiving mail host for integration tests and benchmarks: a PKS
 (sqtest.pks), provisioned subscribers, the queue, sq-sealerd and sq-smtpd
-under tcpserver on a free loopback port.
+under tcpserver on a free loopback port. The instance is laid out, and the
+services are started, by tools/setup-instance, as make run does.
 
     with MailHost(users=["john.smith@example.org"]) as m:
         smtplib.SMTP("127.0.0.1", m.smtp_port) ...
@@ -18,7 +19,7 @@ import ssl
 import subprocess
 import time
 
-from . import proc, tap
+from . import instance, proc, tap
 from .pks import PKS, free_port
 
 PASSWORD = "correct horse battery"
@@ -65,7 +66,7 @@ class MailHost:
         self.extra_control = control or {}
         self.sealworkers = sealworkers
         self.pks = PKS()
-        self.bin = os.path.join(tap.build_dir(), "bin")
+        self.bin = instance.bin_dir()
         self.procs = []
         self.maildirs = None    # where the maildirs are: home/maildirs
                                 # unless an EDH of its own holds them
@@ -91,44 +92,24 @@ class MailHost:
 
     def start(self):
         self.pks.start()
-        home, ctl = self.home, os.path.join(self.home, "control")
-        # pkslocal: sq-lspawn's deliver credential (the sealer's, here)
-        for name, role in (("deliver", "deliver"), ("login", "login"),
-                           ("provision", "provision"), ("local", "deliver")):
-            path = os.path.join(ctl, "pks" + name)
-            with open(path, "w") as f:
-                f.write(self.pks.cred[role] + "\n")
-            os.chmod(path, 0o400)
-        self.control("deliveryuser", "nobody\n")
-        self.control("me", "mx.example.org\n")
-        self.control("sealqueue", os.path.join(self.bin, "sq-queue") + "\n")
+        home = self.home
+        # pkslocal: sq-lspawn's own deliver credential; the receive path:
+        # me, deliveryuser, servercert.pem, the queue, run/, maildirs/
+        instance.setup(home, "pkslocal", "test delivery")
+        instance.setup(home, "receive", "mx.example.org", "nobody")
         self.control("sealworkers", f"{self.sealworkers}\n")
         for name, text in self.extra_control.items():
             self.control(name, text)
-        key, cert = os.path.join(ctl, "smtpd-key.pem"), \
-            os.path.join(ctl, "smtpd-cert.pem")
-        r = self.run(os.path.join(self.bin, "sq-ca"), "server",
-                     os.path.join(ctl, "smtpd"), "127.0.0.1", "mx.example.org")
-        assert r.returncode == 0, r.stderr
-        with open(os.path.join(ctl, "servercert.pem"), "w") as f:
-            f.write(open(cert).read() + open(key).read())
         for address in self.users:
             self.add_user(address)
-        r = self.run(os.path.join(self.bin, "sq-queue"), "--init")
-        assert r.returncode == 0, r.stderr
-        os.makedirs(os.path.join(home, "run"), exist_ok=True)
-        os.makedirs(os.path.join(home, "maildirs"), mode=0o700, exist_ok=True)
         if os.geteuid() == 0:
             nobody = pwd.getpwnam("nobody")
-            for path in ("queue", "users", "run", "maildirs",
-                         "control/servercert.pem", "control/pkslocal",
-                         "control/pksdeliver"):
-                full = os.path.join(home, path)
-                for root, dirs, files in os.walk(full):
-                    for n in dirs + files:
-                        os.chown(os.path.join(root, n), nobody.pw_uid,
-                                 nobody.pw_gid)
-                os.chown(full, nobody.pw_uid, nobody.pw_gid)
+            full = os.path.join(home, "users")
+            for root, dirs, files in os.walk(full):
+                for n in dirs + files:
+                    os.chown(os.path.join(root, n), nobody.pw_uid,
+                             nobody.pw_gid)
+            os.chown(full, nobody.pw_uid, nobody.pw_gid)
         self.start_sealer()
         self.start_smtpd()
         return self
@@ -144,16 +125,15 @@ class MailHost:
 
     def _spawn(self, argv, log, **env):
         f = open(os.path.join(self.home, log), "ab")
-        p = subprocess.Popen(argv, env=dict(os.environ, SQ_HOME=self.home,
-                                            **env),
+        p = subprocess.Popen(argv, env=instance.env(self.home, **env),
                              stdin=subprocess.DEVNULL, stdout=f, stderr=f)
         self.procs.append(p)
         return p
 
     def start_sealer(self):
         sock = os.path.join(self.home, "run", "sealer")
-        self.sealer = self._spawn(self.as_user(
-            [os.path.join(self.bin, "sq-sealerd")]), "sealer.log")
+        self.sealer = self._spawn(instance.argv("daemon", "sq-sealerd"),
+                                  "sealer.log")
         for _ in range(200):
             if os.path.exists(sock):
                 return
@@ -165,16 +145,11 @@ class MailHost:
         most memory_kib of address space if given; returns (and keeps in
         smtp_port) its port."""
         self.smtp_port = free_port()
-        ids = []
-        if os.geteuid() == 0:   # tcpserver drops to them, as in production
-            nobody = pwd.getpwnam("nobody")
-            ids = ["-u", str(nobody.pw_uid), "-g", str(nobody.pw_gid)]
+        # tcpserver drops to the daemons' user (as root), as in production
         self.smtpd = self._spawn(
-            ["tcpserver", "-q", "-H", "-R", "-l", "mx.example.org", "-c", "40"]
-            + ids + ["127.0.0.1", str(self.smtp_port)] +
-            (["sh", "-c", f'ulimit -v {memory_kib}; exec "$0"']
-             if memory_kib else []) +
-            [os.path.join(self.bin, "sq-smtpd")], "smtpd.log",
+            instance.argv("smtpd", "127.0.0.1", self.smtp_port,
+                          *(["sh", "-c", f'ulimit -v {memory_kib}; exec "$0"']
+                            if memory_kib else [])), "smtpd.log",
             QMAILQUEUE=os.path.join(self.bin, qmailqueue))
         return listening(self.smtp_port)
 
@@ -196,20 +171,12 @@ class MailHost:
         """tcpserver sq-popup sq-checkpw sq-pop3d on a free loopback port
         (kept in pop3_port); -s and -T when asked."""
         self.pop3_port = free_port()
-        ids = []
-        login = os.path.join(self.home, "control", "pkslogin")
-        if os.geteuid() == 0:   # sq-popup and what it runs: never root
-            nobody = pwd.getpwnam("nobody")
-            ids = ["-u", str(nobody.pw_uid), "-g", str(nobody.pw_gid)]
-            os.chown(login, nobody.pw_uid, nobody.pw_gid)
+        # as root, sq-popup and what it runs are the daemons' user, never
+        # root (control/pkslogin is theirs)
         self.pop3d = self._spawn(
-            ["tcpserver", "-q", "-H", "-R", "-c", "20"] + ids +
-            ["127.0.0.1", str(self.pop3_port),
-             os.path.join(self.bin, "sq-popup")] +
-            (["-T"] if implicit_tls else []) +
-            [os.path.join(self.bin, "sq-checkpw"),
-             os.path.join(self.bin, "sq-pop3d")] + (["-s"] if sealed else []),
-            "pop3.log")
+            instance.argv("pop3", "127.0.0.1", self.pop3_port,
+                          *(["-T"] if implicit_tls else []),
+                          *(["-s"] if sealed else [])), "pop3.log")
         return listening(self.pop3_port)
 
     def tls_context(self):
@@ -236,8 +203,8 @@ class MailHost:
     def start_delivery(self):
         """sq-start: sq-send, sq-lspawn and sq-clean, delivering into
         maildirs/ (combined mode)."""
-        self.send = self._spawn(self.as_user(
-            [os.path.join(self.bin, "sq-start")]), "send.log")
+        self.send = self._spawn(instance.argv("daemon", "sq-start"),
+                                "send.log")
         return self.send
 
     def stop_delivery(self, sig=15):

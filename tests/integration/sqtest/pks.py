@@ -4,22 +4,23 @@
     with PKS() as pks:
         status, doc = pks.call("GET", "/v1/health", "deliver")
 
-It builds an instance directory (SQ_HOME) with its own MariaDB, instance CA,
-pksd TLS certificate, allow-list, PKS key and schema (pks-ctl init), one API
-client per role, and runs the real pksd on a free loopback port. As root,
-pksd runs as "nobody", like a production pksd under its own uid. Keys for
-addresses are made with the test helper sqcrypt (CA-issued PEK, wrapped PDK).
+It builds an instance directory (SQ_HOME) with its own MariaDB, and by
+tools/setup-instance (as make run does) the instance CA, pksd's TLS
+certificate, allow-list, PKS key and schema (pks-ctl init), one API client
+per role (control/pks{deliver,login,provision}, kept in cred too), and runs
+the real pksd on a free loopback port. As root, pksd runs as "nobody", like
+a production pksd under its own uid. Keys for addresses are made with the
+test helper sqcrypt (CA-issued PEK, wrapped PDK).
 """
 import json
 import os
-import pwd
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
 
-from . import proc, tap
+from . import instance, proc, tap
 from .mariadb import MariaDB
 
 ROLES = ("deliver", "login", "provision")
@@ -35,7 +36,7 @@ def free_port():
 
 class PKS:
     def __init__(self, control=None, workers=2):
-        self.bin = os.path.join(tap.build_dir(), "bin")
+        self.bin = instance.bin_dir()
         self.helper = os.path.join(tap.build_dir(), "tests", "helpers",
                                    "sqcrypt")
         self.extra_control = control or {}
@@ -71,37 +72,21 @@ class PKS:
         self.db = MariaDB().start()
         os.chmod(self.db.dir, 0o711)   # pksd (nobody) reaches the socket
         self.port = free_port()
-        self.control("pksdb", f"socket={self.db.socket}\n")
-        self.control("pksallow", "# the application host\n127.0.0.1\n")
-        self.control("pksd-listen", f"127.0.0.1:{self.port}\n")
-        self.control("pksurl", f"https://127.0.0.1:{self.port}\n")
+        instance.setup(self.home, "ca", "Test CA")
+        instance.setup(self.home, "pks", self.db.socket,
+                       f"127.0.0.1:{self.port}", "test", "127.0.0.1")
         self.control("pksworkers", f"{self.workers}\n")
         for name, value in self.extra_control.items():
             self.control(name, value)
-        self._run(os.path.join(self.bin, "sq-ca"), "init", "Test CA")
-        self._run(os.path.join(self.bin, "sq-ca"), "server",
-                  os.path.join(self.home, "control", "pksd"), "127.0.0.1",
-                  "localhost")
-        if self.as_root:
-            self.ctl("init", "-u", "nobody")
-            nobody = pwd.getpwnam("nobody")
-            os.chown(os.path.join(self.home, "control", "pksd-key.pem"),
-                     nobody.pw_uid, nobody.pw_gid)
-        else:
-            self.ctl("init")
         for role in ROLES:
-            self.cred[role] = self.ctl("client", "add", role).strip()
+            self.cred[role] = instance.read_control(self.home, "pks" + role)
         self.start_pksd()
         return self
 
     def start_pksd(self):
-        argv = [os.path.join(self.bin, "pksd")]
-        if self.as_root:
-            argv = ["setpriv", "--reuid=nobody", "--regid=nogroup",
-                    "--clear-groups"] + argv
         self.log = open(os.path.join(self.home, "pksd.log"), "ab")
         self.proc = subprocess.Popen(
-            argv, env=dict(os.environ, SQ_HOME=self.home),
+            instance.argv("daemon", "pksd"), env=instance.env(self.home),
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         deadline = time.time() + 20
         while time.time() < deadline:
