@@ -7,6 +7,7 @@
 #   make check      unit + integration tests, then the same under ASan+UBSan
 #   make check-asan only the sanitizer pass (in build-asan/)
 #   make check-valgrind  the unit suites under valgrind memcheck
+#   make check-mutations break each promise on purpose; its test must fail
 #   make bench      the benchmarks in bench/ (figures for the notes)
 #   make fuzz       libFuzzer on every tests/fuzz target (clang, build-fuzz/)
 #   make run        a local instance on loopback (see tools/run-instance)
@@ -130,7 +131,7 @@ PROG_LIBS  = $(LIBPKS) $(LIBADMIN) $(LIBEDH) $(LIBPOP) $(LIBSQMAIL) $(LIBSQ)
 
 # --- the system libraries each program links: only those it calls, named
 # here rather than left to the linker's --as-needed (tests/integration/
-# linkage.t checks that none is unused). pkg-config names. ------------------
+# build.t checks that none is unused). pkg-config names. ------------------
 PKGS_sq-smtpd    = libssl libcrypto libcdb
 PKGS_sq-send     = libcrypto
 PKGS_sq-lspawn   = libssl libcrypto libcdb libcurl jansson
@@ -174,7 +175,7 @@ GEN = $(BUILD)/gen/auto_home.h $(BUILD)/gen/auto_users.h $(BUILD)/gen/auto_split
 
 .SECONDARY:
 
-.PHONY: all deps check check-plain check-asan check-valgrind unit integration run install \
+.PHONY: all deps check check-plain check-asan check-valgrind check-mutations unit integration run install \
         clean fuzz fuzz-build bench
 all: $(LIBSQ) $(PROG_LIBS) $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN) \
      $(BENCH_BIN) $(CRASH_BIN)
@@ -309,6 +310,11 @@ check-asan:
 
 check-valgrind: all
 	sh tests/run-valgrind.sh $(BUILD)
+
+# Each tests/mutations/*.patch breaks a promise; its test must then fail
+# (M='name ...' runs some). Builds a scratch copy: not part of make check.
+check-mutations:
+	sh tests/run-mutations.sh $(M)
 
 unit: all
 	sh tests/run-unit.sh $(BUILD)
