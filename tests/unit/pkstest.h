@@ -292,6 +292,33 @@ static long long testdb_scalar(const char *fmt, ...)
 	return v;
 }
 
+/* Kills every connection to the database but the administrator's own:
+ * the connection a check holds is lost, as in a server restart. The
+ * number killed (a connection gone meanwhile is not counted). */
+static int testdb_kill_others(void)
+{
+	MYSQL *m = testdb_admin();
+	int killed = 0;
+	ck_assert_msg(mysql_query(m, "SELECT ID FROM information_schema."
+	                          "PROCESSLIST WHERE DB = '" TESTDB_NAME "' AND "
+	                          "ID <> CONNECTION_ID()") == 0, "%s",
+	              mysql_error(m));
+	MYSQL_RES *res = mysql_store_result(m);
+	ck_assert_ptr_nonnull(res);
+	MYSQL_ROW row;
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		char sql[64];
+		snprintf(sql, sizeof sql, "KILL CONNECTION %s", row[0]);
+		if (mysql_query(m, sql) == 0)
+			killed++;
+		else    /* ER_NO_SUCH_THREAD: it was closing anyway */
+			ck_assert_uint_eq(mysql_errno(m), 1094);
+	}
+	mysql_free_result(res);
+	mysql_close(m);
+	return killed;
+}
+
 /* --- the PKS key and the CA ----------------------------------------------- */
 
 /* Makes dir/pks/pks.key (mode 0400, ours) as pks-ctl init does; the
