@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -173,6 +174,7 @@ static void serve(void)
 {
 	static char req[16384];
 	char head[256];
+	prctl(PR_SET_PDEATHSIG, SIGKILL);       /* never outlives the check */
 	signal(SIGPIPE, SIG_IGN);
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx || SSL_CTX_use_certificate(ctx, F.srv) != 1 ||
