@@ -300,7 +300,7 @@ int main(int argc, char **argv)
 	char address[ADDR_MAX + 1], why[256] = "", note[256] = "";
 	log_init(argv[0]);
 	if (secret_nodump() < 0)
-		die_temp("4.3.0", "cannot disable core dumps");
+		die_sys_temp("cannot disable core dumps");
 	umask(022);
 	struct opts o = parse_opts(argc, argv);
 	/* opening takes the lock and finishes or undoes interrupted runs */

@@ -84,10 +84,10 @@ static void configure(struct edh_config *cfg, unsigned long *concurrency)
 	struct sbuf me;
 	if (sq_path(dir, sizeof dir, "control") < 0 ||
 	    control_open(&cfg->ctl, dir) < 0)
-		die_temp("4.3.0", "cannot open the control directory");
+		die_sys_temp("cannot open the control directory");
 	sbuf_init(&me, CONTROL_LINE_MAX);
 	if (control_rldef(&cfg->ctl, "me", 0, "localhost", &me) < 0)
-		die_temp("4.3.0", "control/me: %s", strerror(errno));
+		die_sys_temp("control/me: %s", strerror(errno));
 	snprintf(cfg->me, sizeof cfg->me, "%s", me.s);
 	sbuf_free(&me);
 	cfg->databytes = DATABYTES_DEFAULT;
@@ -98,10 +98,10 @@ static void configure(struct edh_config *cfg, unsigned long *concurrency)
 	    control_readulong(&cfg->ctl, "timeoutedh", 86400, &cfg->timeout) < 0 ||
 	    control_readulong(&cfg->ctl, "concurrencyedh", 10000,
 	                      concurrency) < 0)
-		die_temp("4.3.0", "control: %s", strerror(errno));
+		die_sys_temp("control: %s", strerror(errno));
 	if (cfg->databytes == 0 || cfg->timeout == 0 || *concurrency == 0)
-		die_temp("4.3.0", "control: edhdatabytes, timeoutedh and "
-		         "concurrencyedh must not be 0");
+		die_sys_temp("control: edhdatabytes, timeoutedh and "
+		             "concurrencyedh must not be 0");
 }
 
 /* $SQ_HOME/maildirs, made (0700) on the first start. */
@@ -109,12 +109,12 @@ static int open_maildirs(void)
 {
 	char dir[4096];
 	if (sq_path(dir, sizeof dir, "maildirs") < 0)
-		die_temp("4.3.0", "path too long");
+		die_sys_temp("path too long");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		die_temp("4.3.0", "cannot make %s: %s", dir, strerror(errno));
+		die_sys_temp("cannot make %s: %s", dir, strerror(errno));
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		die_temp("4.3.0", "cannot open %s: %s", dir, strerror(errno));
+		die_sys_temp("cannot open %s: %s", dir, strerror(errno));
 	return fd;
 }
 
@@ -122,14 +122,14 @@ static SSL_CTX *tls_context(void)
 {
 	char cert[4096];
 	if (sq_path(cert, sizeof cert, "control/edhcert.pem") < 0)
-		die_temp("4.3.0", "path too long");
+		die_sys_temp("path too long");
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
 	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, cert, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1)
-		die_temp("4.3.0", "TLS: cannot load %s (certificate chain and "
-		         "key)", cert);
+		die_sys_temp("TLS: cannot load %s (certificate chain and "
+		             "key)", cert);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	                    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	return ctx;
@@ -144,8 +144,8 @@ static void load_allow(struct control *ctl, struct ipallow *allow, int start)
 	int r = ipallow_load(&fresh, ctl, "edhallow", &bad);
 	if (r < 0) {
 		if (start)
-			die_temp("4.3.0", "control/edhallow unusable (line %zu): %s",
-			         bad, strerror(errno));
+			die_sys_temp("control/edhallow unusable (line %zu): %s",
+			             bad, strerror(errno));
 		log_msg(SQLOG_ALERT, "control/edhallow unusable (line %zu); "
 		        "keeping the old list", bad);
 		return;
@@ -285,7 +285,7 @@ static void open_listeners(struct server *sv)
 	    listener_open(&sv->cfg.ctl, "edhretrieve", "127.0.0.1:7025",
 	                  EDH_ROLE_RETRIEVE, sv->ls, 2 * LISTEN_MAX, &sv->nls,
 	                  why, sizeof why) < 0)
-		die_temp("4.3.0", "%s", why);
+		die_sys_temp("%s", why);
 	for (size_t i = 0; i < sv->nls; i++)
 		log_msg(SQLOG_INFO, "listening on %s (%s)", sv->ls[i].addr,
 		        sv->ls[i].role == EDH_ROLE_DELIVER ? "LMTP" : "retrieval");
@@ -309,10 +309,10 @@ int main(int argc, char **argv)
 	(void)argc;
 	log_init(argv[0]);
 	if (geteuid() == 0 && !getenv("SQ_HOME"))
-		die_temp("4.3.0", "refusing to run as root: run edhd as its own "
-		         "user (setuidgid)");
+		die_sys_temp("refusing to run as root: run edhd as its own "
+		             "user (setuidgid)");
 	if (secret_nodump() < 0)
-		die_temp("4.3.0", "cannot disable core dumps: %s", strerror(errno));
+		die_sys_temp("cannot disable core dumps: %s", strerror(errno));
 	umask(077);
 	set_signals();
 	configure(&sv.cfg, &sv.maxkids);

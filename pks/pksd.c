@@ -89,7 +89,7 @@ static unsigned long number(struct control *ctl, const char *name,
 {
 	unsigned long v = def;
 	if (control_readulong(ctl, name, max, &v) < 0)
-		die_temp("4.3.0", "control/%s: %s", name, strerror(errno));
+		die_sys_temp("control/%s: %s", name, strerror(errno));
 	return v;
 }
 
@@ -106,8 +106,8 @@ static void parse_listen(struct config *cfg, const char *text)
 	unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
 	if (!colon || hlen == 0 || hlen >= sizeof cfg->listen_host || *end ||
 	    port == 0 || port > 65535)
-		die_temp("4.3.0", "control/pksd-listen: want HOST:PORT, got %s",
-		         text);
+		die_sys_temp("control/pksd-listen: want HOST:PORT, got %s",
+		             text);
 	memcpy(cfg->listen_host, host, hlen);
 	cfg->listen_host[hlen] = '\0';
 	cfg->port = (unsigned)port;
@@ -119,7 +119,7 @@ static void load_config(struct config *cfg, struct control *ctl)
 	char why[256];
 	sbuf_init(&v, CONTROL_LINE_MAX);
 	if (control_rldef(ctl, "pksd-listen", 0, "127.0.0.1:7443", &v) < 0)
-		die_temp("4.3.0", "control/pksd-listen: %s", strerror(errno));
+		die_sys_temp("control/pksd-listen: %s", strerror(errno));
 	parse_listen(cfg, v.s);
 	sbuf_free(&v);
 	cfg->workers = number(ctl, "pksworkers", 2, WORKERS_MAX);
@@ -127,17 +127,17 @@ static void load_config(struct config *cfg, struct control *ctl)
 		cfg->workers = 1;
 	cfg->timeout = number(ctl, "timeoutpksd", 10, 3600);
 	if (cfg->timeout == 0) /* evhttp would take 0 as "no timeout" */
-		die_temp("4.3.0", "control/timeoutpksd: at least 1 second");
+		die_sys_temp("control/timeoutpksd: at least 1 second");
 	cfg->lockout.backoff_after = (unsigned)number(ctl, "pksloginbackoff", 3,
 	                                              1000);
 	cfg->lockout.lock_after = (unsigned)number(ctl, "pksloginlock", 10, 1000);
 	cfg->lockout.lock_seconds = (unsigned)number(ctl, "pksloginlocktime",
 	                                             3600, 86400 * 30);
 	if (cfg->lockout.lock_seconds == 0 || cfg->lockout.lock_after == 0)
-		die_temp("4.3.0", "control/pksloginlock and pksloginlocktime: at "
-		         "least 1");
+		die_sys_temp("control/pksloginlock and pksloginlocktime: at "
+		             "least 1");
 	if (db_config_load(&cfg->db, ctl, why, sizeof why) < 0)
-		die_temp("4.3.0", "%s", why);
+		die_sys_temp("%s", why);
 }
 
 static SSL_CTX *tls_context(const char *ctldir)
@@ -151,8 +151,8 @@ static SSL_CTX *tls_context(const char *ctldir)
 	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		char err[512];
-		die_temp("4.3.0", "TLS: %s, %s: %s", cert, key,
-		         pki_errstr(err, sizeof err));
+		die_sys_temp("TLS: %s, %s: %s", cert, key,
+		             pki_errstr(err, sizeof err));
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	                    SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -164,14 +164,14 @@ static void load_allow(struct ipallow *allow, const char *ctldir)
 	struct control ctl;
 	size_t bad;
 	if (control_open(&ctl, ctldir) < 0)
-		die_temp("4.3.0", "%s: %s", ctldir, strerror(errno));
+		die_sys_temp("%s: %s", ctldir, strerror(errno));
 	int r = ipallow_load(allow, &ctl, "pksallow", &bad);
 	control_close(&ctl);
 	if (r < 0 && bad)
-		die_temp("4.3.0", "control/pksallow line %zu: not an address or "
-		         "prefix", bad);
+		die_sys_temp("control/pksallow line %zu: not an address or "
+		             "prefix", bad);
 	if (r < 0)
-		die_temp("4.3.0", "control/pksallow: %s", strerror(errno));
+		die_sys_temp("control/pksallow: %s", strerror(errno));
 	if (r == 0)
 		log_msg(SQLOG_WARN, "no control/pksallow: every peer is refused");
 }
@@ -194,8 +194,8 @@ static int listen_socket(const struct config *cfg, int reuseport)
 		in6->sin6_port = htons((uint16_t)cfg->port);
 		len = sizeof *in6;
 	} else {
-		die_temp("4.3.0", "control/pksd-listen: %s is not an IP address",
-		         cfg->listen_host);
+		die_sys_temp("control/pksd-listen: %s is not an IP address",
+		             cfg->listen_host);
 	}
 	int one = 1;
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -208,8 +208,8 @@ static int listen_socket(const struct config *cfg, int reuseport)
 	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
 	                             sizeof one) < 0) ||
 	    bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 1024) < 0)
-		die_temp("4.3.0", "cannot listen on %s:%u: %s", cfg->listen_host,
-		         cfg->port, strerror(errno));
+		die_sys_temp("cannot listen on %s:%u: %s", cfg->listen_host,
+		             cfg->port, strerror(errno));
 	return fd;
 }
 
@@ -354,9 +354,9 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
 	load_allow(&w.allow, cfg->ctldir);
 	snprintf(capath, sizeof capath, "%s/ca.pem", cfg->ctldir);
 	if (!(ca = pki_cert_load(capath)))
-		die_temp("4.3.0", "cannot read %s", capath);
+		die_sys_temp("cannot read %s", capath);
 	if (keyring_open(&kr, cfg->keydir, geteuid()) < 0)
-		die_temp("4.3.0", "PKS key: %s", kr.error);
+		die_sys_temp("PKS key: %s", kr.error);
 	/* A database down at start is an outage like any other: 503s until
 	 * it is back, not a worker that dies and respawns. */
 	struct db *db = db_connect(&cfg->db, why, sizeof why);
@@ -373,7 +373,7 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
 	w.base = event_base_new();
 	struct evhttp *http = w.base ? evhttp_new(w.base) : NULL;
 	if (!http)
-		die_temp("4.3.0", "cannot start the event loop");
+		die_sys_temp("cannot start the event loop");
 	evhttp_set_bevcb(http, tls_bufferevent, &w);
 	evhttp_set_gencb(http, api_handle, &w.api);
 	evhttp_set_timeout(http, (int)cfg->timeout);
@@ -386,11 +386,11 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
 	                           EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
 	                           EVHTTP_REQ_PATCH);
 	if (!evhttp_accept_socket_with_handle(http, lfd))
-		die_temp("4.3.0", "cannot accept on the listening socket");
+		die_sys_temp("cannot accept on the listening socket");
 	struct event *term = evsignal_new(w.base, SIGTERM, on_term, w.base);
 	struct event *hup = evsignal_new(w.base, SIGHUP, on_hup, &w);
 	if (!term || !hup || event_add(term, NULL) < 0 || event_add(hup, NULL) < 0)
-		die_temp("4.3.0", "cannot watch signals");
+		die_sys_temp("cannot watch signals");
 	event_base_dispatch(w.base);
 
 	event_free(term);
@@ -420,10 +420,10 @@ static void preflight(struct config *cfg)
 	snprintf(capath, sizeof capath, "%s/ca.pem", cfg->ctldir);
 	X509 *ca = pki_cert_load(capath);
 	if (!ca)
-		die_temp("4.3.0", "cannot read %s", capath);
+		die_sys_temp("cannot read %s", capath);
 	X509_free(ca);
 	if (keyring_open(&kr, cfg->keydir, geteuid()) < 0)
-		die_temp("4.3.0", "PKS key: %s", kr.error);
+		die_sys_temp("PKS key: %s", kr.error);
 	keyring_close(&kr);
 	struct db *db = db_connect(&cfg->db, why, sizeof why);
 	unsigned have;
@@ -433,8 +433,9 @@ static void preflight(struct config *cfg)
 	}
 	if (db_schema_version(db, &have) == DB_OK &&
 	    have != schema_version_expected())
-		die_temp("4.3.0", "database schema %u, this pksd needs %u: run "
-		         "pks-ctl migrate", have, schema_version_expected());
+		die_sys_temp("database schema %u, this pksd needs %u: run "
+		             "pks-ctl migrate", have,
+		             schema_version_expected());
 	db_close(db);
 }
 
@@ -461,23 +462,23 @@ int main(int argc, char **argv)
 	(void)argc;
 	log_init(argv[0]);
 	if (geteuid() == 0)
-		die_temp("4.3.0", "refusing to run as root: run pksd as its own "
-		         "user (setuidgid)");
+		die_sys_temp("refusing to run as root: run pksd as its own "
+		             "user (setuidgid)");
 	if (secret_nodump() < 0 || pks_crypto_init() < 0)
-		die_temp("4.3.0", "cannot initialise: %s", strerror(errno));
+		die_sys_temp("cannot initialise: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	memset(&cfg, 0, sizeof cfg);
 	if (sq_path(cfg.ctldir, sizeof cfg.ctldir, "control") < 0 ||
 	    sq_path(cfg.keydir, sizeof cfg.keydir, "pks") < 0)
-		die_temp("4.3.0", "instance path too long");
+		die_sys_temp("instance path too long");
 	if (control_open(&ctl, cfg.ctldir) < 0)
-		die_temp("4.3.0", "%s: %s", cfg.ctldir, strerror(errno));
+		die_sys_temp("%s: %s", cfg.ctldir, strerror(errno));
 	load_config(&cfg, &ctl);
 	control_close(&ctl);
 	preflight(&cfg);
 	SSL_CTX *ssl = tls_context(cfg.ctldir);
 	if (conninfo_init() < 0)
-		die_temp("4.3.0", "cannot initialise OpenSSL ex_data");
+		die_sys_temp("cannot initialise OpenSSL ex_data");
 	/* With SO_REUSEPORT a second pksd would share the address without a
 	 * word; a plain bind first fails if anyone holds it. */
 	close(listen_socket(&cfg, 0));

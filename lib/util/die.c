@@ -69,12 +69,30 @@ void die_perm(const char *enh, const char *fmt, ...)
 	die_msg(EXIT_PERM, enh, msg);
 }
 
+void die_sys_temp(const char *fmt, ...)
+{
+	FORMAT_MSG(msg, fmt);
+	die_msg(EXIT_TEMP, "4.3.0", msg);
+}
+
+void die_badarg(const char *fmt, ...)
+{
+	FORMAT_MSG(msg, fmt);
+	die_msg(EXIT_PERM, "5.3.5", msg);
+}
+
+void die_nosuch(const char *fmt, ...)
+{
+	FORMAT_MSG(msg, fmt);
+	die_msg(EXIT_PERM, "5.1.1", msg);
+}
+
 void die_nomem(void)
 {
-	die_temp("4.3.0", "out of memory");
+	die_sys_temp("out of memory");
 }
 
 void die_usage(const char *usage)
 {
-	die_perm("5.3.5", "usage: %s %s", log_progname(), usage);
+	die_badarg("usage: %s %s", log_progname(), usage);
 }

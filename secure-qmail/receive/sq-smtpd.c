@@ -102,7 +102,7 @@ static void unavailable(const char *fmt, ...)
 	va_end(ap);
 	ssize_t w = write(1, reply, sizeof reply - 1);
 	(void)w;
-	die_temp("4.3.0", "%s", why);
+	die_sys_temp("%s", why);
 }
 
 /* Keeps only printable ASCII of what the client or the environment says,
@@ -201,7 +201,7 @@ static void out_of_memory(struct session *s)
 {
 	netio_reply(&s->io, "421 4.3.0 out of memory, try again later");
 	netio_flush(&s->io);
-	die_temp("4.3.0", "%s: out of memory", s->remoteip);
+	die_sys_temp("%s: out of memory", s->remoteip);
 }
 
 
