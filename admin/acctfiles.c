@@ -17,6 +17,7 @@
 #include "auto_users.h"
 #include "util/control.h"
 #include "ctledit.h"
+#include "util/fail.h"
 #include "util/home.h"
 
 #define ASSIGN_MAX (16 * 1024 * 1024)
@@ -29,10 +30,9 @@ int acct_open(struct acctfiles *a, char *why, size_t whylen)
 	memset(a, 0, sizeof *a);
 	snprintf(a->home, sizeof a->home, "%s", sq_home());
 	snprintf(dir, sizeof dir, "%s/control", a->home);
-	if (control_open(&ctl, dir) < 0) {
-		snprintf(why, whylen, "%s: %s", dir, strerror(errno));
-		return -1;
-	}
+	if (control_open(&ctl, dir) < 0)
+		return fail_why(why, whylen, -1, "%s: %s", dir,
+		                strerror(errno));
 	sbuf_init(&v, CONTROL_LINE_MAX);
 	int r = control_rldef(&ctl, "deliveryuser", 0, SQ_USER_MAILDIR, &v);
 	control_close(&ctl);

@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 
 #include "util/atomicfile.h"
 #include "util/crashpoint.h"
+#include "util/fail.h"
 #include "util/home.h"
 #include "journal.h"
 #include "util/log.h"
@@ -26,17 +26,8 @@
 #include "provision.h"
 
 
-static int temp(struct prov *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int temp(struct prov *p, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(p->why, sizeof p->why, fmt, ap);
-	va_end(ap);
-	return PROV_TEMP;
-}
+/* The reason goes to p->why; PROV_TEMP for the caller. */
+#define temp(p, ...) fail_why((p)->why, sizeof (p)->why, PROV_TEMP, __VA_ARGS__)
 
 static void digest_hex(const char *pem, char out[65])
 {

@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "util/die.h"
+#include "util/fail.h"
 #include "util/log.h"
 #include "provision.h"
 #include "util/secretfd.h"
@@ -150,10 +151,9 @@ static int wanted(const struct opts *o, char *local, char *domain, char *why,
 	}
 	if (addr) {
 		const char *at = strrchr(addr, '@');
-		if (!at) {
-			snprintf(why, whylen, "not an address: no @");
-			return USERID_INVALID;
-		}
+		if (!at)
+			return fail_why(why, whylen, USERID_INVALID,
+			                "not an address: no @");
 		if ((size_t)(at - addr) > ADDR_LOCAL_MAX ||
 		    strlen(at + 1) > ADDR_DOMAIN_MAX)
 			return USERID_TOO_LONG;

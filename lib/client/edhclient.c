@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "client/edhclient.h"
+#include "util/fail.h"
 #include "util/rbuf.h"
 #include "mail/saslplain.h"
 
@@ -121,12 +122,12 @@ static int load_cred(struct edhc_config *cfg, struct control *ctl,
 	sbuf_init_secret(&raw, CRED_MAX);
 	int fd = openat(ctl->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	int r = fd < 0 || sbuf_read_fd(&raw, fd) < 0
-		? pks_reason(why, whylen, "%s: %s", name, strerror(errno))
+		? fail_why(why, whylen, -1, "%s: %s", name, strerror(errno))
 		: pks_parse_credentials(raw.s ? raw.s : "", raw.len,
 		                        &cfg->client_id, cfg->secret, sub,
 		                        sizeof sub);
 	if (fd >= 0 && r < 0 && raw.len)
-		pks_reason(why, whylen, "%s: %s", name, sub);
+		fail_why(why, whylen, -1, "%s: %s", name, sub);
 	if (fd >= 0)
 		close(fd);
 	sbuf_free(&raw);
@@ -145,20 +146,21 @@ int edhc_config_load(struct edhc_config *cfg, int proto, struct control *ctl,
 	int r = -1;
 	if (load_line(ctl, hostfile, def, hp, sizeof hp) < 0 ||
 	    edhc_hostport_parse(hp, cfg->host, sizeof cfg->host, cfg->port) < 0)
-		pks_reason(why, whylen, "control/%s: want HOST:PORT", hostfile);
+		fail_why(why, whylen, -1, "control/%s: want HOST:PORT", hostfile);
 	else if (load_seconds(ctl, "timeoutedhconnect",
 	                      EDHC_CONNECT_TIMEOUT_DEFAULT,
 	                      &cfg->connect_timeout_ms) < 0 ||
 	         load_seconds(ctl, "timeoutedhclient", EDHC_TIMEOUT_DEFAULT,
 	                      &cfg->timeout_ms) < 0)
-		pks_reason(why, whylen, "timeoutedhconnect, timeoutedhclient: want "
-		     "seconds from 1 to %d", PKS_TIMEOUT_MAX);
+		fail_why(why, whylen, -1, "timeoutedhconnect, "
+		         "timeoutedhclient: want seconds from 1 to %d",
+		         PKS_TIMEOUT_MAX);
 	else if (load_line(ctl, "me", "localhost", cfg->me, sizeof cfg->me) < 0)
-		pks_reason(why, whylen, "control/me: %s", strerror(errno));
+		fail_why(why, whylen, -1, "control/me: %s", strerror(errno));
 	else if (snprintf(cfg->cafile, sizeof cfg->cafile, "%s/ca.pem",
 	                  ctldir) >= (int)sizeof cfg->cafile ||
 	         access(cfg->cafile, R_OK) < 0)
-		pks_reason(why, whylen, "%s/ca.pem: cannot read it", ctldir);
+		fail_why(why, whylen, -1, "%s/ca.pem: cannot read it", ctldir);
 	else
 		r = load_cred(cfg, ctl, credfile, why, whylen);
 	if (r < 0)
@@ -179,23 +181,15 @@ struct edhc *edhc_open(int proto, struct control *ctl, const char *ctldir,
 	struct edhc *c = edhc_new(&cfg);
 	edhc_config_wipe(&cfg);
 	if (!c)
-		pks_reason(why, whylen, "edhclient: %s", strerror(ENOMEM));
+		fail_why(why, whylen, -1, "edhclient: %s", strerror(ENOMEM));
 	return c;
 }
 
 /* ---- the connection ------------------------------------------------------- */
 
 /* The reason goes to c->err, for edhc_error(); OP_TEMP for the caller. */
-static int set_error(struct edhc *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int set_error(struct edhc *c, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof c->err, fmt, ap);
-	va_end(ap);
-	return OP_TEMP;
-}
+#define set_error(c, ...) \
+	fail_why((c)->err, sizeof (c)->err, OP_TEMP, __VA_ARGS__)
 
 /* Waits for the socket as OpenSSL asks (r is SSL_get_error's answer):
  * 1 to retry, 0 on a timeout or a real error. */

@@ -48,10 +48,4 @@ int pks_parse_credentials(const char *text, size_t len, uint32_t *id,
                           char secret[PKS_SECRET_MAX + 1], char *why,
                           size_t whylen);
 
-/* Formats a reason into why (if any: why may be NULL, whylen 0); returns
- * -1 for the caller to pass on. The one formatter of the (why, whylen)
- * reasons of the PKS client's modules, pksreply.c's included. */
-int pks_reason(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 #endif

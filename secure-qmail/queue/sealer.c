@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "receive/databytes.h"
 #include "deliver/dsn.h"
 #include "receive/envelope.h"
+#include "util/fail.h"
 #include "util/home.h"
 #include "util/log.h"
 #include "crypto/pki.h"
@@ -39,17 +39,9 @@ struct rcpt {
 	const char *to;         /* the envelope recipient of its copy */
 };
 
-static int fail(struct sealer *s, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct sealer *s, int code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(s->error, sizeof s->error, fmt, ap);
-	va_end(ap);
-	return code;
-}
+/* The reason goes to s->error; returns code. */
+#define fail(s, code, ...) \
+	fail_why((s)->error, sizeof (s)->error, (code), __VA_ARGS__)
 
 int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 {
