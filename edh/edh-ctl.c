@@ -35,6 +35,7 @@
 #include "util/die.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "util/sbuf.h"
 
 #define USAGE "add [-o file] ROLE [NOTE] | list | remove ID"
@@ -42,7 +43,7 @@
 /* The control directory, locked against a concurrent edh-ctl. */
 static int open_control(void)
 {
-	char dir[4096];
+	char dir[SQ_PATH_MAX];
 	if (sq_path(dir, sizeof dir, "control") < 0)
 		die_sys_temp("path too long");
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

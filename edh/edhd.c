@@ -57,6 +57,7 @@
 #include "listener.h"
 #include "lmtp.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "retr.h"
 #include "util/secretfd.h"
 #include "session.h"
@@ -80,7 +81,7 @@ static void on_signal(int sig)
 
 static void configure(struct edh_config *cfg, unsigned long *concurrency)
 {
-	char dir[4096];
+	char dir[SQ_PATH_MAX];
 	struct sbuf me;
 	if (sq_path(dir, sizeof dir, "control") < 0 ||
 	    control_open(&cfg->ctl, dir) < 0)
@@ -107,7 +108,7 @@ static void configure(struct edh_config *cfg, unsigned long *concurrency)
 /* $SQ_HOME/maildirs, made (0700) on the first start. */
 static int open_maildirs(void)
 {
-	char dir[4096];
+	char dir[SQ_PATH_MAX];
 	if (sq_path(dir, sizeof dir, "maildirs") < 0)
 		die_sys_temp("path too long");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
@@ -120,7 +121,7 @@ static int open_maildirs(void)
 
 static SSL_CTX *tls_context(void)
 {
-	char cert[4096];
+	char cert[SQ_PATH_MAX];
 	if (sq_path(cert, sizeof cert, "control/edhcert.pem") < 0)
 		die_sys_temp("path too long");
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());

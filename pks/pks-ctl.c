@@ -37,6 +37,7 @@
 #include "keyring.h"
 #include "util/log.h"
 #include "migrations.h"
+#include "util/path.h"
 #include "rowseal.h"
 #include "util/secretfd.h"
 
@@ -44,13 +45,13 @@
 	"row remove ROW | client add ROLE [NOTE] | client list | client remove ID"
 #define ROTATE_BATCH 200
 
-static char keydir[4096];
+static char keydir[SQ_PATH_MAX];
 
 /* The database as administrator: our own unix_socket identity. */
 static struct db *admin_db(int with_database, struct db_config *cfg)
 {
 	struct control ctl;
-	char dir[4096], why[256];
+	char dir[SQ_PATH_MAX], why[256];
 	if (sq_path(dir, sizeof dir, "control") < 0 || control_open(&ctl, dir) < 0)
 		die_sys_temp("cannot open %s: %s", dir, strerror(errno));
 	if (db_config_load(cfg, &ctl, why, sizeof why) < 0)

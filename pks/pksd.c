@@ -55,6 +55,7 @@
 #include "keyring.h"
 #include "util/log.h"
 #include "migrations.h"
+#include "util/path.h"
 #include "crypto/pki.h"
 #include "util/prefork.h"
 #include "util/secretfd.h"
@@ -69,8 +70,8 @@ struct config {
 	unsigned long timeout;
 	struct lockout lockout;
 	struct db_config db;
-	char ctldir[4096];
-	char keydir[4096];
+	char ctldir[SQ_PATH_MAX];
+	char keydir[SQ_PATH_MAX];
 };
 
 /* Everything a worker owns. */
@@ -142,9 +143,10 @@ static void load_config(struct config *cfg, struct control *ctl)
 
 static SSL_CTX *tls_context(const char *ctldir)
 {
-	char cert[4200], key[4200];
-	snprintf(cert, sizeof cert, "%s/pksd-cert.pem", ctldir);
-	snprintf(key, sizeof key, "%s/pksd-key.pem", ctldir);
+	char cert[SQ_PATH_MAX], key[SQ_PATH_MAX];
+	if (path_join(cert, sizeof cert, ctldir, "pksd-cert.pem", NULL) < 0 ||
+	    path_join(key, sizeof key, ctldir, "pksd-key.pem", NULL) < 0)
+		die_sys_temp("instance path too long");
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
 	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
@@ -347,13 +349,13 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
 	struct store st;
 	char why[256];
 	X509 *ca;
-	char capath[4200];
+	char capath[SQ_PATH_MAX];
 	memset(&w, 0, sizeof w);
 	w.cfg = cfg;
 	w.ssl = ssl;
 	load_allow(&w.allow, cfg->ctldir);
-	snprintf(capath, sizeof capath, "%s/ca.pem", cfg->ctldir);
-	if (!(ca = pki_cert_load(capath)))
+	if (path_join(capath, sizeof capath, cfg->ctldir, "ca.pem", NULL) < 0 ||
+	    !(ca = pki_cert_load(capath)))
 		die_sys_temp("cannot read %s", capath);
 	if (keyring_open(&kr, cfg->keydir, geteuid()) < 0)
 		die_sys_temp("PKS key: %s", kr.error);
@@ -414,11 +416,11 @@ static void preflight(struct config *cfg)
 {
 	struct ipallow allow;
 	struct keyring kr;
-	char capath[4200], why[256];
+	char capath[SQ_PATH_MAX], why[256];
 	load_allow(&allow, cfg->ctldir);
 	ipallow_free(&allow);
-	snprintf(capath, sizeof capath, "%s/ca.pem", cfg->ctldir);
-	X509 *ca = pki_cert_load(capath);
+	X509 *ca = path_join(capath, sizeof capath, cfg->ctldir, "ca.pem",
+	                     NULL) == 0 ? pki_cert_load(capath) : NULL;
 	if (!ca)
 		die_sys_temp("cannot read %s", capath);
 	X509_free(ca);

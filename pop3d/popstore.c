@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/fail.h"
+#include "util/path.h"
 #include "popstore.h"
 
 int popstore_open(struct popstore *ps, struct control *ctl,
@@ -34,9 +35,9 @@ int popstore_open(struct popstore *ps, struct control *ctl,
 		return fail_why(why, whylen, -1,
 		                "control/" EDHC_RETRIEVE_CREDFILE ": %s",
 		                strerror(errno));
-	char path[4200];
-	snprintf(path, sizeof path, "%s/maildirs", home);
-	ps->maildirs = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char path[SQ_PATH_MAX];
+	ps->maildirs = path_join(path, sizeof path, home, "maildirs", NULL) < 0
+	               ? -1 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ps->maildirs < 0 && errno != ENOENT)
 		return fail_why(why, whylen, -1, "cannot open maildirs: %s",
 		                strerror(errno));

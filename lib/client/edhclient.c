@@ -21,6 +21,7 @@
 
 #include "client/edhclient.h"
 #include "util/fail.h"
+#include "util/path.h"
 #include "util/rbuf.h"
 #include "mail/saslplain.h"
 
@@ -157,8 +158,8 @@ int edhc_config_load(struct edhc_config *cfg, int proto, struct control *ctl,
 		         PKS_TIMEOUT_MAX);
 	else if (load_line(ctl, "me", "localhost", cfg->me, sizeof cfg->me) < 0)
 		fail_why(why, whylen, -1, "control/me: %s", strerror(errno));
-	else if (snprintf(cfg->cafile, sizeof cfg->cafile, "%s/ca.pem",
-	                  ctldir) >= (int)sizeof cfg->cafile ||
+	else if (path_join(cfg->cafile, sizeof cfg->cafile, ctldir, "ca.pem",
+	                   NULL) < 0 ||
 	         access(cfg->cafile, R_OK) < 0)
 		fail_why(why, whylen, -1, "%s/ca.pem: cannot read it", ctldir);
 	else

@@ -27,6 +27,7 @@
 
 #include "util/control.h"
 #include "mail/maildir.h"
+#include "util/path.h"
 #include "client/pksconfig.h"
 #include "util/sbuf.h"
 
@@ -47,7 +48,7 @@ struct edhc_config {
 	int proto;                      /* which port: LMTP or retrieval */
 	char host[256];                 /* name or IP literal, verified */
 	char port[8];
-	char cafile[4096];              /* the instance CA */
+	char cafile[SQ_PATH_MAX];       /* the instance CA */
 	char me[256];                   /* LHLO name */
 	uint32_t client_id;
 	char secret[PKS_SECRET_MAX + 1];

@@ -13,6 +13,7 @@
 
 #include "util/control.h"
 #include "util/fail.h"
+#include "util/path.h"
 #include "client/pksconfig.h"
 #include "util/sbuf.h"
 
@@ -82,8 +83,8 @@ static int load_timeout(struct control *ctl, const char *name,
 static int load_cafile(struct pks_config *cfg, const char *ctldir, char *why,
                        size_t whylen)
 {
-	int n = snprintf(cfg->cafile, sizeof cfg->cafile, "%s/ca.pem", ctldir);
-	if (n < 0 || (size_t)n >= sizeof cfg->cafile)
+	if (path_join(cfg->cafile, sizeof cfg->cafile, ctldir, "ca.pem",
+	              NULL) < 0)
 		return fail_why(why, whylen, -1, "ca.pem: path too long");
 	int fd = open(cfg->cafile, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "util/control.h"
+#include "util/path.h"
 
 #define PKS_URL_DEFAULT "https://127.0.0.1:7443"
 #define PKS_TIMEOUT_DEFAULT 10          /* seconds, control/timeoutpks */
@@ -21,7 +22,7 @@
 
 struct pks_config {
 	char url[256];          /* base URL, https only, no trailing '/' */
-	char cafile[4096];      /* the instance CA, the only trust anchor */
+	char cafile[SQ_PATH_MAX]; /* the instance CA, the only trust anchor */
 	uint32_t client_id;     /* HTTP Basic user */
 	char secret[128];       /* HTTP Basic password; empty: send none */
 	long connect_timeout_ms;

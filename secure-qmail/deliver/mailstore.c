@@ -7,6 +7,7 @@
 
 #include "util/fail.h"
 #include "deliver/mailstore.h"
+#include "util/path.h"
 #include "mail/quota.h"
 
 static int init_lmtp(struct mailstore *st, const char *ctldir, char *why,
@@ -19,7 +20,7 @@ static int init_lmtp(struct mailstore *st, const char *ctldir, char *why,
 static int init_maildirs(struct mailstore *st, const char *home, char *why,
                          size_t whylen)
 {
-	char path[4200];
+	char path[SQ_PATH_MAX];
 	struct sbuf me;
 	sbuf_init(&me, CONTROL_LINE_MAX);
 	if (control_rldef(st->ctl, "me", 0, "localhost", &me) < 0) {
@@ -29,8 +30,8 @@ static int init_maildirs(struct mailstore *st, const char *home, char *why,
 	}
 	snprintf(st->host, sizeof st->host, "%s", me.s);
 	sbuf_free(&me);
-	snprintf(path, sizeof path, "%s/maildirs", home);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	if (path_join(path, sizeof path, home, "maildirs", NULL) < 0 ||
+	    (mkdir(path, 0700) < 0 && errno != EEXIST))
 		return fail_why(why, whylen, -1, "cannot create maildirs: %s",
 		                strerror(errno));
 	st->maildirs = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

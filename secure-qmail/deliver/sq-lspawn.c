@@ -46,6 +46,7 @@
 #include "util/home.h"
 #include "deliver/localdom.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "crypto/pki.h"
 #include "deliver/qsched.h"
 #include "queue/queue.h"
@@ -67,7 +68,7 @@ struct worker {
 	struct mailstore st;
 	struct pks_client *pks;
 	X509 *ca;
-	char userscdb[4200];
+	char userscdb[SQ_PATH_MAX];
 	struct sbuf msg, sealed;
 };
 
@@ -88,7 +89,7 @@ static const char *say(char code, const char *fmt, ...)
 
 static void worker_init(struct worker *w)
 {
-	char ctldir[4200], capath[4300], why[300];
+	char ctldir[SQ_PATH_MAX], capath[SQ_PATH_MAX], why[300];
 	struct pks_config cfg;
 	if (sq_path(ctldir, sizeof ctldir, "control") < 0 ||
 	    control_open(&w->ctl, ctldir) < 0)
@@ -96,8 +97,8 @@ static void worker_init(struct worker *w)
 	localdom_init(&w->ours, &w->ctl);
 	if (sq_path(w->userscdb, sizeof w->userscdb, "users/cdb") < 0)
 		die_sys_temp("path too long");
-	snprintf(capath, sizeof capath, "%s/ca.pem", ctldir);
-	if (!(w->ca = pki_cert_load(capath)))
+	if (path_join(capath, sizeof capath, ctldir, "ca.pem", NULL) < 0 ||
+	    !(w->ca = pki_cert_load(capath)))
 		die_sys_temp("cannot read control/ca.pem");
 	if (pks_config_load(&cfg, &w->ctl, ctldir, "pkslocal", why,
 	                    sizeof why) < 0)
@@ -380,7 +381,7 @@ int main(void)
 {
 	struct pool p;
 	struct control ctl;
-	char ctldir[4200];
+	char ctldir[SQ_PATH_MAX];
 	unsigned long n = CONCURRENCYLOCAL_DEFAULT;
 	log_init("sq-lspawn");
 	signal(SIGPIPE, SIG_IGN);

@@ -49,6 +49,7 @@
 #include "util/home.h"
 #include "deliver/localdom.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "deliver/qmsg.h"
 #include "deliver/qsched.h"
 #include "queue/queueprog.h"
@@ -93,7 +94,7 @@ struct sender {
 	                                 * the middle of an answer keeps it */
 	int trigger;
 	unsigned long lifetime, step;
-	char me[256], bouncefrom[512], qqprogram[4200];
+	char me[256], bouncefrom[512], qqprogram[SQ_PATH_MAX];
 	time_t next_todo_scan, next_orphan_sweep;
 	unsigned long long *light;      /* numbers of the light jobs, at most
 	                                 * LIGHT_PER_SLOT * nslot: todo/
@@ -139,10 +140,13 @@ static void configure(struct sender *s)
 			die_nomem();
 	}
 	const char *qq = getenv("QMAILQUEUE");
-	if (qq && *qq)
-		snprintf(s->qqprogram, sizeof s->qqprogram, "%s", qq);
-	else if (sq_sibling(s->qqprogram, sizeof s->qqprogram, "sq-seal") < 0)
+	if (qq && *qq) {
+		if (path_join(s->qqprogram, sizeof s->qqprogram, qq, NULL) < 0)
+			die_sys_temp("QMAILQUEUE: path too long");
+	} else if (sq_sibling(s->qqprogram, sizeof s->qqprogram,
+	                      "sq-seal") < 0) {
 		die_sys_temp("cannot find sq-seal beside sq-send");
+	}
 }
 
 /* ---- sq-clean -------------------------------------------------------------- */
@@ -688,7 +692,7 @@ static void run(struct sender *s)
 static void start(struct sender *s)
 {
 	struct todo_pass first;
-	char ctldir[4200];
+	char ctldir[SQ_PATH_MAX];
 	if (sq_path(ctldir, sizeof ctldir, "control") < 0 ||
 	    control_open(&s->ctl, ctldir) < 0)
 		die_sys_temp("cannot open the control directory");

@@ -28,6 +28,7 @@
 #include "util/die.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "util/privdrop.h"
 
 #define HIGH_FD 20
@@ -50,7 +51,7 @@ static void place(const int *from, const int *to, int n)
 
 static void become(const char *user, const char *prog)
 {
-	char path[4200];
+	char path[SQ_PATH_MAX];
 	if (privdrop(user) < 0)
 		die_sys_temp("cannot become %s for %s: %s", user, prog,
 		             strerror(errno));

@@ -22,6 +22,7 @@
 #include "util/fail.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "crypto/pki.h"
 #include "queue/queueprog.h"
 #include "crypto/seal.h"
@@ -46,7 +47,7 @@ struct rcpt {
 int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 {
 	struct sbuf v;
-	char def[4200];
+	char def[SQ_PATH_MAX];
 	memset(s, 0, sizeof *s);
 	s->ctl = ctl;
 	s->peks = peks;
@@ -56,8 +57,9 @@ int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 		return -1;
 	sbuf_init(&v, CONTROL_LINE_MAX);
 	int r = control_rldef(ctl, "sealqueue", 0, def, &v);
-	if (r == 1)
-		snprintf(s->queue_program, sizeof s->queue_program, "%s", v.s);
+	if (r == 1 && path_join(s->queue_program, sizeof s->queue_program,
+	                        v.s, NULL) < 0)
+		r = -1;
 	sbuf_free(&v);
 	if (r < 0 || localdom_reload(&s->locals) < 0 || dsn_sender(ctl, s->me, sizeof s->me, s->bouncefrom,
 	                                    sizeof s->bouncefrom) < 0)

@@ -44,6 +44,7 @@
 #include "queue/fdpass.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "queue/pekcache.h"
 #include "crypto/pki.h"
 #include "client/pksclient.h"
@@ -54,7 +55,7 @@
 #define REQUEST_MAX 1100
 
 struct daemon {
-	char ctldir[4096];
+	char ctldir[SQ_PATH_MAX];
 	int lfd;
 	unsigned long workers;
 	unsigned long ttl;
@@ -140,12 +141,12 @@ static void worker(unsigned long i, void *arg)
 	struct pks_config cfg;
 	struct pekcache peks;
 	struct sealer s;
-	char why[300], capath[4200];
+	char why[300], capath[SQ_PATH_MAX];
 	(void)i;
 	if (control_open(&ctl, d->ctldir) < 0)
 		die_sys_temp("%s: %s", d->ctldir, strerror(errno));
-	snprintf(capath, sizeof capath, "%s/ca.pem", d->ctldir);
-	X509 *ca = pki_cert_load(capath);
+	X509 *ca = path_join(capath, sizeof capath, d->ctldir, "ca.pem",
+	                     NULL) == 0 ? pki_cert_load(capath) : NULL;
 	if (!ca)
 		die_sys_temp("cannot read %s", capath);
 	if (pks_config_load(&cfg, &ctl, d->ctldir, "pksdeliver", why,
@@ -172,7 +173,7 @@ int main(int argc, char **argv)
 {
 	struct daemon d;
 	struct control ctl;
-	char sock[4200];
+	char sock[SQ_PATH_MAX];
 	(void)argc;
 	log_init(argv[0]);
 	if (geteuid() == 0)
