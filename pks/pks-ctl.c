@@ -204,7 +204,10 @@ static int cmd_client(int argc, char **argv)
 		char secret[CLIENT_SECRET_LEN + 1];
 		int r;
 		do {
-			client_new(&c, role, argc == 3 ? argv[2] : "", secret);
+			if (client_new(&c, role, argc == 3 ? argv[2] : "",
+			               secret) < 0)
+				die_sys_temp("cannot make a client secret: %s",
+				             strerror(errno));
 			r = db_client_insert(db, &c);
 		} while (r == DB_DUPLICATE);
 		check(db, r, "client add");
