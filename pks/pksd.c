@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +52,7 @@
 #include "util/home.h"
 #include "net/ipallow.h"
 #include "keyring.h"
+#include "net/listener.h"
 #include "util/log.h"
 #include "migrations.h"
 #include "util/path.h"
@@ -60,6 +60,7 @@
 #include "util/prefork.h"
 #include "util/secretfd.h"
 #include "store.h"
+#include "net/tlsserver.h"
 
 #define WORKERS_MAX PREFORK_MAX
 
@@ -147,17 +148,12 @@ static SSL_CTX *tls_context(const char *ctldir)
 	if (path_join(cert, sizeof cert, ctldir, "pksd-cert.pem", NULL) < 0 ||
 	    path_join(key, sizeof key, ctldir, "pksd-key.pem", NULL) < 0)
 		die_sys_temp("instance path too long");
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
+	SSL_CTX *ctx = tlsserver_ctx(cert, key, TLSSERVER_DAEMON);
+	if (!ctx) {
 		char err[512];
 		die_sys_temp("TLS: %s, %s: %s", cert, key,
 		             pki_errstr(err, sizeof err));
 	}
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	                    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	return ctx;
 }
 
@@ -167,15 +163,13 @@ static void load_allow(struct ipallow *allow, const char *ctldir)
 	size_t bad;
 	if (control_open(&ctl, ctldir) < 0)
 		die_sys_temp("%s: %s", ctldir, strerror(errno));
-	int r = ipallow_load(allow, &ctl, "pksallow", &bad);
+	int r = tlsserver_allow_load(allow, &ctl, "pksallow", &bad);
 	control_close(&ctl);
 	if (r < 0 && bad)
 		die_sys_temp("control/pksallow line %zu: not an address or "
 		             "prefix", bad);
 	if (r < 0)
 		die_sys_temp("control/pksallow: %s", strerror(errno));
-	if (r == 0)
-		log_msg(SQLOG_WARN, "no control/pksallow: every peer is refused");
 }
 
 /* ---- the socket -------------------------------------------------------- */
@@ -199,34 +193,19 @@ static int listen_socket(const struct config *cfg, int reuseport)
 		die_sys_temp("control/pksd-listen: %s is not an IP address",
 		             cfg->listen_host);
 	}
-	int one = 1;
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	                0);
 	/* One socket per worker on the same address (SO_REUSEPORT): the
 	 * kernel spreads connections evenly, where one shared socket lets
 	 * whichever worker wakes first take them all. */
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	                         sizeof one) < 0 ||
-	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-	                             sizeof one) < 0) ||
-	    bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 1024) < 0)
+	int fd = listener_socket((struct sockaddr *)&ss, len, 1024,
+	                         LISTEN_NONBLOCK |
+	                         (reuseport ? LISTEN_REUSEPORT : 0));
+	if (fd < 0)
 		die_sys_temp("cannot listen on %s:%u: %s", cfg->listen_host,
 		             cfg->port, strerror(errno));
 	return fd;
 }
 
 /* ---- the worker ----------------------------------------------------------- */
-
-/* The peer's address as text, for the logs. */
-static void peer_text(const struct sockaddr_storage *ss, char *host, size_t n)
-{
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
-		          host, (socklen_t)n);
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
-		          host, (socklen_t)n);
-}
 
 /* A refused connection: OpenSSL gets a read side that only ever says EOF,
  * so it cannot parse a ClientHello already queued on the socket, and the
@@ -255,31 +234,18 @@ static void peer_check(evutil_socket_t unused, short what, void *arg)
 {
 	struct peercheck *pc = arg;
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char host[INET6_ADDRSTRLEN] = "?";
+	char host[INET6_ADDRSTRLEN];
 	(void)unused, (void)what;
 	int fd = (int)bufferevent_getfd(pc->bev);
 	SSL *ssl = bufferevent_openssl_get_ssl(pc->bev);
 	/* fd -1: evhttp could not set the connection up and freed it */
 	if (fd >= 0 && ssl) {
-		memset(&ss, 0, sizeof ss);
-		if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-			peer_text(&ss, host, sizeof host);
-		else
-			ss.ss_family = AF_UNSPEC;
-		if (ss.ss_family != AF_UNSPEC &&
-		    ipallow_match(&pc->w->allow, (struct sockaddr *)&ss)) {
-			/* A reply goes out in more than one write (TLS records):
-			 * without TCP_NODELAY, Nagle holds the last one back
-			 * until the client's delayed ACK, 40 ms later. */
-			int one = 1;
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		tlsserver_peer(fd, &ss, host, sizeof host);
+		if (tlsserver_admit(&pc->w->allow, (struct sockaddr *)&ss, host,
+		                    fd))
 			conninfo_set_peer(ssl, host);
-		} else {
-			log_msg(SQLOG_WARN, "%s: address not allowed; connection "
-			        "closed", host);
+		else
 			refuse(ssl, fd);
-		}
 	}
 	bufferevent_decref(pc->bev);
 	free(pc);
@@ -323,23 +289,19 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct worker *w = arg;
 	(void)sig, (void)what;
-	struct ipallow fresh;
 	size_t bad;
 	struct control ctl;
 	if (control_open(&ctl, w->cfg->ctldir) < 0)
 		return;
-	int r = ipallow_load(&fresh, &ctl, "pksallow", &bad);
+	int r = tlsserver_allow_load(&w->allow, &ctl, "pksallow", &bad);
 	control_close(&ctl);
 	if (r < 0) {
 		log_msg(SQLOG_ALERT, "control/pksallow unusable; keeping the old "
 		        "list");
 		return;
 	}
-	if (r == 0)
-		log_msg(SQLOG_WARN, "no control/pksallow: every peer is refused");
-	ipallow_free(&w->allow);
-	w->allow = fresh;
-	log_msg(SQLOG_INFO, "reloaded control/pksallow: %zu entries", fresh.n);
+	log_msg(SQLOG_INFO, "reloaded control/pksallow: %zu entries",
+	        w->allow.n);
 }
 
 static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
@@ -414,7 +376,7 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
  * failing and being restarted for ever. */
 static void preflight(struct config *cfg)
 {
-	struct ipallow allow;
+	struct ipallow allow = { 0 };
 	struct keyring kr;
 	char capath[SQ_PATH_MAX], why[256];
 	load_allow(&allow, cfg->ctldir);

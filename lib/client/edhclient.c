@@ -21,6 +21,7 @@
 
 #include "client/edhclient.h"
 #include "util/fail.h"
+#include "util/hostport.h"
 #include "util/path.h"
 #include "util/rbuf.h"
 #include "mail/saslplain.h"
@@ -47,41 +48,6 @@ struct edhc {
 };
 
 /* ---- configuration --------------------------------------------------------- */
-
-int edhc_hostport_parse(const char *text, char *host, size_t hostlen,
-                        char port[8])
-{
-	const char *h = text, *colon;
-	size_t hl;
-	if (*text == '[') {
-		const char *close = strchr(text, ']');
-		if (!close || close[1] != ':')
-			goto bad;
-		h = text + 1;
-		hl = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(text, ':');
-		if (!colon || memchr(text, ':', (size_t)(colon - text)))
-			goto bad; /* an IPv6 address wants its brackets */
-		hl = (size_t)(colon - text);
-	}
-	const char *p = colon + 1;
-	size_t pl = strlen(p);
-	if (hl == 0 || hl >= hostlen || pl == 0 || pl > 5 || p[0] == '0' ||
-	    strspn(p, "0123456789") != pl || atoi(p) > 65535)
-		goto bad;
-	for (size_t i = 0; i < hl; i++)
-		if (h[i] <= ' ' || h[i] >= 127 || h[i] == '/' || h[i] == '[')
-			goto bad;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	memcpy(port, p, pl + 1);
-	return 0;
-bad:
-	errno = EINVAL;
-	return -1;
-}
 
 void edhc_config_wipe(struct edhc_config *cfg)
 {
@@ -146,7 +112,7 @@ int edhc_config_load(struct edhc_config *cfg, int proto, struct control *ctl,
 	                                     : EDHC_RETRIEVE_DEFAULT;
 	int r = -1;
 	if (load_line(ctl, hostfile, def, hp, sizeof hp) < 0 ||
-	    edhc_hostport_parse(hp, cfg->host, sizeof cfg->host, cfg->port) < 0)
+	    hostport_parse(hp, cfg->host, sizeof cfg->host, cfg->port) < 0)
 		fail_why(why, whylen, -1, "control/%s: want HOST:PORT", hostfile);
 	else if (load_seconds(ctl, "timeoutedhconnect",
 	                      EDHC_CONNECT_TIMEOUT_DEFAULT,

@@ -56,11 +56,6 @@ struct edhc_config {
 	long timeout_ms;
 };
 
-/* Splits "HOST:PORT" or "[IPV6]:PORT" (port 1 to 65535, decimal) into
- * host (hostlen octets with its NUL) and port. 0, or -1 (EINVAL). */
-int edhc_hostport_parse(const char *text, char *host, size_t hostlen,
-                        char port[8]);
-
 /* Reads control/hostfile (default by proto), the timeouts, control/me
  * (the LHLO name, default "localhost"), ctldir/ca.pem and the credential
  * file control/credfile. 0, or -1 with a reason in why; on failure cfg
