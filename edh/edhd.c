@@ -282,9 +282,7 @@ int main(int argc, char **argv)
 	static struct server sv;
 	(void)argc;
 	log_init(argv[0]);
-	if (geteuid() == 0 && !getenv("SQ_HOME"))
-		die_sys_temp("refusing to run as root: run edhd as its own "
-		             "user (setuidgid)");
+	die_if_root(1, "run edhd as its own user (setuidgid)");
 	if (secret_nodump() < 0)
 		die_sys_temp("cannot disable core dumps: %s", strerror(errno));
 	umask(077);

@@ -425,9 +425,7 @@ int main(int argc, char **argv)
 	struct control ctl;
 	(void)argc;
 	log_init(argv[0]);
-	if (geteuid() == 0)
-		die_sys_temp("refusing to run as root: run pksd as its own "
-		             "user (setuidgid)");
+	die_if_root(0, "run pksd as its own user (setuidgid)");
 	if (secret_nodump() < 0 || pks_crypto_init() < 0)
 		die_sys_temp("cannot initialise: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);

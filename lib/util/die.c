@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/die.h"
 #include "util/log.h"
@@ -95,4 +96,10 @@ void die_nomem(void)
 void die_usage(const char *usage)
 {
 	die_badarg("usage: %s %s", log_progname(), usage);
+}
+
+void die_if_root(int test_ok, const char *how)
+{
+	if (geteuid() == 0 && !(test_ok && getenv("SQ_HOME")))
+		die_sys_temp("refusing to run as root: %s", how);
 }

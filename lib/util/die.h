@@ -38,6 +38,11 @@ _Noreturn void die_nosuch(const char *fmt, ...)
 _Noreturn void die_nomem(void);
 _Noreturn void die_usage(const char *usage);
 
+/* A daemon's refusal of root: with the effective uid 0, dies as
+ * die_sys_temp("refusing to run as root: %s", how), unless test_ok and
+ * $SQ_HOME is set (a test instance run as root). */
+void die_if_root(int test_ok, const char *how);
+
 /* 1 if s is a well-formed enhanced status code "c.s.d" (RFC 3463:
  * class 2, 4 or 5; subject 0-999; detail 0-999), else 0. */
 int enh_valid(const char *s);

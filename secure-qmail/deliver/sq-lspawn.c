@@ -386,9 +386,7 @@ int main(void)
 	log_init("sq-lspawn");
 	signal(SIGPIPE, SIG_IGN);
 	secret_nodump();
-	if (geteuid() == 0 && !getenv("SQ_HOME"))
-		die_sys_temp("refusing to run as root: sq-start runs "
-		             "sq-lspawn as the delivery user");
+	die_if_root(1, "sq-start runs sq-lspawn as the delivery user");
 	if (sq_path(ctldir, sizeof ctldir, "control") < 0 ||
 	    control_open(&ctl, ctldir) < 0 ||
 	    control_readulong(&ctl, "concurrencylocal", WORKERS_MAX, &n) < 0)

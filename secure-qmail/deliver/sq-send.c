@@ -758,9 +758,7 @@ int main(void)
 	struct sender s;
 	struct sigaction sa;
 	log_init("sq-send");
-	if (geteuid() == 0 && !getenv("SQ_HOME"))
-		die_sys_temp("refusing to run as root: sq-start runs sq-send "
-		             "as the scheduler's user");
+	die_if_root(1, "sq-start runs sq-send as the scheduler's user");
 	memset(&s, 0, sizeof s);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns */

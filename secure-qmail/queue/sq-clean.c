@@ -168,9 +168,7 @@ int main(void)
 	struct sbuf req;
 	log_init("sq-clean");
 	signal(SIGPIPE, SIG_IGN);
-	if (geteuid() == 0 && !getenv("SQ_HOME"))
-		die_sys_temp("refusing to run as root: run sq-clean as the "
-		             "queue user (sq-start does)");
+	die_if_root(1, "run sq-clean as the queue user (sq-start does)");
 	if (queue_open(&q, sq_home(), QUEUE_BIT(QUEUE_PID) | QUEUE_BIT(QUEUE_MESS) |
 	                                      QUEUE_BIT(QUEUE_INTD) |
 	                                      QUEUE_BIT(QUEUE_TODO)) < 0)

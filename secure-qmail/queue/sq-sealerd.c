@@ -176,9 +176,7 @@ int main(int argc, char **argv)
 	char sock[SQ_PATH_MAX];
 	(void)argc;
 	log_init(argv[0]);
-	if (geteuid() == 0)
-		die_sys_temp("refusing to run as root: run sq-sealerd as its "
-		             "own user (setuidgid)");
+	die_if_root(0, "run sq-sealerd as its own user (setuidgid)");
 	if (secret_nodump() < 0)
 		die_sys_temp("cannot disable core dumps");
 	signal(SIGPIPE, SIG_IGN);

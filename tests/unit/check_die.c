@@ -1,5 +1,8 @@
 /* check_die - exit codes with enhanced status codes. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/die.h"
 #include "util/log.h"
@@ -144,6 +147,35 @@ START_TEST(die_usage_is_a_bad_argument)
 }
 END_TEST
 
+static void root_refused(void *arg)
+{
+	log_init("pksd");
+	if (arg)
+		setenv("SQ_HOME", "/tmp/instance", 1);
+	else
+		unsetenv("SQ_HOME");
+	die_if_root(arg != NULL, "run pksd as its own user (setuidgid)");
+	fputs("still running\n", stderr);
+}
+
+START_TEST(root_is_refused_unless_a_test_instance_allows_it)
+{
+	char out[512];
+	int st = run_capture(root_refused, NULL, out, sizeof out);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(st, 111);
+		ck_assert_ptr_nonnull(strstr(out, "]: fatal: refusing to run as "
+			"root: run pksd as its own user (setuidgid) (#4.3.0)\n"));
+	} else {
+		ck_assert_int_eq(st, 0);
+		ck_assert_str_eq(out, "still running\n");
+	}
+	/* test_ok and $SQ_HOME: root or not, it goes on */
+	ck_assert_int_eq(run_capture(root_refused, "", out, sizeof out), 0);
+	ck_assert_str_eq(out, "still running\n");
+}
+END_TEST
+
 START_TEST(out_of_memory_is_temporary)
 {
 	char out[512];
@@ -165,6 +197,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, die_badarg_exits_100_with_5_3_5);
 	tcase_add_test(tc, die_nosuch_exits_100_with_5_1_1);
 	tcase_add_test(tc, die_usage_is_a_bad_argument);
+	tcase_add_test(tc, root_is_refused_unless_a_test_instance_allows_it);
 	suite_add_tcase(s, tc);
 	return s;
 }
