@@ -120,13 +120,21 @@ static int domain_fd(const struct acctfiles *a, const char *domain)
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-int acct_remove_dotqmail(const struct acctfiles *a, const char *address)
+/* The domain directory of address (-1, errno) and the name of its
+ * .qmail file in it. */
+static int dotqmail_at(const struct acctfiles *a, const char *address,
+                       char name[ADDR_LOCAL_MAX + 16])
 {
 	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1];
-	char name[ADDR_LOCAL_MAX + 16];
 	split(address, local, domain);
-	dotqmail_name(local, name, sizeof name);
-	int dfd = domain_fd(a, domain);
+	dotqmail_name(local, name, ADDR_LOCAL_MAX + 16);
+	return domain_fd(a, domain);
+}
+
+int acct_remove_dotqmail(const struct acctfiles *a, const char *address)
+{
+	char name[ADDR_LOCAL_MAX + 16];
+	int dfd = dotqmail_at(a, address, name);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : -1;
 	int r = unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
@@ -138,11 +146,8 @@ int acct_remove_dotqmail(const struct acctfiles *a, const char *address)
 
 int acct_has_dotqmail(const struct acctfiles *a, const char *address)
 {
-	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1];
 	char name[ADDR_LOCAL_MAX + 16];
-	split(address, local, domain);
-	dotqmail_name(local, name, sizeof name);
-	int dfd = domain_fd(a, domain);
+	int dfd = dotqmail_at(a, address, name);
 	if (dfd < 0)
 		return 0;
 	int r = faccessat(dfd, name, F_OK, 0) == 0;
