@@ -17,7 +17,9 @@
 #include "auto_users.h"
 #include "util/control.h"
 #include "ctledit.h"
+#include "util/fail.h"
 #include "util/home.h"
+#include "util/path.h"
 
 #define ASSIGN_MAX (16 * 1024 * 1024)
 
@@ -25,14 +27,13 @@ int acct_open(struct acctfiles *a, char *why, size_t whylen)
 {
 	struct control ctl;
 	struct sbuf v;
-	char dir[4200];
+	char dir[SQ_PATH_MAX];
 	memset(a, 0, sizeof *a);
-	snprintf(a->home, sizeof a->home, "%s", sq_home());
-	snprintf(dir, sizeof dir, "%s/control", a->home);
-	if (control_open(&ctl, dir) < 0) {
-		snprintf(why, whylen, "%s: %s", dir, strerror(errno));
-		return -1;
-	}
+	if (path_join(a->home, sizeof a->home, sq_home(), NULL) < 0 ||
+	    path_join(dir, sizeof dir, a->home, "control", NULL) < 0 ||
+	    control_open(&ctl, dir) < 0)
+		return fail_why(why, whylen, -1, "%s: %s", dir,
+		                strerror(errno));
 	sbuf_init(&v, CONTROL_LINE_MAX);
 	int r = control_rldef(&ctl, "deliveryuser", 0, SQ_USER_MAILDIR, &v);
 	control_close(&ctl);
@@ -71,11 +72,11 @@ static void dotqmail_name(const char *local, char *out, size_t n)
  * user, which qmail-local requires of a home directory. */
 static int domain_dir(const struct acctfiles *a, const char *domain)
 {
-	char path[4700];
-	snprintf(path, sizeof path, "%s/domains", a->home);
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+	char path[SQ_PATH_MAX];
+	if (path_join(path, sizeof path, a->home, "domains", NULL) < 0 ||
+	    (mkdir(path, 0755) < 0 && errno != EEXIST) ||
+	    path_join(path, sizeof path, a->home, "domains", domain, NULL) < 0)
 		return -1;
-	snprintf(path, sizeof path, "%s/domains/%s", a->home, domain);
 	if (mkdir(path, 0750) == 0) {
 		if (getuid() == 0 && chown(path, a->uid, a->gid) < 0)
 			return -1;
@@ -113,18 +114,27 @@ int acct_write_dotqmail(const struct acctfiles *a, const char *address,
 
 static int domain_fd(const struct acctfiles *a, const char *domain)
 {
-	char path[4700];
-	snprintf(path, sizeof path, "%s/domains/%s", a->home, domain);
+	char path[SQ_PATH_MAX];
+	if (path_join(path, sizeof path, a->home, "domains", domain, NULL) < 0)
+		return -1;
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* The domain directory of address (-1, errno) and the name of its
+ * .qmail file in it. */
+static int dotqmail_at(const struct acctfiles *a, const char *address,
+                       char name[ADDR_LOCAL_MAX + 16])
+{
+	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1];
+	split(address, local, domain);
+	dotqmail_name(local, name, ADDR_LOCAL_MAX + 16);
+	return domain_fd(a, domain);
 }
 
 int acct_remove_dotqmail(const struct acctfiles *a, const char *address)
 {
-	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1];
 	char name[ADDR_LOCAL_MAX + 16];
-	split(address, local, domain);
-	dotqmail_name(local, name, sizeof name);
-	int dfd = domain_fd(a, domain);
+	int dfd = dotqmail_at(a, address, name);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : -1;
 	int r = unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
@@ -136,11 +146,8 @@ int acct_remove_dotqmail(const struct acctfiles *a, const char *address)
 
 int acct_has_dotqmail(const struct acctfiles *a, const char *address)
 {
-	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1];
 	char name[ADDR_LOCAL_MAX + 16];
-	split(address, local, domain);
-	dotqmail_name(local, name, sizeof name);
-	int dfd = domain_fd(a, domain);
+	int dfd = dotqmail_at(a, address, name);
 	if (dfd < 0)
 		return 0;
 	int r = faccessat(dfd, name, F_OK, 0) == 0;
@@ -150,8 +157,9 @@ int acct_has_dotqmail(const struct acctfiles *a, const char *address)
 
 static int control_fd(const struct acctfiles *a)
 {
-	char path[4200];
-	snprintf(path, sizeof path, "%s/control", a->home);
+	char path[SQ_PATH_MAX];
+	if (path_join(path, sizeof path, a->home, "control", NULL) < 0)
+		return -1;
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
@@ -159,11 +167,11 @@ int acct_has_domain(const struct acctfiles *a, const char *domain)
 {
 	struct control ctl;
 	struct sbuf lines;
-	char dir[4200], want[2 * ADDR_DOMAIN_MAX + 2];
+	char dir[SQ_PATH_MAX], want[2 * ADDR_DOMAIN_MAX + 2];
 	size_t n;
-	snprintf(dir, sizeof dir, "%s/control", a->home);
 	snprintf(want, sizeof want, "%s:%s", domain, domain);
-	if (control_open(&ctl, dir) < 0)
+	if (path_join(dir, sizeof dir, a->home, "control", NULL) < 0 ||
+	    control_open(&ctl, dir) < 0)
 		return -1;
 	sbuf_init(&lines, CONTROL_FILE_MAX);
 	int r = control_readfile(&ctl, "virtualdomains", &lines, &n);
@@ -204,8 +212,8 @@ static int entry_for(const struct acctfiles *a, const char *address,
 	            (int)sizeof e->local ||
 	    snprintf(e->user, sizeof e->user, "%s", a->user) >=
 	            (int)sizeof e->user ||
-	    snprintf(e->home, sizeof e->home, "%s/domains/%s", a->home,
-	             domain) >= (int)sizeof e->home ||
+	    path_join(e->home, sizeof e->home, a->home, "domains", domain,
+	              NULL) < 0 ||
 	    snprintf(e->ext, sizeof e->ext, "%s", local) >= (int)sizeof e->ext) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -216,9 +224,9 @@ static int entry_for(const struct acctfiles *a, const char *address,
 
 static int users_fd(const struct acctfiles *a)
 {
-	char path[4200];
-	snprintf(path, sizeof path, "%s/users", a->home);
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+	char path[SQ_PATH_MAX];
+	if (path_join(path, sizeof path, a->home, "users", NULL) < 0 ||
+	    (mkdir(path, 0755) < 0 && errno != EEXIST))
 		return -1;
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
@@ -289,8 +297,9 @@ int acct_assign_remove(const struct acctfiles *a, const char *address)
 static int cdb_has(const struct acctfiles *a, const struct assign_entry *e)
 {
 	struct assign_entry found;
-	char path[4200];
-	snprintf(path, sizeof path, "%s/users/cdb", a->home);
+	char path[SQ_PATH_MAX];
+	if (path_join(path, sizeof path, a->home, "users", "cdb", NULL) < 0)
+		return -1;
 	int r = assign_lookup(path, e->local, &found);
 	return r == 1 && found.type == '=' ? 1 : r < 0 ? -1 : 0;
 }
@@ -308,8 +317,9 @@ static int assign_has(const struct acctfiles *a, const struct assign_entry *e)
 	struct assign_list list;
 	struct sbuf text;
 	size_t bad;
-	char path[4200];
-	snprintf(path, sizeof path, "%s/users/assign", a->home);
+	char path[SQ_PATH_MAX];
+	if (path_join(path, sizeof path, a->home, "users", "assign", NULL) < 0)
+		return -1;
 	sbuf_init(&text, ASSIGN_MAX);
 	assign_list_init(&list);
 	int r = read_assign(AT_FDCWD, path, &text);

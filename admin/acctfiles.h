@@ -16,9 +16,10 @@
 #include <sys/types.h>
 
 #include "mail/addr.h"
+#include "util/path.h"
 
 struct acctfiles {
-	char home[4096];                /* the instance root */
+	char home[SQ_PATH_MAX];         /* the instance root */
 	char user[64];                  /* the delivery user */
 	uid_t uid;
 	gid_t gid;

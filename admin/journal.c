@@ -15,6 +15,7 @@
 
 #include "util/atomicfile.h"
 #include "journal.h"
+#include "util/path.h"
 #include "util/sbuf.h"
 
 /* a record of JOURNAL_ROWS_MAX rows fits */
@@ -22,23 +23,22 @@
 
 static int pending_dir(const char *home, int create)
 {
-	char path[4200];
-	snprintf(path, sizeof path, "%s/users", home);
-	if (create && mkdir(path, 0755) < 0 && errno != EEXIST)
-		return -1;
-	snprintf(path, sizeof path, "%s/users/pending", home);
-	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
+	char path[SQ_PATH_MAX];
+	if (path_join(path, sizeof path, home, "users", NULL) < 0 ||
+	    (create && mkdir(path, 0755) < 0 && errno != EEXIST) ||
+	    path_join(path, sizeof path, home, "users", "pending", NULL) < 0 ||
+	    (create && mkdir(path, 0700) < 0 && errno != EEXIST))
 		return -1;
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 int journal_lock(const char *home)
 {
-	char path[4200];
-	snprintf(path, sizeof path, "%s/users", home);
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+	char path[SQ_PATH_MAX];
+	if (path_join(path, sizeof path, home, "users", NULL) < 0 ||
+	    (mkdir(path, 0755) < 0 && errno != EEXIST) ||
+	    path_join(path, sizeof path, home, "users", ".lock", NULL) < 0)
 		return -1;
-	snprintf(path, sizeof path, "%s/users/.lock", home);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;

@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,26 +16,19 @@
 
 #include "util/atomicfile.h"
 #include "util/crashpoint.h"
+#include "util/fail.h"
 #include "util/home.h"
 #include "journal.h"
 #include "util/log.h"
 #include "mail/maildir.h"
+#include "util/path.h"
 #include "crypto/pdk.h"
 #include "crypto/pki.h"
 #include "provision.h"
 
 
-static int temp(struct prov *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int temp(struct prov *p, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(p->why, sizeof p->why, fmt, ap);
-	va_end(ap);
-	return PROV_TEMP;
-}
+/* The reason goes to p->why; PROV_TEMP for the caller. */
+#define temp(p, ...) fail_why((p)->why, sizeof (p)->why, PROV_TEMP, __VA_ARGS__)
 
 static void digest_hex(const char *pem, char out[65])
 {
@@ -266,14 +258,14 @@ static struct pks_client *client(struct prov *p, const char *ctldir,
 
 int prov_open(struct prov *p, unsigned needs)
 {
-	char ctldir[4200], path[4400], why[256];
+	char ctldir[SQ_PATH_MAX], path[SQ_PATH_MAX], why[256];
 	memset(p, 0, sizeof *p);
 	p->lockfd = -1;
 	p->ctl.dirfd = -1;
 	if (acct_open(&p->files, why, sizeof why) < 0)
 		return temp(p, "%s", why);
-	snprintf(ctldir, sizeof ctldir, "%s/control", p->files.home);
-	if (control_open(&p->ctl, ctldir) < 0)
+	if (path_join(ctldir, sizeof ctldir, p->files.home, "control",
+	              NULL) < 0 || control_open(&p->ctl, ctldir) < 0)
 		return temp(p, "control: %s", strerror(errno));
 	if (userid_reserved_load(&p->reserved, &p->ctl) < 0)
 		return temp(p, "control/reservednames: %s", strerror(errno));
@@ -283,12 +275,12 @@ int prov_open(struct prov *p, unsigned needs)
 		return temp(p, "control/passwordminlength: %s", strerror(errno));
 	if (p->min_password < PASSWORD_FLOOR)
 		p->min_password = PASSWORD_FLOOR;
-	snprintf(path, sizeof path, "%s/ca.pem", ctldir);
-	if (!(p->ca = pki_cert_load(path)))
+	if (path_join(path, sizeof path, ctldir, "ca.pem", NULL) < 0 ||
+	    !(p->ca = pki_cert_load(path)))
 		return temp(p, "cannot read %.400s", path);
 	if (needs & PROV_NEED_CA_KEY) {
-		snprintf(path, sizeof path, "%s/ca/ca.key", p->files.home);
-		if (!(p->ca_key = pki_key_load(path)))
+		if (path_join(path, sizeof path, p->files.home, "ca", "ca.key",
+		              NULL) < 0 || !(p->ca_key = pki_key_load(path)))
 			return temp(p, "cannot read the CA key %.400s", path);
 	}
 	if (!(p->provision = client(p, ctldir, "pksprovision")))
@@ -593,8 +585,9 @@ static int remove_tree(int parent, const char *name, int depth)
  * first. -1 (errno) if it cannot. */
 static int local_mailbox(struct prov *p, const char *id, int remove)
 {
-	char path[4200];
-	snprintf(path, sizeof path, "%s/maildirs", p->files.home);
+	char path[SQ_PATH_MAX];
+	if (path_join(path, sizeof path, p->files.home, "maildirs", NULL) < 0)
+		return -1;
 	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : -1;

@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "util/die.h"
+#include "util/fail.h"
 #include "util/log.h"
 #include "provision.h"
 #include "util/secretfd.h"
@@ -150,10 +151,9 @@ static int wanted(const struct opts *o, char *local, char *domain, char *why,
 	}
 	if (addr) {
 		const char *at = strrchr(addr, '@');
-		if (!at) {
-			snprintf(why, whylen, "not an address: no @");
-			return USERID_INVALID;
-		}
+		if (!at)
+			return fail_why(why, whylen, USERID_INVALID,
+			                "not an address: no @");
 		if ((size_t)(at - addr) > ADDR_LOCAL_MAX ||
 		    strlen(at + 1) > ADDR_DOMAIN_MAX)
 			return USERID_TOO_LONG;
@@ -300,7 +300,7 @@ int main(int argc, char **argv)
 	char address[ADDR_MAX + 1], why[256] = "", note[256] = "";
 	log_init(argv[0]);
 	if (secret_nodump() < 0)
-		die_temp("4.3.0", "cannot disable core dumps");
+		die_sys_temp("cannot disable core dumps");
 	umask(022);
 	struct opts o = parse_opts(argc, argv);
 	/* opening takes the lock and finishes or undoes interrupted runs */

@@ -108,14 +108,14 @@ int main(int argc, char **argv)
 	struct prov p;
 	struct prov_deleted d;
 	if (prov_open(&p, 0) != PROV_OK)
-		die_temp("4.3.0", "%s", p.why);
+		die_sys_temp("%s", p.why);
 	int r = prov_delete(&p, address, flags, &d);
 	if (r == PROV_NOT_FOUND)
-		die_perm("5.1.1", "%s", p.why);
+		die_nosuch("%s", p.why);
 	if (r == PROV_INVALID)
 		die_perm("5.0.0", "%s", p.why);
 	if (r != PROV_OK)
-		die_temp("4.3.0", "%s", p.why);
+		die_sys_temp("%s", p.why);
 	report(address, flags, &d);
 	prov_close(&p);
 	return 0;

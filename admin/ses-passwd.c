@@ -46,7 +46,7 @@ static void read_new(struct rbuf *in, struct sbuf *pw)
 	sbuf_init_secret(&again, PASSWORD_MAX + 1);
 	if (tty_password("New password: ", in, pw) < 0 ||
 	    (!in && tty_password("New password again: ", NULL, &again) < 0))
-		die_temp("4.3.0", "cannot read the password");
+		die_sys_temp("cannot read the password");
 	if (!in && (again.len != pw->len ||
 	            memcmp(again.s ? again.s : "", pw->s ? pw->s : "", pw->len)))
 		die_perm("5.7.0", "the two passwords differ");
@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 	char address[ADDR_MAX + 1], *end;
 	log_init(argv[0]);
 	if (secret_nodump() < 0)
-		die_temp("4.3.0", "cannot disable core dumps");
+		die_sys_temp("cannot disable core dumps");
 	while ((c = getopt_long(argc, argv, "rp:", longopts, NULL)) != -1) {
 		if (c == 'r')
 			reset = 1;
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 
 	struct prov p;
 	if (prov_open(&p, reset ? PROV_NEED_CA_KEY : PROV_NEED_LOGIN) != PROV_OK)
-		die_temp("4.3.0", "%s", p.why);
+		die_sys_temp("%s", p.why);
 	struct rbuf in;
 	if (pwfd >= 0)
 		rbuf_init(&in, pwfd, 30000);
@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 		r = prov_reset(&p, address, pw.s ? pw.s : "", pw.len, &n);
 	} else {
 		if (tty_password("Old password: ", pwfd >= 0 ? &in : NULL, &old) < 0)
-			die_temp("4.3.0", "cannot read the password");
+			die_sys_temp("cannot read the password");
 		read_new(pwfd >= 0 ? &in : NULL, &pw);
 		r = prov_change_password(&p, address, old.s ? old.s : "", old.len,
 		                         pw.s ? pw.s : "", pw.len, &n);
@@ -103,11 +103,11 @@ int main(int argc, char **argv)
 	sbuf_free(&old);
 	sbuf_free(&pw);
 	if (r == PROV_NOT_FOUND)
-		die_perm("5.1.1", "%s has no keys", address);
+		die_nosuch("%s has no keys", address);
 	if (r == PROV_WRONG_PASSWORD || r == PROV_WEAK_PASSWORD)
 		die_perm("5.7.0", "%s", p.why);
 	if (r != PROV_OK)
-		die_temp("4.3.0", "%s", p.why);
+		die_sys_temp("%s", p.why);
 	if (reset)
 		printf("reset %s: new key version %u; older versions keep the old "
 		       "password\n", address, n);

@@ -31,6 +31,7 @@
 #include "util/die.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "crypto/pki.h"
 #include "util/secretfd.h"
 
@@ -39,14 +40,15 @@
 /* Writes a PEM file crash-safely; path may be relative to the cwd. */
 static void save_pem(const char *path, const struct sbuf *pem, mode_t mode)
 {
-	char dir[4096];
+	char dir[SQ_PATH_MAX];
 	const char *slash = strrchr(path, '/');
-	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1,
-	         slash ? path : ".");
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = path_fmt(dir, sizeof dir, "%.*s",
+	                   slash ? (int)(slash - path) : 1,
+	                   slash ? path : ".") < 0
+	          ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || atomic_write_file(dfd, slash ? slash + 1 : path, pem->s,
 	                                 pem->len, mode, ATOMIC_REPLACE) < 0)
-		die_temp("4.3.0", "cannot write %s: %s", path, strerror(errno));
+		die_sys_temp("cannot write %s: %s", path, strerror(errno));
 	close(dfd);
 }
 
@@ -57,35 +59,36 @@ static void save_pair(const char *certpath, X509 *cert, const char *keypath,
 	char err[256];
 	sbuf_init_secret(&pem, 65536);
 	if (pki_key_to_pem(key, &pem) < 0)
-		die_temp("4.3.0", "%s", pki_errstr(err, sizeof err));
+		die_sys_temp("%s", pki_errstr(err, sizeof err));
 	save_pem(keypath, &pem, 0400);
 	if (pki_cert_to_pem(cert, &pem) < 0)
-		die_temp("4.3.0", "%s", pki_errstr(err, sizeof err));
+		die_sys_temp("%s", pki_errstr(err, sizeof err));
 	save_pem(certpath, &pem, 0644);
 	sbuf_free(&pem);
 }
 
 static int cmd_init(const char *name)
 {
-	char cadir[4096], key[4200], cert[4200], ctl[4200];
+	char cadir[SQ_PATH_MAX], key[SQ_PATH_MAX], cert[SQ_PATH_MAX];
+	char ctl[SQ_PATH_MAX];
 	if (sq_path(cadir, sizeof cadir, "ca") < 0 ||
-	    sq_path(ctl, sizeof ctl, "control/ca.pem") < 0)
-		die_temp("4.3.0", "path too long");
-	snprintf(key, sizeof key, "%s/ca.key", cadir);
-	snprintf(cert, sizeof cert, "%s/ca.pem", cadir);
+	    sq_path(ctl, sizeof ctl, "control/ca.pem") < 0 ||
+	    path_join(key, sizeof key, cadir, "ca.key", NULL) < 0 ||
+	    path_join(cert, sizeof cert, cadir, "ca.pem", NULL) < 0)
+		die_sys_temp("path too long");
 	if (access(key, F_OK) == 0)
-		die_perm("5.3.5", "%s exists: the CA is never replaced", key);
+		die_badarg("%s exists: the CA is never replaced", key);
 	if (mkdir(cadir, 0700) < 0 && errno != EEXIST)
-		die_temp("4.3.0", "mkdir %s: %s", cadir, strerror(errno));
+		die_sys_temp("mkdir %s: %s", cadir, strerror(errno));
 	EVP_PKEY *k = pki_keygen();
 	X509 *c = k ? pki_ca_create(k, name, PKI_CA_DAYS) : NULL;
 	if (!c)
-		die_temp("4.3.0", "cannot create the CA");
+		die_sys_temp("cannot create the CA");
 	save_pair(cert, c, key, k);
 	struct sbuf pem;
 	sbuf_init(&pem, 65536);
 	if (pki_cert_to_pem(c, &pem) < 0)
-		die_temp("4.3.0", "cannot encode the CA certificate");
+		die_sys_temp("cannot encode the CA certificate");
 	save_pem(ctl, &pem, 0644);
 	printf("created CA \"%s\": %s, installed as %s\n", name, cert, ctl);
 	sbuf_free(&pem);
@@ -96,23 +99,25 @@ static int cmd_init(const char *name)
 
 static int cmd_server(const char *prefix, char **names, int n)
 {
-	char cadir[4096], path[4200], certpath[4200], keypath[4200];
-	if (sq_path(cadir, sizeof cadir, "ca") < 0)
-		die_temp("4.3.0", "path too long");
-	snprintf(path, sizeof path, "%s/ca.key", cadir);
-	EVP_PKEY *cakey = pki_key_load(path);
-	snprintf(path, sizeof path, "%s/ca.pem", cadir);
-	X509 *ca = pki_cert_load(path);
+	char cadir[SQ_PATH_MAX], cakeypath[SQ_PATH_MAX], capath[SQ_PATH_MAX];
+	char certpath[SQ_PATH_MAX], keypath[SQ_PATH_MAX];
+	if (sq_path(cadir, sizeof cadir, "ca") < 0 ||
+	    path_join(cakeypath, sizeof cakeypath, cadir, "ca.key", NULL) < 0 ||
+	    path_join(capath, sizeof capath, cadir, "ca.pem", NULL) < 0)
+		die_sys_temp("path too long");
+	EVP_PKEY *cakey = pki_key_load(cakeypath);
+	X509 *ca = pki_cert_load(capath);
 	if (!cakey || !ca)
-		die_temp("4.3.0", "cannot load the CA from %s (sq-ca init)", cadir);
+		die_sys_temp("cannot load the CA from %s (sq-ca init)", cadir);
 	EVP_PKEY *key = pki_keygen();
 	X509 *cert = key ? pki_issue_server(cakey, ca, key,
 	                                    (const char *const *)names,
 	                                    (size_t)n, PKI_PEK_DAYS) : NULL;
 	if (!cert)
-		die_perm("5.3.5", "cannot issue a certificate for these names");
-	snprintf(certpath, sizeof certpath, "%s-cert.pem", prefix);
-	snprintf(keypath, sizeof keypath, "%s-key.pem", prefix);
+		die_badarg("cannot issue a certificate for these names");
+	if (path_fmt(certpath, sizeof certpath, "%s-cert.pem", prefix) < 0 ||
+	    path_fmt(keypath, sizeof keypath, "%s-key.pem", prefix) < 0)
+		die_badarg("%s: path too long", prefix);
 	save_pair(certpath, cert, keypath, key);
 	printf("issued %s for %s\n", certpath, names[0]);
 	X509_free(cert);
@@ -126,7 +131,7 @@ int main(int argc, char **argv)
 {
 	log_init(argv[0]);
 	if (secret_nodump() < 0)
-		die_temp("4.3.0", "cannot disable core dumps");
+		die_sys_temp("cannot disable core dumps");
 	umask(022);
 	if (argc >= 2 && strcmp(argv[1], "init") == 0 && argc <= 3)
 		return cmd_init(argc == 3 ? argv[2] : "secure-qmail instance CA");

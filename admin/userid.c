@@ -2,11 +2,11 @@
  * userid - the User ID inspection of account provisioning. See userid.h.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "util/fail.h"
 #include "userid.h"
 
 const char *userid_strerror(enum userid_error e)
@@ -362,16 +362,8 @@ static void nb_letters(struct namebuf *nb, const char *t)
 	nb->pending = 0;
 }
 
-__attribute__((format(printf, 3, 4)))
-static void say(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-	if (whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
+/* The reason goes to why, if there is room. */
+#define say(why, whylen, ...) (void)fail_why(why, whylen, 0, __VA_ARGS__)
 
 /* Feeds name into nb; USERID_OK or USERID_NON_ASCII (with why). */
 static enum userid_error feed_name(struct namebuf *nb, const char *name,

@@ -7,11 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
 #include "clientfile.h"
+#include "crypto/clientsecret.h"
 #include "util/control.h"
 
 int edh_role_parse(const char *s)
@@ -197,26 +194,10 @@ const struct edh_client *edh_clients_find(const struct edh_clients *c,
 	return NULL;
 }
 
-static void secret_hash(const unsigned char salt[16], const char *secret,
-                        size_t len, unsigned char out[32])
-{
-	EVP_MD_CTX *h = EVP_MD_CTX_new();
-	unsigned n = 0;
-	if (!h || !EVP_DigestInit_ex(h, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(h, salt, 16) ||
-	    !EVP_DigestUpdate(h, secret, len) ||
-	    !EVP_DigestFinal_ex(h, out, &n) || n != 32)
-		memset(out, 0, 32); /* matches nothing: no hash is all zero */
-	EVP_MD_CTX_free(h);
-}
-
 int edh_client_new(struct edh_client *c, int role, const char *note,
                    const struct edh_clients *existing,
                    char secret[EDH_SECRET_LEN + 1])
 {
-	static const char b64url[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	unsigned char raw[33];
 	memset(c, 0, sizeof *c);
 	if ((role != EDH_ROLE_DELIVER && role != EDH_ROLE_RETRIEVE) ||
 	    !note_valid(note ? note : "")) {
@@ -224,39 +205,19 @@ int edh_client_new(struct edh_client *c, int role, const char *note,
 		return -1;
 	}
 	do {
-		if (RAND_bytes((unsigned char *)&c->id, sizeof c->id) != 1)
-			goto fail;
-	} while (c->id == 0 || (existing && edh_clients_find(existing, c->id)));
+		if (clientsecret_id(&c->id) < 0)
+			return -1;
+	} while (existing && edh_clients_find(existing, c->id));
 	c->role = role;
 	memcpy(c->note, note ? note : "", strlen(note ? note : "") + 1);
-	if (RAND_priv_bytes(raw, sizeof raw) != 1 ||
-	    RAND_bytes(c->salt, sizeof c->salt) != 1)
-		goto fail;
-	/* 43 characters of 6 bits: 258 bits drawn, 256 and more used */
-	for (int i = 0; i < EDH_SECRET_LEN; i++) {
-		int bit = i * 6;
-		unsigned v = (unsigned)raw[bit / 8] << 8 | raw[bit / 8 + 1];
-		secret[i] = b64url[(v >> (10 - bit % 8)) & 63];
-	}
-	secret[EDH_SECRET_LEN] = '\0';
-	secret_hash(c->salt, secret, EDH_SECRET_LEN, c->hash);
-	OPENSSL_cleanse(raw, sizeof raw);
-	return 0;
-fail:
-	OPENSSL_cleanse(raw, sizeof raw);
-	errno = EIO;
-	return -1;
+	return clientsecret_new(secret, c->salt, c->hash);
 }
 
 int edh_client_verify(const struct edh_client *c, const char *secret,
                       size_t len)
 {
-	static const unsigned char nosalt[16];
-	unsigned char h[32];
-	secret_hash(c ? c->salt : nosalt, secret, len, h);
-	int same = c && CRYPTO_memcmp(h, c->hash, sizeof h) == 0;
-	OPENSSL_cleanse(h, sizeof h);
-	return same;
+	return clientsecret_verify(c ? c->salt : NULL, c ? c->hash : NULL,
+	                           secret, len);
 }
 
 static int put_hex(struct sbuf *out, const unsigned char *p, size_t n)

@@ -5,9 +5,9 @@
  * ID a random 32-bit decimal (1 to 4294967295, no leading zero), ROLE
  * "deliver" (LMTP) or "retrieve" (POP3), SALT 16 random octets and HASH
  * SHA-256(SALT || secret), both in lower-case hex, NOTE free printable
- * text for the operator. The secret is 32 random octets written as 43
- * base64url characters; only its salted hash is kept, its own entropy
- * makes a slow hash unnecessary, and it is compared in constant time.
+ * text for the operator. The secret and its hash are made and checked by
+ * lib/crypto/clientsecret (the same hash as pksd's client table, stored
+ * there in binary); this file's reader and writer are the hex format's.
  * The credential a client holds is "ID:SECRET" (edh-ctl(8)).
  */
 #ifndef SQ_CLIENTFILE_H
@@ -16,9 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/clientsecret.h"
 #include "util/sbuf.h"
 
-#define EDH_SECRET_LEN 43
+#define EDH_SECRET_LEN CLIENTSECRET_LEN
 #define EDH_NOTE_MAX 200
 #define EDH_CLIENTS_FILE "edhclients"
 
@@ -27,8 +28,8 @@ enum edh_role { EDH_ROLE_DELIVER = 1, EDH_ROLE_RETRIEVE = 2 };
 struct edh_client {
 	uint32_t id;
 	int role;
-	unsigned char salt[16];
-	unsigned char hash[32];
+	unsigned char salt[CLIENTSECRET_SALT];
+	unsigned char hash[CLIENTSECRET_HASH];
 	char note[EDH_NOTE_MAX + 1];
 };
 

@@ -35,6 +35,7 @@
 #include "util/die.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "util/sbuf.h"
 
 #define USAGE "add [-o file] ROLE [NOTE] | list | remove ID"
@@ -42,14 +43,14 @@
 /* The control directory, locked against a concurrent edh-ctl. */
 static int open_control(void)
 {
-	char dir[4096];
+	char dir[SQ_PATH_MAX];
 	if (sq_path(dir, sizeof dir, "control") < 0)
-		die_temp("4.3.0", "path too long");
+		die_sys_temp("path too long");
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		die_temp("4.3.0", "cannot open %s: %s", dir, strerror(errno));
+		die_sys_temp("cannot open %s: %s", dir, strerror(errno));
 	if (flock(fd, LOCK_EX) < 0)
-		die_temp("4.3.0", "cannot lock %s: %s", dir, strerror(errno));
+		die_sys_temp("cannot lock %s: %s", dir, strerror(errno));
 	return fd;
 }
 
@@ -58,10 +59,10 @@ static void load(int dirfd, struct edh_clients *c)
 	size_t bad;
 	if (edh_clients_load(dirfd, EDH_CLIENTS_FILE, c, &bad) < 0) {
 		if (bad)
-			die_temp("4.3.0", "control/%s line %zu is malformed; fix it "
-			         "first", EDH_CLIENTS_FILE, bad);
-		die_temp("4.3.0", "control/%s: %s", EDH_CLIENTS_FILE,
-		         strerror(errno));
+			die_sys_temp("control/%s line %zu is malformed; fix it "
+			             "first", EDH_CLIENTS_FILE, bad);
+		die_sys_temp("control/%s: %s", EDH_CLIENTS_FILE,
+		             strerror(errno));
 	}
 }
 
@@ -78,19 +79,19 @@ static void save(int dirfd, const struct edh_clients *c)
 		die_nomem();
 	for (size_t i = 0; i < c->n; i++)
 		if (edh_client_format(&c->v[i], &text) < 0)
-			die_temp("4.3.0", "control/%s would be too long",
-			         EDH_CLIENTS_FILE);
+			die_sys_temp("control/%s would be too long",
+			             EDH_CLIENTS_FILE);
 	if (atomic_begin(&af, dirfd, EDH_CLIENTS_FILE, 0400) < 0)
-		die_temp("4.3.0", "cannot write control/%s: %s", EDH_CLIENTS_FILE,
-		         strerror(errno));
+		die_sys_temp("cannot write control/%s: %s", EDH_CLIENTS_FILE,
+		             strerror(errno));
 	if ((old && (fchown(af.fd, st.st_uid, st.st_gid) < 0 ||
 	             fchmod(af.fd, st.st_mode & 07777) < 0)) ||
 	    atomic_write(&af, text.s, text.len) < 0 ||
 	    atomic_commit(&af, ATOMIC_REPLACE) < 0) {
 		int e = errno;
 		atomic_abort(&af);
-		die_temp("4.3.0", "cannot write control/%s: %s", EDH_CLIENTS_FILE,
-		         strerror(e));
+		die_sys_temp("cannot write control/%s: %s", EDH_CLIENTS_FILE,
+		             strerror(e));
 	}
 	sbuf_free(&text);
 }
@@ -101,12 +102,12 @@ static void write_credential(const char *path, const char *cred)
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	              0400);
 	if (fd < 0)
-		die_temp("4.3.0", "cannot create %s: %s", path, strerror(errno));
+		die_sys_temp("cannot create %s: %s", path, strerror(errno));
 	if (write_all(fd, cred, strlen(cred)) < 0 || fsync(fd) < 0 ||
 	    close(fd) < 0) {
 		int e = errno;
 		unlink(path);
-		die_temp("4.3.0", "cannot write %s: %s", path, strerror(e));
+		die_sys_temp("cannot write %s: %s", path, strerror(e));
 	}
 }
 
@@ -121,15 +122,15 @@ static int cmd_add(int argc, char **argv)
 		die_usage(USAGE);
 	int role = edh_role_parse(argv[0]);
 	if (!role)
-		die_perm("5.3.5", "role must be deliver or retrieve");
+		die_badarg("role must be deliver or retrieve");
 	int dirfd = open_control();
 	struct edh_clients c;
 	struct edh_client nc;
 	char secret[EDH_SECRET_LEN + 1], cred[EDH_SECRET_LEN + 16];
 	load(dirfd, &c);
 	if (edh_client_new(&nc, role, argc == 2 ? argv[1] : "", &c, secret) < 0)
-		die_perm("5.3.5", "note must be printable ASCII, at most %d "
-		         "characters", EDH_NOTE_MAX);
+		die_badarg("note must be printable ASCII, at most %d "
+		           "characters", EDH_NOTE_MAX);
 	struct edh_client *grown = realloc(c.v, (c.n + 1) * sizeof *grown);
 	if (!grown)
 		die_nomem();
@@ -170,13 +171,13 @@ static int cmd_remove(const char *arg)
 {
 	uint32_t id;
 	if (edh_client_id_parse(arg, strlen(arg), &id) < 0)
-		die_perm("5.3.5", "bad client id: %s", arg);
+		die_badarg("bad client id: %s", arg);
 	int dirfd = open_control();
 	struct edh_clients c;
 	load(dirfd, &c);
 	const struct edh_client *gone = edh_clients_find(&c, id);
 	if (!gone)
-		die_perm("5.1.1", "no client %s", arg);
+		die_nosuch("no client %s", arg);
 	size_t at = (size_t)(gone - c.v);
 	memmove(&c.v[at], &c.v[at + 1], (c.n - at - 1) * sizeof *c.v);
 	c.n--;

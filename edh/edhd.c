@@ -32,11 +32,9 @@
  * SEE ALSO
  *	edh-ctl(8), sq-edh(5), edhclient in lib/client/edhclient.h
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,12 +52,14 @@
 #include "util/die.h"
 #include "util/home.h"
 #include "net/ipallow.h"
-#include "listener.h"
+#include "net/listener.h"
 #include "lmtp.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "retr.h"
 #include "util/secretfd.h"
 #include "session.h"
+#include "net/tlsserver.h"
 
 #define CONCURRENCY_DEFAULT 40
 #define TIMEOUT_DEFAULT 300
@@ -80,14 +80,14 @@ static void on_signal(int sig)
 
 static void configure(struct edh_config *cfg, unsigned long *concurrency)
 {
-	char dir[4096];
+	char dir[SQ_PATH_MAX];
 	struct sbuf me;
 	if (sq_path(dir, sizeof dir, "control") < 0 ||
 	    control_open(&cfg->ctl, dir) < 0)
-		die_temp("4.3.0", "cannot open the control directory");
+		die_sys_temp("cannot open the control directory");
 	sbuf_init(&me, CONTROL_LINE_MAX);
 	if (control_rldef(&cfg->ctl, "me", 0, "localhost", &me) < 0)
-		die_temp("4.3.0", "control/me: %s", strerror(errno));
+		die_sys_temp("control/me: %s", strerror(errno));
 	snprintf(cfg->me, sizeof cfg->me, "%s", me.s);
 	sbuf_free(&me);
 	cfg->databytes = DATABYTES_DEFAULT;
@@ -98,40 +98,35 @@ static void configure(struct edh_config *cfg, unsigned long *concurrency)
 	    control_readulong(&cfg->ctl, "timeoutedh", 86400, &cfg->timeout) < 0 ||
 	    control_readulong(&cfg->ctl, "concurrencyedh", 10000,
 	                      concurrency) < 0)
-		die_temp("4.3.0", "control: %s", strerror(errno));
+		die_sys_temp("control: %s", strerror(errno));
 	if (cfg->databytes == 0 || cfg->timeout == 0 || *concurrency == 0)
-		die_temp("4.3.0", "control: edhdatabytes, timeoutedh and "
-		         "concurrencyedh must not be 0");
+		die_sys_temp("control: edhdatabytes, timeoutedh and "
+		             "concurrencyedh must not be 0");
 }
 
 /* $SQ_HOME/maildirs, made (0700) on the first start. */
 static int open_maildirs(void)
 {
-	char dir[4096];
+	char dir[SQ_PATH_MAX];
 	if (sq_path(dir, sizeof dir, "maildirs") < 0)
-		die_temp("4.3.0", "path too long");
+		die_sys_temp("path too long");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		die_temp("4.3.0", "cannot make %s: %s", dir, strerror(errno));
+		die_sys_temp("cannot make %s: %s", dir, strerror(errno));
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		die_temp("4.3.0", "cannot open %s: %s", dir, strerror(errno));
+		die_sys_temp("cannot open %s: %s", dir, strerror(errno));
 	return fd;
 }
 
 static SSL_CTX *tls_context(void)
 {
-	char cert[4096];
+	char cert[SQ_PATH_MAX];
 	if (sq_path(cert, sizeof cert, "control/edhcert.pem") < 0)
-		die_temp("4.3.0", "path too long");
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, cert, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)
-		die_temp("4.3.0", "TLS: cannot load %s (certificate chain and "
-		         "key)", cert);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	                    SSL_OP_CIPHER_SERVER_PREFERENCE);
+		die_sys_temp("path too long");
+	SSL_CTX *ctx = tlsserver_ctx(cert, cert, TLSSERVER_DAEMON);
+	if (!ctx)
+		die_sys_temp("TLS: cannot load %s (certificate chain and "
+		             "key)", cert);
 	return ctx;
 }
 
@@ -139,22 +134,14 @@ static SSL_CTX *tls_context(void)
  * empty one) when the file is unusable. */
 static void load_allow(struct control *ctl, struct ipallow *allow, int start)
 {
-	struct ipallow fresh;
 	size_t bad = 0;
-	int r = ipallow_load(&fresh, ctl, "edhallow", &bad);
-	if (r < 0) {
-		if (start)
-			die_temp("4.3.0", "control/edhallow unusable (line %zu): %s",
-			         bad, strerror(errno));
-		log_msg(SQLOG_ALERT, "control/edhallow unusable (line %zu); "
-		        "keeping the old list", bad);
+	if (tlsserver_allow_load(allow, ctl, "edhallow", &bad) >= 0)
 		return;
-	}
-	if (r == 0)
-		log_msg(SQLOG_WARN, "no control/edhallow: every peer is refused");
-	if (!start)
-		ipallow_free(allow);
-	*allow = fresh;
+	if (start)
+		die_sys_temp("control/edhallow unusable (line %zu): %s", bad,
+		             strerror(errno));
+	log_msg(SQLOG_ALERT, "control/edhallow unusable (line %zu); "
+	        "keeping the old list", bad);
 }
 
 /* ---- connections ------------------------------------------------------ */
@@ -169,27 +156,16 @@ struct server {
 	unsigned long maxkids, nkids;
 };
 
-static void peer_text(const struct sockaddr_storage *ss, char *out, size_t n)
-{
-	const void *a = ss->ss_family == AF_INET6
-		? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
-		: (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
-	if (!inet_ntop(ss->ss_family, a, out, (socklen_t)n))
-		snprintf(out, n, "unknown");
-}
-
 /* The child: one session, then exit. */
 static _Noreturn void child(struct server *sv, const struct listener *l,
                             int fd, const char *ip)
 {
 	struct edh_session s;
-	int one = 1;
 	for (size_t i = 0; i < sv->nls; i++)
 		close(sv->ls[i].fd);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (session_start(&s, &sv->cfg, fd, sv->ctx, ip, l->role) == 0) {
 		if (l->role == EDH_ROLE_DELIVER)
 			lmtp_run(&s);
@@ -213,10 +189,8 @@ static void accept_one(struct server *sv, const struct listener *l)
 	int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	peer_text(&ss, ip, sizeof ip);
-	if (!ipallow_match(&sv->allow, (struct sockaddr *)&ss)) {
-		log_msg(SQLOG_WARN, "%s: address not allowed; connection closed",
-		        ip);
+	tlsserver_peer_text((struct sockaddr *)&ss, ip, sizeof ip);
+	if (!tlsserver_admit(&sv->allow, (struct sockaddr *)&ss, ip, fd)) {
 		close(fd);
 		return;
 	}
@@ -285,7 +259,7 @@ static void open_listeners(struct server *sv)
 	    listener_open(&sv->cfg.ctl, "edhretrieve", "127.0.0.1:7025",
 	                  EDH_ROLE_RETRIEVE, sv->ls, 2 * LISTEN_MAX, &sv->nls,
 	                  why, sizeof why) < 0)
-		die_temp("4.3.0", "%s", why);
+		die_sys_temp("%s", why);
 	for (size_t i = 0; i < sv->nls; i++)
 		log_msg(SQLOG_INFO, "listening on %s (%s)", sv->ls[i].addr,
 		        sv->ls[i].role == EDH_ROLE_DELIVER ? "LMTP" : "retrieval");
@@ -308,11 +282,9 @@ int main(int argc, char **argv)
 	static struct server sv;
 	(void)argc;
 	log_init(argv[0]);
-	if (geteuid() == 0 && !getenv("SQ_HOME"))
-		die_temp("4.3.0", "refusing to run as root: run edhd as its own "
-		         "user (setuidgid)");
+	die_if_root(1, "run edhd as its own user (setuidgid)");
 	if (secret_nodump() < 0)
-		die_temp("4.3.0", "cannot disable core dumps: %s", strerror(errno));
+		die_sys_temp("cannot disable core dumps: %s", strerror(errno));
 	umask(077);
 	set_signals();
 	configure(&sv.cfg, &sv.maxkids);

@@ -1,8 +1,8 @@
 /*
- * clientauth - the secrets of the key store's API clients. A client's
- * secret is 32 random octets written as 43 base64url characters; the store
- * keeps only SHA-256(salt || secret) with a 16-octet random salt. The
- * secret's own entropy makes a slow hash unnecessary; comparison is in
+ * clientauth - the secrets of the key store's API clients: a record of
+ * the client table (salt BINARY(16), secret_hash BINARY(32)) made and
+ * checked by lib/crypto/clientsecret: the store keeps only
+ * SHA-256(salt || secret) with a 16-octet random salt, compared in
  * constant time.
  */
 #ifndef SQ_CLIENTAUTH_H
@@ -11,12 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/clientsecret.h"
 #include "db.h"
 
-#define CLIENT_SECRET_LEN 43
+#define CLIENT_SECRET_LEN CLIENTSECRET_LEN
 
 /* A new client record for role with a random id and secret; the secret
- * (NUL-terminated) goes to secret, for the operator, once. 0 or -1. */
+ * (NUL-terminated) goes to secret, for the operator, once. 0 or -1 (no
+ * random octets). */
 int client_new(struct client_rec *c, int role, const char *note,
                char secret[CLIENT_SECRET_LEN + 1]);
 

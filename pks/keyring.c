@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fail.h"
 #include "keyring.h"
 #include "util/log.h"
 
@@ -79,11 +80,9 @@ int keyring_open(struct keyring *kr, const char *dir, uid_t owner)
 	memset(kr, 0, sizeof *kr);
 	kr->owner = owner;
 	kr->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (kr->dirfd < 0) {
-		snprintf(kr->error, sizeof kr->error, "%s: %s", dir,
-		         strerror(errno));
-		return -1;
-	}
+	if (kr->dirfd < 0)
+		return fail_why(kr->error, sizeof kr->error, -1, "%s: %s", dir,
+		                strerror(errno));
 	if (load(kr) < 0) {
 		close(kr->dirfd);
 		kr->dirfd = -1;

@@ -37,6 +37,7 @@
 #include "keyring.h"
 #include "util/log.h"
 #include "migrations.h"
+#include "util/path.h"
 #include "rowseal.h"
 #include "util/secretfd.h"
 
@@ -44,17 +45,17 @@
 	"row remove ROW | client add ROLE [NOTE] | client list | client remove ID"
 #define ROTATE_BATCH 200
 
-static char keydir[4096];
+static char keydir[SQ_PATH_MAX];
 
 /* The database as administrator: our own unix_socket identity. */
 static struct db *admin_db(int with_database, struct db_config *cfg)
 {
 	struct control ctl;
-	char dir[4096], why[256];
+	char dir[SQ_PATH_MAX], why[256];
 	if (sq_path(dir, sizeof dir, "control") < 0 || control_open(&ctl, dir) < 0)
-		die_temp("4.3.0", "cannot open %s: %s", dir, strerror(errno));
+		die_sys_temp("cannot open %s: %s", dir, strerror(errno));
 	if (db_config_load(cfg, &ctl, why, sizeof why) < 0)
-		die_temp("4.3.0", "%s", why);
+		die_sys_temp("%s", why);
 	control_close(&ctl);
 	struct db_config admin = *cfg;
 	admin.user[0] = '\0';
@@ -62,14 +63,14 @@ static struct db *admin_db(int with_database, struct db_config *cfg)
 		admin.database[0] = '\0';
 	struct db *db = db_connect(&admin, why, sizeof why);
 	if (!db)
-		die_temp("4.3.0", "database: %s", why);
+		die_sys_temp("database: %s", why);
 	return db;
 }
 
 static void check(struct db *db, int r, const char *what)
 {
 	if (r != DB_OK)
-		die_temp("4.3.0", "%s: %s", what, db_error(db));
+		die_sys_temp("%s: %s", what, db_error(db));
 }
 
 /* Identifiers go into DDL, which takes no parameters: letters, digits
@@ -79,7 +80,7 @@ static void check_identifier(const char *s, const char *what)
 	if (!*s || strlen(s) > 64 || strspn(s,
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 	    != strlen(s))
-		die_perm("5.3.5", "%s %s: only letters, digits and _", what, s);
+		die_badarg("%s %s: only letters, digits and _", what, s);
 }
 
 static void migrate(struct db *db)
@@ -101,25 +102,25 @@ static void make_key(uid_t uid, gid_t gid)
 {
 	struct keyring kr;
 	if (mkdir(keydir, 0700) < 0 && errno != EEXIST)
-		die_temp("4.3.0", "mkdir %s: %s", keydir, strerror(errno));
+		die_sys_temp("mkdir %s: %s", keydir, strerror(errno));
 	int dfd = open(keydir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		die_temp("4.3.0", "%s: %s", keydir, strerror(errno));
+		die_sys_temp("%s: %s", keydir, strerror(errno));
 	if (faccessat(dfd, "pks.key", F_OK, 0) < 0 && errno == ENOENT) {
 		struct pkskey k;
 		if (pkskey_generate(&k) < 0 ||
 		    pkskey_save(&k, dfd, "pks.key", uid, gid) < 0)
-			die_temp("4.3.0", "cannot create the PKS key: %s",
-			         strerror(errno));
+			die_sys_temp("cannot create the PKS key: %s",
+			             strerror(errno));
 		printf("created PKS key %08lx\n", (unsigned long)k.id);
 		pkskey_free(&k);
 	}
 	if (uid != (uid_t)-1 && (fchown(dfd, uid, gid) < 0 ||
 	                         fchownat(dfd, "pks.key", uid, gid, 0) < 0))
-		die_temp("4.3.0", "chown %s: %s", keydir, strerror(errno));
+		die_sys_temp("chown %s: %s", keydir, strerror(errno));
 	close(dfd);
 	if (keyring_open(&kr, keydir, (uid_t)-1) < 0)
-		die_temp("4.3.0", "%s", kr.error);
+		die_sys_temp("%s", kr.error);
 	keyring_close(&kr);
 }
 
@@ -139,7 +140,7 @@ static int cmd_init(int argc, char **argv)
 	if (user) {
 		struct passwd *pw = getpwnam(user);
 		if (!pw)
-			die_perm("5.3.5", "no such user: %s", user);
+			die_badarg("no such user: %s", user);
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
 	}
@@ -185,7 +186,7 @@ static uint32_t parse_u32(const char *s, int base, const char *what)
 	errno = 0;
 	unsigned long v = strtoul(s, &end, base);
 	if (!*s || *end || errno || v > 0xffffffffUL || *s == '-' || *s == '+')
-		die_perm("5.3.5", "bad %s: %s", what, s);
+		die_badarg("bad %s: %s", what, s);
 	return (uint32_t)v;
 }
 
@@ -198,12 +199,15 @@ static int cmd_client(int argc, char **argv)
 	if (strcmp(argv[0], "add") == 0 && (argc == 2 || argc == 3)) {
 		int role = role_parse(argv[1]);
 		if (!role)
-			die_perm("5.3.5", "role must be deliver, login or provision");
+			die_badarg("role must be deliver, login or provision");
 		struct client_rec c;
 		char secret[CLIENT_SECRET_LEN + 1];
 		int r;
 		do {
-			client_new(&c, role, argc == 3 ? argv[2] : "", secret);
+			if (client_new(&c, role, argc == 3 ? argv[2] : "",
+			               secret) < 0)
+				die_sys_temp("cannot make a client secret: %s",
+				             strerror(errno));
 			r = db_client_insert(db, &c);
 		} while (r == DB_DUPLICATE);
 		check(db, r, "client add");
@@ -228,7 +232,7 @@ static int cmd_client(int argc, char **argv)
 	} else if (strcmp(argv[0], "remove") == 0 && argc == 2) {
 		int r = db_client_delete(db, parse_u32(argv[1], 10, "client id"));
 		if (r == DB_NOTFOUND)
-			die_perm("5.1.1", "no client %s", argv[1]);
+			die_nosuch("no client %s", argv[1]);
 		check(db, r, "client remove");
 		printf("removed client %s\n", argv[1]);
 	} else {
@@ -248,11 +252,11 @@ static int cmd_row_remove(const char *text)
 	unsigned long long row = strtoull(text, &end, 10);
 	if (!*text || strspn(text, "0123456789") != strlen(text) || *end ||
 	    errno || row == 0)
-		die_perm("5.3.5", "bad row: %s", text);
+		die_badarg("bad row: %s", text);
 	struct db *db = admin_db(1, &cfg);
 	int r = db_row_delete(db, (uint64_t)row);
 	if (r == DB_NOTFOUND)
-		die_perm("5.1.1", "no row %s", text);
+		die_nosuch("no row %s", text);
 	check(db, r, "row remove");
 	printf("removed row %s\n", text);
 	db_close(db);
@@ -265,10 +269,10 @@ static int cmd_keys(const char *hex)
 	struct keyring kr;
 	struct keyrows rows;
 	if (strlen(hex) != 8 || strspn(hex, "0123456789abcdef") != 8)
-		die_perm("5.3.5", "hash must be 8 lower-case hex digits");
+		die_badarg("hash must be 8 lower-case hex digits");
 	uint32_t hash = parse_u32(hex, 16, "hash");
 	if (keyring_open(&kr, keydir, (uid_t)-1) < 0)
-		die_temp("4.3.0", "%s", kr.error);
+		die_sys_temp("%s", kr.error);
 	struct db *db = admin_db(1, &cfg);
 	check(db, db_rows_by_hash(db, hash, 0, &rows), "keys");
 	for (size_t i = 0; i < rows.n; i++) {
@@ -317,11 +321,14 @@ static void reseal_one(struct db *db, struct keyring *kr,
 		if (!from || row_open(from, &id, k.blob, k.bloblen, k.drs, k.drslen,
 		                      &plain) < 0 ||
 		    row_seal(next, &id, plain.s, plain.len, &blob, k.drs) < 0)
-			die_temp("4.3.0", "row %llu does not open; rotation stopped. "
-			         "Inspect it (pks-ctl keys %08lx) and remove it if it "
-			         "is damaged (pks-ctl row remove %llu), then run "
-			         "pks-ctl rotate again", (unsigned long long)row,
-			         (unsigned long)k.hash, (unsigned long long)row);
+			die_sys_temp("row %llu does not open; rotation "
+			             "stopped. Inspect it (pks-ctl keys "
+			             "%08lx) and remove it if it is damaged "
+			             "(pks-ctl row remove %llu), then run "
+			             "pks-ctl rotate again",
+			             (unsigned long long)row,
+			             (unsigned long)k.hash,
+			             (unsigned long long)row);
 		k.blob = (unsigned char *)blob.s;
 		k.bloblen = blob.len;
 		k.drslen = SEALED_DRS_LEN;
@@ -339,10 +346,10 @@ static void promote(int dfd)
 {
 	if (faccessat(dfd, "pks.key", F_OK, 0) == 0 &&
 	    renameat(dfd, "pks.key", dfd, "pks.key.old") < 0)
-		die_temp("4.3.0", "rename pks.key: %s", strerror(errno));
+		die_sys_temp("rename pks.key: %s", strerror(errno));
 	if (renameat(dfd, "pks.key.next", dfd, "pks.key") < 0 ||
 	    fsync_dir(dfd) < 0)
-		die_temp("4.3.0", "rename pks.key.next: %s", strerror(errno));
+		die_sys_temp("rename pks.key.next: %s", strerror(errno));
 }
 
 static int cmd_rotate(void)
@@ -352,25 +359,25 @@ static int cmd_rotate(void)
 	struct stat st;
 	int dfd = open(keydir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		die_temp("4.3.0", "%s: %s", keydir, strerror(errno));
+		die_sys_temp("%s: %s", keydir, strerror(errno));
 	/* one rotation at a time (two would race on the renames), and the
 	 * keys read only under the lock, after any rotation before us */
 	if (flock(dfd, LOCK_EX | LOCK_NB) < 0)
-		die_temp("4.3.0", "another pks-ctl rotate is running");
+		die_sys_temp("another pks-ctl rotate is running");
 	if (keyring_open(&kr, keydir, (uid_t)-1) < 0)
-		die_temp("4.3.0", "cannot load the PKS keys: %s", kr.error);
+		die_sys_temp("cannot load the PKS keys: %s", kr.error);
 	if (!kr.have[KEY_NEXT]) {
 		struct pkskey next;
 		/* the new key belongs to pksd's user, like pks.key */
 		if (fstat(dfd, &st) < 0 || pkskey_generate(&next) < 0 ||
 		    pkskey_save(&next, dfd, "pks.key.next", st.st_uid,
 		                st.st_gid) < 0)
-			die_temp("4.3.0", "cannot create pks.key.next: %s",
-			         strerror(errno));
+			die_sys_temp("cannot create pks.key.next: %s",
+			             strerror(errno));
 		printf("new PKS key %08lx\n", (unsigned long)next.id);
 		pkskey_free(&next);
 		if (keyring_refresh(&kr) < 0 || !kr.have[KEY_NEXT])
-			die_temp("4.3.0", "cannot load pks.key.next");
+			die_sys_temp("cannot load pks.key.next");
 	} else {
 		printf("resuming rotation to %08lx\n",
 		       (unsigned long)kr.key[KEY_NEXT].id);
@@ -408,7 +415,7 @@ static int cmd_status(void)
 	struct client_rec *clients;
 	size_t n;
 	if (keyring_open(&kr, keydir, (uid_t)-1) < 0)
-		die_temp("4.3.0", "%s", kr.error);
+		die_sys_temp("%s", kr.error);
 	struct db *db = admin_db(1, &cfg);
 	check(db, db_schema_version(db, &have), "schema version");
 	printf("schema %u (this build expects %u)\n", have,
@@ -430,8 +437,8 @@ static int cmd_status(void)
 	keyring_close(&kr);
 	db_close(db);
 	if (have != schema_version_expected())
-		die_temp("4.3.0", "schema %u, this build expects %u: run pks-ctl "
-		         "migrate", have, schema_version_expected());
+		die_sys_temp("schema %u, this build expects %u: run pks-ctl "
+		             "migrate", have, schema_version_expected());
 	return 0;
 }
 
@@ -439,9 +446,9 @@ int main(int argc, char **argv)
 {
 	log_init(argv[0]);
 	if (secret_nodump() < 0 || pks_crypto_init() < 0)
-		die_temp("4.3.0", "cannot initialise: %s", strerror(errno));
+		die_sys_temp("cannot initialise: %s", strerror(errno));
 	if (sq_path(keydir, sizeof keydir, "pks") < 0)
-		die_temp("4.3.0", "path too long");
+		die_sys_temp("path too long");
 	if (argc < 2)
 		die_usage(USAGE);
 	const char *cmd = argv[1];

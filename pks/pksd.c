@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,12 +52,15 @@
 #include "util/home.h"
 #include "net/ipallow.h"
 #include "keyring.h"
+#include "net/listener.h"
 #include "util/log.h"
 #include "migrations.h"
+#include "util/path.h"
 #include "crypto/pki.h"
 #include "util/prefork.h"
 #include "util/secretfd.h"
 #include "store.h"
+#include "net/tlsserver.h"
 
 #define WORKERS_MAX PREFORK_MAX
 
@@ -69,8 +71,8 @@ struct config {
 	unsigned long timeout;
 	struct lockout lockout;
 	struct db_config db;
-	char ctldir[4096];
-	char keydir[4096];
+	char ctldir[SQ_PATH_MAX];
+	char keydir[SQ_PATH_MAX];
 };
 
 /* Everything a worker owns. */
@@ -89,7 +91,7 @@ static unsigned long number(struct control *ctl, const char *name,
 {
 	unsigned long v = def;
 	if (control_readulong(ctl, name, max, &v) < 0)
-		die_temp("4.3.0", "control/%s: %s", name, strerror(errno));
+		die_sys_temp("control/%s: %s", name, strerror(errno));
 	return v;
 }
 
@@ -106,8 +108,8 @@ static void parse_listen(struct config *cfg, const char *text)
 	unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
 	if (!colon || hlen == 0 || hlen >= sizeof cfg->listen_host || *end ||
 	    port == 0 || port > 65535)
-		die_temp("4.3.0", "control/pksd-listen: want HOST:PORT, got %s",
-		         text);
+		die_sys_temp("control/pksd-listen: want HOST:PORT, got %s",
+		             text);
 	memcpy(cfg->listen_host, host, hlen);
 	cfg->listen_host[hlen] = '\0';
 	cfg->port = (unsigned)port;
@@ -119,7 +121,7 @@ static void load_config(struct config *cfg, struct control *ctl)
 	char why[256];
 	sbuf_init(&v, CONTROL_LINE_MAX);
 	if (control_rldef(ctl, "pksd-listen", 0, "127.0.0.1:7443", &v) < 0)
-		die_temp("4.3.0", "control/pksd-listen: %s", strerror(errno));
+		die_sys_temp("control/pksd-listen: %s", strerror(errno));
 	parse_listen(cfg, v.s);
 	sbuf_free(&v);
 	cfg->workers = number(ctl, "pksworkers", 2, WORKERS_MAX);
@@ -127,35 +129,31 @@ static void load_config(struct config *cfg, struct control *ctl)
 		cfg->workers = 1;
 	cfg->timeout = number(ctl, "timeoutpksd", 10, 3600);
 	if (cfg->timeout == 0) /* evhttp would take 0 as "no timeout" */
-		die_temp("4.3.0", "control/timeoutpksd: at least 1 second");
+		die_sys_temp("control/timeoutpksd: at least 1 second");
 	cfg->lockout.backoff_after = (unsigned)number(ctl, "pksloginbackoff", 3,
 	                                              1000);
 	cfg->lockout.lock_after = (unsigned)number(ctl, "pksloginlock", 10, 1000);
 	cfg->lockout.lock_seconds = (unsigned)number(ctl, "pksloginlocktime",
 	                                             3600, 86400 * 30);
 	if (cfg->lockout.lock_seconds == 0 || cfg->lockout.lock_after == 0)
-		die_temp("4.3.0", "control/pksloginlock and pksloginlocktime: at "
-		         "least 1");
+		die_sys_temp("control/pksloginlock and pksloginlocktime: at "
+		             "least 1");
 	if (db_config_load(&cfg->db, ctl, why, sizeof why) < 0)
-		die_temp("4.3.0", "%s", why);
+		die_sys_temp("%s", why);
 }
 
 static SSL_CTX *tls_context(const char *ctldir)
 {
-	char cert[4200], key[4200];
-	snprintf(cert, sizeof cert, "%s/pksd-cert.pem", ctldir);
-	snprintf(key, sizeof key, "%s/pksd-key.pem", ctldir);
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
+	char cert[SQ_PATH_MAX], key[SQ_PATH_MAX];
+	if (path_join(cert, sizeof cert, ctldir, "pksd-cert.pem", NULL) < 0 ||
+	    path_join(key, sizeof key, ctldir, "pksd-key.pem", NULL) < 0)
+		die_sys_temp("instance path too long");
+	SSL_CTX *ctx = tlsserver_ctx(cert, key, TLSSERVER_DAEMON);
+	if (!ctx) {
 		char err[512];
-		die_temp("4.3.0", "TLS: %s, %s: %s", cert, key,
-		         pki_errstr(err, sizeof err));
+		die_sys_temp("TLS: %s, %s: %s", cert, key,
+		             pki_errstr(err, sizeof err));
 	}
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	                    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	return ctx;
 }
 
@@ -164,16 +162,14 @@ static void load_allow(struct ipallow *allow, const char *ctldir)
 	struct control ctl;
 	size_t bad;
 	if (control_open(&ctl, ctldir) < 0)
-		die_temp("4.3.0", "%s: %s", ctldir, strerror(errno));
-	int r = ipallow_load(allow, &ctl, "pksallow", &bad);
+		die_sys_temp("%s: %s", ctldir, strerror(errno));
+	int r = tlsserver_allow_load(allow, &ctl, "pksallow", &bad);
 	control_close(&ctl);
 	if (r < 0 && bad)
-		die_temp("4.3.0", "control/pksallow line %zu: not an address or "
-		         "prefix", bad);
+		die_sys_temp("control/pksallow line %zu: not an address or "
+		             "prefix", bad);
 	if (r < 0)
-		die_temp("4.3.0", "control/pksallow: %s", strerror(errno));
-	if (r == 0)
-		log_msg(SQLOG_WARN, "no control/pksallow: every peer is refused");
+		die_sys_temp("control/pksallow: %s", strerror(errno));
 }
 
 /* ---- the socket -------------------------------------------------------- */
@@ -194,37 +190,22 @@ static int listen_socket(const struct config *cfg, int reuseport)
 		in6->sin6_port = htons((uint16_t)cfg->port);
 		len = sizeof *in6;
 	} else {
-		die_temp("4.3.0", "control/pksd-listen: %s is not an IP address",
-		         cfg->listen_host);
+		die_sys_temp("control/pksd-listen: %s is not an IP address",
+		             cfg->listen_host);
 	}
-	int one = 1;
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	                0);
 	/* One socket per worker on the same address (SO_REUSEPORT): the
 	 * kernel spreads connections evenly, where one shared socket lets
 	 * whichever worker wakes first take them all. */
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	                         sizeof one) < 0 ||
-	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-	                             sizeof one) < 0) ||
-	    bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 1024) < 0)
-		die_temp("4.3.0", "cannot listen on %s:%u: %s", cfg->listen_host,
-		         cfg->port, strerror(errno));
+	int fd = listener_socket((struct sockaddr *)&ss, len, 1024,
+	                         LISTEN_NONBLOCK |
+	                         (reuseport ? LISTEN_REUSEPORT : 0));
+	if (fd < 0)
+		die_sys_temp("cannot listen on %s:%u: %s", cfg->listen_host,
+		             cfg->port, strerror(errno));
 	return fd;
 }
 
 /* ---- the worker ----------------------------------------------------------- */
-
-/* The peer's address as text, for the logs. */
-static void peer_text(const struct sockaddr_storage *ss, char *host, size_t n)
-{
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
-		          host, (socklen_t)n);
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
-		          host, (socklen_t)n);
-}
 
 /* A refused connection: OpenSSL gets a read side that only ever says EOF,
  * so it cannot parse a ClientHello already queued on the socket, and the
@@ -253,31 +234,18 @@ static void peer_check(evutil_socket_t unused, short what, void *arg)
 {
 	struct peercheck *pc = arg;
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char host[INET6_ADDRSTRLEN] = "?";
+	char host[INET6_ADDRSTRLEN];
 	(void)unused, (void)what;
 	int fd = (int)bufferevent_getfd(pc->bev);
 	SSL *ssl = bufferevent_openssl_get_ssl(pc->bev);
 	/* fd -1: evhttp could not set the connection up and freed it */
 	if (fd >= 0 && ssl) {
-		memset(&ss, 0, sizeof ss);
-		if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-			peer_text(&ss, host, sizeof host);
-		else
-			ss.ss_family = AF_UNSPEC;
-		if (ss.ss_family != AF_UNSPEC &&
-		    ipallow_match(&pc->w->allow, (struct sockaddr *)&ss)) {
-			/* A reply goes out in more than one write (TLS records):
-			 * without TCP_NODELAY, Nagle holds the last one back
-			 * until the client's delayed ACK, 40 ms later. */
-			int one = 1;
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		tlsserver_peer(fd, &ss, host, sizeof host);
+		if (tlsserver_admit(&pc->w->allow, (struct sockaddr *)&ss, host,
+		                    fd))
 			conninfo_set_peer(ssl, host);
-		} else {
-			log_msg(SQLOG_WARN, "%s: address not allowed; connection "
-			        "closed", host);
+		else
 			refuse(ssl, fd);
-		}
 	}
 	bufferevent_decref(pc->bev);
 	free(pc);
@@ -321,23 +289,19 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct worker *w = arg;
 	(void)sig, (void)what;
-	struct ipallow fresh;
 	size_t bad;
 	struct control ctl;
 	if (control_open(&ctl, w->cfg->ctldir) < 0)
 		return;
-	int r = ipallow_load(&fresh, &ctl, "pksallow", &bad);
+	int r = tlsserver_allow_load(&w->allow, &ctl, "pksallow", &bad);
 	control_close(&ctl);
 	if (r < 0) {
 		log_msg(SQLOG_ALERT, "control/pksallow unusable; keeping the old "
 		        "list");
 		return;
 	}
-	if (r == 0)
-		log_msg(SQLOG_WARN, "no control/pksallow: every peer is refused");
-	ipallow_free(&w->allow);
-	w->allow = fresh;
-	log_msg(SQLOG_INFO, "reloaded control/pksallow: %zu entries", fresh.n);
+	log_msg(SQLOG_INFO, "reloaded control/pksallow: %zu entries",
+	        w->allow.n);
 }
 
 static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
@@ -347,16 +311,16 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
 	struct store st;
 	char why[256];
 	X509 *ca;
-	char capath[4200];
+	char capath[SQ_PATH_MAX];
 	memset(&w, 0, sizeof w);
 	w.cfg = cfg;
 	w.ssl = ssl;
 	load_allow(&w.allow, cfg->ctldir);
-	snprintf(capath, sizeof capath, "%s/ca.pem", cfg->ctldir);
-	if (!(ca = pki_cert_load(capath)))
-		die_temp("4.3.0", "cannot read %s", capath);
+	if (path_join(capath, sizeof capath, cfg->ctldir, "ca.pem", NULL) < 0 ||
+	    !(ca = pki_cert_load(capath)))
+		die_sys_temp("cannot read %s", capath);
 	if (keyring_open(&kr, cfg->keydir, geteuid()) < 0)
-		die_temp("4.3.0", "PKS key: %s", kr.error);
+		die_sys_temp("PKS key: %s", kr.error);
 	/* A database down at start is an outage like any other: 503s until
 	 * it is back, not a worker that dies and respawns. */
 	struct db *db = db_connect(&cfg->db, why, sizeof why);
@@ -373,7 +337,7 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
 	w.base = event_base_new();
 	struct evhttp *http = w.base ? evhttp_new(w.base) : NULL;
 	if (!http)
-		die_temp("4.3.0", "cannot start the event loop");
+		die_sys_temp("cannot start the event loop");
 	evhttp_set_bevcb(http, tls_bufferevent, &w);
 	evhttp_set_gencb(http, api_handle, &w.api);
 	evhttp_set_timeout(http, (int)cfg->timeout);
@@ -386,11 +350,11 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
 	                           EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
 	                           EVHTTP_REQ_PATCH);
 	if (!evhttp_accept_socket_with_handle(http, lfd))
-		die_temp("4.3.0", "cannot accept on the listening socket");
+		die_sys_temp("cannot accept on the listening socket");
 	struct event *term = evsignal_new(w.base, SIGTERM, on_term, w.base);
 	struct event *hup = evsignal_new(w.base, SIGHUP, on_hup, &w);
 	if (!term || !hup || event_add(term, NULL) < 0 || event_add(hup, NULL) < 0)
-		die_temp("4.3.0", "cannot watch signals");
+		die_sys_temp("cannot watch signals");
 	event_base_dispatch(w.base);
 
 	event_free(term);
@@ -412,18 +376,18 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
  * failing and being restarted for ever. */
 static void preflight(struct config *cfg)
 {
-	struct ipallow allow;
+	struct ipallow allow = { 0 };
 	struct keyring kr;
-	char capath[4200], why[256];
+	char capath[SQ_PATH_MAX], why[256];
 	load_allow(&allow, cfg->ctldir);
 	ipallow_free(&allow);
-	snprintf(capath, sizeof capath, "%s/ca.pem", cfg->ctldir);
-	X509 *ca = pki_cert_load(capath);
+	X509 *ca = path_join(capath, sizeof capath, cfg->ctldir, "ca.pem",
+	                     NULL) == 0 ? pki_cert_load(capath) : NULL;
 	if (!ca)
-		die_temp("4.3.0", "cannot read %s", capath);
+		die_sys_temp("cannot read %s", capath);
 	X509_free(ca);
 	if (keyring_open(&kr, cfg->keydir, geteuid()) < 0)
-		die_temp("4.3.0", "PKS key: %s", kr.error);
+		die_sys_temp("PKS key: %s", kr.error);
 	keyring_close(&kr);
 	struct db *db = db_connect(&cfg->db, why, sizeof why);
 	unsigned have;
@@ -433,8 +397,9 @@ static void preflight(struct config *cfg)
 	}
 	if (db_schema_version(db, &have) == DB_OK &&
 	    have != schema_version_expected())
-		die_temp("4.3.0", "database schema %u, this pksd needs %u: run "
-		         "pks-ctl migrate", have, schema_version_expected());
+		die_sys_temp("database schema %u, this pksd needs %u: run "
+		             "pks-ctl migrate", have,
+		             schema_version_expected());
 	db_close(db);
 }
 
@@ -460,24 +425,22 @@ int main(int argc, char **argv)
 	struct control ctl;
 	(void)argc;
 	log_init(argv[0]);
-	if (geteuid() == 0)
-		die_temp("4.3.0", "refusing to run as root: run pksd as its own "
-		         "user (setuidgid)");
+	die_if_root(0, "run pksd as its own user (setuidgid)");
 	if (secret_nodump() < 0 || pks_crypto_init() < 0)
-		die_temp("4.3.0", "cannot initialise: %s", strerror(errno));
+		die_sys_temp("cannot initialise: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	memset(&cfg, 0, sizeof cfg);
 	if (sq_path(cfg.ctldir, sizeof cfg.ctldir, "control") < 0 ||
 	    sq_path(cfg.keydir, sizeof cfg.keydir, "pks") < 0)
-		die_temp("4.3.0", "instance path too long");
+		die_sys_temp("instance path too long");
 	if (control_open(&ctl, cfg.ctldir) < 0)
-		die_temp("4.3.0", "%s: %s", cfg.ctldir, strerror(errno));
+		die_sys_temp("%s: %s", cfg.ctldir, strerror(errno));
 	load_config(&cfg, &ctl);
 	control_close(&ctl);
 	preflight(&cfg);
 	SSL_CTX *ssl = tls_context(cfg.ctldir);
 	if (conninfo_init() < 0)
-		die_temp("4.3.0", "cannot initialise OpenSSL ex_data");
+		die_sys_temp("cannot initialise OpenSSL ex_data");
 	/* With SO_REUSEPORT a second pksd would share the address without a
 	 * word; a plain bind first fails if anyone holds it. */
 	close(listen_socket(&cfg, 0));

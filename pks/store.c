@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <openssl/pem.h>
 
+#include "util/fail.h"
 #include "util/log.h"
 #include "crypto/pki.h"
 #include "rowseal.h"
@@ -298,11 +299,9 @@ static int seal_into(struct store *s, struct keyrow *r, const char *pek,
 	int ok = key && blob_encode(pek, pdk, &plain) == 0 &&
 	         row_seal(key, &id, plain.s, plain.len, blob, r->drs) == 0;
 	sbuf_free(&plain);
-	if (!ok) {
-		snprintf(s->error, sizeof s->error, "cannot seal row%s",
-		         key ? "" : ": no PKS key");
-		return -1;
-	}
+	if (!ok)
+		return fail_why(s->error, sizeof s->error, -1,
+		                "cannot seal row%s", key ? "" : ": no PKS key");
 	r->pks_key_id = key->id;
 	r->blob = (unsigned char *)blob->s;
 	r->bloblen = blob->len;
@@ -320,12 +319,10 @@ static int address_rows(struct store *s, const struct keyrows *rows,
 	*max_version = 0;
 	for (size_t i = 0; i < rows->n; i++) {
 		char *pek, addr[ADDR_MAX + 1];
-		if (row_pek(s, &rows->row[i], &pek, addr) < 0) {
-			snprintf(s->error, sizeof s->error,
-			         "row %llu of the hash does not open",
-			         (unsigned long long)rows->row[i].row);
-			return STORE_FAIL;
-		}
+		if (row_pek(s, &rows->row[i], &pek, addr) < 0)
+			return fail_why(s->error, sizeof s->error, STORE_FAIL,
+			                "row %llu of the hash does not open",
+			                (unsigned long long)rows->row[i].row);
 		free(pek);
 		if (strcmp(addr, address) == 0) {
 			(*count)++;

@@ -6,6 +6,7 @@
 
 #include "mail/addr.h"
 #include "checkpw.h"
+#include "util/fail.h"
 #include "crypto/pdk.h"
 #include "crypto/pki.h"
 
@@ -91,23 +92,20 @@ enum checkpw_result checkpw_unlock(struct pks_client *pks, X509 *ca,
 	int r = pks_get_pdks(pks, out->hash, &keys);
 	if (r == PKS_NOT_FOUND || r == PKS_REFUSED) {
 		decoy(password);
-		snprintf(why, whylen, "no such address");
-		return CHECKPW_WRONG;
+		return fail_why(why, whylen, CHECKPW_WRONG, "no such address");
 	}
-	if (r == PKS_LOCKED) {
-		snprintf(why, whylen, "locked by the key store");
-		return CHECKPW_LOCKED;
-	}
-	if (r != PKS_OK) {
-		snprintf(why, whylen, "PKS: %s", pks_client_error(pks));
-		return CHECKPW_TEMP;
-	}
+	if (r == PKS_LOCKED)
+		return fail_why(why, whylen, CHECKPW_LOCKED,
+		                "locked by the key store");
+	if (r != PKS_OK)
+		return fail_why(why, whylen, CHECKPW_TEMP, "PKS: %s",
+		                pks_client_error(pks));
 	for (size_t i = 0; i < keys.n; i++)
 		if (keys.key[i].locked_until > 0) { /* no PDK is served now */
 			pks_keys_free(&keys);
 			decoy(password);
-			snprintf(why, whylen, "locked by the key store");
-			return CHECKPW_LOCKED;
+			return fail_why(why, whylen, CHECKPW_LOCKED,
+			                "locked by the key store");
 		}
 	size_t verified = 0;
 	for (size_t i = 0; i < keys.n; i++) {
@@ -127,11 +125,10 @@ enum checkpw_result checkpw_unlock(struct pks_client *pks, X509 *ca,
 	if (verified == 0)
 		decoy(password);
 	pks_keys_free(&keys);
-	if (!out->versions) {
-		snprintf(why, whylen, verified ? "wrong password"
-		                               : "no such address");
-		return CHECKPW_WRONG;
-	}
+	if (!out->versions)
+		return fail_why(why, whylen, CHECKPW_WRONG, "%s",
+		                verified ? "wrong password"
+		                         : "no such address");
 	maildir_id_format(out->mailbox, out->hash, first);
 	return CHECKPW_OK;
 }

@@ -11,13 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/fail.h"
+#include "util/path.h"
 #include "popstore.h"
-
-static int fail(char *why, size_t whylen, const char *text, int err)
-{
-	snprintf(why, whylen, "%s: %s", text, strerror(err));
-	return -1;
-}
 
 int popstore_open(struct popstore *ps, struct control *ctl,
                   const char *ctldir, const char *home, const char *mailbox,
@@ -28,19 +24,23 @@ int popstore_open(struct popstore *ps, struct control *ctl,
 	ps->maildirs = -1;
 	ps->md.dirfd = ps->md.tmpfd = ps->md.newfd = ps->md.curfd = -1;
 	if (!maildir_id_valid(mailbox))
-		return fail(why, whylen, "mailbox", EINVAL);
+		return fail_why(why, whylen, -1, "mailbox: %s",
+		                strerror(EINVAL));
 	snprintf(ps->mailbox, sizeof ps->mailbox, "%s", mailbox);
 	if (fstatat(ctl->dirfd, EDHC_RETRIEVE_CREDFILE, &sb, 0) == 0) {
 		ps->edh = edhc_open(EDHC_RETRIEVE, ctl, ctldir, why, whylen);
 		return ps->edh ? 0 : -1;
 	}
 	if (errno != ENOENT)
-		return fail(why, whylen, "control/" EDHC_RETRIEVE_CREDFILE, errno);
-	char path[4200];
-	snprintf(path, sizeof path, "%s/maildirs", home);
-	ps->maildirs = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		return fail_why(why, whylen, -1,
+		                "control/" EDHC_RETRIEVE_CREDFILE ": %s",
+		                strerror(errno));
+	char path[SQ_PATH_MAX];
+	ps->maildirs = path_join(path, sizeof path, home, "maildirs", NULL) < 0
+	               ? -1 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ps->maildirs < 0 && errno != ENOENT)
-		return fail(why, whylen, "cannot open maildirs", errno);
+		return fail_why(why, whylen, -1, "cannot open maildirs: %s",
+		                strerror(errno));
 	return 0; /* no maildirs yet: nothing delivered, an empty mailbox */
 }
 
@@ -65,15 +65,17 @@ static enum popstore_result edh_result(struct popstore *ps,
 {
 	if (r == EDHC_OK)
 		return POPSTORE_OK;
-	snprintf(why, whylen, "edhd: %s", edhc_error(ps->edh));
-	return r == EDHC_PERM ? POPSTORE_GONE : POPSTORE_TEMP;
+	return fail_why(why, whylen,
+	                r == EDHC_PERM ? POPSTORE_GONE : POPSTORE_TEMP,
+	                "edhd: %s", edhc_error(ps->edh));
 }
 
 /* Room for the n messages listed, in ps->msgs. */
 static int make_msgs(struct popstore *ps, size_t n, char *why, size_t whylen)
 {
 	if (n && !(ps->msgs = calloc(n, sizeof *ps->msgs)))
-		return fail(why, whylen, "listing", ENOMEM);
+		return fail_why(why, whylen, -1, "listing: %s",
+		                strerror(ENOMEM));
 	ps->n = n;
 	return 0;
 }
@@ -86,14 +88,13 @@ static enum popstore_result local_list(struct popstore *ps, size_t max,
 	if (maildir_open(&ps->md, ps->maildirs, ps->mailbox, 0) < 0) {
 		if (errno == ENOENT) /* never delivered to */
 			return POPSTORE_OK;
-		fail(why, whylen, "cannot open the mailbox", errno);
-		return POPSTORE_TEMP;
+		return fail_why(why, whylen, POPSTORE_TEMP,
+		                "cannot open the mailbox: %s", strerror(errno));
 	}
 	maildir_sweep_tmp(&ps->md, time(NULL) - MAILDIR_TMP_STALE);
-	if (maildir_list(&ps->md, max, &ps->list) < 0) {
-		fail(why, whylen, "cannot list the mailbox", errno);
-		return POPSTORE_TEMP;
-	}
+	if (maildir_list(&ps->md, max, &ps->list) < 0)
+		return fail_why(why, whylen, POPSTORE_TEMP,
+		                "cannot list the mailbox: %s", strerror(errno));
 	if (make_msgs(ps, ps->list.n, why, whylen) < 0)
 		return POPSTORE_TEMP;
 	for (size_t i = 0; i < ps->n; i++) {
@@ -137,17 +138,17 @@ enum popstore_result popstore_fetch(struct popstore *ps, size_t i,
 	int fd = maildir_open_msg(&ps->md, &ps->list.msgs[i]);
 	if (fd < 0) {
 		int err = errno;
-		fail(why, whylen, "cannot open the message", err);
-		return err == ENOENT ? POPSTORE_GONE : POPSTORE_TEMP;
+		return fail_why(why, whylen,
+		                err == ENOENT ? POPSTORE_GONE : POPSTORE_TEMP,
+		                "cannot open the message: %s", strerror(err));
 	}
 	sbuf_reset(out);
 	int r = sbuf_read_fd(out, fd);
 	int err = errno;
 	close(fd);
-	if (r < 0) {
-		fail(why, whylen, "cannot read the message", err);
-		return POPSTORE_TEMP;
-	}
+	if (r < 0)
+		return fail_why(why, whylen, POPSTORE_TEMP,
+		                "cannot read the message: %s", strerror(err));
 	return POPSTORE_OK;
 }
 
@@ -161,10 +162,10 @@ enum popstore_result popstore_remove(struct popstore *ps, size_t i,
 		return r == POPSTORE_GONE ? POPSTORE_OK : r;
 	}
 	if (maildir_remove_msg(&ps->md, &ps->list.msgs[i]) < 0 &&
-	    errno != ENOENT) {
-		fail(why, whylen, "cannot remove the message", errno);
-		return POPSTORE_TEMP;
-	}
+	    errno != ENOENT)
+		return fail_why(why, whylen, POPSTORE_TEMP,
+		                "cannot remove the message: %s",
+		                strerror(errno));
 	return POPSTORE_OK;
 }
 
@@ -173,6 +174,6 @@ enum popstore_result popstore_sync(struct popstore *ps, char *why,
 {
 	if (ps->edh || ps->md.dirfd < 0 || maildir_sync(&ps->md) == 0)
 		return POPSTORE_OK;
-	fail(why, whylen, "cannot sync the mailbox", errno);
-	return POPSTORE_TEMP;
+	return fail_why(why, whylen, POPSTORE_TEMP,
+	                "cannot sync the mailbox: %s", strerror(errno));
 }

@@ -35,6 +35,7 @@
 #include "util/control.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "crypto/pki.h"
 #include "util/privdrop.h"
 #include "util/secretfd.h"
@@ -81,14 +82,14 @@ static size_t read_input(void)
 
 static struct pks_client *client(X509 **ca)
 {
-	char ctldir[4200], capath[4300], why[300];
+	char ctldir[SQ_PATH_MAX], capath[SQ_PATH_MAX], why[300];
 	struct control ctl;
 	struct pks_config cfg;
 	if (sq_path(ctldir, sizeof ctldir, "control") < 0 ||
 	    control_open(&ctl, ctldir) < 0)
 		return NULL;
-	snprintf(capath, sizeof capath, "%s/ca.pem", ctldir);
-	*ca = pki_cert_load(capath);
+	*ca = path_join(capath, sizeof capath, ctldir, "ca.pem", NULL) == 0
+	      ? pki_cert_load(capath) : NULL;
 	int r = *ca ? pks_config_load(&cfg, &ctl, ctldir, "pkslogin", why,
 	                              sizeof why) : -1;
 	control_close(&ctl);

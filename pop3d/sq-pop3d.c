@@ -36,6 +36,7 @@
 #include "util/home.h"
 #include "util/log.h"
 #include "net/netio.h"
+#include "util/path.h"
 #include "crypto/pki.h"
 #include "popcmd.h"
 #include "popkeys.h"
@@ -356,7 +357,7 @@ static int serve(struct pop *p)
 
 static void configure(struct pop *p, struct control *ctl)
 {
-	char ctldir[4200], why[512];
+	char ctldir[SQ_PATH_MAX], why[512];
 	unsigned long timeout = TIMEOUT_DEFAULT;
 	if (sq_path(ctldir, sizeof ctldir, "control") < 0 ||
 	    control_open(ctl, ctldir) < 0)

@@ -47,6 +47,7 @@
 #include "util/home.h"
 #include "util/log.h"
 #include "net/netio.h"
+#include "util/path.h"
 #include "popcmd.h"
 #include "util/secretfd.h"
 
@@ -59,7 +60,7 @@ struct popup {
 	struct netio io;
 	struct control ctl;
 	char me[256];
-	char certfile[4300];
+	char certfile[SQ_PATH_MAX];
 	char remoteip[64];
 	int tls_offered;
 	int cleartext;          /* PASS before TLS allowed from this peer */
@@ -87,7 +88,7 @@ static void __attribute__((noreturn)) unavailable(struct popup *p,
 
 static void configure(struct popup *p)
 {
-	char dir[4200];
+	char dir[SQ_PATH_MAX];
 	struct sbuf me;
 	unsigned long timeout = TIMEOUT_DEFAULT;
 	const char *ip = getenv("TCPREMOTEIP");
@@ -107,10 +108,11 @@ static void configure(struct popup *p)
 	if (p->cleartext < 0)
 		unavailable(p, "control/" CLEARTEXT_CONTROL " unreadable or malformed");
 	/* its own file where the SMTP server's belongs to another user */
-	snprintf(p->certfile, sizeof p->certfile, "%s/pop3cert.pem", dir);
-	if (access(p->certfile, R_OK) < 0)
-		snprintf(p->certfile, sizeof p->certfile, "%s/servercert.pem", dir);
-	p->tls_offered = access(p->certfile, R_OK) == 0;
+	if (path_join(p->certfile, sizeof p->certfile, dir, "pop3cert.pem",
+	              NULL) < 0 || access(p->certfile, R_OK) < 0)
+		path_join(p->certfile, sizeof p->certfile, dir, "servercert.pem",
+		          NULL);
+	p->tls_offered = *p->certfile && access(p->certfile, R_OK) == 0;
 }
 
 static int start_tls(struct popup *p)

@@ -20,6 +20,9 @@
 #include <openssl/x509v3.h>
 
 #include "client/edhclient.h"
+#include "util/fail.h"
+#include "util/hostport.h"
+#include "util/path.h"
 #include "util/rbuf.h"
 #include "mail/saslplain.h"
 
@@ -45,41 +48,6 @@ struct edhc {
 };
 
 /* ---- configuration --------------------------------------------------------- */
-
-int edhc_hostport_parse(const char *text, char *host, size_t hostlen,
-                        char port[8])
-{
-	const char *h = text, *colon;
-	size_t hl;
-	if (*text == '[') {
-		const char *close = strchr(text, ']');
-		if (!close || close[1] != ':')
-			goto bad;
-		h = text + 1;
-		hl = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(text, ':');
-		if (!colon || memchr(text, ':', (size_t)(colon - text)))
-			goto bad; /* an IPv6 address wants its brackets */
-		hl = (size_t)(colon - text);
-	}
-	const char *p = colon + 1;
-	size_t pl = strlen(p);
-	if (hl == 0 || hl >= hostlen || pl == 0 || pl > 5 || p[0] == '0' ||
-	    strspn(p, "0123456789") != pl || atoi(p) > 65535)
-		goto bad;
-	for (size_t i = 0; i < hl; i++)
-		if (h[i] <= ' ' || h[i] >= 127 || h[i] == '/' || h[i] == '[')
-			goto bad;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	memcpy(port, p, pl + 1);
-	return 0;
-bad:
-	errno = EINVAL;
-	return -1;
-}
 
 void edhc_config_wipe(struct edhc_config *cfg)
 {
@@ -121,12 +89,12 @@ static int load_cred(struct edhc_config *cfg, struct control *ctl,
 	sbuf_init_secret(&raw, CRED_MAX);
 	int fd = openat(ctl->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	int r = fd < 0 || sbuf_read_fd(&raw, fd) < 0
-		? pks_reason(why, whylen, "%s: %s", name, strerror(errno))
+		? fail_why(why, whylen, -1, "%s: %s", name, strerror(errno))
 		: pks_parse_credentials(raw.s ? raw.s : "", raw.len,
 		                        &cfg->client_id, cfg->secret, sub,
 		                        sizeof sub);
 	if (fd >= 0 && r < 0 && raw.len)
-		pks_reason(why, whylen, "%s: %s", name, sub);
+		fail_why(why, whylen, -1, "%s: %s", name, sub);
 	if (fd >= 0)
 		close(fd);
 	sbuf_free(&raw);
@@ -144,21 +112,22 @@ int edhc_config_load(struct edhc_config *cfg, int proto, struct control *ctl,
 	                                     : EDHC_RETRIEVE_DEFAULT;
 	int r = -1;
 	if (load_line(ctl, hostfile, def, hp, sizeof hp) < 0 ||
-	    edhc_hostport_parse(hp, cfg->host, sizeof cfg->host, cfg->port) < 0)
-		pks_reason(why, whylen, "control/%s: want HOST:PORT", hostfile);
+	    hostport_parse(hp, cfg->host, sizeof cfg->host, cfg->port) < 0)
+		fail_why(why, whylen, -1, "control/%s: want HOST:PORT", hostfile);
 	else if (load_seconds(ctl, "timeoutedhconnect",
 	                      EDHC_CONNECT_TIMEOUT_DEFAULT,
 	                      &cfg->connect_timeout_ms) < 0 ||
 	         load_seconds(ctl, "timeoutedhclient", EDHC_TIMEOUT_DEFAULT,
 	                      &cfg->timeout_ms) < 0)
-		pks_reason(why, whylen, "timeoutedhconnect, timeoutedhclient: want "
-		     "seconds from 1 to %d", PKS_TIMEOUT_MAX);
+		fail_why(why, whylen, -1, "timeoutedhconnect, "
+		         "timeoutedhclient: want seconds from 1 to %d",
+		         PKS_TIMEOUT_MAX);
 	else if (load_line(ctl, "me", "localhost", cfg->me, sizeof cfg->me) < 0)
-		pks_reason(why, whylen, "control/me: %s", strerror(errno));
-	else if (snprintf(cfg->cafile, sizeof cfg->cafile, "%s/ca.pem",
-	                  ctldir) >= (int)sizeof cfg->cafile ||
+		fail_why(why, whylen, -1, "control/me: %s", strerror(errno));
+	else if (path_join(cfg->cafile, sizeof cfg->cafile, ctldir, "ca.pem",
+	                   NULL) < 0 ||
 	         access(cfg->cafile, R_OK) < 0)
-		pks_reason(why, whylen, "%s/ca.pem: cannot read it", ctldir);
+		fail_why(why, whylen, -1, "%s/ca.pem: cannot read it", ctldir);
 	else
 		r = load_cred(cfg, ctl, credfile, why, whylen);
 	if (r < 0)
@@ -179,23 +148,15 @@ struct edhc *edhc_open(int proto, struct control *ctl, const char *ctldir,
 	struct edhc *c = edhc_new(&cfg);
 	edhc_config_wipe(&cfg);
 	if (!c)
-		pks_reason(why, whylen, "edhclient: %s", strerror(ENOMEM));
+		fail_why(why, whylen, -1, "edhclient: %s", strerror(ENOMEM));
 	return c;
 }
 
 /* ---- the connection ------------------------------------------------------- */
 
 /* The reason goes to c->err, for edhc_error(); OP_TEMP for the caller. */
-static int set_error(struct edhc *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int set_error(struct edhc *c, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof c->err, fmt, ap);
-	va_end(ap);
-	return OP_TEMP;
-}
+#define set_error(c, ...) \
+	fail_why((c)->err, sizeof (c)->err, OP_TEMP, __VA_ARGS__)
 
 /* Waits for the socket as OpenSSL asks (r is SSL_get_error's answer):
  * 1 to retry, 0 on a timeout or a real error. */

@@ -27,6 +27,7 @@
 
 #include "util/control.h"
 #include "mail/maildir.h"
+#include "util/path.h"
 #include "client/pksconfig.h"
 #include "util/sbuf.h"
 
@@ -47,18 +48,13 @@ struct edhc_config {
 	int proto;                      /* which port: LMTP or retrieval */
 	char host[256];                 /* name or IP literal, verified */
 	char port[8];
-	char cafile[4096];              /* the instance CA */
+	char cafile[SQ_PATH_MAX];       /* the instance CA */
 	char me[256];                   /* LHLO name */
 	uint32_t client_id;
 	char secret[PKS_SECRET_MAX + 1];
 	long connect_timeout_ms;
 	long timeout_ms;
 };
-
-/* Splits "HOST:PORT" or "[IPV6]:PORT" (port 1 to 65535, decimal) into
- * host (hostlen octets with its NUL) and port. 0, or -1 (EINVAL). */
-int edhc_hostport_parse(const char *text, char *host, size_t hostlen,
-                        char port[8]);
 
 /* Reads control/hostfile (default by proto), the timeouts, control/me
  * (the LHLO name, default "localhost"), ctldir/ca.pem and the credential

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "mail/addr.h"
+#include "util/fail.h"
 #include "client/pksclient.h"
 #include "util/sbuf.h"
 
@@ -38,16 +38,7 @@ struct pks_client {
 };
 
 /* Records the reason for a result on the client; returns r. */
-__attribute__((format(printf, 3, 4)))
-static enum pks_result cfail(struct pks_client *c, enum pks_result r,
-                             const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->why, sizeof c->why, fmt, ap);
-	va_end(ap);
-	return r;
-}
+#define cfail(c, r, ...) fail_why((c)->why, sizeof (c)->why, (r), __VA_ARGS__)
 
 /* --- transport ------------------------------------------------------------ */
 

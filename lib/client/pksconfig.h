@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "util/control.h"
+#include "util/path.h"
 
 #define PKS_URL_DEFAULT "https://127.0.0.1:7443"
 #define PKS_TIMEOUT_DEFAULT 10          /* seconds, control/timeoutpks */
@@ -21,7 +22,7 @@
 
 struct pks_config {
 	char url[256];          /* base URL, https only, no trailing '/' */
-	char cafile[4096];      /* the instance CA, the only trust anchor */
+	char cafile[SQ_PATH_MAX]; /* the instance CA, the only trust anchor */
 	uint32_t client_id;     /* HTTP Basic user */
 	char secret[128];       /* HTTP Basic password; empty: send none */
 	long connect_timeout_ms;
@@ -47,11 +48,5 @@ void pks_config_wipe(struct pks_config *cfg);
 int pks_parse_credentials(const char *text, size_t len, uint32_t *id,
                           char secret[PKS_SECRET_MAX + 1], char *why,
                           size_t whylen);
-
-/* Formats a reason into why (if any: why may be NULL, whylen 0); returns
- * -1 for the caller to pass on. The one formatter of the (why, whylen)
- * reasons of the PKS client's modules, pksreply.c's included. */
-int pks_reason(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -13,8 +13,9 @@
 #include <openssl/x509.h>
 
 #include "mail/addr.h"
+#include "util/fail.h"
 #include "crypto/pki.h"
-#include "client/pksconfig.h"     /* pks_reason */
+#include "client/pksconfig.h"
 #include "client/pksreply.h"
 #include "util/sbuf.h"
 
@@ -50,13 +51,13 @@ json_t *pks_json_load_object(const char *text, size_t len, char *why,
 	json_t *root = json_loadb(text ? text : "", len,
 	                          JSON_REJECT_DUPLICATES, &err);
 	if (!root) {
-		pks_reason(why, whylen, "not JSON (line %d, column %d)",
-		           err.line, err.column);
+		fail_why(why, whylen, -1, "not JSON (line %d, column %d)",
+		         err.line, err.column);
 		return NULL;
 	}
 	if (!json_is_object(root)) {
 		json_decref(root);
-		pks_reason(why, whylen, "not a JSON object");
+		fail_why(why, whylen, -1, "not a JSON object");
 		return NULL;
 	}
 	return root;
@@ -68,11 +69,11 @@ int pks_json_get_int(json_t *obj, const char *name, json_int_t min,
 {
 	json_t *v = json_object_get(obj, name);
 	if (!json_is_integer(v))
-		return pks_reason(why, whylen,
-		                  "\"%s\" missing or not an integer", name);
+		return fail_why(why, whylen, -1,
+		                "\"%s\" missing or not an integer", name);
 	json_int_t i = json_integer_value(v);
 	if (i < min || i > max)
-		return pks_reason(why, whylen, "\"%s\" out of range", name);
+		return fail_why(why, whylen, -1, "\"%s\" out of range", name);
 	*out = i;
 	return 0;
 }
@@ -83,7 +84,7 @@ static json_t *get_string(json_t *obj, const char *name, char *why,
 {
 	json_t *v = json_object_get(obj, name);
 	if (!json_is_string(v) || json_string_length(v) == 0) {
-		pks_reason(why, whylen, "\"%s\" missing or not a string", name);
+		fail_why(why, whylen, -1, "\"%s\" missing or not a string", name);
 		return NULL;
 	}
 	return v;
@@ -167,8 +168,8 @@ int pks_json_get_time(json_t *obj, const char *name, time_t *out, char *why,
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v) || pks_parse_time(json_string_value(v), out) < 0)
-		return pks_reason(why, whylen,
-		                  "\"%s\" is not an RFC 3339 UTC time", name);
+		return fail_why(why, whylen, -1,
+		                "\"%s\" is not an RFC 3339 UTC time", name);
 	return 0;
 }
 
@@ -186,7 +187,7 @@ static int parse_pdk(json_t *k, struct pks_key *key, char *why,
 	if (!pdk)
 		return -1;
 	if (!(key->pdk = dup_string(pdk)))
-		return pks_reason(why, whylen, "out of memory");
+		return fail_why(why, whylen, -1, "out of memory");
 	return 0;
 }
 
@@ -196,7 +197,7 @@ static int parse_key(json_t *k, int want_pdk, struct pks_key *key, char *why,
 	json_int_t row, version;
 	json_t *pek;
 	if (!json_is_object(k))
-		return pks_reason(why, whylen, "a key is not an object");
+		return fail_why(why, whylen, -1, "a key is not an object");
 	if (pks_json_get_int(k, "row", 1, (json_int_t)PKS_ROW_MAX, &row, why,
 	                     whylen) < 0 ||
 	    pks_json_get_int(k, "version", 1, UINT_MAX, &version, why,
@@ -206,7 +207,7 @@ static int parse_key(json_t *k, int want_pdk, struct pks_key *key, char *why,
 	key->row = (uint64_t)row;
 	key->version = (unsigned)version;
 	if (!(key->pek = dup_string(pek)))
-		return pks_reason(why, whylen, "out of memory");
+		return fail_why(why, whylen, -1, "out of memory");
 	return want_pdk ? parse_pdk(k, key, why, whylen) : 0;
 }
 
@@ -219,7 +220,7 @@ int pks_json_check_hash(json_t *root, uint32_t hash, char *why,
 	if (!h)
 		return -1;
 	if (strcmp(json_string_value(h), hex) != 0)
-		return pks_reason(why, whylen, "\"hash\" is not the one asked");
+		return fail_why(why, whylen, -1, "\"hash\" is not the one asked");
 	return 0;
 }
 
@@ -231,7 +232,7 @@ static int parse_key_array(json_t *keys, int want_pdk, struct pks_keys *out,
 		return 0;
 	out->key = calloc(n, sizeof *out->key);
 	if (!out->key)
-		return pks_reason(why, whylen, "out of memory");
+		return fail_why(why, whylen, -1, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		out->n = i + 1; /* so that pks_keys_free sees a partial row */
 		if (parse_key(json_array_get(keys, i), want_pdk, &out->key[i],
@@ -260,7 +261,7 @@ int pks_parse_keys(const char *json, size_t len, uint32_t hash, int want_pdk,
 	json_t *keys = json_object_get(root, "keys");
 	int r = pks_json_check_hash(root, hash, why, whylen);
 	if (r == 0 && !json_is_array(keys))
-		r = pks_reason(why, whylen, "\"keys\" missing or not an array");
+		r = fail_why(why, whylen, -1, "\"keys\" missing or not an array");
 	if (r == 0)
 		r = parse_key_array(keys, want_pdk, out, why, whylen);
 	if (json_is_array(keys))

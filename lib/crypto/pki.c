@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "mail/addr.h"
+#include "util/fail.h"
 #include "crypto/pki.h"
 
 EVP_PKEY *pki_keygen(void)
@@ -157,13 +158,6 @@ static int is_p256(X509 *cert)
 	       strcmp(group, "prime256v1") == 0;
 }
 
-static int fail(char *why, size_t whylen, const char *reason)
-{
-	if (why && whylen)
-		snprintf(why, whylen, "%s", reason);
-	return 0;
-}
-
 /* Whether the attribute nid of name occurs exactly once and is the
  * address; -1 when it does not occur at all. */
 static int name_entry_is(X509_NAME *name, int nid, const char *address)
@@ -193,13 +187,15 @@ int pki_verify_pek(X509 *cert, X509 *ca, const char *address, char *why,
                    size_t whylen)
 {
 	if (!subject_names(cert, address))
-		return fail(why, whylen, "subject does not name the address");
+		return fail_why(why, whylen, 0,
+		                "subject does not name the address");
 	if (!is_p256(cert))
-		return fail(why, whylen, "not an EC P-256 key");
+		return fail_why(why, whylen, 0, "not an EC P-256 key");
 	if (!(X509_get_key_usage(cert) & KU_KEY_AGREEMENT))
-		return fail(why, whylen, "key usage lacks keyAgreement");
+		return fail_why(why, whylen, 0, "key usage lacks keyAgreement");
 	if (!(X509_get_extended_key_usage(cert) & XKU_SMIME))
-		return fail(why, whylen, "extended key usage lacks emailProtection");
+		return fail_why(why, whylen, 0,
+		                "extended key usage lacks emailProtection");
 
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -211,8 +207,9 @@ int pki_verify_pek(X509 *cert, X509 *ca, const char *address, char *why,
 		if (X509_VERIFY_PARAM_set1_email(param, address, strlen(address))) {
 			r = X509_verify_cert(ctx) == 1;
 			if (!r)
-				fail(why, whylen, X509_verify_cert_error_string(
-				                          X509_STORE_CTX_get_error(ctx)));
+				fail_why(why, whylen, 0, "%s",
+				         X509_verify_cert_error_string(
+				                 X509_STORE_CTX_get_error(ctx)));
 		}
 	}
 	X509_STORE_CTX_free(ctx);

@@ -36,13 +36,14 @@
 
 #include <stddef.h>
 
+#include "util/path.h"
 #include "util/sbuf.h"
 
 /* Sizes of the fields, each including its NUL. qmail has no limits; a
  * longer field is refused (ENAMETOOLONG) rather than cut. */
 #define ASSIGN_LOCAL_MAX 512
 #define ASSIGN_USER_MAX 128
-#define ASSIGN_HOME_MAX 4096    /* PATH_MAX */
+#define ASSIGN_HOME_MAX SQ_PATH_MAX
 #define ASSIGN_DASH_MAX 64
 #define ASSIGN_EXT_MAX 1024
 /* uid and gid are decimal, at most this ((uid_t)-1 means "unchanged"). */

@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 
 #include "net/netio.h"
+#include "net/tlsserver.h"
 
 #define REPLIES_MAX 65536
 
@@ -211,16 +212,13 @@ int netio_buffered(const struct netio *io)
 
 int netio_tls_load(struct netio *io, const char *certfile)
 {
-	io->ctx = SSL_CTX_new(TLS_server_method());
-	if (!io->ctx || !SSL_CTX_set_min_proto_version(io->ctx, TLS1_2_VERSION) ||
-	    SSL_CTX_use_certificate_chain_file(io->ctx, certfile) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(io->ctx, certfile, SSL_FILETYPE_PEM) != 1) {
-		SSL_CTX_free(io->ctx);
-		io->ctx = NULL;
+	/* STARTTLS as it has always been: the client's cipher order, the
+	 * key not checked against the certificate before the handshake */
+	io->ctx = tlsserver_ctx(certfile, certfile, 0);
+	if (!io->ctx) {
 		ERR_clear_error();
 		return -1;
 	}
-	SSL_CTX_set_options(io->ctx, SSL_OP_NO_RENEGOTIATION);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/die.h"
 #include "util/log.h"
@@ -69,12 +70,36 @@ void die_perm(const char *enh, const char *fmt, ...)
 	die_msg(EXIT_PERM, enh, msg);
 }
 
+void die_sys_temp(const char *fmt, ...)
+{
+	FORMAT_MSG(msg, fmt);
+	die_msg(EXIT_TEMP, "4.3.0", msg);
+}
+
+void die_badarg(const char *fmt, ...)
+{
+	FORMAT_MSG(msg, fmt);
+	die_msg(EXIT_PERM, "5.3.5", msg);
+}
+
+void die_nosuch(const char *fmt, ...)
+{
+	FORMAT_MSG(msg, fmt);
+	die_msg(EXIT_PERM, "5.1.1", msg);
+}
+
 void die_nomem(void)
 {
-	die_temp("4.3.0", "out of memory");
+	die_sys_temp("out of memory");
 }
 
 void die_usage(const char *usage)
 {
-	die_perm("5.3.5", "usage: %s %s", log_progname(), usage);
+	die_badarg("usage: %s %s", log_progname(), usage);
+}
+
+void die_if_root(int test_ok, const char *how)
+{
+	if (geteuid() == 0 && !(test_ok && getenv("SQ_HOME")))
+		die_sys_temp("refusing to run as root: %s", how);
 }

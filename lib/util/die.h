@@ -21,9 +21,27 @@ _Noreturn void die_temp(const char *enh, const char *fmt, ...)
 _Noreturn void die_perm(const char *enh, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* The common cases, qmail's temp_nomem() and friends. */
+/* The common cases, qmail's temp_nomem() and friends, each with its one
+ * enhanced status code:
+ *   die_sys_temp  111, 4.3.0: a system error, a missing or unusable
+ *                 control file, anything worth a retry
+ *   die_badarg    100, 5.3.5: an argument the program refuses (as
+ *                 die_usage, which prints the usage line)
+ *   die_nosuch    100, 5.1.1: what an argument names does not exist
+ *   die_nomem     111, 4.3.0: "out of memory" */
+_Noreturn void die_sys_temp(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+_Noreturn void die_badarg(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+_Noreturn void die_nosuch(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 _Noreturn void die_nomem(void);
 _Noreturn void die_usage(const char *usage);
+
+/* A daemon's refusal of root: with the effective uid 0, dies as
+ * die_sys_temp("refusing to run as root: %s", how), unless test_ok and
+ * $SQ_HOME is set (a test instance run as root). */
+void die_if_root(int test_ok, const char *how);
 
 /* 1 if s is a well-formed enhanced status code "c.s.d" (RFC 3463:
  * class 2, 4 or 5; subject 0-999; detail 0-999), else 0. */

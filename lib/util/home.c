@@ -1,7 +1,6 @@
 /*
  * home - the instance root. See home.h.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -9,6 +8,7 @@
 
 #include "auto_home.h"
 #include "util/home.h"
+#include "util/path.h"
 
 const char *sq_home(void)
 {
@@ -18,19 +18,19 @@ const char *sq_home(void)
 
 int sq_path(char *out, size_t n, const char *rel)
 {
-	int r = snprintf(out, n, "%s/%s", sq_home(), rel);
-	return r < 0 || (size_t)r >= n ? -1 : 0;
+	return path_join(out, n, sq_home(), rel, NULL);
 }
 
 int sq_sibling(char *out, size_t n, const char *prog)
 {
-	ssize_t len = readlink("/proc/self/exe", out, n);
-	if (len <= 0 || (size_t)len >= n)
+	char self[SQ_PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof self);
+	if (len <= 0 || (size_t)len >= sizeof self)
 		return -1;
-	out[len] = '\0';
-	char *slash = strrchr(out, '/');
+	self[len] = '\0';
+	char *slash = strrchr(self, '/');
 	if (!slash)
 		return -1;
-	int r = snprintf(slash + 1, n - (size_t)(slash + 1 - out), "%s", prog);
-	return r < 0 || (size_t)r >= n - (size_t)(slash + 1 - out) ? -1 : 0;
+	*slash = '\0';
+	return path_join(out, n, self, prog, NULL);
 }

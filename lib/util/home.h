@@ -11,7 +11,8 @@
 /* The instance root directory. */
 const char *sq_home(void);
 
-/* Writes home + "/" + rel into out (n bytes); 0, or -1 if it does not fit. */
+/* Writes home + "/" + rel into out (n bytes); 0, or -1 (ENAMETOOLONG) if
+ * it does not fit (path_join, util/path.h). */
 int sq_path(char *out, size_t n, const char *rel);
 
 /* Writes the path of the program prog that sits beside this one (the

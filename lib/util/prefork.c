@@ -78,8 +78,8 @@ static void replace(struct pool *p, unsigned long i, int status)
 	                                                 : 0;
 	if (p->quick_deaths >= 5) {
 		signal_all(p, SIGTERM);
-		die_temp("4.3.0", "workers keep failing at start; see the lines "
-		         "above");
+		die_sys_temp("workers keep failing at start; see the lines "
+		             "above");
 	}
 	sleep(1); /* no tight loop if workers die at once */
 	spawn(p, i);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "deliver/dotqmail.h"
+#include "util/path.h"
 #include "util/sbuf.h"
 
 #define SEALED "%sealed "
@@ -57,11 +58,8 @@ enum dotqmail_result dotqmail_parse(const char *text, size_t len,
 
 int dotqmail_path(const struct assign_entry *e, char *out, size_t n)
 {
-	int len = snprintf(out, n, "%s/.qmail%s%s", e->home, e->dash, e->ext);
-	if (len < 0 || (size_t)len >= n) {
-		errno = ENAMETOOLONG;
+	if (path_fmt(out, n, "%s/.qmail%s%s", e->home, e->dash, e->ext) < 0)
 		return -1;
-	}
 	for (char *p = out + strlen(e->home) + 7; *p; p++)
 		if (*p == '.')
 			*p = ':';

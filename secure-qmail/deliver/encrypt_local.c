@@ -11,16 +11,10 @@
 
 #include "mail/addr.h"
 #include "deliver/encrypt_local.h"
+#include "util/fail.h"
 #include "crypto/pki.h"
 #include "crypto/seal.h"
 #include "crypto/sealcheck.h"
-
-static int reason(char *why, size_t whylen, const char *text)
-{
-	if (why && whylen)
-		snprintf(why, whylen, "%s", text);
-	return -1;
-}
 
 void el_keys_free(struct el_keys *k)
 {
@@ -58,15 +52,13 @@ enum el_result el_keys_fetch(struct pks_client *pks, X509 *ca,
 	int r = pks_get_peks(pks, k->hash, &keys);
 	if (r == PKS_NOT_FOUND)
 		return EL_NOKEY;
-	if (r != PKS_OK) {
-		snprintf(why, whylen, "PKS: %s", pks_client_error(pks));
-		return EL_TEMP;
-	}
+	if (r != PKS_OK)
+		return fail_why(why, whylen, EL_TEMP, "PKS: %s",
+		                pks_client_error(pks));
 	k->cert = calloc(keys.n ? keys.n : 1, sizeof *k->cert);
 	if (!k->cert) {
 		pks_keys_free(&keys);
-		reason(why, whylen, "out of memory");
-		return EL_TEMP;
+		return fail_why(why, whylen, EL_TEMP, "out of memory");
 	}
 	for (size_t i = 0; i < keys.n; i++) {
 		const struct pks_key *key = &keys.key[i];
@@ -144,10 +136,8 @@ static enum el_result seal_now(const char *msg, size_t len,
 		r = -1;
 	if (fd >= 0)
 		close(fd);
-	if (r < 0) {
-		reason(why, whylen, "cannot seal the message");
-		return EL_TEMP;
-	}
+	if (r < 0)
+		return fail_why(why, whylen, EL_TEMP, "cannot seal the message");
 	*plainsize = size.crlf_octets;
 	return EL_OK;
 }
@@ -160,12 +150,11 @@ enum el_result el_prepare(const char *msg, size_t len,
 {
 	if (sealcheck(msg, len, plainsize) == 0) {
 		int r = el_sealed_for(msg, len, k);
-		if (r != 1) {
-			reason(why, whylen, r == 0 ? "sealed for another key"
-			                           : "a sealed message that does not "
-			                             "parse");
-			return EL_PERM;
-		}
+		if (r != 1)
+			return fail_why(why, whylen, EL_PERM, "%s",
+			                r == 0 ? "sealed for another key"
+			                       : "a sealed message that does not "
+			                         "parse");
 		*out = msg;
 		*outlen = len;
 		return EL_OK;

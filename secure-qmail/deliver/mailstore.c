@@ -5,14 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fail.h"
 #include "deliver/mailstore.h"
+#include "util/path.h"
 #include "mail/quota.h"
-
-static int fail(char *why, size_t whylen, const char *text, int err)
-{
-	snprintf(why, whylen, "%s: %s", text, strerror(err));
-	return -1;
-}
 
 static int init_lmtp(struct mailstore *st, const char *ctldir, char *why,
                      size_t whylen)
@@ -24,21 +20,24 @@ static int init_lmtp(struct mailstore *st, const char *ctldir, char *why,
 static int init_maildirs(struct mailstore *st, const char *home, char *why,
                          size_t whylen)
 {
-	char path[4200];
+	char path[SQ_PATH_MAX];
 	struct sbuf me;
 	sbuf_init(&me, CONTROL_LINE_MAX);
 	if (control_rldef(st->ctl, "me", 0, "localhost", &me) < 0) {
 		sbuf_free(&me);
-		return fail(why, whylen, "control/me", errno);
+		return fail_why(why, whylen, -1, "control/me: %s",
+		                strerror(errno));
 	}
 	snprintf(st->host, sizeof st->host, "%s", me.s);
 	sbuf_free(&me);
-	snprintf(path, sizeof path, "%s/maildirs", home);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return fail(why, whylen, "cannot create maildirs", errno);
+	if (path_join(path, sizeof path, home, "maildirs", NULL) < 0 ||
+	    (mkdir(path, 0700) < 0 && errno != EEXIST))
+		return fail_why(why, whylen, -1, "cannot create maildirs: %s",
+		                strerror(errno));
 	st->maildirs = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->maildirs < 0)
-		return fail(why, whylen, "cannot open maildirs", errno);
+		return fail_why(why, whylen, -1, "cannot open maildirs: %s",
+		                strerror(errno));
 	return 0;
 }
 
@@ -53,7 +52,9 @@ int mailstore_init(struct mailstore *st, struct control *ctl,
 	if (fstatat(ctl->dirfd, EDHC_LMTP_CREDFILE, &sb, 0) == 0)
 		return init_lmtp(st, ctldir, why, whylen);
 	if (errno != ENOENT)
-		return fail(why, whylen, "control/" EDHC_LMTP_CREDFILE, errno);
+		return fail_why(why, whylen, -1,
+		                "control/" EDHC_LMTP_CREDFILE ": %s",
+		                strerror(errno));
 	return init_maildirs(st, home, why, whylen);
 }
 
@@ -93,11 +94,10 @@ static enum mailstore_result put_maildir(struct mailstore *st,
 {
 	struct maildir md;
 	struct maildir_delivered out;
-	if (maildir_open(&md, st->maildirs, mailbox, 1) < 0) {
-		snprintf(why, whylen, "4.3.0 cannot open the maildir: %s",
-		         strerror(errno));
-		return MAILSTORE_TEMP;
-	}
+	if (maildir_open(&md, st->maildirs, mailbox, 1) < 0)
+		return fail_why(why, whylen, MAILSTORE_TEMP,
+		                "4.3.0 cannot open the maildir: %s",
+		                strerror(errno));
 	int q = quota_check(st->ctl, &md, mailbox, len);
 	int r = q != 0 ? -1 : maildir_deliver(&md, st->host, data, len,
 	                                      plainsize, &out);
@@ -121,10 +121,9 @@ enum mailstore_result mailstore_put(struct mailstore *st, const char *mailbox,
                                     unsigned long long plainsize, char *why,
                                     size_t whylen)
 {
-	if (!maildir_id_valid(mailbox)) {
-		snprintf(why, whylen, "5.1.1 not a mailbox id");
-		return MAILSTORE_PERM;
-	}
+	if (!maildir_id_valid(mailbox))
+		return fail_why(why, whylen, MAILSTORE_PERM,
+		                "5.1.1 not a mailbox id");
 	return st->edh ? put_lmtp(st, mailbox, data, len, why, whylen)
 	               : put_maildir(st, mailbox, data, len, plainsize, why,
 	                             whylen);

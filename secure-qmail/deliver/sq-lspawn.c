@@ -46,6 +46,7 @@
 #include "util/home.h"
 #include "deliver/localdom.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "crypto/pki.h"
 #include "deliver/qsched.h"
 #include "queue/queue.h"
@@ -67,7 +68,7 @@ struct worker {
 	struct mailstore st;
 	struct pks_client *pks;
 	X509 *ca;
-	char userscdb[4200];
+	char userscdb[SQ_PATH_MAX];
 	struct sbuf msg, sealed;
 };
 
@@ -88,29 +89,29 @@ static const char *say(char code, const char *fmt, ...)
 
 static void worker_init(struct worker *w)
 {
-	char ctldir[4200], capath[4300], why[300];
+	char ctldir[SQ_PATH_MAX], capath[SQ_PATH_MAX], why[300];
 	struct pks_config cfg;
 	if (sq_path(ctldir, sizeof ctldir, "control") < 0 ||
 	    control_open(&w->ctl, ctldir) < 0)
-		die_temp("4.3.0", "cannot open the control directory");
+		die_sys_temp("cannot open the control directory");
 	localdom_init(&w->ours, &w->ctl);
 	if (sq_path(w->userscdb, sizeof w->userscdb, "users/cdb") < 0)
-		die_temp("4.3.0", "path too long");
-	snprintf(capath, sizeof capath, "%s/ca.pem", ctldir);
-	if (!(w->ca = pki_cert_load(capath)))
-		die_temp("4.3.0", "cannot read control/ca.pem");
+		die_sys_temp("path too long");
+	if (path_join(capath, sizeof capath, ctldir, "ca.pem", NULL) < 0 ||
+	    !(w->ca = pki_cert_load(capath)))
+		die_sys_temp("cannot read control/ca.pem");
 	if (pks_config_load(&cfg, &w->ctl, ctldir, "pkslocal", why,
 	                    sizeof why) < 0)
-		die_temp("4.3.0", "%s", why);
+		die_sys_temp("%s", why);
 	w->pks = pks_client_new(&cfg);
 	pks_config_wipe(&cfg);
 	if (!w->pks)
 		die_nomem();
 	if (queue_open(&w->q, sq_home(), QUEUE_BIT(QUEUE_MESS)) < 0)
-		die_temp("4.3.0", "cannot open the queue: %s", strerror(errno));
+		die_sys_temp("cannot open the queue: %s", strerror(errno));
 	if (mailstore_init(&w->st, &w->ctl, ctldir, sq_home(), why,
 	                   sizeof why) < 0)
-		die_temp("4.3.0", "%s", why);
+		die_sys_temp("%s", why);
 	/* plaintext may pass through msg (a notice not sealed yet) */
 	sbuf_init_secret(&w->msg, MESSAGE_MAX);
 	sbuf_init(&w->sealed, MESSAGE_MAX);
@@ -250,10 +251,10 @@ static void spawn(struct pool *p, unsigned long i)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		die_temp("4.3.0", "socketpair: %s", strerror(errno));
+		die_sys_temp("socketpair: %s", strerror(errno));
 	pid_t pid = fork();
 	if (pid < 0)
-		die_temp("4.3.0", "fork: %s", strerror(errno));
+		die_sys_temp("fork: %s", strerror(errno));
 	if (pid == 0) {
 		close(sv[0]);
 		close(0);
@@ -273,7 +274,7 @@ static void answer(long slot, const char *a)
 	int n = snprintf(num, sizeof num, "%ld", slot);
 	if (write_all(1, num, (size_t)n + 1) < 0 ||
 	    write_all(1, a, strlen(a) + 1) < 0)
-		die_temp("4.3.0", "lost sq-send");
+		die_sys_temp("lost sq-send");
 }
 
 static void hand_out(struct pool *p, unsigned long i, struct pending *r)
@@ -294,12 +295,12 @@ static int read_request(struct pool *p, struct pending *r)
 	char *stop;
 	r->slot = strtol(p->field.s ? p->field.s : "", &stop, 10);
 	if (l != RBUF_LINE || *stop || r->slot < 0)
-		die_temp("4.3.0", "sq-send sent a malformed request");
+		die_sys_temp("sq-send sent a malformed request");
 	r->len = 0;
 	for (int f = 0; f < 3; f++) {
 		if (rbuf_getfield(&p->in, &p->field, QUEUE_ADDR_MAX) != RBUF_LINE ||
 		    r->len + p->field.len > sizeof r->req)
-			die_temp("4.3.0", "sq-send sent a malformed request");
+			die_sys_temp("sq-send sent a malformed request");
 		/* the field's NUL is in its len */
 		memcpy(r->req + r->len, p->field.s, p->field.len);
 		r->len += p->field.len;
@@ -362,7 +363,7 @@ static void run(struct pool *p)
 			fds[i + 1] = (struct pollfd){ p->w[i].sock, POLLIN, 0 };
 		if (rbuf_pending(&p->in) == 0 &&
 		    poll(fds, p->n + 1, -1) < 0 && errno != EINTR)
-			die_temp("4.3.0", "poll: %s", strerror(errno));
+			die_sys_temp("poll: %s", strerror(errno));
 		for (unsigned long i = 0; i < p->n; i++)
 			if (fds[i + 1].revents)
 				worker_done(p, i);
@@ -380,18 +381,16 @@ int main(void)
 {
 	struct pool p;
 	struct control ctl;
-	char ctldir[4200];
+	char ctldir[SQ_PATH_MAX];
 	unsigned long n = CONCURRENCYLOCAL_DEFAULT;
 	log_init("sq-lspawn");
 	signal(SIGPIPE, SIG_IGN);
 	secret_nodump();
-	if (geteuid() == 0 && !getenv("SQ_HOME"))
-		die_temp("4.3.0", "refusing to run as root: sq-start runs "
-		         "sq-lspawn as the delivery user");
+	die_if_root(1, "sq-start runs sq-lspawn as the delivery user");
 	if (sq_path(ctldir, sizeof ctldir, "control") < 0 ||
 	    control_open(&ctl, ctldir) < 0 ||
 	    control_readulong(&ctl, "concurrencylocal", WORKERS_MAX, &n) < 0)
-		die_temp("4.3.0", "cannot read control/concurrencylocal");
+		die_sys_temp("cannot read control/concurrencylocal");
 	control_close(&ctl);
 	memset(&p, 0, sizeof p);
 	p.n = n ? n : 1;

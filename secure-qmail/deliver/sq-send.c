@@ -49,6 +49,7 @@
 #include "util/home.h"
 #include "deliver/localdom.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "deliver/qmsg.h"
 #include "deliver/qsched.h"
 #include "queue/queueprog.h"
@@ -93,7 +94,7 @@ struct sender {
 	                                 * the middle of an answer keeps it */
 	int trigger;
 	unsigned long lifetime, step;
-	char me[256], bouncefrom[512], qqprogram[4200];
+	char me[256], bouncefrom[512], qqprogram[SQ_PATH_MAX];
 	time_t next_todo_scan, next_orphan_sweep;
 	unsigned long long *light;      /* numbers of the light jobs, at most
 	                                 * LIGHT_PER_SLOT * nslot: todo/
@@ -122,14 +123,14 @@ static void configure(struct sender *s)
 	s->step = 10;
 	if (dsn_sender(&s->ctl, s->me, sizeof s->me, s->bouncefrom,
 	               sizeof s->bouncefrom) < 0)
-		die_temp("4.3.0", "control/me, bouncehost or bouncefrom: %s",
-		         strerror(errno));
+		die_sys_temp("control/me, bouncehost or bouncefrom: %s",
+		             strerror(errno));
 	if (control_readulong(&s->ctl, "concurrencylocal", CONCURRENCY_MAX,
 	                      &conc) < 0 ||
 	    control_readulong(&s->ctl, "queuelifetime", 100UL * 86400,
 	                      &s->lifetime) < 0 ||
 	    control_readulong(&s->ctl, "retrystep", 3600, &s->step) < 0)
-		die_temp("4.3.0", "control: %s", strerror(errno));
+		die_sys_temp("control: %s", strerror(errno));
 	if (!s->slot) { /* the slots are fixed once started */
 		s->nslot = conc ? conc : 1;
 		s->slot = calloc(s->nslot, sizeof *s->slot);
@@ -139,10 +140,13 @@ static void configure(struct sender *s)
 			die_nomem();
 	}
 	const char *qq = getenv("QMAILQUEUE");
-	if (qq && *qq)
-		snprintf(s->qqprogram, sizeof s->qqprogram, "%s", qq);
-	else if (sq_sibling(s->qqprogram, sizeof s->qqprogram, "sq-seal") < 0)
-		die_temp("4.3.0", "cannot find sq-seal beside sq-send");
+	if (qq && *qq) {
+		if (path_join(s->qqprogram, sizeof s->qqprogram, qq, NULL) < 0)
+			die_sys_temp("QMAILQUEUE: path too long");
+	} else if (sq_sibling(s->qqprogram, sizeof s->qqprogram,
+	                      "sq-seal") < 0) {
+		die_sys_temp("cannot find sq-seal beside sq-send");
+	}
 }
 
 /* ---- sq-clean -------------------------------------------------------------- */
@@ -155,7 +159,7 @@ static int clean(struct sender *s, char op, unsigned long long num)
 	int n = snprintf(req, sizeof req, "%c%llu", op, num);
 	if (write_all(FD_TO_CLEAN, req, (size_t)n + 1) < 0 ||
 	    rbuf_getfield(&s->from_clean, &s->cleaned, ANSWER_MAX) != RBUF_LINE)
-		die_temp("4.3.0", "lost sq-clean");
+		die_sys_temp("lost sq-clean");
 	if (s->cleaned.s[0] == '+')
 		return 0;
 	log_msg(SQLOG_WARN, "sq-clean cannot remove %s of %llu: %.200s",
@@ -375,7 +379,7 @@ static void dispatch_one(struct sender *s, struct job *j, size_t i)
 	        sbuf_put(&req, j->m.local.r[i].addr,
 	                 strlen(j->m.local.r[i].addr) + 1) < 0 ? -1 : 0;
 	if (r < 0 || write_all(FD_TO_LSPAWN, req.s, req.len) < 0)
-		die_temp("4.3.0", "lost sq-lspawn");
+		die_sys_temp("lost sq-lspawn");
 	sbuf_free(&req);
 	s->slot[k] = (struct slot){ j, i, { 0, 0 } };
 	clock_gettime(CLOCK_MONOTONIC, &s->slot[k].started);
@@ -421,12 +425,12 @@ static void answer(struct sender *s, time_t now)
 {
 	char *end;
 	if (rbuf_getfield(&s->from_lspawn, &s->field, ANSWER_MAX) != RBUF_LINE)
-		die_temp("4.3.0", "lost sq-lspawn");
+		die_sys_temp("lost sq-lspawn");
 	unsigned long k = strtoul(s->field.s, &end, 10);
 	if (*end || k >= s->nslot || !s->slot[k].job ||
 	    rbuf_getfield(&s->from_lspawn, &s->field, ANSWER_MAX) != RBUF_LINE ||
 	    s->field.len < 2)
-		die_temp("4.3.0", "sq-lspawn answered nonsense");
+		die_sys_temp("sq-lspawn answered nonsense");
 	struct slot sl = s->slot[k];
 	struct job *j = sl.job;
 	const char *rcpt = j->m.local.r[sl.rcpt].addr, *text = s->field.s + 1;
@@ -477,7 +481,7 @@ static int is_local(const char *addr, void *arg)
 	struct sender *s = arg;
 	int r = localdom_match(&s->ours, addr, NULL);
 	if (r < 0)
-		die_temp("4.3.0", "cannot read control/locals or virtualdomains");
+		die_sys_temp("cannot read control/locals or virtualdomains");
 	return r;
 }
 
@@ -688,22 +692,23 @@ static void run(struct sender *s)
 static void start(struct sender *s)
 {
 	struct todo_pass first;
-	char ctldir[4200];
+	char ctldir[SQ_PATH_MAX];
 	if (sq_path(ctldir, sizeof ctldir, "control") < 0 ||
 	    control_open(&s->ctl, ctldir) < 0)
-		die_temp("4.3.0", "cannot open the control directory");
+		die_sys_temp("cannot open the control directory");
 	localdom_init(&s->ours, &s->ctl);
 	configure(s);
 	/* not pid/ and intd/: sq-send runs as the scheduler, not the queue user */
 	if (queue_open(&s->q, sq_home(), QUEUE_FOR_SENDING) < 0)
-		die_temp("4.3.0", "cannot open the queue (%s): %s",
-		         s->q.failed >= 0 ? queue_dirname(s->q.failed) : "top",
-		         strerror(errno));
+		die_sys_temp("cannot open the queue (%s): %s",
+		             s->q.failed >= 0 ? queue_dirname(s->q.failed)
+		                              : "top",
+		             strerror(errno));
 	/* read and write, so the FIFO never reads as closed between writers */
 	s->trigger = openat(s->q.dir[QUEUE_LOCK], "trigger",
 	                    O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (s->trigger < 0)
-		die_temp("4.3.0", "cannot open lock/trigger: %s", strerror(errno));
+		die_sys_temp("cannot open lock/trigger: %s", strerror(errno));
 	sched_init(&s->heap);
 	rbuf_init(&s->from_lspawn, FD_FROM_LSPAWN, -1);
 	rbuf_init(&s->from_clean, FD_FROM_CLEAN, -1);
@@ -753,9 +758,7 @@ int main(void)
 	struct sender s;
 	struct sigaction sa;
 	log_init("sq-send");
-	if (geteuid() == 0 && !getenv("SQ_HOME"))
-		die_temp("4.3.0", "refusing to run as root: sq-start runs sq-send "
-		         "as the scheduler's user");
+	die_if_root(1, "sq-start runs sq-send as the scheduler's user");
 	memset(&s, 0, sizeof s);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns */

@@ -28,6 +28,7 @@
 #include "util/die.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "util/privdrop.h"
 
 #define HIGH_FD 20
@@ -38,27 +39,27 @@ static void place(const int *from, const int *to, int n)
 	int high[8];
 	for (int i = 0; i < n; i++)
 		if ((high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, HIGH_FD)) < 0)
-			die_temp("4.3.0", "fcntl: %s", strerror(errno));
+			die_sys_temp("fcntl: %s", strerror(errno));
 	for (int i = 0; i < n; i++)
 		close(from[i]);
 	for (int i = 0; i < n; i++)
 		if (dup2(high[i], to[i]) < 0)
-			die_temp("4.3.0", "dup2: %s", strerror(errno));
+			die_sys_temp("dup2: %s", strerror(errno));
 	for (int i = 0; i < n; i++)
 		close(high[i]);
 }
 
 static void become(const char *user, const char *prog)
 {
-	char path[4200];
+	char path[SQ_PATH_MAX];
 	if (privdrop(user) < 0)
-		die_temp("4.3.0", "cannot become %s for %s: %s", user, prog,
-		         strerror(errno));
+		die_sys_temp("cannot become %s for %s: %s", user, prog,
+		             strerror(errno));
 	if (sq_sibling(path, sizeof path, prog) < 0)
-		die_temp("4.3.0", "cannot find %s beside sq-start", prog);
+		die_sys_temp("cannot find %s beside sq-start", prog);
 	char *argv[] = { (char *)prog, NULL };
 	execv(path, argv);
-	die_temp("4.3.0", "cannot run %s: %s", path, strerror(errno));
+	die_sys_temp("cannot run %s: %s", path, strerror(errno));
 }
 
 /* Every pipe end is close-on-exec: a child keeps only what place()
@@ -68,7 +69,7 @@ static void child(const int *from, const int *to, const char *user,
 {
 	pid_t pid = fork();
 	if (pid < 0)
-		die_temp("4.3.0", "fork: %s", strerror(errno));
+		die_sys_temp("fork: %s", strerror(errno));
 	if (pid > 0)
 		return;
 	place(from, to, 2);
@@ -81,7 +82,7 @@ int main(void)
 	log_init("sq-start");
 	if (pipe2(tol, O_CLOEXEC) < 0 || pipe2(froml, O_CLOEXEC) < 0 ||
 	    pipe2(toc, O_CLOEXEC) < 0 || pipe2(fromc, O_CLOEXEC) < 0)
-		die_temp("4.3.0", "pipe: %s", strerror(errno));
+		die_sys_temp("pipe: %s", strerror(errno));
 	int io[2] = { 0, 1 };
 	child((int[]){ tol[0], froml[1] }, io, SQ_USER_MAILDIR, "sq-lspawn");
 	child((int[]){ toc[0], fromc[1] }, io, SQ_USER_QUEUE, "sq-clean");
@@ -93,7 +94,7 @@ int main(void)
 	 * which may reuse the number /dev/null gets */
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
-		die_temp("4.3.0", "/dev/null: %s", strerror(errno));
+		die_sys_temp("/dev/null: %s", strerror(errno));
 	close(null);
 	place((int[]){ tol[1], froml[0], toc[1], fromc[0] },
 	      (int[]){ 3, 4, 5, 6 }, 4);

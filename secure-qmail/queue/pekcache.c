@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/fail.h"
 #include "util/log.h"
 #include "queue/pekcache.h"
 #include "crypto/pki.h"
@@ -44,11 +45,9 @@ static int fetch(struct pekcache *c, const char *address, X509 **pek)
 	int r = pks_get_peks(c->pks, hash, &keys);
 	if (r == PKS_NOT_FOUND)
 		return PEK_NONE;
-	if (r != PKS_OK) {
-		snprintf(c->error, sizeof c->error, "PKS: %s",
-		         pks_client_error(c->pks));
-		return PEK_TEMP;
-	}
+	if (r != PKS_OK)
+		return fail_why(c->error, sizeof c->error, PEK_TEMP, "PKS: %s",
+		                pks_client_error(c->pks));
 	long i = pks_select_checked(&keys, c->ca, address, &suspect, why,
 	                            sizeof why);
 	if (i >= 0)
@@ -60,15 +59,13 @@ static int fetch(struct pekcache *c, const char *address, X509 **pek)
 		        suspect, suspect == 1 ? "" : "s", suspect == 1 ? "s" : "",
 		        why, i >= 0 ? "; sealing for the key that passes"
 		                    : "; mail for it is deferred");
-	if (i < 0 && suspect) {
-		snprintf(c->error, sizeof c->error, "the PKS's key for address "
-		         "hash %s fails the CA check", hex);
-		return PEK_TEMP;
-	}
-	if (i >= 0 && !*pek) {
-		snprintf(c->error, sizeof c->error, "cannot parse a verified PEK");
-		return PEK_TEMP;
-	}
+	if (i < 0 && suspect)
+		return fail_why(c->error, sizeof c->error, PEK_TEMP,
+		                "the PKS's key for address hash %s fails the "
+		                "CA check", hex);
+	if (i >= 0 && !*pek)
+		return fail_why(c->error, sizeof c->error, PEK_TEMP,
+		                "cannot parse a verified PEK");
 	return *pek ? PEK_OK : PEK_NONE;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/atomicfile.h"
+#include "util/path.h"
 #include "queue/queue.h"
 
 /* Owner role and mode of each directory, as qmail sets them: the queue
@@ -105,26 +106,21 @@ void queue_close(struct queue *q)
 
 /* ---- names ------------------------------------------------------------- */
 
-static int fits(int r, size_t n)
-{
-	return r >= 0 && (size_t)r < n ? 0 : -1;
-}
-
 int queue_path(char *out, size_t n, enum queue_dir d, unsigned long long num)
 {
 	if (queue_is_split(d))
-		return fits(snprintf(out, n, "%s/%llu/%llu", layout[d].name,
-		                     num % QUEUE_SPLIT, num), n);
-	return fits(snprintf(out, n, "%s/%llu", queue_dirname(d), num), n);
+		return path_fmt(out, n, "%s/%llu/%llu", layout[d].name,
+		                num % QUEUE_SPLIT, num);
+	return path_fmt(out, n, "%s/%llu", queue_dirname(d), num);
 }
 
 int queue_dirpath(char *out, size_t n, enum queue_dir d,
                   unsigned long long num)
 {
 	if (queue_is_split(d))
-		return fits(snprintf(out, n, "%s/%llu", layout[d].name,
-		                     num % QUEUE_SPLIT), n);
-	return fits(snprintf(out, n, "%s", queue_dirname(d)), n);
+		return path_fmt(out, n, "%s/%llu", layout[d].name,
+		                num % QUEUE_SPLIT);
+	return path_join(out, n, queue_dirname(d), NULL);
 }
 
 /* A canonical decimal number (no sign, no leading zero) that fits. */

@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +19,10 @@
 #include "receive/databytes.h"
 #include "deliver/dsn.h"
 #include "receive/envelope.h"
+#include "util/fail.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "crypto/pki.h"
 #include "queue/queueprog.h"
 #include "crypto/seal.h"
@@ -39,22 +40,14 @@ struct rcpt {
 	const char *to;         /* the envelope recipient of its copy */
 };
 
-static int fail(struct sealer *s, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct sealer *s, int code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(s->error, sizeof s->error, fmt, ap);
-	va_end(ap);
-	return code;
-}
+/* The reason goes to s->error; returns code. */
+#define fail(s, code, ...) \
+	fail_why((s)->error, sizeof (s)->error, (code), __VA_ARGS__)
 
 int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 {
 	struct sbuf v;
-	char def[4200];
+	char def[SQ_PATH_MAX];
 	memset(s, 0, sizeof *s);
 	s->ctl = ctl;
 	s->peks = peks;
@@ -64,8 +57,9 @@ int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 		return -1;
 	sbuf_init(&v, CONTROL_LINE_MAX);
 	int r = control_rldef(ctl, "sealqueue", 0, def, &v);
-	if (r == 1)
-		snprintf(s->queue_program, sizeof s->queue_program, "%s", v.s);
+	if (r == 1 && path_join(s->queue_program, sizeof s->queue_program,
+	                        v.s, NULL) < 0)
+		r = -1;
 	sbuf_free(&v);
 	if (r < 0 || localdom_reload(&s->locals) < 0 || dsn_sender(ctl, s->me, sizeof s->me, s->bouncefrom,
 	                                    sizeof s->bouncefrom) < 0)

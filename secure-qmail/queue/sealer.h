@@ -21,13 +21,14 @@
 
 #include "util/control.h"
 #include "deliver/localdom.h"
+#include "util/path.h"
 #include "queue/pekcache.h"
 #include "queue/qqcodes.h"
 
 struct sealer {
 	struct control *ctl;
 	struct pekcache *peks;
-	char queue_program[4096];       /* control/sealqueue */
+	char queue_program[SQ_PATH_MAX]; /* control/sealqueue */
 	unsigned long long max;         /* message size bound */
 	struct localdom locals;
 	char me[256];                   /* control/me */

@@ -168,13 +168,11 @@ int main(void)
 	struct sbuf req;
 	log_init("sq-clean");
 	signal(SIGPIPE, SIG_IGN);
-	if (geteuid() == 0 && !getenv("SQ_HOME"))
-		die_temp("4.3.0", "refusing to run as root: run sq-clean as the "
-		         "queue user (sq-start does)");
+	die_if_root(1, "run sq-clean as the queue user (sq-start does)");
 	if (queue_open(&q, sq_home(), QUEUE_BIT(QUEUE_PID) | QUEUE_BIT(QUEUE_MESS) |
 	                                      QUEUE_BIT(QUEUE_INTD) |
 	                                      QUEUE_BIT(QUEUE_TODO)) < 0)
-		die_temp("4.3.0", "cannot open the queue: %s", strerror(errno));
+		die_sys_temp("cannot open the queue: %s", strerror(errno));
 	sweep(&q);
 	time_t next_sweep = time(NULL) + SWEEP_EVERY;
 	rbuf_init(&in, 0, -1);

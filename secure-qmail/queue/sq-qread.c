@@ -94,9 +94,9 @@ int main(void)
 	if (queue_open(&q, sq_home(), QUEUE_BIT(QUEUE_INFO) |
 	               QUEUE_BIT(QUEUE_LOCAL) | QUEUE_BIT(QUEUE_REMOTE) |
 	               QUEUE_BIT(QUEUE_TODO) | QUEUE_BIT(QUEUE_MESS)) < 0)
-		die_temp("4.3.0", "cannot open the queue: %s", strerror(errno));
+		die_sys_temp("cannot open the queue: %s", strerror(errno));
 	if (qmsg_each(&q, one_info, &q) < 0 ||
 	    queue_todo_each(&q, one_todo, &q) < 0)
-		die_temp("4.3.0", "cannot read the queue: %s", strerror(errno));
+		die_sys_temp("cannot read the queue: %s", strerror(errno));
 	return fflush(stdout) == 0 ? 0 : 111;
 }

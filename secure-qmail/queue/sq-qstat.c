@@ -36,10 +36,10 @@ int main(void)
 	log_init("sq-qstat");
 	if (queue_open(&q, sq_home(), QUEUE_BIT(QUEUE_INFO) |
 	                              QUEUE_BIT(QUEUE_TODO)) < 0)
-		die_temp("4.3.0", "cannot open the queue: %s", strerror(errno));
+		die_sys_temp("cannot open the queue: %s", strerror(errno));
 	if (queue_each(&q, QUEUE_INFO, count, &queued) < 0 ||
 	    queue_todo_each(&q, count, &fresh) < 0)
-		die_temp("4.3.0", "cannot read the queue: %s", strerror(errno));
+		die_sys_temp("cannot read the queue: %s", strerror(errno));
 	printf("messages in queue: %lu\n"
 	       "messages in queue but not yet preprocessed: %lu\n",
 	       queued + fresh, fresh);

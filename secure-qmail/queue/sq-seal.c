@@ -30,11 +30,12 @@
 #include "queue/fdpass.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "queue/qqcodes.h"
 
 int main(int argc, char **argv)
 {
-	char sock[4200], answer[600];
+	char sock[SQ_PATH_MAX], answer[600];
 	int fds[2] = { 0, 1 }, got[FDPASS_MAX];
 	size_t ngot;
 	(void)argc;

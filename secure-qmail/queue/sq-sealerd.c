@@ -44,6 +44,7 @@
 #include "queue/fdpass.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "queue/pekcache.h"
 #include "crypto/pki.h"
 #include "client/pksclient.h"
@@ -54,7 +55,7 @@
 #define REQUEST_MAX 1100
 
 struct daemon {
-	char ctldir[4096];
+	char ctldir[SQ_PATH_MAX];
 	int lfd;
 	unsigned long workers;
 	unsigned long ttl;
@@ -140,27 +141,27 @@ static void worker(unsigned long i, void *arg)
 	struct pks_config cfg;
 	struct pekcache peks;
 	struct sealer s;
-	char why[300], capath[4200];
+	char why[300], capath[SQ_PATH_MAX];
 	(void)i;
 	if (control_open(&ctl, d->ctldir) < 0)
-		die_temp("4.3.0", "%s: %s", d->ctldir, strerror(errno));
-	snprintf(capath, sizeof capath, "%s/ca.pem", d->ctldir);
-	X509 *ca = pki_cert_load(capath);
+		die_sys_temp("%s: %s", d->ctldir, strerror(errno));
+	X509 *ca = path_join(capath, sizeof capath, d->ctldir, "ca.pem",
+	                     NULL) == 0 ? pki_cert_load(capath) : NULL;
 	if (!ca)
-		die_temp("4.3.0", "cannot read %s", capath);
+		die_sys_temp("cannot read %s", capath);
 	if (pks_config_load(&cfg, &ctl, d->ctldir, "pksdeliver", why,
 	                    sizeof why) < 0)
-		die_temp("4.3.0", "%s", why);
+		die_sys_temp("%s", why);
 	struct pks_client *pks = pks_client_new(&cfg);
 	pks_config_wipe(&cfg);
 	if (!pks || pekcache_init(&peks, pks, ca, (unsigned)d->ttl) < 0 ||
 	    sealer_init(&s, &ctl, &peks) < 0)
-		die_temp("4.3.0", "cannot start a worker: %s", strerror(errno));
+		die_sys_temp("cannot start a worker: %s", strerror(errno));
 	for (;;) {
 		int c = accept4(d->lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0) {
 			if (errno != EINTR && errno != ECONNABORTED)
-				die_temp("4.3.0", "accept: %s", strerror(errno));
+				die_sys_temp("accept: %s", strerror(errno));
 			continue;
 		}
 		serve(&s, c);
@@ -172,36 +173,34 @@ int main(int argc, char **argv)
 {
 	struct daemon d;
 	struct control ctl;
-	char sock[4200];
+	char sock[SQ_PATH_MAX];
 	(void)argc;
 	log_init(argv[0]);
-	if (geteuid() == 0)
-		die_temp("4.3.0", "refusing to run as root: run sq-sealerd as its "
-		         "own user (setuidgid)");
+	die_if_root(0, "run sq-sealerd as its own user (setuidgid)");
 	if (secret_nodump() < 0)
-		die_temp("4.3.0", "cannot disable core dumps");
+		die_sys_temp("cannot disable core dumps");
 	signal(SIGPIPE, SIG_IGN);
 	memset(&d, 0, sizeof d);
 	if (sq_path(d.ctldir, sizeof d.ctldir, "control") < 0 ||
 	    sq_path(sock, sizeof sock, "run") < 0)
-		die_temp("4.3.0", "instance path too long");
+		die_sys_temp("instance path too long");
 	if (control_open(&ctl, d.ctldir) < 0)
-		die_temp("4.3.0", "%s: %s", d.ctldir, strerror(errno));
+		die_sys_temp("%s: %s", d.ctldir, strerror(errno));
 	/* a worker mostly waits for sq-queue's fsyncs: more than the cores */
 	d.workers = 8;
 	d.ttl = 300;
 	if (control_readulong(&ctl, "sealworkers", PREFORK_MAX, &d.workers) < 0 ||
 	    control_readulong(&ctl, "pekcachetime", 86400, &d.ttl) < 0)
-		die_temp("4.3.0", "control/sealworkers or pekcachetime: %s",
-		         strerror(errno));
+		die_sys_temp("control/sealworkers or pekcachetime: %s",
+		             strerror(errno));
 	control_close(&ctl);
 	if (d.workers == 0)
 		d.workers = 1;
 	if (mkdir(sock, 0755) < 0 && errno != EEXIST)
-		die_temp("4.3.0", "mkdir %s: %s", sock, strerror(errno));
+		die_sys_temp("mkdir %s: %s", sock, strerror(errno));
 	strcat(sock, "/sealer");
 	if ((d.lfd = unix_listen(sock, 0666)) < 0)
-		die_temp("4.3.0", "cannot listen on %s: %s", sock, strerror(errno));
+		die_sys_temp("cannot listen on %s: %s", sock, strerror(errno));
 	log_msg(SQLOG_INFO, "listening on %s with %lu workers", sock, d.workers);
 	prefork_run(d.workers, worker, &d);
 	close(d.lfd);

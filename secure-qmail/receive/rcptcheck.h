@@ -14,6 +14,7 @@
 
 #include "util/control.h"
 #include "deliver/localdom.h"
+#include "util/path.h"
 #include "util/sbuf.h"
 
 enum rcpt_verdict {
@@ -27,8 +28,8 @@ enum rcpt_verdict {
 struct rcptcheck {
 	struct sbuf rcpthosts;          /* NUL-separated, as read */
 	struct localdom ours;           /* locals and virtualdomains */
-	char userscdb[4200];
-	char sealer[4200];              /* the sealing daemon's socket */
+	char userscdb[SQ_PATH_MAX];
+	char sealer[SQ_PATH_MAX];       /* the sealing daemon's socket */
 	int relayclient;
 	int has_postmaster;             /* control/postmaster: 1, 0 missing,
 	                                 * -1 unreadable */

@@ -50,6 +50,7 @@
 #include "receive/envelope.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "queue/qqcodes.h"
 #include "queue/queueprog.h"
 #include "receive/rcptcheck.h"
@@ -80,8 +81,8 @@ struct session {
 	size_t nrcpt;
 	unsigned long maxrcpt, databytes, timeout;
 	struct sbuf badmailfrom;
-	char qqprogram[4200];
-	char tlscert[4300];
+	char qqprogram[SQ_PATH_MAX];
+	char tlscert[SQ_PATH_MAX];
 	int tls_possible;
 };
 
@@ -102,7 +103,7 @@ static void unavailable(const char *fmt, ...)
 	va_end(ap);
 	ssize_t w = write(1, reply, sizeof reply - 1);
 	(void)w;
-	die_temp("4.3.0", "%s", why);
+	die_sys_temp("%s", why);
 }
 
 /* Keeps only printable ASCII of what the client or the environment says,
@@ -160,7 +161,7 @@ static void environment(struct session *s)
 
 static void configure(struct session *s)
 {
-	char dir[4200];
+	char dir[SQ_PATH_MAX];
 	size_t n;
 	if (sq_path(dir, sizeof dir, "control") < 0 || control_open(&s->ctl, dir) < 0)
 		unavailable("cannot open the control directory");
@@ -176,9 +177,10 @@ static void configure(struct session *s)
 	    rcptcheck_init(&s->rcpt, &s->ctl) < 0)
 		unavailable("control: %s", strerror(errno));
 	const char *qq = getenv("QMAILQUEUE");
-	if (qq && *qq)
-		snprintf(s->qqprogram, sizeof s->qqprogram, "%s", qq);
-	else if (sq_path(s->qqprogram, sizeof s->qqprogram, "bin/sq-seal") < 0)
+	if (qq && *qq ? path_join(s->qqprogram, sizeof s->qqprogram, qq,
+	                          NULL) < 0
+	              : sq_path(s->qqprogram, sizeof s->qqprogram,
+	                        "bin/sq-seal") < 0)
 		unavailable("path too long");
 	environment(s);
 }
@@ -201,7 +203,7 @@ static void out_of_memory(struct session *s)
 {
 	netio_reply(&s->io, "421 4.3.0 out of memory, try again later");
 	netio_flush(&s->io);
-	die_temp("4.3.0", "%s: out of memory", s->remoteip);
+	die_sys_temp("%s: out of memory", s->remoteip);
 }
 
 

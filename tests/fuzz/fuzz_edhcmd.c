@@ -6,6 +6,7 @@
 
 #include "client/edhclient.h"
 #include "fuzz.h"
+#include "util/hostport.h"
 #include "lmtp.h"
 #include "mail/maildir.h"
 #include "session.h"
@@ -41,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	verb(line);
 	if (lmtp_rcpt_parse(line, box) == 0 && !maildir_id_valid(box))
 		abort();
-	if (edhc_hostport_parse(line, host, sizeof host, port) == 0 &&
+	if (hostport_parse(line, host, sizeof host, port) == 0 &&
 	    (!*host || atoi(port) < 1 || atoi(port) > 65535))
 		abort();
 	free(line);

@@ -1,6 +1,7 @@
 /* check_edhclient - the client's configuration (host:port, timeouts,
  * credential file) is read strictly, and a call that cannot succeed is
- * told apart: refused locally (PERM) or edhd unreachable (TEMP). */
+ * told apart: refused locally (PERM) or edhd unreachable (TEMP). The
+ * HOST:PORT syntax itself is check_hostport's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -13,31 +14,6 @@
 #include "util/control.h"
 #include "client/edhclient.h"
 #include "testutil.h"
-
-START_TEST(host_and_port_are_split_strictly)
-{
-	char host[64], port[8];
-	ck_assert_int_eq(edhc_hostport_parse("127.0.0.1:7024", host, sizeof host,
-	                                     port), 0);
-	ck_assert_str_eq(host, "127.0.0.1");
-	ck_assert_str_eq(port, "7024");
-	ck_assert_int_eq(edhc_hostport_parse("[::1]:65535", host, sizeof host,
-	                                     port), 0);
-	ck_assert_str_eq(host, "::1");
-	ck_assert_str_eq(port, "65535");
-	ck_assert_int_eq(edhc_hostport_parse("edh.example.org:1", host,
-	                                     sizeof host, port), 0);
-	ck_assert_str_eq(host, "edh.example.org");
-	const char *bad[] = { "", ":7024", "127.0.0.1", "127.0.0.1:", "::1:7024",
-	                      "[::1]7024", "[::1:7024", "h:0", "h:07024",
-	                      "h:65536", "h:123456", "h:-1", "h:+1", "h:1x",
-	                      "a b:1", "h/x:1", "[]:1" };
-	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-		ck_assert_msg(edhc_hostport_parse(bad[i], host, sizeof host,
-		                                  port) < 0, "%s", bad[i]);
-	ck_assert_int_lt(edhc_hostport_parse("abcdefghij:1", host, 10, port), 0);
-}
-END_TEST
 
 /* A control directory with ca.pem, the host file and a credential. */
 static char *setup(const char *hostline, const char *cred)
@@ -151,7 +127,6 @@ Suite *module_suite(void)
 {
 	Suite *s = suite_create("edhclient");
 	TCase *tc = tcase_create("edhclient");
-	tcase_add_test(tc, host_and_port_are_split_strictly);
 	tcase_add_test(tc, the_config_has_defaults_and_the_credential);
 	tcase_add_test(tc, a_bad_file_is_a_reason_that_never_quotes_the_secret);
 	tcase_add_test(tc, unreachable_is_temp_and_bad_arguments_are_perm);

@@ -10,7 +10,7 @@
 
 #include "clientfile.h"
 #include "util/control.h"
-#include "listener.h"
+#include "net/listener.h"
 #include "testutil.h"
 
 static int open_from(const char *text, struct listener *v, size_t *n,
