@@ -208,13 +208,20 @@ $(BUILD)/tests/%.o: tests/%.c $(GEN) conf-cc conf-ld
 	@mkdir -p $(@D)
 	$(COMPILE) $(CHECK_CFLAGS) -c $< -o $@
 
+# An archive is written again at every make, from its members of now, and
+# replaced only when it differs (ar's deterministic mode: no dates): a
+# module that moved away leaves no stale member behind, and nothing
+# relinks when nothing changed.
+ARCHIVE = rm -f $@.tmp && ar rcsD $@.tmp $(filter %.o,$^) && \
+          { cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@; }
+.PHONY: FORCE
+$(LIBSQ) $(PROG_LIBS): FORCE
+
 $(LIBSQ): $(LIB_OBJ)
-	rm -f $@
-	ar rcs $@ $^
+	$(ARCHIVE)
 
 $(LIBPKS): $(PKS_LIBSRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema.o
-	rm -f $@
-	ar rcs $@ $^
+	$(ARCHIVE)
 
 # The schema migrations, embedded in the programs that apply or check them.
 $(BUILD)/gen/schema.c: tools/embed-sql.sh $(sort $(wildcard pks/schema/*.sql))
@@ -230,8 +237,7 @@ $(PKS_PROGS): $(BUILD)/bin/%: $(BUILD)/pks/%.o $(LIBPKS) $(LIBSQ)
 	$(LINK) -o $@ $^ $(call libs_of,$*)
 
 $(LIBSQMAIL): $(SQ_LIBSRC:%.c=$(BUILD)/%.o)
-	rm -f $@
-	ar rcs $@ $^
+	$(ARCHIVE)
 
 # secure-qmail's mains sit in its group folders: each program's object
 # is named by a rule of its own; objects link before the archives.
@@ -241,24 +247,21 @@ $(SQ_PROGS): $(BUILD)/bin/%: $(LIBSQMAIL) $(LIBSQ)
 	$(LINK) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(call libs_of,$*)
 
 $(LIBEDH): $(EDH_LIBSRC:%.c=$(BUILD)/%.o)
-	rm -f $@
-	ar rcs $@ $^
+	$(ARCHIVE)
 
 $(EDH_PROGS): $(BUILD)/bin/%: $(BUILD)/edh/%.o $(LIBEDH) $(LIBSQ)
 	@mkdir -p $(@D)
 	$(LINK) -o $@ $^ $(call libs_of,$*)
 
 $(LIBPOP): $(POP_LIBSRC:%.c=$(BUILD)/%.o)
-	rm -f $@
-	ar rcs $@ $^
+	$(ARCHIVE)
 
 $(POP_PROGS): $(BUILD)/bin/%: $(BUILD)/pop3d/%.o $(LIBPOP) $(LIBSQ)
 	@mkdir -p $(@D)
 	$(LINK) -o $@ $^ $(call libs_of,$*)
 
 $(LIBADMIN): $(ADMIN_LIBSRC:%.c=$(BUILD)/%.o)
-	rm -f $@
-	ar rcs $@ $^
+	$(ARCHIVE)
 
 $(ADMIN_PROGS): $(BUILD)/bin/%: $(BUILD)/admin/%.o $(LIBADMIN) $(LIBSQ)
 	@mkdir -p $(@D)
