@@ -493,31 +493,34 @@ enum pks_result pks_replace_pdk(struct pks_client *c, uint32_t hash,
 	return r;
 }
 
-/* "/v1/addresses/{address}" (percent-encoded) followed by what. */
-static enum pks_result address_path(struct pks_client *c, const char *norm,
-                                    const char *what, struct sbuf *path)
+/* METHOD "/v1/addresses/{address}" (normalised into norm, then
+ * percent-encoded) followed by what; 200 is the one success. */
+static enum pks_result address_request(struct pks_client *c,
+                                       const char *method,
+                                       const char *address, const char *what,
+                                       char norm[ADDR_MAX + 1])
 {
-	sbuf_init(path, URL_MAX);
-	if (sbuf_puts(path, "/v1/addresses/") < 0 ||
-	    pks_pct_encode(norm, strlen(norm), path) < 0 ||
-	    sbuf_puts(path, what) < 0)
-		return cfail(c, PKS_REFUSED, "address: path too long");
-	return PKS_OK;
+	struct sbuf path;
+	enum pks_result r = normalise(c, address, norm);
+	if (r != PKS_OK)
+		return r;
+	sbuf_init(&path, URL_MAX);
+	if (sbuf_puts(&path, "/v1/addresses/") < 0 ||
+	    pks_pct_encode(norm, strlen(norm), &path) < 0 ||
+	    sbuf_puts(&path, what) < 0)
+		r = cfail(c, PKS_REFUSED, "address: path too long");
+	else
+		r = perform(c, method, path.s, NULL, 200);
+	sbuf_free(&path);
+	return r;
 }
 
 enum pks_result pks_delete_address(struct pks_client *c, const char *address,
                                    unsigned *deleted)
 {
 	char norm[ADDR_MAX + 1];
-	struct sbuf path;
 	json_int_t n;
-	enum pks_result r = normalise(c, address, norm);
-	if (r != PKS_OK)
-		return r;
-	r = address_path(c, norm, "", &path);
-	if (r == PKS_OK)
-		r = perform(c, "DELETE", path.s, NULL, 200);
-	sbuf_free(&path);
+	enum pks_result r = address_request(c, "DELETE", address, "", norm);
 	json_t *root = r == PKS_OK ? reply_object(c) : NULL;
 	if (r != PKS_OK || !root)
 		return r == PKS_OK ? PKS_TEMP : r;
@@ -556,14 +559,8 @@ enum pks_result pks_availability(struct pks_client *c, const char *address,
                                  int *available)
 {
 	char norm[ADDR_MAX + 1];
-	struct sbuf path;
-	enum pks_result r = normalise(c, address, norm);
-	if (r != PKS_OK)
-		return r;
-	r = address_path(c, norm, "/availability", &path);
-	if (r == PKS_OK)
-		r = perform(c, "GET", path.s, NULL, 200);
-	sbuf_free(&path);
+	enum pks_result r = address_request(c, "GET", address, "/availability",
+	                                    norm);
 	return r == PKS_OK ? parse_availability(c, norm, available) : r;
 }
 

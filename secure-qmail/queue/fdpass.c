@@ -83,7 +83,8 @@ ssize_t fdpass_recv(int sock, void *data, size_t max, int *fds, size_t *nfds)
 	return n;
 }
 
-static int unix_addr(const char *path, struct sockaddr_un *sa)
+/* A stream socket for path, its address in sa; -1 with errno set. */
+static int unix_socket(const char *path, struct sockaddr_un *sa)
 {
 	memset(sa, 0, sizeof *sa);
 	sa->sun_family = AF_UNIX;
@@ -92,43 +93,40 @@ static int unix_addr(const char *path, struct sockaddr_un *sa)
 		return -1;
 	}
 	strcpy(sa->sun_path, path);
-	return 0;
+	return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
+/* Closes fd and returns -1, keeping errno. */
+static int close_fail(int fd)
+{
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
 }
 
 int unix_connect(const char *path)
 {
 	struct sockaddr_un sa;
-	if (unix_addr(path, &sa) < 0)
-		return -1;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = unix_socket(path, &sa);
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		int saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		return close_fail(fd);
 	return fd;
 }
 
 int unix_listen(const char *path, mode_t mode)
 {
 	struct sockaddr_un sa;
-	if (unix_addr(path, &sa) < 0)
-		return -1;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = unix_socket(path, &sa);
 	if (fd < 0)
 		return -1;
 	unlink(path); /* a stale socket of a previous run */
 	mode_t old = umask(0777 & ~mode);
 	int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
 	umask(old);
-	if (r < 0 || listen(fd, 128) < 0) {
-		int saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
+	if (r < 0 || listen(fd, 128) < 0)
+		return close_fail(fd);
 	return fd;
 }
