@@ -14,43 +14,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sqtest import tap  # noqa: E402
-from sqtest.edh import EDH  # noqa: E402
+from sqtest.edh import (EDH, TEST_PLAIN, sealed_message,  # noqa: E402
+                        transaction, wire)
 
 BOX, FULL, SMALL, CLI = ("1a2b3c4d-17", "1a2b3c4d-18", "0badcafe-1",
                          "00c0ffee-42")
 HELPER = os.path.join(tap.build_dir(), "tests", "helpers", "edhcli")
-PLAIN = b"Subject: hello\n\nCANARY-plaintext-body\n"
-
-
-def sealed_message(work):
-    """An S/MIME authEnveloped-data message (openssl cms, AES-256-GCM)
-    with its X-SQ-Plaintext-Size line, LF line ends."""
-    key, cert = os.path.join(work, "k.pem"), os.path.join(work, "c.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
-                    "-out", cert, "-subj", "/CN=a@example.org", "-days", "1"],
-                   check=True, capture_output=True)
-    r = subprocess.run(["openssl", "cms", "-encrypt", "-aes-256-gcm", cert],
-                       input=PLAIN, check=True, capture_output=True)
-    return b"X-SQ-Plaintext-Size: %d\n" % len(PLAIN) + r.stdout
-
-
-def wire(msg):
-    """The message as LMTP carries it: CRLF, dots stuffed, the end mark."""
-    lines = msg.split(b"\n")[:-1]
-    return b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
-                    for l in lines) + b".\r\n"
-
-
-def transaction(s, box, data, rcpt_only=False):
-    """MAIL, RCPT, DATA and the message: (rcpt reply, final reply)."""
-    assert s.cmd("MAIL FROM:<>").startswith("250")
-    r = s.cmd(f"RCPT TO:<{box}>")
-    if rcpt_only or not r.startswith("250"):
-        return r, None
-    assert s.cmd("DATA").startswith("354")
-    s.send(data)
-    return r, s.reply()
+PLAIN = TEST_PLAIN
 
 
 def cli(edh, *args, stdin=b""):
