@@ -15,7 +15,7 @@ libevent-dev libjansson-dev libcurl4-openssl-dev check libsubunit-dev"
 PACKAGES="$BUILD_PACKAGES git openssl tinycdb
 mariadb-server mariadb-client wrk clang libclang-rt-14-dev
 perl python3 mandoc valgrind procps curl ucspi-tcp swaks libnet-ssleay-perl
-mpop daemontools shellcheck iproute2"
+mpop daemontools shellcheck iproute2 strace"
 
 # missing PACKAGE... - the packages dpkg does not list as installed
 missing() {
