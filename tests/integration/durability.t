@@ -7,7 +7,10 @@ survives it); a missing or late call here fails the check.
   envelope (intd/N) are on disk before todo/ names the message, and
   todo/ is synced before sq-queue exits 0 (what sq-smtpd's 250 waits on).
 - edhd: a message's file is synced, linked into new/, and new/ synced,
-  all before the LMTP 250 reaches the client."""
+  all before the LMTP 250 reaches the client.
+- ses-adduser: every file it puts in place under the instance (users/
+  assign, users/cdb, the .qmail file, its journal) is synced under its
+  temporary name before the rename, and its directory after."""
 import os
 import subprocess
 import sys
@@ -17,6 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sqtest import syscalls, tap  # noqa: E402
 from sqtest.edh import EDH, sealed_message, transaction, wire  # noqa: E402
+from sqtest.pks import PKS  # noqa: E402
 
 SYNC = ("fsync", "fdatasync")
 LINK = ("link", "linkat", "rename", "renameat", "renameat2")
@@ -119,6 +123,42 @@ def edhd_commit(work):
                "the client", order(["new/"], ev))
 
 
+def provisioning():
+    with PKS() as pks:
+        home = pks.home
+        with open(os.path.join(home, "control", "deliveryuser"), "w") as f:
+            f.write("nobody\n")
+        argv = ["sh", "-c", 'exec "$@" 3<&0', "sh",
+                os.path.join(tap.build_dir(), "bin", "ses-adduser"), "--yes",
+                "--new-domain", "--password-fd", "3", "durable@example.org"]
+        t = syscalls.Trace(argv)
+        p = t.run(input=b"correct horse battery staple 42\n",
+                  capture_output=True, timeout=120,
+                  env=dict(os.environ, SQ_HOME=home))
+        ev = t.events()
+        tap.ok(p.returncode == 0, "ses-adduser adds an account under strace",
+               p.stdout.decode() + p.stderr.decode())
+        placed = [i for i, e in enumerate(ev) if e.call in LINK and e.ok
+                  and e.paths[1].startswith(home + "/")]
+        names = [os.path.relpath(ev[i].paths[1], home) for i in placed]
+        want = ("users/assign", "users/cdb")
+        tap.ok(all(w in names for w in want)
+               and any(".qmail" in n for n in names),
+               "it puts users/assign, users/cdb and a .qmail file in place",
+               order(names, ev))
+        late = []
+        for i in placed:
+            src, dst = ev[i].paths
+            synced = syscalls.first(ev, SYNC, lambda e: e.paths[0] == src)
+            dirsync = syscalls.first(ev, SYNC, is_dir(os.path.dirname(dst)),
+                                     after=i)
+            if synced is None or synced > i or dirsync is None:
+                late.append(os.path.relpath(dst, home))
+        tap.ok(placed and not late, f"each of the {len(placed)} files is "
+               "fsynced before its rename and its directory after",
+               "not so: " + ", ".join(late) + "\n" + order([], ev))
+
+
 why = syscalls.available()
 if why:
     tap.skip_all(why)
@@ -127,6 +167,7 @@ try:
     tap.scenario("sq-queue's fsync order", lambda: sq_queue(work))
     tap.scenario("edhd's maildir commit before its 250",
                  lambda: edhd_commit(work))
+    tap.scenario("provisioning files", provisioning)
 finally:
     subprocess.run(["rm", "-rf", work])
 tap.done()
