@@ -10,7 +10,7 @@ import smtplib
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sqtest import tap  # noqa: E402
+from sqtest import cms, tap  # noqa: E402
 from sqtest.edh import EDH  # noqa: E402
 from sqtest.mail import (MailHost, files_holding, pop_error,  # noqa: E402
                          retr)
@@ -59,15 +59,20 @@ try:
         tap.ok(uids == [n.split(",")[0] for n in names],
                "UIDL gives the EDH's maildir unique ids", f"{uids} {names}")
 
-        # damage the first message where it rests
+        # damage the first message where it rests: one bit of its
+        # ciphertext, then of its GCM tag (not of an ASN.1 header)
         path = os.path.join(m.mailbox(A), "new", names[0])
-        data = bytearray(open(path, "rb").read())
-        data[-60] ^= 0x01
-        with open(path, "wb") as f:
-            f.write(data)
-        err = pop_error(lambda: p.retr(1))
-        tap.ok(err.startswith("-ERR") and b"Subject: three" in retr(p, 3),
-               "a message damaged on the EDH: -ERR for it alone", err)
+        original = open(path, "rb").read()
+        for where in ("content", "tag"):
+            cms.flip(path, where)
+            err = pop_error(lambda: p.retr(1))
+            tap.ok(err.startswith("-ERR") and b"Subject: three" in retr(p, 3),
+                   f"a message damaged on the EDH in its {where}: -ERR for "
+                   "it alone", err)
+            with open(path, "wb") as f:
+                f.write(original)
+        tap.ok(b"Received: " in retr(p, 1),
+               "the same message undamaged opens")
         p.dele(1)
         p.quit()
         tap.ok(m.wait_for(lambda: len(m.delivered(A)) == 2, 5),
