@@ -396,10 +396,16 @@ try:
         envs = sorted(e.split(b"\0T")[1].split(b"\0")[0] for _, _, e in new)
         tap.ok(len(new) == 2 and envs == sorted([A.encode(), B.encode()]),
                "two recipients get two sealed copies, each envelope one recipient")
-        rc_a, _ = m.open_for(A, [x for x in new if A.encode() in x[2]][0][1])
-        rc_b, _ = m.open_for(A, [x for x in new if B.encode() in x[2]][0][1])
-        tap.ok(rc_a == 0 and rc_b != 0,
+        copy_a = [x for x in new if A.encode() in x[2]][0][1]
+        copy_b = [x for x in new if B.encode() in x[2]][0][1]
+        rc_a, _ = m.open_for(A, copy_a)
+        rc_ba, _ = m.open_for(A, copy_b)
+        rc_bb, text_b = m.open_for(B, copy_b)
+        tap.ok(rc_a == 0 and rc_ba != 0 and rc_bb == 0
+               and b"Subject: two" in text_b,
                "each copy opens only for its own recipient (a Bcc stays blind)")
+        tap.ok(b"authEnveloped-data" in copy_b and b"Subject: two" not in copy_b,
+               "B's copy rests sealed, not in the clear", copy_b[:300])
 
     # --- refusals -------------------------------------------------------------
     @tap.scenario("refusals")
