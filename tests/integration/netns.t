@@ -339,6 +339,13 @@ try:
                "the EDH away: mail waits in the queue, sealed; a login fails "
                "temporarily", out[-400:] + repr(login) +
                m.log("send.log")[-1200:])
+        queue = os.path.join(m.home, "queue")
+        mess = files_holding(os.path.join(queue, "mess"), "authEnveloped-data")
+        tap.ok(len(mess) == 1 and not files_holding(queue, CANARY)
+               and not files_holding(queue, "while the EDH is away"),
+               "the waiting message is sealed: its file is authEnveloped-"
+               "data, and no queue file holds its body or Subject",
+               repr(mess))
         subprocess.run(["sh", TOPO, "mend", P, "edh"], check=True)
         hosts.procs["send"].send_signal(signal.SIGALRM)
         back = m.wait_for(lambda: len(m.delivered(A)) == 3 and
