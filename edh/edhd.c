@@ -181,8 +181,13 @@ static _Noreturn void child(struct server *sv, const struct listener *l,
 	exit(0);
 }
 
+/* Takes one connection of l, unless the table is full: one poll pass
+ * can find several listeners ready, so the check is here, at each
+ * accept; what it leaves waits in the kernel's backlog. */
 static void accept_one(struct server *sv, const struct listener *l)
 {
+	if (sv->nkids >= sv->maxkids)
+		return;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
 	char ip[INET6_ADDRSTRLEN];

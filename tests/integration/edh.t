@@ -6,7 +6,9 @@ byte for byte, with S= and W=; everything else is refused without a file
 left behind; access needs the allow-list, a secret and the right role."""
 import os
 import re
+import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -68,8 +70,62 @@ def main():
         tap.scenario("access", lambda: access(edh))
         tap.scenario("retrieval", lambda: retrieval(edh, msg))
         tap.scenario("edhclient library", lambda: client(edh, msg))
+    tap.scenario("the child table full in one poll pass", table_full)
     subprocess.run(["rm", "-rf", work])
     tap.done()
+
+
+def children(pid):
+    """The pids whose parent is pid."""
+    out = []
+    for d in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def greeting(edh, raw):
+    """The TLS greeting on an already connected socket, or None."""
+    ctx = ssl.create_default_context(cafile=edh.path("control/ca.pem"))
+    try:
+        raw.settimeout(10)
+        s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        line = s.recv(512)
+        s.close()
+        return line.decode(errors="replace")
+    except (OSError, ssl.SSLError):
+        return None
+
+
+def table_full():
+    """Issue 14: the full check ran once per poll pass, but one pass can
+    accept on both listeners: kids[nkids++] wrote past a table of
+    concurrencyedh entries. At 1, with both listeners ready at once."""
+    with EDH(control={"concurrencyedh": "1\n"}) as edh:
+        pid = edh.proc.pid
+        os.kill(pid, signal.SIGSTOP)
+        raw = [socket.create_connection(("127.0.0.1", port), 10)
+               for port in (edh.lmtp_port, edh.retr_port)]
+        time.sleep(0.2)             # both in the backlogs before it runs
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(1)
+        kids = children(pid)
+        tap.ok(edh.proc.poll() is None and len(kids) == 1,
+               "two listeners ready in one poll pass at concurrencyedh 1: "
+               "one child, and edhd runs on",
+               f"exit {edh.proc.poll()}, children {kids}: "
+               + edh.log_text()[-1500:])
+        first = greeting(edh, raw[0])
+        second = greeting(edh, raw[1])
+        tap.ok(first and first.startswith("220") and second and
+               second.startswith("220"),
+               "the second connection waits in the backlog and is served "
+               "once the first ends", f"{first!r} {second!r}")
 
 
 def lmtp_delivery(edh, msg):
