@@ -54,6 +54,7 @@
 #include "net/ipallow.h"
 #include "net/listener.h"
 #include "lmtp.h"
+#include "mail/limits.h"
 #include "util/log.h"
 #include "util/path.h"
 #include "retr.h"
@@ -63,8 +64,11 @@
 
 #define CONCURRENCY_DEFAULT 40
 #define TIMEOUT_DEFAULT 300
-#define DATABYTES_DEFAULT (64UL * 1024 * 1024)
-#define DATABYTES_MAX (1UL << 32)
+/* edhd stores sealed messages: by default the largest that the largest
+ * plaintext sq-smtpd takes becomes (mail/limits.h) */
+#define EDH_DATABYTES_DEFAULT \
+	((unsigned long)SEALED_MAX(DATABYTES_DEFAULT + DATABYTES_RECEIVED))
+#define EDH_DATABYTES_MAX (1UL << 32)
 
 static volatile sig_atomic_t stopping, reload;
 
@@ -90,10 +94,10 @@ static void configure(struct edh_config *cfg, unsigned long *concurrency)
 		die_sys_temp("control/me: %s", strerror(errno));
 	snprintf(cfg->me, sizeof cfg->me, "%s", me.s);
 	sbuf_free(&me);
-	cfg->databytes = DATABYTES_DEFAULT;
+	cfg->databytes = EDH_DATABYTES_DEFAULT;
 	cfg->timeout = TIMEOUT_DEFAULT;
 	*concurrency = CONCURRENCY_DEFAULT;
-	if (control_readulong(&cfg->ctl, "edhdatabytes", DATABYTES_MAX,
+	if (control_readulong(&cfg->ctl, "edhdatabytes", EDH_DATABYTES_MAX,
 	                      &cfg->databytes) < 0 ||
 	    control_readulong(&cfg->ctl, "timeoutedh", 86400, &cfg->timeout) < 0 ||
 	    control_readulong(&cfg->ctl, "concurrencyedh", 10000,
@@ -181,8 +185,13 @@ static _Noreturn void child(struct server *sv, const struct listener *l,
 	exit(0);
 }
 
+/* Takes one connection of l, unless the table is full: one poll pass
+ * can find several listeners ready, so the check is here, at each
+ * accept; what it leaves waits in the kernel's backlog. */
 static void accept_one(struct server *sv, const struct listener *l)
 {
+	if (sv->nkids >= sv->maxkids)
+		return;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
 	char ip[INET6_ADDRSTRLEN];

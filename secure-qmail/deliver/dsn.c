@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "deliver/dsn.h"
+#include "queue/queue.h"
 
 /* Reasons and addresses come from elsewhere: written into a header or a
  * report field they must not bring a line end or a control octet. */
@@ -81,7 +82,7 @@ static int human_part(const struct dsn *d, int headers, struct sbuf *out)
 		return -1;
 	for (size_t pos = 0; pos < d->len;) {
 		if (next_record(d, &pos, &rcpt, &reason) < 0 ||
-		    sbuf_putc(out, '<') < 0 || put_clean(out, rcpt, 1000) < 0 ||
+		    sbuf_putc(out, '<') < 0 || put_clean(out, rcpt, QUEUE_ADDR_MAX) < 0 ||
 		    sbuf_puts(out, ">:\n    ") < 0 ||
 		    put_clean(out, reason, 900) < 0 || sbuf_puts(out, "\n\n") < 0)
 			return -1;
@@ -146,7 +147,7 @@ static int status_part(const struct dsn *d, struct sbuf *out)
 			return -1;
 		dsn_status(reason, code);
 		if (sbuf_puts(out, "\nFinal-Recipient: rfc822; ") < 0 ||
-		    put_clean(out, rcpt, 1000) < 0 ||
+		    put_clean(out, rcpt, QUEUE_ADDR_MAX) < 0 ||
 		    sbuf_printf(out, "\nAction: failed\nStatus: %s\n"
 		                "Diagnostic-Code: x-secure-qmail; ", code) < 0 ||
 		    put_clean(out, reason, 900) < 0 || sbuf_putc(out, '\n') < 0)

@@ -45,6 +45,7 @@
 #include "deliver/encrypt_local.h"
 #include "util/home.h"
 #include "deliver/localdom.h"
+#include "deliver/lsreq.h"
 #include "util/log.h"
 #include "util/path.h"
 #include "crypto/pki.h"
@@ -55,7 +56,6 @@
 #include "deliver/mailstore.h"
 
 #define WORKERS_MAX 1000
-#define REQUEST_MAX (2 * QUEUE_ADDR_MAX + 64)
 #define ANSWER_MAX 1024
 #define MESSAGE_MAX (256ULL * 1024 * 1024)      /* sealed, in the queue */
 
@@ -211,7 +211,7 @@ static const char *serve(struct worker *w, const char *req, size_t len)
 static void worker_main(int sock)
 {
 	struct worker w;
-	char req[REQUEST_MAX];
+	char req[LSREQ_MAX];
 	memset(&w, 0, sizeof w);
 	worker_init(&w);
 	for (;;) {
@@ -232,16 +232,10 @@ struct pool_worker {
 	long slot;              /* sq-send's slot being served, or -1 */
 };
 
-struct pending {
-	long slot;
-	char req[REQUEST_MAX];
-	size_t len;
-};
-
 struct pool {
 	struct pool_worker *w;
 	unsigned long n;
-	struct pending *wait;   /* requests waiting for a free worker */
+	struct lsreq *wait;   /* requests waiting for a free worker */
 	size_t nwait, capwait;
 	struct rbuf in;
 	struct sbuf field;
@@ -277,7 +271,7 @@ static void answer(long slot, const char *a)
 		die_sys_temp("lost sq-send");
 }
 
-static void hand_out(struct pool *p, unsigned long i, struct pending *r)
+static void hand_out(struct pool *p, unsigned long i, struct lsreq *r)
 {
 	if (send(p->w[i].sock, r->req, r->len, MSG_NOSIGNAL) < 0) {
 		answer(r->slot, "Z4.3.0 a delivery worker is gone");
@@ -286,39 +280,44 @@ static void hand_out(struct pool *p, unsigned long i, struct pending *r)
 	p->w[i].slot = r->slot;
 }
 
-/* Reads one request from sq-send: slot, num, sender, rcpt. */
-static int read_request(struct pool *p, struct pending *r)
+/* Reads one request from sq-send: slot, num, sender, rcpt. 0 at the end
+ * of input. A field over its bound fails that recipient for good, and
+ * the next request is read: one message cannot stop the deliveries. */
+static int read_request(struct pool *p, struct lsreq *r)
 {
-	enum rbuf_line l = rbuf_getfield(&p->in, &p->field, 32);
-	if (l == RBUF_EOF)
-		return 0;
-	char *stop;
-	r->slot = strtol(p->field.s ? p->field.s : "", &stop, 10);
-	if (l != RBUF_LINE || *stop || r->slot < 0)
-		die_sys_temp("sq-send sent a malformed request");
-	r->len = 0;
-	for (int f = 0; f < 3; f++) {
-		if (rbuf_getfield(&p->in, &p->field, QUEUE_ADDR_MAX) != RBUF_LINE ||
-		    r->len + p->field.len > sizeof r->req)
+	for (;;) {
+		switch (lsreq_get(&p->in, &p->field, r)) {
+		case LSREQ_OK:
+			return 1;
+		case LSREQ_EOF:
+			return 0;
+		case LSREQ_TOOLONG:
+			log_msg(SQLOG_WARN, "delivery %ld: a field longer than "
+			        "the queue allows (%d octets); refused", r->slot,
+			        QUEUE_ADDR_MAX);
+			answer(r->slot, "D5.1.3 an address longer than the queue "
+			       "allows");
+			if (rbuf_pending(&p->in) == 0)
+				return -1;
+			continue;
+		case LSREQ_BAD:
+		default:
 			die_sys_temp("sq-send sent a malformed request");
-		/* the field's NUL is in its len */
-		memcpy(r->req + r->len, p->field.s, p->field.len);
-		r->len += p->field.len;
+		}
 	}
-	return 1;
 }
 
-static void take_request(struct pool *p, const struct pending *r)
+static void take_request(struct pool *p, const struct lsreq *r)
 {
 	for (unsigned long i = 0; i < p->n; i++)
 		if (p->w[i].slot < 0) {
-			struct pending copy = *r;
+			struct lsreq copy = *r;
 			hand_out(p, i, &copy);
 			return;
 		}
 	if (p->nwait == p->capwait) {
 		p->capwait = p->capwait ? 2 * p->capwait : 16;
-		struct pending *g = realloc(p->wait, p->capwait * sizeof *g);
+		struct lsreq *g = realloc(p->wait, p->capwait * sizeof *g);
 		if (!g)
 			die_nomem();
 		p->wait = g;
@@ -368,10 +367,12 @@ static void run(struct pool *p)
 			if (fds[i + 1].revents)
 				worker_done(p, i);
 		if (rbuf_pending(&p->in) || fds[0].revents) {
-			struct pending r;
-			if (!read_request(p, &r))
+			struct lsreq r;
+			int got = read_request(p, &r);
+			if (got == 0)
 				break;
-			take_request(p, &r);
+			if (got > 0)
+				take_request(p, &r);
 		}
 	}
 	free(fds);
@@ -401,7 +402,7 @@ int main(void)
 	for (unsigned long i = 0; i < p.n; i++)
 		spawn(&p, i);
 	rbuf_init(&p.in, 0, -1);
-	sbuf_init(&p.field, QUEUE_ADDR_MAX);
+	lsreq_field_init(&p.field);
 	run(&p);
 	/* sq-send is gone: the workers end when their sockets close */
 	for (unsigned long i = 0; i < p.n; i++)

@@ -48,6 +48,7 @@
 #include "deliver/dsn.h"
 #include "util/home.h"
 #include "deliver/localdom.h"
+#include "deliver/lsreq.h"
 #include "util/log.h"
 #include "util/path.h"
 #include "deliver/qmsg.h"
@@ -365,27 +366,36 @@ static void start_round(struct sender *s, struct job *j, time_t now)
 
 /* ---- delivery ---------------------------------------------------------------- */
 
-static void dispatch_one(struct sender *s, struct job *j, size_t i)
+static void settle(struct sender *s, unsigned long k, char code,
+                   const char *text, time_t now);
+
+static void dispatch_one(struct sender *s, struct job *j, size_t i,
+                         time_t now)
 {
 	unsigned long k = 0;
 	while (s->slot[k].job)
 		k++;
-	struct sbuf req;
-	sbuf_init(&req, 2 * QUEUE_ADDR_MAX + 64);
-	int r = sbuf_printf(&req, "%lu", k) < 0 || sbuf_putc(&req, '\0') < 0 ||
-	        sbuf_printf(&req, "%llu", j->m.num) < 0 ||
-	        sbuf_putc(&req, '\0') < 0 ||
-	        sbuf_put(&req, j->m.sender, strlen(j->m.sender) + 1) < 0 ||
-	        sbuf_put(&req, j->m.local.r[i].addr,
-	                 strlen(j->m.local.r[i].addr) + 1) < 0 ? -1 : 0;
-	if (r < 0 || write_all(FD_TO_LSPAWN, req.s, req.len) < 0)
-		die_sys_temp("lost sq-lspawn");
-	sbuf_free(&req);
 	s->slot[k] = (struct slot){ j, i, { 0, 0 } };
 	clock_gettime(CLOCK_MONOTONIC, &s->slot[k].started);
 	s->used++;
 	j->busy[i] = 1;
 	j->inflight++;
+	struct sbuf req;
+	sbuf_init(&req, LSREQ_MAX + LSREQ_NUM_FIELD);
+	if (lsreq_put(&req, k, j->m.num, j->m.sender,
+	              j->m.local.r[i].addr) < 0) {
+		sbuf_free(&req);
+		if (errno != ENAMETOOLONG)
+			die_nomem();
+		/* sq-lspawn could not take it: the recipient fails for good,
+		 * and the others go on */
+		settle(s, k, 'D', "5.1.3 an address longer than the queue "
+		       "allows", now);
+		return;
+	}
+	if (write_all(FD_TO_LSPAWN, req.s, req.len) < 0)
+		die_sys_temp("lost sq-lspawn");
+	sbuf_free(&req);
 }
 
 /* Hands due recipients to sq-lspawn while there are free slots. */
@@ -401,7 +411,7 @@ static void dispatch(struct sender *s, time_t now)
 		while (i < j->m.local.n && (j->m.local.r[i].done || j->busy[i]))
 			i++;
 		if (i < j->m.local.n) {
-			dispatch_one(s, j, i);
+			dispatch_one(s, j, i, now);
 			j->cursor = i + 1;
 			continue;
 		}
@@ -431,10 +441,17 @@ static void answer(struct sender *s, time_t now)
 	    rbuf_getfield(&s->from_lspawn, &s->field, ANSWER_MAX) != RBUF_LINE ||
 	    s->field.len < 2)
 		die_sys_temp("sq-lspawn answered nonsense");
+	settle(s, k, s->field.s[0], s->field.s + 1, now);
+}
+
+/* The answer code (K, Z or D) and text for slot k. */
+static void settle(struct sender *s, unsigned long k, char code,
+                   const char *text, time_t now)
+{
 	struct slot sl = s->slot[k];
 	struct job *j = sl.job;
-	const char *rcpt = j->m.local.r[sl.rcpt].addr, *text = s->field.s + 1;
-	char code = s->field.s[0], hex[9];
+	const char *rcpt = j->m.local.r[sl.rcpt].addr;
+	char hex[9];
 	s->slot[k].job = NULL;
 	s->used--;
 	j->busy[sl.rcpt] = 0;

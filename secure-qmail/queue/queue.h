@@ -26,8 +26,11 @@
  * changing it needs an empty queue. */
 #include "auto_split.h"
 
-/* The longest envelope address accepted, in octets (qmail-queue's limit,
- * and more than RFC 5321's 256-octet path). */
+/* The longest envelope address accepted, in octets, without its NUL
+ * (qmail-queue's limit, and more than RFC 5321's 256-octet path). The one
+ * bound of every reader and writer of an address in the queue, the
+ * sealer's envelopes and the requests to sq-lspawn (deliver/lsreq.h): an
+ * address the queue takes, every later step takes too. */
 #define QUEUE_ADDR_MAX 1000
 /* The largest envelope accepted: a bound on memory, not a policy; about
  * 8000 recipients of the longest kind. */

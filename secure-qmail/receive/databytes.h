@@ -1,19 +1,11 @@
 /*
- * databytes - the message size limit shared by sq-smtpd and the sealer.
- *
- * control/databytes gives the largest message in octets; 0 or no file
- * means DATABYTES_DEFAULT, never "no limit": every message is held in
- * memory, by sq-smtpd and then by a sealer worker, so the limit must be
- * finite, and both must apply the same one, for a message sq-smtpd takes
- * to be one the sealer takes too (else 554 instead of 552).
+ * databytes - the message size limit shared by sq-smtpd and the sealer:
+ * DATABYTES_DEFAULT, DATABYTES_MAX and DATABYTES_RECEIVED are in
+ * lib/mail/limits.h, where edhd derives its own limit from them.
  */
 #ifndef SQ_DATABYTES_H
 #define SQ_DATABYTES_H
 
-#define DATABYTES_DEFAULT (64UL * 1024 * 1024)  /* 64 MiB */
-#define DATABYTES_MAX (1UL << 40)               /* what control/databytes
-                                                   may say */
-#define DATABYTES_RECEIVED 65536        /* room for the Received: line
-                                           sq-smtpd puts before the message */
+#include "mail/limits.h"
 
 #endif

@@ -9,9 +9,12 @@
 
 #include <stddef.h>
 
+#include "queue/queue.h"
 #include "util/sbuf.h"
 
-#define ENVELOPE_ADDR_MAX 1000  /* qmail-queue refuses longer (exit 11) */
+/* The queue's bound, the one every reader and writer of an envelope
+ * uses (qmail-queue refuses longer, exit 11). */
+#define ENVELOPE_ADDR_MAX QUEUE_ADDR_MAX
 
 struct envelope {
 	char *sender;           /* "" for the null path */

@@ -10,6 +10,7 @@ import signal
 import smtplib
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -154,6 +155,53 @@ try:
                "not delivered in plaintext" not in m.log("send.log"),
                "the queue is empty again")
         open(dotqmail, "w").write(keep)
+
+    # --- a 1000-octet address (the queue's longest) must not stop the
+    #     scheduler: issue 14 ------------------------------------------------------
+    @tap.scenario("a 1000-octet address in the queue")
+    def _():
+        dom = "@example.org"
+        poison = "p" * (1000 - len(dom)) + dom          # local, no such user
+        longsender = "q" * (1000 - len("@remote.example")) + "@remote.example"
+        m.wait_for(lambda: queue_empty(m), 10)
+        m.stop_delivery()
+        before_a, before_b = len(m.delivered(A)), len(m.delivered(B))
+
+        def sq_queue(msg, env):
+            with tempfile.TemporaryFile() as fm, tempfile.TemporaryFile() as fe:
+                fm.write(msg.encode())
+                fe.write(env)
+                fm.seek(0)
+                fe.seek(0)
+                return subprocess.run(
+                    m.as_user([os.path.join(m.bin, "sq-queue")]), stdin=fm,
+                    stdout=fe, stderr=subprocess.PIPE,
+                    env=dict(os.environ, SQ_HOME=m.home), timeout=60)
+        r1 = sq_queue(message("to a 1000-octet recipient"),
+                      b"F" + A.encode() + b"\0T" + poison.encode() + b"\0\0")
+        r2 = sq_queue(message("from a 1000-octet sender"),
+                      b"F" + longsender.encode() + b"\0T" + B.encode() +
+                      b"\0\0")
+        tap.ok(r1.returncode == 0 and r2.returncode == 0,
+               "sq-queue takes a 1000-octet recipient and a 1000-octet sender",
+               (r1.stderr + r2.stderr).decode(errors="replace"))
+        send(m, "alice@remote.example", [B], message("after the poison"))
+        m.start_delivery()
+        got = m.wait_for(lambda: len(m.delivered(B)) == before_b + 2, 30)
+        tap.ok(got and m.send.poll() is None,
+               "the messages after it are delivered, the 1000-octet sender's "
+               "too, and the scheduler runs on", m.log("send.log")[-2000:])
+        got = m.wait_for(lambda: len(m.delivered(A)) == before_a + 1, 30)
+        rc, dsn = m.open_for(A, m.delivered(A)[-1]) if got else (1, b"")
+        tap.ok(got and rc == 0 and b"multipart/report" in dsn and
+               b"Status: 5." in dsn and poison.encode() in dsn,
+               "the 1000-octet recipient fails for good: its sender gets a "
+               "notice naming it", f"rc {rc}: " + dsn[:800].decode(errors="replace"))
+        tap.ok(m.wait_for(lambda: queue_empty(m), 10) and
+               "malformed" not in m.log("send.log") and
+               "lost sq-lspawn" not in m.log("send.log"),
+               "the queue drains; sq-lspawn and sq-send never stopped",
+               m.log("send.log")[-1500:])
 
     # --- kill -9 of the scheduler during 500 deliveries ------------------------
     @tap.scenario("kill -9 of the scheduler")

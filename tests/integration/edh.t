@@ -6,7 +6,9 @@ byte for byte, with S= and W=; everything else is refused without a file
 left behind; access needs the allow-list, a secret and the right role."""
 import os
 import re
+import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -37,9 +39,106 @@ def main():
         tap.scenario("protocol errors", lambda: protocol_errors(edh, msg))
         tap.scenario("access", lambda: access(edh))
         tap.scenario("retrieval", lambda: retrieval(edh, msg))
+        tap.scenario("a message at the plaintext limit",
+                     lambda: at_the_limit(edh, work))
         tap.scenario("edhclient library", lambda: client(edh, msg))
+    tap.scenario("the child table full in one poll pass", table_full)
     subprocess.run(["rm", "-rf", work])
     tap.done()
+
+
+def children(pid):
+    """The pids whose parent is pid."""
+    out = []
+    for d in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def greeting(edh, raw):
+    """The TLS greeting on an already connected socket, or None."""
+    ctx = ssl.create_default_context(cafile=edh.path("control/ca.pem"))
+    try:
+        raw.settimeout(10)
+        s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        line = s.recv(512)
+        s.close()
+        return line.decode(errors="replace")
+    except (OSError, ssl.SSLError):
+        return None
+
+
+def table_full():
+    """Issue 14: the full check ran once per poll pass, but one pass can
+    accept on both listeners: kids[nkids++] wrote past a table of
+    concurrencyedh entries. At 1, with both listeners ready at once."""
+    with EDH(control={"concurrencyedh": "1\n"}) as edh:
+        pid = edh.proc.pid
+        os.kill(pid, signal.SIGSTOP)
+        raw = [socket.create_connection(("127.0.0.1", port), 10)
+               for port in (edh.lmtp_port, edh.retr_port)]
+        time.sleep(0.2)             # both in the backlogs before it runs
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(1)
+        kids = children(pid)
+        tap.ok(edh.proc.poll() is None and len(kids) == 1,
+               "two listeners ready in one poll pass at concurrencyedh 1: "
+               "one child, and edhd runs on",
+               f"exit {edh.proc.poll()}, children {kids}: "
+               + edh.log_text()[-1500:])
+        first = greeting(edh, raw[0])
+        second = greeting(edh, raw[1])
+        tap.ok(first and first.startswith("220") and second and
+               second.startswith("220"),
+               "the second connection waits in the backlog and is served "
+               "once the first ends", f"{first!r} {second!r}")
+
+
+# sq-smtpd's default control/databytes and the Received: line the sealer
+# seals with it (lib/mail/limits.h: DATABYTES_DEFAULT, DATABYTES_RECEIVED)
+PLAIN_LIMIT = 64 * 1024 * 1024 + 65536
+SQCRYPT = os.path.join(tap.build_dir(), "tests", "helpers", "sqcrypt")
+
+
+def at_the_limit(edh, work):
+    """Issue 14: edhd limited the sealed message to 64 MiB, sq-smtpd the
+    plaintext: mail accepted at 64 MiB then failed for good with 552. The
+    largest plaintext, sealed by lib/crypto/seal.c, is stored by edhd at
+    its default control/edhdatabytes."""
+    line = b"0123456789abcdef" * 4 + b"\n"
+    plain = (line * (PLAIN_LIMIT // len(line) + 1))[:PLAIN_LIMIT]
+    pfile, sfile = os.path.join(work, "big"), os.path.join(work, "big.sealed")
+    with open(pfile, "wb") as f:
+        f.write(plain)
+    with open(pfile, "rb") as fin, open(sfile, "wb") as fout:
+        r = subprocess.run([SQCRYPT, "seal", os.path.join(work, "c.pem")],
+                           stdin=fin, stdout=fout, stderr=subprocess.PIPE)
+    os.unlink(pfile)
+    crlf = len(plain) + plain.count(b"\n")
+    del plain
+    with open(sfile, "rb") as f:
+        sealed = b"X-SQ-Plaintext-Size: %d\n" % crlf + f.read()
+    os.unlink(sfile)
+    s = edh.session("lmtp")
+    lhlo = s.cmd("LHLO ah.example")
+    s.close()
+    m = re.search(r"250.SIZE (\d+)", lhlo)
+    limit = int(m.group(1)) if m else 0
+    tap.ok(r.returncode == 0 and len(sealed) > 64 * 1024 * 1024 and
+           len(sealed) <= limit,
+           "the largest plaintext sq-smtpd takes, sealed, is over 64 MiB and "
+           "within edhd's default limit",
+           f"sqcrypt {r.returncode}, sealed {len(sealed)}, SIZE {limit}")
+    box = "0fee1dad-9"
+    r = cli(edh, "deliver", box, stdin=sealed)
+    tap.ok(r.returncode == 0 and len(edh.files(box)["new"]) == 1,
+           "and edhd stores it, delivered over LMTP", r.stderr[-500:])
 
 
 def lmtp_delivery(edh, msg):

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/cms.h>
@@ -12,6 +13,7 @@
 
 #include "crypto/pki.h"
 #include "crypto/seal.h"
+#include "mail/limits.h"
 #include "testutil.h"
 
 static EVP_PKEY *ca_key, *key, *other_key;
@@ -362,6 +364,32 @@ START_TEST(open_fd_reads_a_sealed_file)
 }
 END_TEST
 
+/* edhd's default limit is SEALED_MAX of the plaintext limit: every sealed
+ * message must be within SEALED_MAX of its plaintext size (issue 14). */
+START_TEST(sealed_size_stays_within_sealed_max)
+{
+	static const size_t sizes[] = { 0, 1, 1023, 1024, 1025, 3 * 4096 + 7,
+	                                300000, 1 << 20 };
+	char *msg = malloc(1 << 20);
+	ck_assert_ptr_nonnull(msg);
+	for (size_t i = 0; i < (1 << 20); i++)
+		msg[i] = (i % 65 == 64) ? '\n' : (char)('a' + i % 26);
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		int fd = memfile("", 0);
+		struct stat st;
+		ck_assert_int_eq(seal_mem(msg, sizes[k], fd, pek, NULL), 0);
+		ck_assert_int_eq(fstat(fd, &st), 0);
+		ck_assert_uint_le((unsigned long long)st.st_size,
+		                  SEALED_MAX(sizes[k]));
+		/* and the bound is not loose by more than the fixed part */
+		ck_assert_uint_ge((unsigned long long)st.st_size + 3 * SEALED_OVERHEAD,
+		                  SEALED_MAX(sizes[k]) - SEALED_MAX(sizes[k]) / 128);
+		close(fd);
+	}
+	free(msg);
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("seal");
@@ -383,6 +411,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, no_limit_is_refused_in_both_directions);
 	tcase_add_test(tc, message_in_memory_seals_once_per_recipient);
 	tcase_add_test(tc, open_fd_reads_a_sealed_file);
+	tcase_add_test(tc, sealed_size_stays_within_sealed_max);
 	suite_add_tcase(s, tc);
 	return s;
 }
