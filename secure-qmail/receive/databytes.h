@@ -15,5 +15,18 @@
                                                    may say */
 #define DATABYTES_RECEIVED 65536        /* room for the Received: line
                                            sq-smtpd puts before the message */
+#define DATABYTES_SEAL_HEADERS 65536    /* room for a sealed copy's headers
+                                           and CMS structure */
+
+/* The largest message sq-queue copies for control/databytes (0: the
+ * default): what the sealer takes (the message and its Received: line)
+ * as a sealed copy of it may be, base64 at most 66 octets for 48 (64
+ * characters and CRLF a line) and DATABYTES_SEAL_HEADERS. */
+static inline unsigned long databytes_queue_max(unsigned long databytes)
+{
+	unsigned long plain = (databytes ? databytes : DATABYTES_DEFAULT) +
+	                      DATABYTES_RECEIVED;
+	return (plain * 66 + 47) / 48 + DATABYTES_SEAL_HEADERS;
+}
 
 #endif
