@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import os
+import signal
 import smtplib
 import socket
 import ssl
@@ -745,6 +746,27 @@ try:
         tap.ok([x[:9] for x in relay] == [b"250 2.1.5"] * 3,
                "a RELAYCLIENT client may still send to that domain", relay)
         tap.is_(len(m.queued()), before, "nothing was queued")
+
+    # --- SIGHUP, passed on by prefork, leaves the sealer's workers running -----
+    @tap.scenario("sealer: sighup")
+    def _():
+        def workers():
+            pid = m.sealer.pid
+            return sorted(open(f"/proc/{pid}/task/{pid}/children").read()
+                          .split())
+        before, log = workers(), len(m.log("sealer.log"))
+        m.sealer.send_signal(signal.SIGHUP)
+        time.sleep(2)
+        after = workers()
+        s = transaction(m)
+        code, _ = s.data(message("after a hangup"))
+        s.quit()
+        tap.ok(before and after == before and
+               "ended (status" not in m.log("sealer.log")[log:] and
+               m.sealer.poll() is None and code == 250,
+               "SIGHUP to sq-sealerd: every worker survives it and mail "
+               "is still sealed", [before, after, code,
+                                   m.log("sealer.log")[log:]])
 
     # --- databytes: 0 or missing is 64 MiB, offered as SIZE ---------------------
     @tap.scenario("databytes default size")
