@@ -27,6 +27,7 @@
 
 #include "util/die.h"
 #include "util/log.h"
+#include "util/secretfd.h"
 #include "provision.h"
 #include "ttyio.h"
 
@@ -100,6 +101,7 @@ int main(int argc, char **argv)
 	int yes;
 	char address[ADDR_MAX + 1];
 	log_init(argv[0]);
+	secret_nodump_or_die(); /* it loads control/pksprovision */
 	unsigned flags = parse_opts(argc, argv, &yes);
 	if (addr_normalize(argv[optind], strlen(argv[optind]), address) != ADDR_OK)
 		die_perm("5.1.3", "not an address: %s", argv[optind]);

@@ -37,6 +37,7 @@
 #include "util/log.h"
 #include "util/path.h"
 #include "util/sbuf.h"
+#include "util/secretfd.h"
 
 #define USAGE "add [-o file] ROLE [NOTE] | list | remove ID"
 
@@ -191,6 +192,7 @@ static int cmd_remove(const char *arg)
 int main(int argc, char **argv)
 {
 	log_init(argv[0]);
+	secret_nodump_or_die(); /* "add" prints a new client's secret */
 	umask(077);
 	if (argc >= 2 && strcmp(argv[1], "add") == 0)
 		return cmd_add(argc - 2, argv + 2);

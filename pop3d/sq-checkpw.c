@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 	struct checkpw_unlocked u;
 	X509 *ca = NULL;
 	log_init("sq-checkpw");
-	secret_nodump();
+	secret_nodump_or_die();
 	if (argc < 2)
 		leave(2);
 	size_t len = read_input();

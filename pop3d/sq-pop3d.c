@@ -392,7 +392,7 @@ int main(int argc, char **argv)
 	static struct pop p;
 	struct control ctl;
 	log_init("sq-pop3d");
-	secret_nodump();
+	secret_nodump_or_die();
 	signal(SIGPIPE, SIG_IGN);
 	netio_init(&p.io, 0, 1, TIMEOUT_DEFAULT * 1000);
 	p.sealed = argc == 2 && !strcmp(argv[1], "-s");

@@ -325,7 +325,7 @@ int main(int argc, char **argv)
 	struct sbuf line;
 	int implicit_tls = 0;
 	log_init("sq-popup");
-	secret_nodump(); /* passwords pass through here */
+	secret_nodump_or_die(); /* passwords pass through here */
 	signal(SIGPIPE, SIG_IGN);
 	netio_init(&p.io, 0, 1, TIMEOUT_DEFAULT * 1000);
 	/* the relay writes whole chunks: nothing gains from Nagle's wait */

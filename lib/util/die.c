@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/die.h"
+#include "util/home.h"
 #include "util/log.h"
 
 /* Reads 1 to 3 digits; returns the position after them or NULL. */
@@ -100,6 +101,6 @@ void die_usage(const char *usage)
 
 void die_if_root(int test_ok, const char *how)
 {
-	if (geteuid() == 0 && !(test_ok && getenv("SQ_HOME")))
+	if (geteuid() == 0 && !(test_ok && sq_home_is_test()))
 		die_sys_temp("refusing to run as root: %s", how);
 }

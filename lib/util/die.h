@@ -40,7 +40,8 @@ _Noreturn void die_usage(const char *usage);
 
 /* A daemon's refusal of root: with the effective uid 0, dies as
  * die_sys_temp("refusing to run as root: %s", how), unless test_ok and
- * $SQ_HOME is set (a test instance run as root). */
+ * $SQ_HOME names a test instance (sq_home_is_test, util/home.h: root
+ * follows it only to a directory only root can change). */
 void die_if_root(int test_ok, const char *how);
 
 /* 1 if s is a well-formed enhanced status code "c.s.d" (RFC 3463:

@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "util/atomicfile.h"
+#include "util/die.h"
 #include "util/secretfd.h"
 
 int secret_pipe(const void *data, size_t n)
@@ -73,4 +75,10 @@ int secret_nodump(void)
 	if (setrlimit(RLIMIT_CORE, &none) < 0)
 		return -1;
 	return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+void secret_nodump_or_die(void)
+{
+	if (secret_nodump() < 0)
+		die_sys_temp("cannot disable core dumps: %s", strerror(errno));
 }

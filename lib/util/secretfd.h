@@ -37,4 +37,9 @@ int secret_take(int fd, struct sbuf *out);
 /* Disables core dumps and same-uid ptrace for this process. 0 or -1. */
 int secret_nodump(void);
 
+/* secret_nodump, or a log line and exit 111 (die_sys_temp) if it fails:
+ * a program about to hold a secret or plaintext does not run dumpable.
+ * The first call of such a program. */
+void secret_nodump_or_die(void);
+
 #endif

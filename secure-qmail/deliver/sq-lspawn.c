@@ -386,7 +386,7 @@ int main(void)
 	unsigned long n = CONCURRENCYLOCAL_DEFAULT;
 	log_init("sq-lspawn");
 	signal(SIGPIPE, SIG_IGN);
-	secret_nodump();
+	secret_nodump_or_die();
 	die_if_root(1, "sq-start runs sq-lspawn as the delivery user");
 	if (sq_path(ctldir, sizeof ctldir, "control") < 0 ||
 	    control_open(&ctl, ctldir) < 0 ||

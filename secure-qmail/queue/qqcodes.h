@@ -10,9 +10,9 @@ enum {
 	QQ_OK = 0,
 	QQ_ADDR_TOO_LONG = 11,
 	QQ_REFUSED = 31,        /* sq-seal: no recipient can be served */
-	QQ_TOO_BIG = 33,        /* sq-seal: over the size bound (qmail has
-	                         * no code of its own for it; sq-smtpd
-	                         * answers 552 5.3.4) */
+	QQ_TOO_BIG = 33,        /* sq-seal, sq-queue: over the size bound
+	                         * (qmail has no code of its own for it;
+	                         * sq-smtpd answers 552 5.3.4) */
 	QQ_NOMEM = 51,
 	QQ_TIMEOUT = 52,
 	QQ_WRITE = 53,

@@ -21,15 +21,18 @@
  * SECURITY
  *	Installed setuid to the queue user and setgid to the shared group, so
  *	any local program can queue mail but only through this order. It
- *	trusts nothing in the message, which it only copies, and bounds the
- *	envelope it must hold (QUEUE_ADDR_MAX per address, QUEUE_ENVELOPE_MAX
- *	in all). It refuses to run as root, except for --init and for a
+ *	trusts nothing in the message, which it only copies, bounded by
+ *	control/databytes (databytes_queue_max: what a sealed copy of the
+ *	largest message the sealer takes may be; 33 past it, nothing left
+ *	behind), and bounds the envelope it must hold (QUEUE_ADDR_MAX per
+ *	address, QUEUE_ENVELOPE_MAX in all). It refuses to run as root, except for --init and for a
  *	test instance named by $SQ_HOME (which a set-id run ignores).
  * STANDARDS
  *	None: the qmail-queue(8) interface and exit codes.
  * DIAGNOSTICS
- *	qmail-queue's exit codes: 0 queued; 11 (an address too long) is
- *	permanent; 51-54, 61-66, 81 and 91 (envelope format) are temporary.
+ *	qmail-queue's exit codes: 0 queued; 11 (an address too long) and 33
+ *	(the message over the databytes bound) are permanent; 55 an unusable
+ *	control/databytes; 51-54, 61-66, 81 and 91 (envelope format) are temporary.
  *	One log line on standard error for each failure; descriptor 1 is the
  *	envelope, so nothing is written to standard output.
  * SEE ALSO
@@ -49,15 +52,18 @@
 #include <unistd.h>
 
 #include "util/atomicfile.h"
+#include "util/control.h"
 #include "util/crashpoint.h"
 #include "auto_users.h"
 #include "util/die.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "util/path.h"
 #include "util/sbuf.h"
 
 #include "queue/qqcodes.h"
 #include "queue/queue.h"
+#include "receive/databytes.h"
 
 /* qmail-queue's own limit: a writer that stops feeding us cannot hold a
  * queue slot for ever. */
@@ -75,6 +81,7 @@ struct job {
 	int made_pid, made_mess, made_intd, committed;
 	struct sbuf env;        /* the envelope as read */
 	size_t envlen;          /* its length up to the final NUL */
+	unsigned long max;      /* the largest message: databytes_queue_max */
 };
 
 /* ---- failing ------------------------------------------------------------ */
@@ -109,7 +116,8 @@ static _Noreturn void fail(struct job *j, int code, const char *fmt, ...)
 		undo(j);
 	/* 11 is qmail-queue's only permanent code we use; 91 is temporary
 	 * there too, since it means a broken caller, not a broken message. */
-	die_code(code, code == QQ_ADDR_TOO_LONG ? "5.1.3" : "4.3.0", "%s", msg);
+	die_code(code, code == QQ_ADDR_TOO_LONG ? "5.1.3" :
+	         code == QQ_TOO_BIG ? "5.3.4" : "4.3.0", "%s", msg);
 }
 
 /* ---- signals ------------------------------------------------------------ */
@@ -193,6 +201,32 @@ static void check_privileges(void)
 
 /* ---- the steps ---------------------------------------------------------- */
 
+/* The bound on the message, from control/databytes as the sealer reads
+ * it: no control/ directory or no file is the default. */
+static void read_limit(struct job *j)
+{
+	char dir[SQ_PATH_MAX];
+	struct control ctl;
+	unsigned long databytes = 0;
+	if (sq_path(dir, sizeof dir, "control") < 0)
+		fail(NULL, QQ_CONFIG, "cannot name %s/control: %s", sq_home(),
+		     strerror(errno));
+	if (control_open(&ctl, dir) < 0) {
+		if (errno != ENOENT)
+			fail(NULL, QQ_CONFIG, "cannot open %s: %s", dir,
+			     strerror(errno));
+	} else {
+		int r = control_readulong(&ctl, "databytes", DATABYTES_MAX,
+		                          &databytes);
+		int e = errno;
+		control_close(&ctl);
+		if (r < 0)
+			fail(NULL, QQ_CONFIG, "cannot use control/databytes: %s",
+			     strerror(e));
+	}
+	j->max = databytes_queue_max(databytes);
+}
+
 static void open_queue(struct job *j)
 {
 	static const int codes[QUEUE_NDIRS] = {
@@ -255,6 +289,7 @@ static void link_mess(struct job *j)
 static void write_message(struct job *j)
 {
 	char buf[65536];
+	unsigned long total = 0;
 	for (;;) {
 		ssize_t n = read(0, buf, sizeof buf);
 		if (n < 0 && errno == EINTR)
@@ -264,6 +299,10 @@ static void write_message(struct job *j)
 			     strerror(errno));
 		if (n == 0)
 			break;
+		total += (unsigned long)n;
+		if (total > j->max)
+			fail(j, QQ_TOO_BIG, "message over %lu octets "
+			     "(control/databytes)", j->max);
 		if (write_all(j->fd, buf, (size_t)n) < 0)
 			fail(j, QQ_WRITE, "cannot write queue/%s: %s",
 			     j->messpath, strerror(errno));
@@ -428,6 +467,7 @@ int main(int argc, char **argv)
 	alarm(DEATH);
 	struct job j = { .fd = -1 };
 	sbuf_init(&j.env, QUEUE_ENVELOPE_MAX);
+	read_limit(&j);
 	open_queue(&j);
 	make_pid_file(&j);
 	link_mess(&j);

@@ -143,6 +143,9 @@ static void worker(unsigned long i, void *arg)
 	struct sealer s;
 	char why[300], capath[SQ_PATH_MAX];
 	(void)i;
+	/* prefork passes SIGHUP on: it must not kill a worker in the middle
+	 * of a message. Nothing here reloads on it; restart to reload. */
+	signal(SIGHUP, SIG_IGN);
 	if (control_open(&ctl, d->ctldir) < 0)
 		die_sys_temp("%s: %s", d->ctldir, strerror(errno));
 	X509 *ca = path_join(capath, sizeof capath, d->ctldir, "ca.pem",

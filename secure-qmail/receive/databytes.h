@@ -8,4 +8,14 @@
 
 #include "mail/limits.h"
 
+/* The largest message sq-queue copies for control/databytes (0: the
+ * default): a sealed copy of what the sealer takes (the message and its
+ * Received: line), SEALED_MAX of it; a plain copy is smaller. */
+static inline unsigned long databytes_queue_max(unsigned long databytes)
+{
+	unsigned long plain = (databytes ? databytes : DATABYTES_DEFAULT) +
+	                      DATABYTES_RECEIVED;
+	return (unsigned long)SEALED_MAX(plain);
+}
+
 #endif

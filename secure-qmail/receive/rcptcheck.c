@@ -132,8 +132,11 @@ static enum rcpt_verdict check(struct rcptcheck *r, const char *address,
 		return RCPT_TEMP;
 	if (ours == -2)
 		return RCPT_UNKNOWN;
+	/* Not ours: mail for it would be queued in the clear, as remote
+	 * mail. Only a relay client may send it, even to a domain in
+	 * rcpthosts (a backup MX's): until a recipient is local, refuse. */
 	if (!ours)
-		return RCPT_OK; /* a relay client's remote recipient */
+		return r->relayclient ? RCPT_OK : RCPT_NO_RELAY;
 	struct assign_entry e;
 	int found = assign_lookup(r->userscdb, local, &e);
 	if (found < 0)

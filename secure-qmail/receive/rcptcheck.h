@@ -1,7 +1,10 @@
 /*
  * rcptcheck - which recipients sq-smtpd takes: a domain in
- * control/rcpthosts (or a relay client, RELAYCLIENT set), and for our own
- * domains (control/virtualdomains, control/locals) only subscribers: an
+ * control/rcpthosts (or a relay client, RELAYCLIENT set), and of those
+ * only our own domains (control/virtualdomains, control/locals) unless
+ * the client may relay: a domain only in rcpthosts would be queued in the
+ * clear as remote mail (553 5.7.1, as qmail-smtpd refuses relaying). In
+ * our own domains only subscribers: an
  * entry in users/cdb (qmail's users/assign lookup, after the
  * virtualdomains prefix) and a key, asked of sq-sealerd. Unlike qmail, a
  * missing control/rcpthosts admits no domain at all. "postmaster" (any
@@ -19,7 +22,8 @@
 
 enum rcpt_verdict {
 	RCPT_OK = 0,            /* 250 */
-	RCPT_NO_RELAY,          /* 553 5.7.1: not one of our domains */
+	RCPT_NO_RELAY,          /* 553 5.7.1: not one of our domains, and
+	                         * the client may not relay */
 	RCPT_UNKNOWN,           /* 550 5.1.1: no such subscriber */
 	RCPT_NO_KEY,            /* 550 5.7.1: a subscriber without a key */
 	RCPT_TEMP               /* 451 4.3.0: cannot tell now */

@@ -382,6 +382,36 @@ try:
         tap.is_(counts(h)[0], 0, "pid/ is empty after them")
 
     # --- a large message through a pipe ----------------------------------
+    # --- control/databytes bounds what sq-queue copies ----------------------
+    @tap.scenario("databytes bound")
+    def _():
+        # The bound is the sealer's (databytes and the Received: line's
+        # room, DATABYTES_RECEIVED) as a sealed copy of it may be:
+        # SEALED_MAX of lib/mail/limits.h, sq-queue(8).
+        h = new_home("databytes")
+        os.makedirs(os.path.join(h, "control"))
+        write_ctl = os.path.join(h, "control", "databytes")
+        with open(write_ctl, "w") as f:
+            f.write("1000\n")
+        plain = 1000 + 65536
+        der = plain + plain // 256 + 16384
+        bound = (der + 2) // 3 * 4 // 64 * 65 + 65 + 16384
+        rc, _, err = run(h, b"x" * (bound + 1), ENV)
+        tap.ok(rc == 33 and counts(h) == (0, 0, 0, 0) and "5.3.4" in err,
+               "a message over the bound of control/databytes: exit 33 "
+               "(5.3.4), nothing left in pid/, mess/, intd/ or todo/",
+               f"exit {rc}, {counts(h)}: {err}")
+        rc, _, err = run(h, b"x" * bound, ENV)
+        tap.ok(rc == 0 and counts(h) == (0, 1, 1, 1),
+               "a message of exactly the bound is queued",
+               f"exit {rc}, {counts(h)}: {err}")
+        with open(write_ctl, "w") as f:
+            f.write("many\n")
+        rc, _, err = run(h, MSG, ENV)
+        tap.ok(rc == 55 and counts(h) == (0, 1, 1, 1),
+               "an invalid control/databytes: exit 55, nothing queued",
+               f"exit {rc}, {counts(h)}: {err}")
+
     @tap.scenario("large message through a pipe")
     def _():
         h = new_home("large")

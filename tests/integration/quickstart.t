@@ -3,7 +3,8 @@
 (tools/run-instance, in a directory of its own), then the commands of the
 README's quickstart block, run from a directory whose run/ is that
 instance. The message comes back over POP3 with STLS; SIGTERM stops
-everything the instance started. Skipped when its fixed ports are taken
+everything the instance started; a daemon that dies is named, and stops
+the rest, within seconds. Skipped when its fixed ports are taken
 (a `make run` of the developer's own)."""
 import os
 import re
@@ -51,6 +52,7 @@ run = subprocess.Popen(["sh", os.path.join(ROOT, "tools", "run-instance"),
                        env=dict(os.environ, SQ_RUN_DIR=inst),
                        start_new_session=True)
 gone = None     # ses-deluser's result, for the restart
+current = log.name      # the log of the run-instance that runs now
 try:
     deadline = time.time() + 180
     while time.time() < deadline and run.poll() is None and \
@@ -124,8 +126,9 @@ try:
 
     @tap.scenario("a restart remakes the demo subscriber")
     def _():
-        global run
+        global run, current
         log2 = open(os.path.join(work, "run2.log"), "wb")
+        current = log2.name
         run = subprocess.Popen(["sh", os.path.join(ROOT, "tools", "run-instance"),
                                 tap.build_dir()], cwd=ROOT, stdout=log2,
                                stderr=log2, env=dict(os.environ, SQ_RUN_DIR=inst),
@@ -142,11 +145,37 @@ try:
                "=example.org-demo:" in assign,
                "a start without the demo subscriber makes it again and shows it",
                gone.stdout + gone.stderr + text[-2000:])
-        run.send_signal(signal.SIGTERM)
+        # still running: the next scenario kills one of its daemons
+    # a daemon that dies: make run says which and stops, within seconds
+    @tap.scenario("a dead daemon is noticed")
+    def _():
+        global run
+        name = current
+        if run.poll() is not None:
+            name = os.path.join(work, "run3.log")
+            with open(name, "wb") as log3:
+                run = subprocess.Popen(
+                    ["sh", os.path.join(ROOT, "tools", "run-instance"),
+                     tap.build_dir()], cwd=ROOT, stdout=log3, stderr=log3,
+                    env=dict(os.environ, SQ_RUN_DIR=inst),
+                    start_new_session=True)
+            deadline = time.time() + 180
+            while time.time() < deadline and run.poll() is None and \
+                    b"Press Ctrl-C" not in open(name, "rb").read():
+                time.sleep(0.2)
+        m = re.search(r"^  edhd .*\(pid (\d+)\)$", proc.read_text(name), re.M)
+        if m:
+            os.kill(int(m.group(1)), signal.SIGKILL)
         try:
-            run.wait(timeout=120)
+            run.wait(timeout=30)
         except subprocess.TimeoutExpired:
             pass
+        text = proc.read_text(name)
+        tap.ok(m and run.poll() == 1 and
+               f"run-instance: edhd (pid {m.group(1)}) ended" in text,
+               "make run notices a daemon that died within seconds, names "
+               "it and stops", text[-1500:])
+
 finally:
     if run.poll() is None:
         os.killpg(run.pid, signal.SIGKILL)

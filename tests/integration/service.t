@@ -5,8 +5,8 @@ svscan with their multilog services: they answer, log time-stamped lines,
 stop with svc -d, start with svc -u, and come back after kill -9. Then a
 receiving host's sq-sealerd, sq-smtpd, sq-pop3d and sq-pop3ds services:
 the SMTP greeting and a sealed delivery through the rendered run script,
-tcpserver's rules from control/tcp.smtp (tcprules), relaying for loopback
-and a :deny rule that refuses; the POP3 greetings. Every rendered run
+tcpserver's rules from control/tcp.smtp (tcprules): no relaying, not even
+for loopback, and a :deny rule that refuses; the POP3 greetings. Every rendered run
 script is shellcheck-clean and every unit passes systemd-analyze verify.
 Needs root (the services drop to their users) and daemontools."""
 import os
@@ -376,9 +376,9 @@ def mail_host(work, nobody):
                    f"{refused!r}, {len(q)} queued; sq-sealerd's log:\n" +
                    (open(sealer_log, errors="replace").read()
                     if os.path.exists(sealer_log) else ""))
-            tap.is_(relay[0], 250,
-                    "tcp.smtp's 127.:allow,RELAYCLIENT=\"\" is honoured: "
-                    "loopback may relay")
+            tap.is_(relay[0], 553,
+                    "the example tcp.smtp gives no one RELAYCLIENT: even "
+                    "loopback may not relay")
 
         @tap.scenario("tcpserver logs, tcprules")
         def _():

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import os
+import signal
 import smtplib
 import socket
 import ssl
@@ -721,6 +722,61 @@ try:
         tap.ok(remote[0] == 553 and b"5.7.1" in remote[1] and ours[0] == 553,
                "without control/rcpthosts every domain is refused with 553",
                [remote, ours])
+
+    # --- a domain only in rcpthosts: relay clients only -------------------------
+    @tap.scenario("rcpthosts only")
+    def _():
+        # backup.example is in rcpthosts but in neither locals nor
+        # virtualdomains: taking its mail from anyone would queue it in
+        # the clear, as remote mail, with no remote delivery to take it
+        hosts = open(ctl_path(m, "rcpthosts")).read()
+        m.control("rcpthosts", hosts + "backup.example\n.sub.backup.example\n")
+        before = len(m.queued())
+
+        def session(**env):
+            script = (b"EHLO client.example\r\nMAIL FROM:<a@remote.example>\r\n"
+                      b"RCPT TO:<someone@backup.example>\r\n"
+                      b"RCPT TO:<someone@a.sub.backup.example>\r\n" +
+                      f"RCPT TO:<{A}>\r\nQUIT\r\n".encode())
+            r = subprocess.run(m.as_user([os.path.join(m.bin, "sq-smtpd")]),
+                               input=script, capture_output=True, timeout=60,
+                               env=dict(os.environ, SQ_HOME=m.home,
+                                        QMAILQUEUE=os.path.join(m.bin,
+                                                                "sq-seal"),
+                                        TCPREMOTEIP="192.0.2.1", **env))
+            return [ln for ln in r.stdout.split(b"\r\n")
+                    if ln[:3] in (b"250", b"553", b"550", b"451")][-3:]
+        stranger = session()
+        relay = session(RELAYCLIENT="")
+        m.control("rcpthosts", hosts)
+        tap.ok([x[:9] for x in stranger] == [b"553 5.7.1"] * 2 + [b"250 2.1.5"],
+               "RCPT to a domain only in rcpthosts (or a .domain pattern) "
+               "from a client that may not relay: 553 5.7.1; a subscriber: 250",
+               stranger)
+        tap.ok([x[:9] for x in relay] == [b"250 2.1.5"] * 3,
+               "a RELAYCLIENT client may still send to that domain", relay)
+        tap.is_(len(m.queued()), before, "nothing was queued")
+
+    # --- SIGHUP, passed on by prefork, leaves the sealer's workers running -----
+    @tap.scenario("sealer: sighup")
+    def _():
+        def workers():
+            pid = m.sealer.pid
+            return sorted(open(f"/proc/{pid}/task/{pid}/children").read()
+                          .split())
+        before, log = workers(), len(m.log("sealer.log"))
+        m.sealer.send_signal(signal.SIGHUP)
+        time.sleep(2)
+        after = workers()
+        s = transaction(m)
+        code, _ = s.data(message("after a hangup"))
+        s.quit()
+        tap.ok(before and after == before and
+               "ended (status" not in m.log("sealer.log")[log:] and
+               m.sealer.poll() is None and code == 250,
+               "SIGHUP to sq-sealerd: every worker survives it and mail "
+               "is still sealed", [before, after, code,
+                                   m.log("sealer.log")[log:]])
 
     # --- databytes: 0 or missing is 64 MiB, offered as SIZE ---------------------
     @tap.scenario("databytes default size")

@@ -2,6 +2,7 @@
  * octet more fails with ENAMETOOLONG and leaves "" rather than a shorter
  * name, and SQ_PATH_MAX bounds a name whatever the buffer. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,15 +90,20 @@ END_TEST
 
 START_TEST(sq_path_is_a_join_under_the_home)
 {
-	char p[SQ_PATH_MAX];
-	setenv("SQ_HOME", "/tmp/instance", 1);
+	char p[SQ_PATH_MAX], want[SQ_PATH_MAX];
+	/* an instance root may follow (util/home.h): its own, made here */
+	char *dir = make_tmpdir();
+	size_t fits = strlen(dir) + 1 + 5 + 1;  /* dir, "/", 5 more, NUL */
+	setenv("SQ_HOME", dir, 1);
 	ck_assert_int_eq(sq_path(p, sizeof p, "control/ca.pem"), 0);
-	ck_assert_str_eq(p, "/tmp/instance/control/ca.pem");
-	/* "/tmp/instance/" is 14 octets: 5 more and the NUL is 20 */
-	ck_assert_int_eq(sq_path(p, 20, "12345"), 0);
-	ck_assert_int_eq(sq_path(p, 20, "123456"), -1);
+	snprintf(want, sizeof want, "%s/control/ca.pem", dir);
+	ck_assert_str_eq(p, want);
+	ck_assert_int_eq(sq_path(p, fits, "12345"), 0);
+	ck_assert_int_eq(sq_path(p, fits, "123456"), -1);
 	ck_assert_int_eq(errno, ENAMETOOLONG);
 	unsetenv("SQ_HOME");
+	rm_rf(dir);
+	free(dir);
 }
 END_TEST
 

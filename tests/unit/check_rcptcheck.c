@@ -52,8 +52,9 @@ static void setup(void)
 	unsetenv("RELAYCLIENT");
 	snprintf(path, sizeof path, "%s/control", home);
 	mkdir(path, 0755);
-	write_file(path, "rcpthosts", "example.org\nlocal.example\n.sub.example\n",
-	           39);
+	static const char hosts[] = "example.org\nlocal.example\n.sub.example\n"
+	                            "backup.example\n";
+	write_file(path, "rcpthosts", hosts, sizeof hosts - 1);
 	write_file(path, "virtualdomains", "example.org:example.org\n", 24);
 	write_file(path, "locals", "local.example\n", 14);
 	snprintf(path, sizeof path, "%s/users", home);
@@ -132,12 +133,27 @@ START_TEST(relaying_needs_relayclient)
 {
 	ck_assert_int_eq(verdict("someone@remote.example"), RCPT_NO_RELAY);
 	ck_assert_int_eq(verdict("someone@sub.example"), RCPT_NO_RELAY);
-	/* a backup MX's domain: accepted for the queue, not ours */
-	ck_assert_int_eq(verdict("someone@a.sub.example"), RCPT_OK);
 	setenv("RELAYCLIENT", "", 1);
 	ck_assert_int_eq(verdict("someone@remote.example"), RCPT_OK);
 	/* a relay client still cannot invent subscribers */
 	ck_assert_int_eq(verdict("nobody@example.org"), RCPT_UNKNOWN);
+}
+END_TEST
+
+/* A domain in rcpthosts that is neither in locals nor in virtualdomains
+ * would be queued in the clear as remote mail: only a relay client may
+ * send to it (issue 14). */
+START_TEST(rcpthosts_only_domains_need_relayclient)
+{
+	ck_assert_int_eq(verdict("someone@backup.example"), RCPT_NO_RELAY);
+	ck_assert_int_eq(verdict("someone@a.sub.example"), RCPT_NO_RELAY);
+	ck_assert_int_eq(verdict("postmaster@backup.example"), RCPT_NO_RELAY);
+	/* our own domains are unchanged */
+	ck_assert_int_eq(verdict("nobody@example.org"), RCPT_UNKNOWN);
+	ck_assert_int_eq(verdict("nobody@local.example"), RCPT_UNKNOWN);
+	setenv("RELAYCLIENT", "", 1);
+	ck_assert_int_eq(verdict("someone@backup.example"), RCPT_OK);
+	ck_assert_int_eq(verdict("someone@a.sub.example"), RCPT_OK);
 }
 END_TEST
 
@@ -205,6 +221,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, strangers_in_our_domains_are_unknown);
 	tcase_add_test(tc, a_subscriber_without_a_key_is_refused);
 	tcase_add_test(tc, relaying_needs_relayclient);
+	tcase_add_test(tc, rcpthosts_only_domains_need_relayclient);
 	tcase_add_test(tc, no_sealer_means_try_later);
 	tcase_add_test(tc, without_rcpthosts_no_domain_is_ours);
 	tcase_add_test(tc, an_unreadable_control_file_is_an_error);

@@ -1,13 +1,18 @@
 /* check_secretfd - secrets on inherited descriptors. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/log.h"
 #include "util/secretfd.h"
 #include "testutil.h"
 
@@ -115,6 +120,46 @@ START_TEST(nodump_disables_core_files)
 }
 END_TEST
 
+/* prctl(PR_SET_DUMPABLE) fails with EPERM from now on (seccomp), as in
+ * tests/helpers/nodump-denied.c. */
+static void deny_dumpable(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		         offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_prctl, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		         offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PR_SET_DUMPABLE, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof f / sizeof f[0], f };
+	ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	ck_assert_int_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+}
+
+static void nodump_denied(void *arg)
+{
+	log_init("sq-popup");
+	if (arg)
+		deny_dumpable();
+	secret_nodump_or_die();
+	fputs("still running\n", stderr);
+}
+
+START_TEST(nodump_failure_is_fatal)
+{
+	char out[512];
+	ck_assert_int_eq(run_capture(nodump_denied, NULL, out, sizeof out), 0);
+	ck_assert_str_eq(out, "still running\n");
+	ck_assert_int_eq(run_capture(nodump_denied, "", out, sizeof out), 111);
+	ck_assert_ptr_nonnull(strstr(out, "]: fatal: cannot disable core dumps: "
+	                                  "Operation not permitted (#4.3.0)\n"));
+	ck_assert_ptr_null(strstr(out, "still running"));
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("secretfd");
@@ -123,6 +168,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, pipe_refuses_more_than_one_atomic_write);
 	tcase_add_test(tc, memfd_is_sealed_against_change);
 	tcase_add_test(tc, reader_limit_bounds_the_secret);
+	tcase_add_test(tc, nodump_failure_is_fatal);
 	tcase_add_test(tc, passed_fd_reaches_the_next_program);
 	tcase_add_test(tc, close_on_exec_fd_does_not_leak_into_exec);
 	tcase_add_test(tc, nodump_disables_core_files);
