@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -81,6 +82,15 @@ ssize_t fdpass_recv(int sock, void *data, size_t max, int *fds, size_t *nfds)
 		return -1;
 	}
 	return n;
+}
+
+int fdpass_timeout(int sock, unsigned long secs)
+{
+	struct timeval tv = { .tv_sec = (time_t)secs, .tv_usec = 0 };
+	if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+	    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+		return -1;
+	return 0;
 }
 
 /* A stream socket for path, its address in sa; -1 with errno set. */

@@ -12,6 +12,11 @@
 
 #define FDPASS_MAX 4
 
+/* control/sealwait: how long a caller of sq-sealerd waits for its answer,
+ * in seconds (sq-seal, sq-smtpd at RCPT and DATA). */
+#define SEALWAIT_DEFAULT 300
+#define SEALWAIT_MAX 3600
+
 /* Sends len octets of data (1 or more) with nfds descriptors; 0 or -1. */
 int fdpass_send(int sock, const void *data, size_t len, const int *fds,
                 size_t nfds);
@@ -21,6 +26,10 @@ int fdpass_send(int sock, const void *data, size_t len, const int *fds,
  * what the caller expects must be closed by it. The octets received (0 at
  * EOF), or -1. */
 ssize_t fdpass_recv(int sock, void *data, size_t max, int *fds, size_t *nfds);
+
+/* Bounds every later send and receive on sock to secs seconds (0: no
+ * bound); a wait past it fails with EAGAIN. 0 or -1. */
+int fdpass_timeout(int sock, unsigned long secs);
 
 /* Connects to the UNIX stream socket at path; the fd or -1. */
 int unix_connect(const char *path);
