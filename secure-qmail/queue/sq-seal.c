@@ -14,8 +14,8 @@
  *	OpenSSL start or a TLS handshake with the key store.
  * SECURITY
  *	Reads nothing but a one-line answer; holds no keys. Exit 71 (try
- *	again later) when the daemon cannot be reached: nothing is queued
- *	unsealed.
+ *	again later) when the daemon cannot be reached, or gives no answer
+ *	within control/sealwait seconds (300): nothing is queued unsealed.
  * DIAGNOSTICS
  *	The daemon's reason on stderr when the exit code is not 0.
  * SEE ALSO
@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/control.h"
 #include "queue/fdpass.h"
 #include "util/home.h"
 #include "util/log.h"
@@ -35,14 +36,28 @@
 
 int main(int argc, char **argv)
 {
-	char sock[SQ_PATH_MAX], answer[600];
+	char sock[SQ_PATH_MAX], ctldir[SQ_PATH_MAX], answer[600];
+	struct control ctl;
+	unsigned long wait = SEALWAIT_DEFAULT;
 	int fds[2] = { 0, 1 }, got[FDPASS_MAX];
 	size_t ngot;
 	(void)argc;
 	log_init(argv[0]);
-	if (sq_path(sock, sizeof sock, "run/sealer") < 0)
+	if (sq_path(sock, sizeof sock, "run/sealer") < 0 ||
+	    sq_path(ctldir, sizeof ctldir, "control") < 0)
 		return QQ_BUG;
+	if (control_open(&ctl, ctldir) < 0 ||
+	    control_readulong(&ctl, "sealwait", SEALWAIT_MAX, &wait) < 0) {
+		log_msg(SQLOG_WARN, "cannot read control/sealwait: %s",
+		        strerror(errno));
+		return QQ_TEMP;
+	}
+	control_close(&ctl);
 	int s = unix_connect(sock);
+	if (s >= 0 && fdpass_timeout(s, wait ? wait : 1) < 0) {
+		close(s);
+		s = -1;
+	}
 	if (s < 0) {
 		log_msg(SQLOG_WARN, "cannot reach sq-sealerd at %s: %s", sock,
 		        strerror(errno));
@@ -58,7 +73,9 @@ int main(int argc, char **argv)
 		close(got[i]);
 	close(s);
 	if (n <= 0) {
-		log_msg(SQLOG_WARN, "sq-sealerd gave no answer");
+		log_msg(SQLOG_WARN, "sq-sealerd gave no answer%s",
+		        n < 0 && errno == EAGAIN ? " in time (control/sealwait)"
+		                                 : "");
 		return QQ_TEMP;
 	}
 	answer[n] = '\0';

@@ -35,7 +35,10 @@ int rcptcheck_init(struct rcptcheck *r, struct control *ctl)
 	if (r->has_postmaster == 1)
 		snprintf(r->postmaster, sizeof r->postmaster, "%s", pm.s ? pm.s : "");
 	sbuf_free(&pm);
-	return load(ctl, "rcpthosts", &r->rcpthosts) < 0 ||
+	r->sealwait = SEALWAIT_DEFAULT;
+	return control_readulong(ctl, "sealwait", SEALWAIT_MAX,
+	                         &r->sealwait) < 0 ||
+	       load(ctl, "rcpthosts", &r->rcpthosts) < 0 ||
 	       localdom_reload(&r->ours) < 0 ? -1 : 0;
 }
 
@@ -71,6 +74,7 @@ static enum rcpt_verdict has_key(struct rcptcheck *r, const char *address)
 	int n = snprintf(req, sizeof req, "CHECK %s\n", address);
 	int s = unix_connect(r->sealer);
 	if (s < 0 || n < 0 || (size_t)n >= sizeof req ||
+	    fdpass_timeout(s, r->sealwait ? r->sealwait : 1) < 0 ||
 	    fdpass_send(s, req, (size_t)n, NULL, 0) < 0) {
 		if (s >= 0)
 			close(s);
