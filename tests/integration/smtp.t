@@ -477,6 +477,11 @@ def silent_sealer(m):
                "RCPT: a sealer that never answers gets 451 4.3.0 after "
                "control/sealwait", (ok_rcpt, rcode, rtext))
         t0 = time.time()
+        rc, err = sq_seal(m, message("sq-seal to a silent sealer"),
+                          b"Falice@remote.example\0T" + A.encode() + b"\0\0")
+        tap.ok(rc == 71 and time.time() - t0 < 20,
+               "sq-seal exits 71 after control/sealwait", (rc, err))
+        t0 = time.time()
         code, text = s.data(message("to a silent sealer"))
         tap.ok(code == 451 and b"4.3.0" in text and time.time() - t0 < 20,
                "DATA: sq-seal gives up after control/sealwait, 451 4.3.0",
