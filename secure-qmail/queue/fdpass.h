@@ -31,6 +31,20 @@ ssize_t fdpass_recv(int sock, void *data, size_t max, int *fds, size_t *nfds);
  * bound); a wait past it fails with EAGAIN. 0 or -1. */
 int fdpass_timeout(int sock, unsigned long secs);
 
+/* The answer sq-sealerd gives a uid that holds its share of workers:
+ * a caller asks again (fdpass_ask). */
+#define SEALER_BUSY "71 busy"
+
+/* Asks the sealer at path: sends req (len octets) with nfds descriptors
+ * and reads its one-line answer into answer (at most max - 1 octets,
+ * NUL-terminated), all within secs seconds (0 is 1). A SEALER_BUSY answer
+ * is asked again after a short pause while time is left, then returned.
+ * The answer's length; 0 when the sealer closed without one; -1 when it
+ * cannot be reached or said nothing in time (errno EAGAIN). */
+ssize_t fdpass_ask(const char *path, const char *req, size_t len,
+                   const int *fds, size_t nfds, unsigned long secs,
+                   char *answer, size_t max);
+
 /* Connects to the UNIX stream socket at path; the fd or -1. */
 int unix_connect(const char *path);
 /* Listens on path (replacing a stale socket), mode as given; fd or -1. */

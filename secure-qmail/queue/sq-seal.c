@@ -39,8 +39,7 @@ int main(int argc, char **argv)
 	char sock[SQ_PATH_MAX], ctldir[SQ_PATH_MAX], answer[600];
 	struct control ctl;
 	unsigned long wait = SEALWAIT_DEFAULT;
-	int fds[2] = { 0, 1 }, got[FDPASS_MAX];
-	size_t ngot;
+	int fds[2] = { 0, 1 };
 	(void)argc;
 	log_init(argv[0]);
 	if (sq_path(sock, sizeof sock, "run/sealer") < 0 ||
@@ -53,32 +52,15 @@ int main(int argc, char **argv)
 		return QQ_TEMP;
 	}
 	control_close(&ctl);
-	int s = unix_connect(sock);
-	if (s >= 0 && fdpass_timeout(s, wait ? wait : 1) < 0) {
-		close(s);
-		s = -1;
-	}
-	if (s < 0) {
-		log_msg(SQLOG_WARN, "cannot reach sq-sealerd at %s: %s", sock,
-		        strerror(errno));
-		return QQ_TEMP;
-	}
-	if (fdpass_send(s, "QUEUE\n", 6, fds, 2) < 0) {
-		log_msg(SQLOG_WARN, "cannot hand the message on: %s",
-		        strerror(errno));
-		return QQ_TEMP;
-	}
-	ssize_t n = fdpass_recv(s, answer, sizeof answer - 1, got, &ngot);
-	for (size_t i = 0; i < ngot; i++)
-		close(got[i]);
-	close(s);
+	ssize_t n = fdpass_ask(sock, "QUEUE\n", 6, fds, 2, wait, answer,
+	                       sizeof answer);
 	if (n <= 0) {
-		log_msg(SQLOG_WARN, "sq-sealerd gave no answer%s",
+		log_msg(SQLOG_WARN, "sq-sealerd at %s gave no answer%s: %s", sock,
 		        n < 0 && errno == EAGAIN ? " in time (control/sealwait)"
-		                                 : "");
+		                                 : "", n < 0 ? strerror(errno)
+		                                             : "closed");
 		return QQ_TEMP;
 	}
-	answer[n] = '\0';
 	char *end;
 	long code = strtol(answer, &end, 10);
 	if (end == answer || code < 0 || code > 255) {

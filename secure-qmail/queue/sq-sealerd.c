@@ -177,7 +177,7 @@ static int admit(struct daemon *d, unsigned long i, int c)
 	atomic_store(&d->callers[i], -1);
 	log_msg(SQLOG_WARN, "uid %lu already holds %lu workers: refused",
 	        (unsigned long)cred.uid, d->peruser);
-	reply(c, QQ_TEMP, "too many connections of this user; try again later");
+	reply(c, QQ_TEMP, "busy: this user holds its share of the workers");
 	return 0;
 }
 
