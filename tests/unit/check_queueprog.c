@@ -120,6 +120,8 @@ START_TEST(a_program_that_never_answers_is_killed_in_time)
 		ck_assert_int_eq(errno, ETIMEDOUT);
 		ck_assert_int_le(time(NULL) - t0, 3);
 	}
+	rm_rf(dir);
+	free(dir);
 }
 END_TEST
 
