@@ -7,7 +7,9 @@
 # tools/render-service: daemontools service directories in service/ (an
 # admin links them into /service), systemd units in systemd/ (an admin
 # copies them to /etc/systemd/system), example tcprules sources in control/
-# (kept if present); and run/, sq-sealerd's, owned by the sealing user.
+# (kept if present); and run/, sq-sealerd's, owned by the sealing user and
+# the sealer-callers group (conf-groups, line 3), mode 2750: the socket
+# made in it takes that group, and no other local user reaches it.
 # The manual pages go to DESTDIR/MANDIR (conf-man), where man(1) finds them.
 set -eu
 destdir=$1
@@ -51,13 +53,15 @@ if [ -f "$root/bin/sq-queue" ]; then
 fi
 # The run scripts and units name HOME, not DESTDIR/HOME: they run there.
 sh tools/render-service "$home" "$root"
-install -d -m 755 "$root/run"
+install -d -m 750 "$root/run"
 suser=$(sh tools/role-users | awk '$1 == "SEAL" { print $2 }')
+sgroup=$(sed -n 3p conf-groups)
 if [ "$(id -u)" -eq 0 ] && getent passwd "$suser" >/dev/null &&
-	getent group "$qgroup" >/dev/null; then
-	chown "$suser:$qgroup" "$root/run"
+	getent group "$sgroup" >/dev/null; then
+	chown "$suser:$sgroup" "$root/run"
+	chmod 2750 "$root/run"
 else
-	echo "install: as root, once $suser and $qgroup exist:" \
-		"chown $suser:$qgroup $root/run" >&2
+	echo "install: as root, once $suser and $sgroup exist:" \
+		"chown $suser:$sgroup $root/run && chmod 2750 $root/run" >&2
 fi
 echo "installed under $root"

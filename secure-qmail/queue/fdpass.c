@@ -6,7 +6,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "queue/fdpass.h"
@@ -83,6 +85,15 @@ ssize_t fdpass_recv(int sock, void *data, size_t max, int *fds, size_t *nfds)
 	return n;
 }
 
+int fdpass_timeout(int sock, unsigned long secs)
+{
+	struct timeval tv = { .tv_sec = (time_t)secs, .tv_usec = 0 };
+	if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+	    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+		return -1;
+	return 0;
+}
+
 /* A stream socket for path, its address in sa; -1 with errno set. */
 static int unix_socket(const char *path, struct sockaddr_un *sa)
 {
@@ -103,6 +114,54 @@ static int close_fail(int fd)
 	close(fd);
 	errno = saved;
 	return -1;
+}
+
+ssize_t fdpass_ask(const char *path, const char *req, size_t len,
+                   const int *fds, size_t nfds, unsigned long secs,
+                   char *answer, size_t max)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	time_t deadline = t.tv_sec + (time_t)(secs ? secs : 1);
+	for (;;) {
+		int got[FDPASS_MAX];
+		size_t ngot = 0;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		time_t left = deadline - t.tv_sec;
+		int s = unix_connect(path);
+		if (s < 0)
+			return -1;
+		ssize_t n = -1;
+		int sent = -1, sent_errno = 0;
+		if (fdpass_timeout(s, (unsigned long)(left > 0 ? left : 1)) == 0) {
+			sent = fdpass_send(s, req, len, fds, nfds);
+			sent_errno = errno;
+		}
+		/* a busy sealer may answer and close before the request is
+		 * sent: its answer is still there to read */
+		if (sent == 0 || sent_errno == EPIPE || sent_errno == ECONNRESET)
+			n = fdpass_recv(s, answer, max - 1, got, &ngot);
+		if (sent < 0 && n <= 0) {
+			n = -1;
+			errno = sent_errno;
+		}
+		int saved = errno;
+		for (size_t i = 0; i < ngot; i++)
+			close(got[i]);
+		close(s);
+		errno = saved;
+		if (n < 0)
+			return -1;
+		answer[n] = '\0';
+		if (strncmp(answer, SEALER_BUSY, strlen(SEALER_BUSY)) != 0)
+			return n;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec >= deadline)
+			return n;
+		/* another of this uid's requests ends soon: ask again */
+		struct timespec nap = { 0, 50 * 1000000 };
+		nanosleep(&nap, NULL);
+	}
 }
 
 int unix_connect(const char *path)

@@ -12,6 +12,11 @@
 
 #define FDPASS_MAX 4
 
+/* control/sealwait: how long a caller of sq-sealerd waits for its answer,
+ * in seconds (sq-seal, sq-smtpd at RCPT and DATA). */
+#define SEALWAIT_DEFAULT 300
+#define SEALWAIT_MAX 3600
+
 /* Sends len octets of data (1 or more) with nfds descriptors; 0 or -1. */
 int fdpass_send(int sock, const void *data, size_t len, const int *fds,
                 size_t nfds);
@@ -21,6 +26,24 @@ int fdpass_send(int sock, const void *data, size_t len, const int *fds,
  * what the caller expects must be closed by it. The octets received (0 at
  * EOF), or -1. */
 ssize_t fdpass_recv(int sock, void *data, size_t max, int *fds, size_t *nfds);
+
+/* Bounds every later send and receive on sock to secs seconds (0: no
+ * bound); a wait past it fails with EAGAIN. 0 or -1. */
+int fdpass_timeout(int sock, unsigned long secs);
+
+/* The answer sq-sealerd gives a uid that holds its share of workers:
+ * a caller asks again (fdpass_ask). */
+#define SEALER_BUSY "71 busy"
+
+/* Asks the sealer at path: sends req (len octets) with nfds descriptors
+ * and reads its one-line answer into answer (at most max - 1 octets,
+ * NUL-terminated), all within secs seconds (0 is 1). A SEALER_BUSY answer
+ * is asked again after a short pause while time is left, then returned.
+ * The answer's length; 0 when the sealer closed without one; -1 when it
+ * cannot be reached or said nothing in time (errno EAGAIN). */
+ssize_t fdpass_ask(const char *path, const char *req, size_t len,
+                   const int *fds, size_t nfds, unsigned long secs,
+                   char *answer, size_t max);
 
 /* Connects to the UNIX stream socket at path; the fd or -1. */
 int unix_connect(const char *path);

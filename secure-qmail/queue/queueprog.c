@@ -3,6 +3,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -38,30 +41,117 @@ int queueprog_wait(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Seconds of CLOCK_MONOTONIC in milliseconds. */
+static long long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Writes n octets to fd (non-blocking when deadline) before deadline (ms,
+ * 0: none); 0, or -1 (ETIMEDOUT past it). */
+static int write_by(int fd, const char *p, size_t n, long long deadline)
+{
+	if (!deadline)
+		return write_all(fd, p, n);
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		long long left = deadline - now_ms();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		struct pollfd pf = { .fd = fd, .events = POLLOUT };
+		if (poll(&pf, 1, (int)(left > 60000 ? 60000 : left)) < 0 &&
+		    errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/* Waits for pid until deadline (ms, 0: none), killing it past that; its
+ * exit code, or -1 (errno ETIMEDOUT when it was killed for time). */
+static int wait_by(pid_t pid, long long deadline)
+{
+	if (!deadline)
+		return queueprog_wait(pid);
+	for (;;) {
+		int status;
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w < 0 && errno != EINTR)
+			return -1;
+		if (w == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		if (now_ms() >= deadline) {
+			kill(pid, SIGKILL);
+			queueprog_wait(pid);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		struct timespec nap = { 0, 10 * 1000000 };
+		nanosleep(&nap, NULL);
+	}
+}
+
 int queueprog_run(const char *path, const char *argv0, const void *msg,
                   size_t msglen, const void *env, size_t envlen)
 {
+	return queueprog_run_within(path, argv0, msg, msglen, env, envlen, 0);
+}
+
+int queueprog_run_within(const char *path, const char *argv0,
+                         const void *msg, size_t msglen, const void *env,
+                         size_t envlen, unsigned long secs)
+{
 	int m[2], e[2];
-	if (pipe2(m, O_CLOEXEC) < 0)
+	long long deadline = secs ? now_ms() + (long long)secs * 1000 : 0;
+	int flags = O_CLOEXEC | (secs ? O_NONBLOCK : 0);
+	if (pipe2(m, flags) < 0)
 		return -1;
-	if (pipe2(e, O_CLOEXEC) < 0) {
+	if (pipe2(e, flags) < 0) {
 		close(m[0]);
 		close(m[1]);
+		return -1;
+	}
+	/* the child's ends block, as a qmail-queue program expects */
+	if (secs && (fcntl(m[0], F_SETFL, 0) < 0 || fcntl(e[0], F_SETFL, 0) < 0)) {
+		close(m[0]);
+		close(m[1]);
+		close(e[0]);
+		close(e[1]);
 		return -1;
 	}
 	pid_t pid = queueprog_start(path, argv0, m[0], e[0]);
 	int saved = errno;
 	close(m[0]);
 	close(e[0]);
-	int ok = pid > 0 && write_all(m[1], msg, msglen) == 0;
+	int ok = pid > 0 && write_by(m[1], msg, msglen, deadline) == 0;
+	int timedout = !ok && errno == ETIMEDOUT;
 	close(m[1]);
-	ok = ok && write_all(e[1], env, envlen) == 0;
+	ok = ok && write_by(e[1], env, envlen, deadline) == 0;
+	timedout = timedout || (!ok && errno == ETIMEDOUT);
 	close(e[1]);
 	if (pid < 0) {
 		errno = saved;
 		return -1;
 	}
-	int code = queueprog_wait(pid);
+	if (timedout) {
+		kill(pid, SIGKILL);
+		queueprog_wait(pid);
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	int code = wait_by(pid, deadline);
+	if (code < 0 && errno == ETIMEDOUT)
+		return -1;
 	errno = 0; /* a signal, or input not taken: no errno to tell */
 	return code == 0 && !ok ? -1 : code; /* 0 without all its input: odd */
 }

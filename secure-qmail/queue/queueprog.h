@@ -26,4 +26,10 @@ int queueprog_wait(pid_t pid);
 int queueprog_run(const char *path, const char *argv0, const void *msg,
                   size_t msglen, const void *env, size_t envlen);
 
+/* queueprog_run, all within secs seconds (0: no bound): past them the
+ * program is killed and the result is -1 with errno ETIMEDOUT. */
+int queueprog_run_within(const char *path, const char *argv0,
+                         const void *msg, size_t msglen, const void *env,
+                         size_t envlen, unsigned long secs);
+
 #endif

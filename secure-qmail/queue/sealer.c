@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,11 +152,46 @@ static int queue_plain(struct sealer *s, const struct sbuf *msg,
 	return code;
 }
 
-/* Reads fd to EOF into b (bounded by b's max: too_big past it). */
-static int slurp(int fd, struct sbuf *b, int too_big)
+/* Reads fd to EOF into b (bounded by b's max: too_big past it) before
+ * the monotonic time deadline (0: none; QQ_TEMP with ETIMEDOUT past it). */
+static int slurp(int fd, struct sbuf *b, int too_big, time_t deadline)
 {
-	int r = sbuf_read_fd(b, fd);
-	return r < 0 ? (errno == EMSGSIZE ? too_big : QQ_READ) : QQ_OK;
+	char chunk[8192];
+	int r = QQ_OK;
+	for (;;) {
+		if (deadline) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			int left = now.tv_sec >= deadline ? 0
+			           : (int)(deadline - now.tv_sec) * 1000;
+			int k = left ? poll(&p, 1, left) : 0;
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				r = QQ_READ;
+				break;
+			}
+			if (k == 0) {
+				errno = ETIMEDOUT;
+				r = QQ_TEMP;
+				break;
+			}
+		}
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? QQ_READ : QQ_OK;
+			break;
+		}
+		if (sbuf_put(b, chunk, (size_t)n) < 0) {
+			r = errno == EMSGSIZE ? too_big : QQ_READ;
+			break;
+		}
+	}
+	explicit_bzero(chunk, sizeof chunk);
+	return r;
 }
 
 /* control/postmaster, normalised, into s->postmaster: 1, 0 when it is
@@ -387,9 +423,16 @@ int sealer_queue(struct sealer *s, int msgfd, int envfd)
 	s->notice = 0;
 	sbuf_init_secret(&msg, s->max);
 	sbuf_init(&envtext, ENVELOPE_MAX);
-	if ((code = slurp(msgfd, &msg, QQ_TOO_BIG)) != QQ_OK ||
-	    (code = slurp(envfd, &envtext, QQ_ENVELOPE)) != QQ_OK) {
+	time_t deadline = 0;
+	if (s->timeout) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		deadline = now.tv_sec + (time_t)s->timeout;
+	}
+	if ((code = slurp(msgfd, &msg, QQ_TOO_BIG, deadline)) != QQ_OK ||
+	    (code = slurp(envfd, &envtext, QQ_ENVELOPE, deadline)) != QQ_OK) {
 		fail(s, code, code == QQ_READ ? "cannot read the input"
+		              : code == QQ_TEMP ? "timed out reading the input"
 		              : code == QQ_TOO_BIG ? "message too large"
 		                                   : "envelope too large");
 		sbuf_free(&msg);

@@ -35,6 +35,8 @@ struct sealer {
 	char bouncefrom[512];           /* the From: of failure notices */
 	char postmaster[ADDR_MAX + 1];  /* control/postmaster, normalised */
 	unsigned long notices;          /* made by this worker */
+	unsigned long timeout;          /* seconds to read the input in,
+	                                 * 0: no bound (sq-sealerd sets it) */
 	char error[400];
 	/* what the last sealer_queue queued, for the log */
 	size_t octets, sealed, remote, keyless;
@@ -49,7 +51,9 @@ void sealer_fini(struct sealer *s);
 int sealer_is_local(struct sealer *s, const char *address);
 
 /* Seals and queues the message on msgfd with the envelope on envfd;
- * returns a qmail-queue exit code (s->error says why when not 0). */
+ * returns a qmail-queue exit code (s->error says why when not 0). Both
+ * are read to end of file within s->timeout seconds together: past it,
+ * 71 (the caller is too slow, or holds the worker on purpose). */
 int sealer_queue(struct sealer *s, int msgfd, int envfd);
 
 #endif

@@ -14,8 +14,8 @@
  *	OpenSSL start or a TLS handshake with the key store.
  * SECURITY
  *	Reads nothing but a one-line answer; holds no keys. Exit 71 (try
- *	again later) when the daemon cannot be reached: nothing is queued
- *	unsealed.
+ *	again later) when the daemon cannot be reached, or gives no answer
+ *	within control/sealwait seconds (300): nothing is queued unsealed.
  * DIAGNOSTICS
  *	The daemon's reason on stderr when the exit code is not 0.
  * SEE ALSO
@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/control.h"
 #include "queue/fdpass.h"
 #include "util/home.h"
 #include "util/log.h"
@@ -35,33 +36,31 @@
 
 int main(int argc, char **argv)
 {
-	char sock[SQ_PATH_MAX], answer[600];
-	int fds[2] = { 0, 1 }, got[FDPASS_MAX];
-	size_t ngot;
+	char sock[SQ_PATH_MAX], ctldir[SQ_PATH_MAX], answer[600];
+	struct control ctl;
+	unsigned long wait = SEALWAIT_DEFAULT;
+	int fds[2] = { 0, 1 };
 	(void)argc;
 	log_init(argv[0]);
-	if (sq_path(sock, sizeof sock, "run/sealer") < 0)
+	if (sq_path(sock, sizeof sock, "run/sealer") < 0 ||
+	    sq_path(ctldir, sizeof ctldir, "control") < 0)
 		return QQ_BUG;
-	int s = unix_connect(sock);
-	if (s < 0) {
-		log_msg(SQLOG_WARN, "cannot reach sq-sealerd at %s: %s", sock,
+	if (control_open(&ctl, ctldir) < 0 ||
+	    control_readulong(&ctl, "sealwait", SEALWAIT_MAX, &wait) < 0) {
+		log_msg(SQLOG_WARN, "cannot read control/sealwait: %s",
 		        strerror(errno));
 		return QQ_TEMP;
 	}
-	if (fdpass_send(s, "QUEUE\n", 6, fds, 2) < 0) {
-		log_msg(SQLOG_WARN, "cannot hand the message on: %s",
-		        strerror(errno));
-		return QQ_TEMP;
-	}
-	ssize_t n = fdpass_recv(s, answer, sizeof answer - 1, got, &ngot);
-	for (size_t i = 0; i < ngot; i++)
-		close(got[i]);
-	close(s);
+	control_close(&ctl);
+	ssize_t n = fdpass_ask(sock, "QUEUE\n", 6, fds, 2, wait, answer,
+	                       sizeof answer);
 	if (n <= 0) {
-		log_msg(SQLOG_WARN, "sq-sealerd gave no answer");
+		log_msg(SQLOG_WARN, "sq-sealerd at %s gave no answer%s: %s", sock,
+		        n < 0 && errno == EAGAIN ? " in time (control/sealwait)"
+		                                 : "", n < 0 ? strerror(errno)
+		                                             : "closed");
 		return QQ_TEMP;
 	}
-	answer[n] = '\0';
 	char *end;
 	long code = strtol(answer, &end, 10);
 	if (end == answer || code < 0 || code > 255) {

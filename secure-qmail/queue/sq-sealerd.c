@@ -16,13 +16,20 @@
  *	  CHECK address: whether a local recipient has a key (sq-smtpd asks at
  *	    RCPT, so a recipient without one is refused alone).
  *	No message pays for OpenSSL's start or a TLS handshake with the PKS.
+ *	Every wait on a caller (its request and descriptors, reading the
+ *	message and envelope to end of file, the answer) is bounded by
+ *	control/sealtimeout seconds (60); a caller past it gets 71 and the
+ *	worker is free again. A caller (by its uid, SO_PEERCRED) holds at
+ *	most control/sealperuser workers at once (half of them); one more
+ *	connection of its is answered 71 at once.
  * SECURITY
  *	Holds the PKS deliver credential and sees every local message in the
  *	clear, in memory only: runs as its own user (sqmaile), never root,
- *	core dumps off; plaintext buffers are wiped. The socket is open to
- *	every local user (mode 0666), as sq-queue is: queueing grants no
- *	privilege, and sq-smtpd, kept out of the mail group that can read the
- *	queue, must reach it.
+ *	core dumps off; plaintext buffers are wiped. The socket is mode 0660,
+ *	its group that of run/ (set-group-id, group sqseal by make install):
+ *	only the callers (sq-smtpd, sq-send) are in it, so no other local
+ *	user can hold a worker; the timeouts and the bound per uid keep a
+ *	caller that misbehaves from holding them all.
  * STANDARDS
  *	RFC 8551 (S/MIME 4.0), RFC 5083, RFC 5084, RFC 5753
  * DIAGNOSTICS
@@ -32,11 +39,14 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/control.h"
@@ -59,6 +69,10 @@ struct daemon {
 	int lfd;
 	unsigned long workers;
 	unsigned long ttl;
+	unsigned long timeout;          /* control/sealtimeout */
+	unsigned long peruser;          /* control/sealperuser */
+	_Atomic long *callers;          /* shared: the uid each worker serves,
+	                                 * -1 for none */
 };
 
 static void reply(int fd, int code, const char *text)
@@ -97,6 +111,8 @@ static void queue(struct sealer *s, int fd, const int *fds, size_t nfds)
 		return;
 	}
 	int code = sealer_queue(s, fds[0], fds[1]);
+	if (code == QQ_TEMP && strstr(s->error, "timed out"))
+		log_msg(SQLOG_WARN, "a caller timed out; its worker is free");
 	if (code == QQ_OK)
 		log_msg(SQLOG_INFO, "queued %zu octets: %zu sealed copies, "
 		        "%zu remote recipients, %zu without a key%s", s->octets,
@@ -118,6 +134,10 @@ static void serve(struct sealer *s, int fd)
 	if (n <= 0) {
 		for (size_t i = 0; n == 0 && i < nfds; i++)
 			close(fds[i]);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			log_msg(SQLOG_WARN, "a caller sent no request in time");
+			reply(fd, QQ_TEMP, "timed out waiting for the request");
+		}
 		return;
 	}
 	req[n] = '\0';
@@ -132,6 +152,33 @@ static void serve(struct sealer *s, int fd)
 		reply(fd, QQ_BUG, "unknown request");
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
+}
+
+/* Whether the caller on c may have this worker (slot i): 1, its uid then
+ * in the slot; 0 (answered 71) when its uid already holds d->peruser
+ * workers or cannot be told. Claim first, then count: two workers
+ * admitting the same uid at once may both refuse, never both admit. */
+static int admit(struct daemon *d, unsigned long i, int c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_msg(SQLOG_WARN, "cannot tell the caller's uid: %s",
+		        strerror(errno));
+		reply(c, QQ_TEMP, "cannot tell the caller");
+		return 0;
+	}
+	atomic_store(&d->callers[i], (long)cred.uid);
+	unsigned long held = 0;
+	for (unsigned long j = 0; j < d->workers; j++)
+		held += atomic_load(&d->callers[j]) == (long)cred.uid;
+	if (held <= d->peruser)
+		return 1;
+	atomic_store(&d->callers[i], -1);
+	log_msg(SQLOG_WARN, "uid %lu already holds %lu workers: refused",
+	        (unsigned long)cred.uid, d->peruser);
+	reply(c, QQ_TEMP, "busy: this user holds its share of the workers");
+	return 0;
 }
 
 static void worker(unsigned long i, void *arg)
@@ -160,6 +207,8 @@ static void worker(unsigned long i, void *arg)
 	if (!pks || pekcache_init(&peks, pks, ca, (unsigned)d->ttl) < 0 ||
 	    sealer_init(&s, &ctl, &peks) < 0)
 		die_sys_temp("cannot start a worker: %s", strerror(errno));
+	s.timeout = d->timeout;
+	atomic_store(&d->callers[i], -1); /* in place of a worker that died */
 	for (;;) {
 		int c = accept4(d->lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0) {
@@ -167,7 +216,13 @@ static void worker(unsigned long i, void *arg)
 				die_sys_temp("accept: %s", strerror(errno));
 			continue;
 		}
-		serve(&s, c);
+		if (fdpass_timeout(c, d->timeout) < 0) {
+			log_msg(SQLOG_WARN, "cannot bound the wait: %s",
+			        strerror(errno));
+		} else if (admit(d, i, c)) {
+			serve(&s, c);
+			atomic_store(&d->callers[i], -1);
+		}
 		close(c);
 	}
 }
@@ -192,19 +247,35 @@ int main(int argc, char **argv)
 	/* a worker mostly waits for sq-queue's fsyncs: more than the cores */
 	d.workers = 8;
 	d.ttl = 300;
+	d.timeout = 60;
 	if (control_readulong(&ctl, "sealworkers", PREFORK_MAX, &d.workers) < 0 ||
-	    control_readulong(&ctl, "pekcachetime", 86400, &d.ttl) < 0)
-		die_sys_temp("control/sealworkers or pekcachetime: %s",
-		             strerror(errno));
-	control_close(&ctl);
+	    control_readulong(&ctl, "pekcachetime", 86400, &d.ttl) < 0 ||
+	    control_readulong(&ctl, "sealtimeout", 3600, &d.timeout) < 0)
+		die_sys_temp("control/sealworkers, pekcachetime or sealtimeout: "
+		             "%s", strerror(errno));
 	if (d.workers == 0)
 		d.workers = 1;
+	if (d.timeout == 0)
+		d.timeout = 1;
+	d.peruser = (d.workers + 1) / 2;
+	if (control_readulong(&ctl, "sealperuser", PREFORK_MAX, &d.peruser) < 0)
+		die_sys_temp("control/sealperuser: %s", strerror(errno));
+	control_close(&ctl);
+	if (d.peruser == 0)
+		d.peruser = 1;
+	d.callers = mmap(NULL, PREFORK_MAX * sizeof *d.callers,
+	                 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (d.callers == MAP_FAILED)
+		die_sys_temp("mmap: %s", strerror(errno));
+	for (unsigned long j = 0; j < PREFORK_MAX; j++)
+		atomic_init(&d.callers[j], -1);
 	if (mkdir(sock, 0755) < 0 && errno != EEXIST)
 		die_sys_temp("mkdir %s: %s", sock, strerror(errno));
 	strcat(sock, "/sealer");
-	if ((d.lfd = unix_listen(sock, 0666)) < 0)
+	if ((d.lfd = unix_listen(sock, 0660)) < 0)
 		die_sys_temp("cannot listen on %s: %s", sock, strerror(errno));
-	log_msg(SQLOG_INFO, "listening on %s with %lu workers", sock, d.workers);
+	log_msg(SQLOG_INFO, "listening on %s with %lu workers, %lu per user, "
+	        "%lu s timeout", sock, d.workers, d.peruser, d.timeout);
 	prefork_run(d.workers, worker, &d);
 	close(d.lfd);
 	unlink(sock);

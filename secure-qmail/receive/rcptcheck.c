@@ -35,7 +35,10 @@ int rcptcheck_init(struct rcptcheck *r, struct control *ctl)
 	if (r->has_postmaster == 1)
 		snprintf(r->postmaster, sizeof r->postmaster, "%s", pm.s ? pm.s : "");
 	sbuf_free(&pm);
-	return load(ctl, "rcpthosts", &r->rcpthosts) < 0 ||
+	r->sealwait = SEALWAIT_DEFAULT;
+	return control_readulong(ctl, "sealwait", SEALWAIT_MAX,
+	                         &r->sealwait) < 0 ||
+	       load(ctl, "rcpthosts", &r->rcpthosts) < 0 ||
 	       localdom_reload(&r->ours) < 0 ? -1 : 0;
 }
 
@@ -66,23 +69,14 @@ static enum rcpt_verdict check(struct rcptcheck *r, const char *address,
 static enum rcpt_verdict has_key(struct rcptcheck *r, const char *address)
 {
 	char req[1100], answer[600];
-	int fds[FDPASS_MAX];
-	size_t nfds;
 	int n = snprintf(req, sizeof req, "CHECK %s\n", address);
-	int s = unix_connect(r->sealer);
-	if (s < 0 || n < 0 || (size_t)n >= sizeof req ||
-	    fdpass_send(s, req, (size_t)n, NULL, 0) < 0) {
-		if (s >= 0)
-			close(s);
+	if (n < 0 || (size_t)n >= sizeof req)
 		return RCPT_TEMP;
-	}
-	ssize_t got = fdpass_recv(s, answer, sizeof answer - 1, fds, &nfds);
-	close(s);
-	for (size_t i = 0; i < nfds; i++)
-		close(fds[i]);
+	/* at most control/sealwait, asked again while the sealer is busy */
+	ssize_t got = fdpass_ask(r->sealer, req, (size_t)n, NULL, 0,
+	                         r->sealwait, answer, sizeof answer);
 	if (got <= 0)
 		return RCPT_TEMP;
-	answer[got] = '\0';
 	long code = strtol(answer, NULL, 10);
 	return code == 0 ? RCPT_OK : code == 31 ? RCPT_NO_KEY : RCPT_TEMP;
 }

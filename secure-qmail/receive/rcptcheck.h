@@ -34,6 +34,7 @@ struct rcptcheck {
 	struct localdom ours;           /* locals and virtualdomains */
 	char userscdb[SQ_PATH_MAX];
 	char sealer[SQ_PATH_MAX];       /* the sealing daemon's socket */
+	unsigned long sealwait;         /* control/sealwait, seconds */
 	int relayclient;
 	int has_postmaster;             /* control/postmaster: 1, 0 missing,
 	                                 * -1 unreadable */

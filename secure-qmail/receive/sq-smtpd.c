@@ -428,9 +428,15 @@ static int read_data(struct session *s, struct sbuf *msg, int *fatal)
 static int queue_message(struct session *s, const struct sbuf *msg,
                          const struct sbuf *env)
 {
-	int code = queueprog_run(s->qqprogram, "sq-seal", msg->s ? msg->s : "",
-	                         msg->len, env->s, env->len);
-	if (code < 0 && errno)
+	/* sq-seal waits control/sealwait for the sealer; a little more here,
+	 * so its 71 comes first, and never a hang */
+	int code = queueprog_run_within(s->qqprogram, "sq-seal",
+	                                msg->s ? msg->s : "", msg->len, env->s,
+	                                env->len, s->rcpt.sealwait + 5);
+	if (code < 0 && errno == ETIMEDOUT)
+		log_msg(SQLOG_WARN, "%s: %s gave no answer in time "
+		        "(control/sealwait)", s->remoteip, s->qqprogram);
+	else if (code < 0 && errno)
 		log_msg(SQLOG_ALERT, "cannot run %s: %s", s->qqprogram,
 		        strerror(errno));
 	return code;

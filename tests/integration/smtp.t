@@ -342,6 +342,174 @@ def cold_sealer(m):
     return m
 
 
+# --- who may hold the sealer, and for how long (issue 14) -----------------
+
+def sealer_sock(m):
+    return os.path.join(m.home, "run", "sealer")
+
+
+def idle_caller(m):
+    """A connection to the sealer that sends nothing, as any local user
+    could open one."""
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(sealer_sock(m))
+    return c
+
+
+def answer_within(c, secs):
+    """What the sealer says on c within secs seconds ("" at EOF), or None
+    when it keeps silent."""
+    c.settimeout(secs)
+    try:
+        return c.recv(600).decode(errors="replace")
+    except socket.timeout:
+        return None
+
+
+def sealed_one(m, subject):
+    """An SMTP message to A; its reply code and whether a new copy of it
+    was queued."""
+    before = {n for n, _, _ in m.queued()}
+    s = smtplib.SMTP("127.0.0.1", m.smtp_port, timeout=30)
+    s.ehlo("client.example")
+    s.mail("alice@remote.example")
+    s.rcpt(A)
+    code, _ = s.data(message(subject))
+    s.quit()
+    return code, len(new_in_queue(m, before)) == 1
+
+
+def with_sealer_control(m, files, case):
+    """case(m) with the sealer restarted on the control files given, then
+    both put back."""
+    for name, text in files.items():
+        m.control(name, text)
+    restart_sealer(m)
+    try:
+        case(m)
+    finally:
+        for name in files:
+            os.unlink(ctl_path(m, name))
+        restart_sealer(m)
+
+
+def idle_caller_dropped(m):
+    """control/sealtimeout bounds every wait on a caller: one that sends
+    nothing, and one that passes descriptors it never closes, are each
+    answered 71 and let go; mail flows meanwhile."""
+    idle = idle_caller(m)
+    r, w = os.pipe()
+    slow = idle_caller(m)
+    socket.send_fds(slow, [b"QUEUE\n"], [r, r])
+    code, queued = sealed_one(m, "while a caller idles")
+    tap.ok(code == 250 and queued,
+           "a message is sealed while two callers hold a worker", code)
+    said = answer_within(idle, 8)
+    tap.ok(said is not None and said.startswith("71"),
+           "a caller that sends no request is answered 71 after "
+           "control/sealtimeout", said)
+    said = answer_within(slow, 8)
+    tap.ok(said is not None and said.startswith("71") and
+           "timed out" in said,
+           "a caller whose message never ends is answered 71 after "
+           "control/sealtimeout", said)
+    for x in (idle, slow):
+        x.close()
+    os.close(r)
+    os.close(w)
+
+
+def one_uid_bounded(m):
+    """A uid holds at most control/sealperuser workers: its next
+    connection is answered 71 at once, and another uid's mail is still
+    sealed."""
+    held = [idle_caller(m) for _ in range(2)]
+    time.sleep(0.5)
+    extra = idle_caller(m)
+    said = answer_within(extra, 3)
+    tap.ok(said is not None and said.startswith("71"),
+           "a third idle connection of one uid is refused with 71 at once "
+           "(sealperuser 2)", said)
+    if os.geteuid() == 0:  # the daemons run as nobody: another uid
+        code, queued = sealed_one(m, "while one uid holds its share")
+        tap.ok(code == 250 and queued,
+               "sq-smtpd's message is sealed while that uid holds two "
+               "workers", code)
+    for x in held + [extra]:
+        x.close()
+    code, queued = sealed_one(m, "after the idle callers")
+    tap.ok(code == 250 and queued, "mail flows once they are gone", code)
+
+
+def socket_mode(m):
+    st, run = os.stat(sealer_sock(m)), os.stat(os.path.dirname(sealer_sock(m)))
+    tap.ok(st.st_mode & 0o7777 == 0o660,
+           "run/sealer is mode 0660, not open to every local user",
+           oct(st.st_mode))
+    tap.ok(st.st_gid == run.st_gid,
+           "its group is run/'s (set-group-id: the callers' group)",
+           (st.st_gid, run.st_gid))
+
+
+def silent_sealer(m):
+    """A sealer that accepts and never answers: sq-smtpd answers 451
+    4.3.0 within control/sealwait, at RCPT and at DATA, never hangs."""
+    sock = sealer_sock(m)
+    real = sock + ".real"
+    m.control("sealwait", "2\n")
+    fake = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+
+    def swap_in():
+        os.rename(sock, real)
+        fake.bind(sock)
+        os.chmod(sock, 0o666)
+        fake.listen(16)
+
+    try:
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port, timeout=40)
+        s.ehlo("client.example")
+        s.mail("alice@remote.example")
+        ok_rcpt = s.rcpt(A)[0]
+        swap_in()
+        t0 = time.time()
+        rcode, rtext = s.rcpt(B)
+        tap.ok(ok_rcpt == 250 and rcode == 451 and b"4.3.0" in rtext and
+               time.time() - t0 < 20,
+               "RCPT: a sealer that never answers gets 451 4.3.0 after "
+               "control/sealwait", (ok_rcpt, rcode, rtext))
+        t0 = time.time()
+        rc, err = sq_seal(m, message("sq-seal to a silent sealer"),
+                          b"Falice@remote.example\0T" + A.encode() + b"\0\0")
+        tap.ok(rc == 71 and time.time() - t0 < 20,
+               "sq-seal exits 71 after control/sealwait", (rc, err))
+        t0 = time.time()
+        code, text = s.data(message("to a silent sealer"))
+        tap.ok(code == 451 and b"4.3.0" in text and time.time() - t0 < 20,
+               "DATA: sq-seal gives up after control/sealwait, 451 4.3.0",
+               (code, text))
+        s.quit()
+        s = smtplib.SMTP("127.0.0.1", m.smtp_port, timeout=40)
+        s.ehlo("client.example")
+        s.mail("alice@remote.example")
+        aside = sock + ".fake"
+        os.rename(sock, aside)      # the real one for RCPT
+        os.rename(real, sock)
+        s.rcpt(A)
+        os.rename(sock, real)       # the silent one for DATA
+        os.rename(aside, sock)
+        t0 = time.time()
+        code, text = s.data(message("big, to a silent sealer", size=90000))
+        tap.ok(code == 451 and b"4.3.0" in text and time.time() - t0 < 30,
+               "DATA: a message larger than a pipe's buffer gets 451 4.3.0 "
+               "too (sq-smtpd's own bound)", (code, text))
+        s.quit()
+    finally:
+        fake.close()
+        if os.path.exists(real):
+            os.replace(real, sock)
+        os.unlink(ctl_path(m, "sealwait"))
+
+
 m = MailHost(users=[A, B], control={"databytes": "100000\n"})
 try:
     m.start()
@@ -855,6 +1023,18 @@ try:
             ("sealer: too big for the sealer", too_big_for_the_sealer),
             ("sealer: postmaster", postmaster_cases)):
         tap.scenario(name, lambda case=case: case(cold_sealer(m)))
+
+    # --- who may hold the sealer, and for how long ------------------------
+    tap.scenario("sealer socket: mode and group", lambda: socket_mode(m))
+    tap.scenario("sealer timeout: idle caller dropped, mail flows",
+                 lambda: with_sealer_control(
+                     m, {"sealtimeout": "3\n"}, idle_caller_dropped))
+    tap.scenario("sealer bound per uid: extra idle connections refused",
+                 lambda: with_sealer_control(
+                     m, {"sealtimeout": "30\n", "sealperuser": "2\n"},
+                     one_uid_bounded))
+    tap.scenario("sealer silent: sq-smtpd answers 451, never hangs",
+                 lambda: silent_sealer(m))
 
     # --- the logs hold no message text -----------------------------------
     @tap.scenario("no message text in the logs")

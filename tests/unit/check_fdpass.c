@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "queue/fdpass.h"
@@ -82,6 +85,58 @@ START_TEST(unix_sockets_listen_and_connect)
 }
 END_TEST
 
+/* A sealer in a child: answers the first busy connections with
+ * SEALER_BUSY before reading them (as a worker that refuses does), then
+ * says "0 ok", or nothing at all when silent. */
+static pid_t fake_sealer(int l, int busy, int silent)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid)
+		return pid;
+	for (int i = 0;; i++) {
+		int c = accept(l, NULL, NULL);
+		if (c < 0)
+			_exit(1);
+		if (silent) {
+			pause();
+			_exit(0);
+		}
+		const char *a = i < busy ? SEALER_BUSY ": share\n" : "0 ok\n";
+		if (write(c, a, strlen(a)) < 0)
+			_exit(1);
+		close(c);
+		if (i >= busy)
+			_exit(0);
+	}
+}
+
+START_TEST(a_busy_sealer_is_asked_again_a_silent_one_times_out)
+{
+	char *dir = make_tmpdir(), path[4200], answer[64];
+	snprintf(path, sizeof path, "%s/sock", dir);
+	int l = unix_listen(path, 0600);
+	ck_assert_int_ge(l, 0);
+	pid_t pid = fake_sealer(l, 3, 0);
+	ck_assert_int_eq(fdpass_ask(path, "CHECK a@b\n", 10, NULL, 0, 5, answer,
+	                            sizeof answer), 5);
+	ck_assert_str_eq(answer, "0 ok\n");
+	waitpid(pid, NULL, 0);
+	pid = fake_sealer(l, 0, 1);
+	time_t t0 = time(NULL);
+	errno = 0;
+	ck_assert_int_eq(fdpass_ask(path, "CHECK a@b\n", 10, NULL, 0, 1, answer,
+	                            sizeof answer), -1);
+	ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+	ck_assert_int_le(time(NULL) - t0, 3);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(l);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("fdpass");
@@ -89,6 +144,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, descriptors_arrive_and_work);
 	tcase_add_test(tc, plain_requests_carry_no_descriptors);
 	tcase_add_test(tc, unix_sockets_listen_and_connect);
+	tcase_add_test(tc, a_busy_sealer_is_asked_again_a_silent_one_times_out);
 	suite_add_tcase(s, tc);
 	return s;
 }

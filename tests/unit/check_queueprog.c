@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "queue/queueprog.h"
@@ -98,6 +99,32 @@ START_TEST(a_program_killed_by_a_signal_is_no_exit_code)
 }
 END_TEST
 
+/* A queue program that never reads nor exits (a sealer that never
+ * answers): killed after the bound, -1 with ETIMEDOUT, for a message
+ * larger than a pipe holds and for a small one. */
+START_TEST(a_program_that_never_answers_is_killed_in_time)
+{
+	static char big[256 * 1024];
+	static const char silent[] = "#!/bin/sh\nexec sleep 30\n";
+	char prog[4300];
+	char *dir = make_tmpdir();
+	write_file(dir, "qq", silent, sizeof silent - 1);
+	snprintf(prog, sizeof prog, "%s/qq", dir);
+	ck_assert_int_eq(chmod(prog, 0755), 0);
+	memset(big, 'x', sizeof big);
+	for (size_t len = sizeof big; len; len = len > 10 ? 10 : 0) {
+		time_t t0 = time(NULL);
+		errno = 0;
+		ck_assert_int_eq(queueprog_run_within(prog, "sq-seal", big,
+		                                      len, "Fa\0\0", 4, 1), -1);
+		ck_assert_int_eq(errno, ETIMEDOUT);
+		ck_assert_int_le(time(NULL) - t0, 3);
+	}
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("queueprog");
@@ -105,6 +132,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, the_program_gets_both_descriptors_and_its_code_comes_back);
 	tcase_add_test(tc, a_missing_program_fails_to_start);
 	tcase_add_test(tc, a_program_killed_by_a_signal_is_no_exit_code);
+	tcase_add_test(tc, a_program_that_never_answers_is_killed_in_time);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -796,6 +797,27 @@ START_TEST(an_unreadable_input_is_54)
 }
 END_TEST
 
+/* A caller that passes its descriptors and never ends them gives up its
+ * worker after s->timeout seconds (71), before anything is queued. */
+START_TEST(an_input_that_never_ends_times_out_71)
+{
+	ck_assert_int_eq(start(), 0);
+	F.s.timeout = 1;
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], "Subject: x\r\n", 13), 13);
+	int efd = memfile("Fa@b.c\0Tx@y.z\0\0", 15);
+	time_t t0 = time(NULL);
+	ck_assert_int_eq(sealer_queue(&F.s, p[0], efd), QQ_TEMP);
+	ck_assert_str_eq(F.s.error, "timed out reading the input");
+	ck_assert_int_le(time(NULL) - t0, 3);
+	close(p[0]);
+	close(p[1]);
+	close(efd);
+	ck_assert_int_eq(runs(), 0);
+}
+END_TEST
+
 /* --- the queue program's exit codes ------------------------------------ */
 
 /* Its code comes back as it is, permanent or temporary; copies queued
@@ -889,6 +911,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, an_invalid_databytes_fails_init);
 	tcase_add_test(tc, a_malformed_envelope_is_91_and_an_overlong_address_11);
 	tcase_add_test(tc, an_unreadable_input_is_54);
+	tcase_add_test(tc, an_input_that_never_ends_times_out_71);
 	tcase_add_test(tc, the_queue_programs_code_is_the_answer_and_earlier_copies_stay);
 	tcase_add_test(tc, a_killed_queue_program_is_temporary);
 	tcase_add_test(tc, a_queue_program_that_cannot_run_is_temporary);
