@@ -20,7 +20,7 @@
  *	message and envelope to end of file, the answer) is bounded by
  *	control/sealtimeout seconds (60); a caller past it gets 71 and the
  *	worker is free again. A caller (by its uid, SO_PEERCRED) holds at
- *	most control/sealperuser workers at once (half of them); one more
+ *	most control/sealperuser workers at once (all but one); one more
  *	connection of its is answered 71 at once.
  * SECURITY
  *	Holds the PKS deliver credential and sees every local message in the
@@ -257,7 +257,10 @@ int main(int argc, char **argv)
 		d.workers = 1;
 	if (d.timeout == 0)
 		d.timeout = 1;
-	d.peruser = (d.workers + 1) / 2;
+	/* one caller may take all workers but one: SMTP (a single uid) keeps
+	 * the sealer's throughput, and another uid (sq-send's notices)
+	 * always finds a worker */
+	d.peruser = d.workers > 1 ? d.workers - 1 : 1;
 	if (control_readulong(&ctl, "sealperuser", PREFORK_MAX, &d.peruser) < 0)
 		die_sys_temp("control/sealperuser: %s", strerror(errno));
 	control_close(&ctl);
