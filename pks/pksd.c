@@ -22,7 +22,8 @@
  *	(TLS 1.3; TLS 1.2 is the minimum), RFC 8259 (JSON)
  * DIAGNOSTICS
  *	One line per request on stderr: peer, client id, method, route
- *	pattern and status. Exit 111 on a configuration error.
+ *	pattern and status. Exit 111 on a configuration error, which
+ *	includes a keyrow table the database does not encrypt.
  * SEE ALSO
  *	pks-ctl(8), sq-control(5)
  */
