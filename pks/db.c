@@ -20,7 +20,7 @@ enum stmt_id {
 	ST_ROW_INSERT, ST_ROW_UPDATE, ST_ROW_DELETE, ST_ROWS_NOT_UNDER,
 	ST_ROW_COUNT, ST_LOGIN_GET, ST_LOGIN_SET, ST_CLIENT_GET,
 	ST_CLIENT_INSERT, ST_CLIENT_DELETE, ST_CLIENT_LIST, ST_SCHEMA_VERSION,
-	ST_SCHEMA_RECORD, ST_COUNT
+	ST_SCHEMA_RECORD, ST_TABLE_CRYPT, ST_COUNT
 };
 
 #define ROW_COLUMNS "row_id, addr_hash, key_version, pks_key_id, " \
@@ -61,6 +61,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"FROM schema_migration",
 	[ST_SCHEMA_RECORD] = "INSERT INTO schema_migration (version, name) "
 		"VALUES (?, ?)",
+	/* A tablespace without encryption data has no row: not encrypted. */
+	[ST_TABLE_CRYPT] = "SELECT LEFT(t.TABLE_NAME, 64), "
+		"CAST(COALESCE(e.ENCRYPTION_SCHEME, 0) AS UNSIGNED), "
+		"CAST(COALESCE(e.CURRENT_KEY_ID, 0) AS UNSIGNED), "
+		"LEFT(COALESCE(t.CREATE_OPTIONS, ''), 200) "
+		"FROM information_schema.TABLES t "
+		"LEFT JOIN information_schema.INNODB_TABLESPACES_ENCRYPTION e "
+		"ON e.NAME = CONCAT(t.TABLE_SCHEMA, '/', t.TABLE_NAME) "
+		"WHERE t.TABLE_SCHEMA = DATABASE() ORDER BY t.TABLE_NAME",
 };
 
 static const char schema_table[] =
@@ -741,4 +750,68 @@ int db_schema_record(struct db *db, unsigned version, const char *name)
 	bind_u32(&p[0], &v);
 	bind_bytes(&p[1], MYSQL_TYPE_STRING, text, len, &len);
 	return execute(db, ST_SCHEMA_RECORD, p, NULL);
+}
+
+/* ---- encryption at rest ------------------------------------------------- */
+
+int db_table_crypt(struct db *db, struct table_crypt **out, size_t *n)
+{
+	struct table_crypt t;
+	uint64_t scheme = 0, key_id = 0;
+	unsigned long lens[2] = { 0 };
+	MYSQL_BIND res[4];
+	*out = NULL;
+	*n = 0;
+	memset(&t, 0, sizeof t);
+	bind_bytes(&res[0], MYSQL_TYPE_STRING, t.name, sizeof t.name - 1,
+	           &lens[0]);
+	bind_u64(&res[1], &scheme);
+	bind_u64(&res[2], &key_id);
+	bind_bytes(&res[3], MYSQL_TYPE_STRING, t.options, sizeof t.options - 1,
+	           &lens[1]);
+	int rc = execute(db, ST_TABLE_CRYPT, NULL, res);
+	while (rc == DB_OK) {
+		int f = mysql_stmt_fetch(db->stmt[ST_TABLE_CRYPT]);
+		if (f == MYSQL_NO_DATA)
+			break;
+		/* a truncated name or options string ends up empty below */
+		struct table_crypt *grown = f == 0 || f == MYSQL_DATA_TRUNCATED ?
+		        realloc(*out, (*n + 1) * sizeof **out) : NULL;
+		if (!grown) {
+			rc = DB_FAIL;
+			break;
+		}
+		*out = grown;
+		t.name[lens[0] < sizeof t.name ? lens[0] : 0] = '\0';
+		t.options[lens[1] < sizeof t.options ? lens[1] : 0] = '\0';
+		t.encrypted = scheme != 0;
+		t.key_id = (uint32_t)key_id;
+		(*out)[(*n)++] = t;
+	}
+	if (db->stmt[ST_TABLE_CRYPT])
+		mysql_stmt_free_result(db->stmt[ST_TABLE_CRYPT]);
+	if (rc != DB_OK) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+int db_table_encrypted(struct db *db, const char *table, int *encrypted)
+{
+	struct table_crypt *t;
+	size_t n;
+	*encrypted = 0;
+	int rc = db_table_crypt(db, &t, &n);
+	if (rc != DB_OK)
+		return rc;
+	rc = DB_NOTFOUND;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(t[i].name, table) == 0) {
+			*encrypted = t[i].encrypted;
+			rc = DB_OK;
+		}
+	free(t);
+	return rc;
 }

@@ -116,4 +116,18 @@ int db_schema_init(struct db *db);
 int db_schema_version(struct db *db, unsigned *version);
 int db_schema_record(struct db *db, unsigned version, const char *name);
 
+/* The data-at-rest encryption of each table of the database, as the
+ * server reports it: information_schema.INNODB_TABLESPACES_ENCRYPTION
+ * (which needs the PROCESS privilege; without it, DB_FAIL) and
+ * TABLES.CREATE_OPTIONS. *out is malloc'd, sorted by name. */
+struct table_crypt {
+	char name[65];
+	int encrypted;          /* ENCRYPTION_SCHEME: 1 encrypted, 0 not */
+	uint32_t key_id;        /* CURRENT_KEY_ID; 0 without encryption data */
+	char options[201];      /* CREATE_OPTIONS, e.g. `ENCRYPTED`='NO' */
+};
+int db_table_crypt(struct db *db, struct table_crypt **out, size_t *n);
+/* Whether table is encrypted: DB_OK and *encrypted, or DB_NOTFOUND. */
+int db_table_encrypted(struct db *db, const char *table, int *encrypted);
+
 #endif

@@ -165,6 +165,11 @@ static int cmd_init(int argc, char **argv)
 		snprintf(sql, sizeof sql, "GRANT SELECT, INSERT, UPDATE, DELETE ON "
 		         "`%s`.* TO '%s'@'localhost'", cfg.database, user);
 		check(db, db_exec(db, sql), "grant");
+		/* pksd reads information_schema.INNODB_TABLESPACES_ENCRYPTION
+		 * to refuse an unencrypted keyrow table; that needs PROCESS. */
+		snprintf(sql, sizeof sql, "GRANT PROCESS ON *.* TO "
+		         "'%s'@'localhost'", user);
+		check(db, db_exec(db, sql), "grant process");
 		printf("database %s ready for pksd as %s\n", cfg.database, user);
 	}
 	db_close(db);
@@ -434,6 +439,18 @@ static int cmd_status(void)
 	check(db, db_client_list(db, &clients, &n), "clients");
 	printf("clients %zu\n", n);
 	free(clients);
+	struct table_crypt *tables;
+	check(db, db_table_crypt(db, &tables, &n), "table encryption");
+	for (size_t i = 0; i < n; i++) {
+		if (tables[i].encrypted)
+			printf("table %s encrypted, key id %lu", tables[i].name,
+			       (unsigned long)tables[i].key_id);
+		else
+			printf("table %s NOT encrypted", tables[i].name);
+		printf("%s%s\n", tables[i].options[0] ? "; " : "",
+		       tables[i].options);
+	}
+	free(tables);
 	keyring_close(&kr);
 	db_close(db);
 	if (have != schema_version_expected())

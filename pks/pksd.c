@@ -22,7 +22,8 @@
  *	(TLS 1.3; TLS 1.2 is the minimum), RFC 8259 (JSON)
  * DIAGNOSTICS
  *	One line per request on stderr: peer, client id, method, route
- *	pattern and status. Exit 111 on a configuration error.
+ *	pattern and status. Exit 111 on a configuration error, which
+ *	includes a keyrow table the database does not encrypt.
  * SEE ALSO
  *	pks-ctl(8), sq-control(5)
  */
@@ -371,6 +372,29 @@ static void worker_run(struct config *cfg, SSL_CTX *ssl, int lfd)
 
 /* ---- the parent --------------------------------------------------------- */
 
+/* The key rows are sealed row by row and, below that, the table must be
+ * encrypted by the database itself: refuse a keyrow table the server
+ * reports unencrypted, or whose state pksd cannot read. */
+static void require_encrypted(struct db *db)
+{
+	int encrypted;
+	int rc = db_table_encrypted(db, "keyrow", &encrypted);
+	if (rc == DB_DOWN) {
+		log_msg(SQLOG_WARN, "database: %s; serving 503 until it is up",
+		        db_error(db));
+		return;
+	}
+	if (rc == DB_FAIL)
+		die_sys_temp("cannot read the encryption of table keyrow: %s "
+		             "(pksd's database user needs PROCESS; pks-ctl init "
+		             "-u USER grants it)", db_error(db));
+	if (rc == DB_NOTFOUND)
+		die_sys_temp("there is no table keyrow: run pks-ctl migrate");
+	if (!encrypted)
+		die_sys_temp("table keyrow is not encrypted by the database: "
+		             "turn on data-at-rest encryption (INSTALL, step 8)");
+}
+
 /* Everything a worker needs, tried once before any worker starts: a
  * configuration error ends pksd with 111 and says why, instead of workers
  * failing and being restarted for ever. */
@@ -400,6 +424,7 @@ static void preflight(struct config *cfg)
 		die_sys_temp("database schema %u, this pksd needs %u: run "
 		             "pks-ctl migrate", have,
 		             schema_version_expected());
+	require_encrypted(db);
 	db_close(db);
 }
 

@@ -7,6 +7,7 @@ also when a check fails or the script is interrupted.
 """
 import glob
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -240,6 +241,118 @@ def check_start_query_stop():
     return True
 
 
+# Options that turn every part of sq-mariadb's data-at-rest encryption off;
+# given to start they override its own, for the control half of the test.
+ENCRYPTION_OFF = ["--innodb-encrypt-tables=OFF", "--innodb-encrypt-log=OFF",
+                  "--innodb-encrypt-temporary-tables=OFF",
+                  "--innodb-encryption-threads=0", "--encrypt-tmp-files=OFF",
+                  "--encrypt-tmp-disk-tables=OFF", "--aria-encrypt-tables=OFF",
+                  "--encrypt-binlog=OFF"]
+
+
+def files_holding(datadir, needle):
+    """Paths of the files under datadir whose bytes contain needle."""
+    found = []
+    for top, _, names in os.walk(datadir):
+        for name in names:
+            path = os.path.join(top, name)
+            try:
+                with open(path, "rb") as f:
+                    if needle in f.read():
+                        found.append(os.path.relpath(path, datadir))
+            except OSError:
+                pass
+    return sorted(found)
+
+
+def marker_run(name, *options):
+    """Start an instance with options, write a marker into an InnoDB table
+    (and an update, so the old value passes through undo and redo), stop it
+    after a slow shutdown (every page flushed, the undo purged), and return
+    (instance dir, files of the datadir holding the marker, encryption rows,
+    error text or None)."""
+    d = instance_dir(name)
+    marker = "sqmark" + os.urandom(12).hex()
+    r = tool("start", d, *options)
+    if r.returncode != 0:
+        return d, [], "", f"start: exit {r.returncode}\n{r.stderr}"
+    sock = os.path.join(d, "mysql.sock")
+    r = client(sock, textwrap.dedent(f"""\
+        CREATE DATABASE pksenc;
+        CREATE TABLE pksenc.keyrow (id INT PRIMARY KEY, v VARCHAR(64),
+            w TEXT) ENGINE=InnoDB;
+        INSERT INTO pksenc.keyrow VALUES (1, '{marker}', '{marker}');
+        UPDATE pksenc.keyrow SET v = 'x' WHERE id = 1;
+        SELECT NAME, ENCRYPTION_SCHEME, CURRENT_KEY_ID
+            FROM information_schema.INNODB_TABLESPACES_ENCRYPTION
+            ORDER BY NAME;
+        SET GLOBAL innodb_fast_shutdown = 0;
+        """))
+    stop = tool("stop", d)
+    err = None
+    if r.returncode != 0 or stop.returncode != 0:
+        err = f"sql: {r.stderr}\nstop: {stop.stderr}"
+    return (d, files_holding(os.path.join(d, "data"), marker.encode()),
+            r.stdout, err)
+
+
+def check_encryption():
+    # Control: with the encryption turned off, the byte search works.
+    d, found, _, err = marker_run("plain", *ENCRYPTION_OFF)
+    tap.ok(err is None and "pksenc/keyrow.ibd" in found,
+           "encryption off: the marker is found in the table's file, so a "
+           "byte search of the datadir sees stored rows",
+           f"{err}\nfound in {found}")
+
+    # The default: the same row leaves no trace in any file.
+    d, found, rows, err = marker_run("enc")
+    tap.ok(err is None and found == [],
+           "encryption on (the default): no datadir file holds the marker "
+           "after a slow shutdown (tables, ibdata1, redo log, Aria log)",
+           f"{err}\nfound in {found}")
+    spaces = dict((line.split("\t")[0], line.split("\t")[1:])
+                  for line in rows.splitlines() if line)
+    tap.ok(spaces.get("pksenc/keyrow") == ["1", "1"]
+           and spaces.get("innodb_system") == ["1", "1"]
+           and all(v[0] == "1" for v in spaces.values()),
+           "INNODB_TABLESPACES_ENCRYPTION: the table, the system tablespace "
+           "and every other tablespace are encrypted with key id 1",
+           rows)
+
+    key = os.path.join(d, "db.key")
+    st = os.stat(key)
+    owner = "mysql" if os.getuid() == 0 else None
+    want_uid = (pwd.getpwnam(owner).pw_uid if owner
+                else os.getuid())
+    with open(key) as f:
+        text = f.read()
+    tap.ok(st.st_mode & 0o777 == 0o400 and st.st_uid == want_uid
+           and len(text) == 67 and text.startswith("1;")
+           and all(c in "0123456789abcdef" for c in text[2:66])
+           and text.endswith("\n"),
+           "DIR/db.key: mode 0400, owned by the server's user, one line "
+           "1;<64 hex digits>", f"mode {oct(st.st_mode)} uid {st.st_uid}")
+
+    # A restart keeps the key and reads the encrypted data back.
+    r = tool("start", d)
+    r2 = client(os.path.join(d, "mysql.sock"),
+                "SELECT id, v FROM pksenc.keyrow") if r.returncode == 0 else r
+    with open(key) as f:
+        same = f.read() == text
+    tool("stop", d)
+    tap.ok(r.returncode == 0 and r2.stdout == "1\tx\n" and same,
+           "restart keeps DIR/db.key and reads the encrypted rows back",
+           f"exit {r.returncode}\n{r.stderr}\n{r2.stdout}")
+
+    # Without its key an installed datadir is not started at all.
+    os.rename(key, key + ".away")
+    r = tool("start", d)
+    tap.ok(r.returncode == 1 and "db.key is missing" in r.stderr
+           and not servers_for(os.path.join(d, "data")),
+           "start refuses an installed datadir whose db.key is gone",
+           f"exit {r.returncode}\n{r.stderr}")
+
+
 def check_run():
     # CMD's exit status comes back, SQ_DB_* are exported, the temp dir goes.
     out = os.path.join(base, "run.out")
@@ -407,6 +520,7 @@ try:
             tap.diag("start failed; skipping the rest of that group")
     tap.scenario("sq-mariadb run", check_run)
     tap.scenario("sq-mariadb failures", check_failures)
+    tap.scenario("sq-mariadb encrypts data at rest", check_encryption)
     tap.scenario("sqtest.mariadb class", check_python_class)
 finally:
     cleanup()

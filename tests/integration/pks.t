@@ -602,6 +602,55 @@ try:
             tap.skip("chown needs root")
         pks.start_pksd()
 
+    # --- the key table must be encrypted by MariaDB itself ---------------
+    @tap.scenario("keyrow encrypted at rest")
+    def _():
+        status = pks.ctl("status")
+        tables = [line for line in status.splitlines()
+                  if line.startswith("table ")]
+        tap.ok("table keyrow encrypted, key id 1" in tables and
+               "table client encrypted, key id 1" in tables and
+               all(" encrypted, key id 1" in t for t in tables),
+               "pks-ctl status: every table encrypted, as the server "
+               "reports it", status)
+        pks.stop_pksd()
+        # FORCE refuses ENCRYPTED=NO; ON allows it, as a careless server would
+        pks.db.sql("SET GLOBAL innodb_encrypt_tables = 'ON'; "
+                   "ALTER TABLE keyrow ENCRYPTED=NO", "pks")
+        try:
+            status = pks.ctl("status")
+            tap.ok("table keyrow NOT encrypted; `ENCRYPTED`='NO'" in status
+                   and "table client encrypted, key id 1" in status,
+                   "pks-ctl status: an unencrypted keyrow table shows, with "
+                   "its create options", status)
+            r = subprocess.run(argv, env=instance.env(pks.home),
+                               capture_output=True, text=True, timeout=30)
+            tap.ok(r.returncode == 111 and "table keyrow is not encrypted "
+                   "by the database" in r.stderr,
+                   "pksd refuses to start (111) when keyrow is not "
+                   "encrypted, and says so", f"exit {r.returncode}\n"
+                   f"{r.stderr}")
+        finally:
+            pks.db.sql("ALTER TABLE keyrow ENCRYPTED=DEFAULT; "
+                       "SET GLOBAL innodb_encrypt_tables = 'FORCE'", "pks")
+        if pks.as_root:
+            # pksd runs as nobody; reading the encryption state needs PROCESS
+            pks.db.sql("REVOKE PROCESS ON *.* FROM 'nobody'@'localhost'")
+            try:
+                r = subprocess.run(argv, env=instance.env(pks.home),
+                                   capture_output=True, text=True, timeout=30)
+            finally:
+                pks.db.sql("GRANT PROCESS ON *.* TO 'nobody'@'localhost'")
+            tap.ok(r.returncode == 111 and "needs PROCESS" in r.stderr,
+                   "without PROCESS pksd cannot check and refuses (111)",
+                   f"exit {r.returncode}\n{r.stderr}")
+        else:
+            tap.skip("pksd runs as its own database user only as root")
+        status = pks.ctl("status")
+        tap.ok("table keyrow encrypted, key id 1" in status,
+               "keyrow rebuilt encrypted again", status)
+        pks.start_pksd()
+
     # --- rotation -------------------------------------------------------
     @tap.scenario("rotation")
     def _():
