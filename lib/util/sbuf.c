@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -42,6 +43,18 @@ void sbuf_init_secret(struct sbuf *b, size_t max)
  */
 static int secret_lock_warned;
 
+/* Straight to the kernel: ASan's mlock and munlock interceptors do
+ * nothing, and the ASan build must lock as the real one does. */
+static int lock_pages(const void *p, size_t n)
+{
+	return (int)syscall(SYS_mlock, p, n);
+}
+
+static void unlock_pages(const void *p, size_t n)
+{
+	syscall(SYS_munlock, p, n);
+}
+
 static size_t page_round(size_t n)
 {
 	long pg = sysconf(_SC_PAGESIZE);
@@ -58,7 +71,7 @@ static char *secret_alloc(size_t *cap)
 	void *p;
 	if (!size || posix_memalign(&p, pg > 0 ? (size_t)pg : 4096, size) != 0)
 		return NULL;
-	if (mlock(p, size) < 0 && !secret_lock_warned) {
+	if (lock_pages(p, size) < 0 && !secret_lock_warned) {
 		struct rlimit rl;
 		secret_lock_warned = 1;
 		if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0)
@@ -76,7 +89,7 @@ static char *secret_alloc(size_t *cap)
 static void secret_release(char *s, size_t cap)
 {
 	explicit_bzero(s, cap);
-	munlock(s, cap);
+	unlock_pages(s, cap);
 	madvise(s, cap, MADV_DODUMP);
 	free(s);
 }
