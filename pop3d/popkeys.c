@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 
 #include "popkeys.h"
+#include "crypto/pdk.h"
 #include "crypto/seal.h"
 #include "util/secretfd.h"
 
@@ -16,6 +17,7 @@ int popkeys_parse(struct popkeys *k, const char *pem, size_t len)
 	memset(k, 0, sizeof *k);
 	if (len > INT_MAX)
 		return -1;
+	pdk_secure_heap();
 	BIO *in = BIO_new_mem_buf(pem, (int)len);
 	if (!in)
 		return -1;

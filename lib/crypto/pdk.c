@@ -1,7 +1,9 @@
 /*
  * pdk - wrap and unwrap the PDK with a password. See pdk.h, sq-pdk(5).
  */
+#include <errno.h>
 #include <limits.h>
+#include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -10,6 +12,26 @@
 #include <openssl/x509.h>
 
 #include "crypto/pdk.h"
+#include "util/log.h"
+
+int pdk_secure_heap(void)
+{
+	static int warned;
+	if (CRYPTO_secure_malloc_initialized())
+		return 0;
+	int r = CRYPTO_secure_malloc_init(PDK_SECURE_HEAP, 16);
+	if (r == 1)
+		return 0;
+	if (!warned) {
+		warned = 1;
+		log_msg(SQLOG_WARN, r == 2
+		        ? "cannot lock OpenSSL's secure heap (RLIMIT_MEMLOCK): "
+		          "private keys may reach swap"
+		        : "cannot set up OpenSSL's secure heap: private keys "
+		          "may reach swap or a core");
+	}
+	return r == 2 ? 0 : -1;
+}
 
 int pdk_wrap(EVP_PKEY *key, const char *password, size_t pwlen,
              struct sbuf *out)
@@ -74,6 +96,7 @@ EVP_PKEY *pdk_unwrap(const char *pem, size_t len, const char *password,
 {
 	if (len > PDK_PEM_MAX || pwlen > INT_MAX)
 		return NULL;
+	pdk_secure_heap();
 	BIO *b = BIO_new_mem_buf(pem, (int)len);
 	X509_SIG *enc = b ? PEM_read_bio_PKCS8(b, NULL, NULL, NULL) : NULL;
 	PKCS8_PRIV_KEY_INFO *p8 = enc && kdf_acceptable(enc)

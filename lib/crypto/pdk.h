@@ -24,6 +24,17 @@
 #define PDK_SALT_LEN 16         /* OpenSSL's default is only 8 */
 #define PDK_PEM_MAX 8192        /* a wrapped P-256 key is about 600 bytes */
 
+/* OpenSSL's secure heap (CRYPTO_secure_malloc_init), for the private
+ * scalars of the keys decoded after it: mlock'ed within RLIMIT_MEMLOCK and
+ * MADV_DONTDUMP. 64 KiB holds POPKEYS_MAX P-256 keys many times over. */
+#define PDK_SECURE_HEAP (64 * 1024)
+
+/* Sets up the secure heap once per process; pdk_unwrap and sq-pop3d's
+ * popkeys_parse call it before they decode a key. 0, or -1 (logged once)
+ * when OpenSSL could not set it up: keys then live on the ordinary heap.
+ * An arena that could not be locked is still used, with one warning. */
+int pdk_secure_heap(void);
+
 /* Wraps key with the password into PEM in out; 0 or -1. */
 int pdk_wrap(EVP_PKEY *key, const char *password, size_t pwlen,
              struct sbuf *out);

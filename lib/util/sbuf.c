@@ -10,8 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util/log.h"
 #include "util/sbuf.h"
 
 void sbuf_init(struct sbuf *b, size_t max)
@@ -27,6 +31,67 @@ void sbuf_init_secret(struct sbuf *b, size_t max)
 {
 	sbuf_init(b, max);
 	b->secret = 1;
+}
+
+/*
+ * Secret storage: whole pages of their own (posix_memalign, size rounded up
+ * to the page), locked against swap and excluded from core dumps. Whole
+ * pages because mlock does not nest: munlock of a page shared with another
+ * block would unlock that block too. A failed mlock (RLIMIT_MEMLOCK
+ * reached) leaves the buffer usable and unlocked, with one warning per
+ * process: mail is not refused for it (doc/SECURITY.md, section 5).
+ */
+static int secret_lock_warned;
+
+/* Straight to the kernel: ASan's mlock and munlock interceptors do
+ * nothing, and the ASan build must lock as the real one does. */
+static int lock_pages(const void *p, size_t n)
+{
+	return (int)syscall(SYS_mlock, p, n);
+}
+
+static void unlock_pages(const void *p, size_t n)
+{
+	syscall(SYS_munlock, p, n);
+}
+
+static size_t page_round(size_t n)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t page = pg > 0 ? (size_t)pg : 4096;
+	if (n > SIZE_MAX - page)
+		return 0;
+	return (n + page - 1) / page * page;
+}
+
+static char *secret_alloc(size_t *cap)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t size = page_round(*cap);
+	void *p;
+	if (!size || posix_memalign(&p, pg > 0 ? (size_t)pg : 4096, size) != 0)
+		return NULL;
+	if (lock_pages(p, size) < 0 && !secret_lock_warned) {
+		struct rlimit rl;
+		secret_lock_warned = 1;
+		if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+			rl.rlim_cur = 0;
+		log_msg(SQLOG_WARN, "cannot lock %zu bytes of secret memory "
+		        "(RLIMIT_MEMLOCK %llu): %s; it may reach swap "
+		        "(raise LimitMEMLOCK or ulimit -l)", size,
+		        (unsigned long long)rl.rlim_cur, strerror(errno));
+	}
+	madvise(p, size, MADV_DONTDUMP);
+	*cap = size;
+	return p;
+}
+
+static void secret_release(char *s, size_t cap)
+{
+	explicit_bzero(s, cap);
+	unlock_pages(s, cap);
+	madvise(s, cap, MADV_DODUMP);
+	free(s);
 }
 
 /* Makes room for len + need bytes plus the NUL, within the limit. */
@@ -47,11 +112,10 @@ static int sbuf_reserve(struct sbuf *b, size_t need)
 	char *s;
 	if (b->secret) {
 		/* realloc could leave the old bytes in freed memory. */
-		s = malloc(cap);
+		s = secret_alloc(&cap);
 		if (s && b->s) {
 			memcpy(s, b->s, b->len + 1);
-			explicit_bzero(b->s, b->cap);
-			free(b->s);
+			secret_release(b->s, b->cap);
 		}
 	} else {
 		s = realloc(b->s, cap);
@@ -168,8 +232,9 @@ void sbuf_consume(struct sbuf *b, size_t n)
 void sbuf_free(struct sbuf *b)
 {
 	if (b->s && b->secret)
-		explicit_bzero(b->s, b->cap);
-	free(b->s);
+		secret_release(b->s, b->cap);
+	else
+		free(b->s);
 	b->s = NULL;
 	b->len = 0;
 	b->cap = 0;

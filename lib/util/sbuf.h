@@ -6,7 +6,9 @@
  * no input can make a reader grow without limit. The bytes are always
  * followed by a NUL (not counted in len) for use with C string functions.
  * A "secret" sbuf never leaves copies behind: growth copies and wipes the
- * old block, and reset/free wipe the bytes (for passwords and keys).
+ * old block, and reset/free wipe the bytes (for passwords and keys). Its
+ * storage is whole pages, mlock'ed within RLIMIT_MEMLOCK (past it: used
+ * unlocked, one warning per process) and MADV_DONTDUMP.
  */
 #ifndef SQ_SBUF_H
 #define SQ_SBUF_H

@@ -1,6 +1,7 @@
 /* check_pdk - the PDK wrapped with a password (PKCS#8, PBES2, scrypt). */
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
@@ -35,6 +36,16 @@ START_TEST(right_password_unwraps_the_same_key)
 	EVP_PKEY *back = pdk_unwrap(wrapped.s, wrapped.len, pw, strlen(pw));
 	ck_assert_ptr_nonnull(back);
 	ck_assert_int_eq(EVP_PKEY_eq(back, key), 1);
+	EVP_PKEY_free(back);
+}
+END_TEST
+
+START_TEST(unwrapped_key_lives_in_the_secure_heap)
+{
+	EVP_PKEY *back = pdk_unwrap(wrapped.s, wrapped.len, pw, strlen(pw));
+	ck_assert_ptr_nonnull(back);
+	ck_assert_int_eq(CRYPTO_secure_malloc_initialized(), 1);
+	ck_assert_uint_gt(CRYPTO_secure_used(), 0);
 	EVP_PKEY_free(back);
 }
 END_TEST
@@ -154,6 +165,10 @@ Suite *module_suite(void)
 	tcase_add_test(tc, two_wraps_of_one_key_differ);
 	tcase_add_test(tc, kdf_other_than_bounded_scrypt_is_refused);
 	tcase_add_test(tc, garbage_and_oversized_input_unwrap_nothing);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("secureheap");
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, unwrapped_key_lives_in_the_secure_heap);
 	suite_add_tcase(s, tc);
 	return s;
 }

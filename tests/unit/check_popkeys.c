@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "crypto/pki.h"
 #include "popkeys.h"
 #include "crypto/seal.h"
@@ -75,6 +77,8 @@ START_TEST(every_version_opens_its_own_mail)
 	ck_assert_int_eq(popkeys_take(&k, fd), 0); /* and closes fd */
 	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
 	ck_assert_uint_eq(k.n, 2);
+	ck_assert_int_eq(CRYPTO_secure_malloc_initialized(), 1);
+	ck_assert_uint_gt(CRYPTO_secure_used(), 0); /* the PDKs' scalars */
 	seal("Subject: old\r\n\r\nsealed before the reset\r\n", old_pek, &s_old);
 	seal("Subject: new\r\n\r\nsealed after\r\n", new_pek, &s_new);
 	seal("Subject: eve\r\n\r\nnot ours\r\n", eve_pek, &s_eve);
