@@ -4,7 +4,8 @@
 # line, which must fail against the broken tree, names the test that
 # guards the promise. For each patch: a scratch copy of the committed
 # checkout (git worktree, detached at HEAD), the patch applied, the
-# programs built, the test run. A mutation whose test still passes is a
+# programs built (from scratch when the patch changes the Makefile or a
+# conf-* file), the test run. A mutation whose test still passes is a
 # test that proves nothing: the run fails and says which; so does a patch
 # that no longer applies or builds. The scratch copy is removed at the end.
 set -u
@@ -31,9 +32,15 @@ for patch in "$@"; do
 	[ -n "$cmd" ] || { echo "mutations: $name: no '# test:' line" >&2; exit 1; }
 	(cd "$scratch/tree" && git checkout -q -- . && git apply -) \
 		<"$top/$patch" || { echo "mutations: $name: does not apply" >&2; exit 1; }
-	# from scratch: a mutation of the Makefile alone would relink nothing
-	if ! (cd "$scratch/tree" && rm -rf build && make -j2 all) \
-		>"$scratch/build.log" 2>&1; then
+	# A mutation of the Makefile or a conf-* file alone would relink
+	# nothing: those build from scratch; the others incrementally (the
+	# files the last patch touched were restored, newer, and rebuild).
+	fresh=""
+	if grep -q '^diff --git a/\(Makefile\|conf-\)' "$top/$patch"; then
+		fresh=1
+	fi
+	if ! (cd "$scratch/tree" && { [ -z "$fresh" ] || rm -rf build; } &&
+		make -j2 all) >"$scratch/build.log" 2>&1; then
 		tail -n 20 "$scratch/build.log" >&2
 		echo "mutations: $name: does not build" >&2
 		exit 1
