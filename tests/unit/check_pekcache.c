@@ -51,10 +51,7 @@ static struct {
 
 static void net_setup(void)
 {
-	struct sbuf pem;
 	static const char *const names[] = { "127.0.0.1" };
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
 	memset(&F, 0, sizeof F);
 	F.dir = make_tmpdir();
 	snprintf(F.log, sizeof F.log, "%s/requests", F.dir);
@@ -64,17 +61,8 @@ static void net_setup(void)
 	F.ca = pki_ca_create(F.ca_key, "pekcache test CA", 30);
 	F.srv = pki_issue_server(F.ca_key, F.ca, F.srv_key, names, 1, 30);
 	ck_assert_ptr_nonnull(F.srv);
-	sbuf_init(&pem, 65536);
-	ck_assert_int_eq(pki_cert_to_pem(F.ca, &pem), 0);
-	write_file(F.dir, "ca.pem", pem.s, pem.len);
-	sbuf_free(&pem);
-	F.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(F.lfd, 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(F.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-	ck_assert_int_eq(listen(F.lfd, 8), 0);
-	ck_assert_int_eq(getsockname(F.lfd, (struct sockaddr *)&sa, &len), 0);
-	F.port = ntohs(sa.sin_port);
+	write_cert_pem(F.dir, "ca.pem", F.ca);
+	F.lfd = loopback_socket(8, &F.port);
 }
 
 static void net_teardown(void)

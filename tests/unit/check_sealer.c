@@ -229,9 +229,6 @@ static void control_file(const char *name, const char *text)
 static void setup(void)
 {
 	static const char *const names[] = { "127.0.0.1" };
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
-	struct sbuf pem;
 	memset(&F, 0, sizeof F);
 	F.lfd = -1;
 	signal(SIGPIPE, SIG_IGN);       /* as sq-sealerd */
@@ -250,17 +247,8 @@ static void setup(void)
 	F.ca = pki_ca_create(F.ca_key, "sealer test CA", 30);
 	F.srv = pki_issue_server(F.ca_key, F.ca, F.srv_key, names, 1, 30);
 	ck_assert_ptr_nonnull(F.srv);
-	sbuf_init(&pem, 65536);
-	ck_assert_int_eq(pki_cert_to_pem(F.ca, &pem), 0);
-	write_file(F.ctl, "ca.pem", pem.s, pem.len);
-	sbuf_free(&pem);
-	F.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(F.lfd, 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(F.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-	ck_assert_int_eq(listen(F.lfd, 8), 0);
-	ck_assert_int_eq(getsockname(F.lfd, (struct sockaddr *)&sa, &len), 0);
-	F.port = ntohs(sa.sin_port);
+	write_cert_pem(F.ctl, "ca.pem", F.ca);
+	F.lfd = loopback_socket(8, &F.port);
 }
 
 static void teardown(void)

@@ -7,7 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include "crypto/pki.h"
+#include "util/sbuf.h"
 
 #include "testutil.h"
 
@@ -69,4 +75,28 @@ int run_capture(void (*fn)(void *), void *arg, char *out, size_t outlen)
 	waitpid(pid, &status, 0);
 	return WIFEXITED(status) ? WEXITSTATUS(status)
 	                         : 128 + WTERMSIG(status);
+}
+
+int loopback_socket(int backlog, int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	if (backlog > 0)
+		ck_assert_int_eq(listen(fd, backlog), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+void write_cert_pem(const char *dir, const char *name, X509 *cert)
+{
+	struct sbuf pem;
+	sbuf_init(&pem, 65536);
+	ck_assert_int_eq(pki_cert_to_pem(cert, &pem), 0);
+	write_file(dir, name, pem.s, pem.len);
+	sbuf_free(&pem);
 }
