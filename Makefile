@@ -121,11 +121,13 @@ ADMIN_LIBSRC = $(filter-out $(ADMIN_MAINS:%=admin/%.c),$(wildcard admin/*.c))
 LIBADMIN     = $(BUILD)/admin/libadmin.a
 ADMIN_PROGS  = $(ADMIN_MAINS:%=$(BUILD)/bin/%)
 
-# ses-adduser, ses-deluser and sq-queue again, with crash points for the
-# kill -9 tests
+# ses-adduser, ses-deluser, sq-queue and sq-send again, with crash points
+# for the kill -9 tests
 ADMIN_CRASH = $(BUILD)/tests/helpers/ses-adduser-crash \
               $(BUILD)/tests/helpers/ses-deluser-crash
-CRASH_BIN  = $(ADMIN_CRASH) $(BUILD)/tests/helpers/sq-queue-crash
+SQ_CRASH   = $(BUILD)/tests/helpers/sq-queue-crash \
+             $(BUILD)/tests/helpers/sq-send-crash
+CRASH_BIN  = $(ADMIN_CRASH) $(SQ_CRASH)
 PROGS      = $(PKS_PROGS) $(ADMIN_PROGS) $(SQ_PROGS) $(EDH_PROGS) $(POP_PROGS)
 PROG_LIBS  = $(LIBPKS) $(LIBADMIN) $(LIBEDH) $(LIBPOP) $(LIBSQMAIL) $(LIBSQ)
 
@@ -270,14 +272,15 @@ $(ADMIN_PROGS): $(BUILD)/bin/%: $(BUILD)/admin/%.o $(LIBADMIN) $(LIBSQ)
 $(BUILD)/admin/provision-crash.o: admin/provision.c $(GEN)
 	$(COMPILE) -DSQ_CRASH_POINTS -c $< -o $@
 
-$(BUILD)/secure-qmail/queue/sq-queue-crash.o: secure-qmail/queue/sq-queue.c $(GEN)
+$(BUILD)/secure-qmail/%-crash.o: secure-qmail/%.c $(GEN)
 	@mkdir -p $(@D)
 	$(COMPILE) -DSQ_CRASH_POINTS -c $< -o $@
 
-$(BUILD)/tests/helpers/sq-queue-crash: $(BUILD)/secure-qmail/queue/sq-queue-crash.o \
-		$(LIBSQMAIL) $(LIBSQ)
+$(BUILD)/tests/helpers/sq-queue-crash: $(BUILD)/secure-qmail/queue/sq-queue-crash.o
+$(BUILD)/tests/helpers/sq-send-crash: $(BUILD)/secure-qmail/deliver/sq-send-crash.o
+$(SQ_CRASH): $(BUILD)/tests/helpers/%-crash: $(LIBSQMAIL) $(LIBSQ)
 	@mkdir -p $(@D)
-	$(LINK) -o $@ $^ $(call libs_of,sq-queue)
+	$(LINK) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(call libs_of,$*)
 
 $(ADMIN_CRASH): $(BUILD)/tests/helpers/%-crash: $(BUILD)/admin/%.o \
 		$(BUILD)/admin/provision-crash.o $(LIBADMIN) $(LIBSQ)

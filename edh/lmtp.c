@@ -23,6 +23,7 @@ struct lmtp {
 	int hello;                      /* LHLO seen */
 	int mail;                       /* MAIL seen */
 	unsigned long long declared;    /* MAIL's SIZE=, 0 if none */
+	char did[MAILDIR_UID_MAX + 1];  /* MAIL's XDELIVERY-ID=, or "" */
 	size_t n;
 	char rcpt[LMTP_RCPT_MAX][MAILDIR_ID_SIZE];
 };
@@ -34,6 +35,7 @@ static void reset(struct lmtp *l)
 {
 	l->mail = 0;
 	l->declared = 0;
+	l->did[0] = '\0';
 	l->n = 0;
 }
 
@@ -52,6 +54,34 @@ int lmtp_rcpt_parse(const char *arg, char *box)
 	return maildir_id_valid(box) ? 0 : -2;
 }
 
+#define DID_PARAM "XDELIVERY-ID="
+
+int lmtp_mail_did(const char *arg, char *rest, size_t restlen, char *did)
+{
+	size_t k = strlen(DID_PARAM), used = 0;
+	did[0] = '\0';
+	if (strlen(arg) >= restlen)
+		return -2;
+	while (*arg) {
+		size_t blanks = strspn(arg, " "), n = strcspn(arg + blanks, " ");
+		const char *w = arg + blanks;
+		if (n >= k && strncasecmp(w, DID_PARAM, k) == 0) {
+			if (did[0] || n - k > MAILDIR_UID_MAX)
+				return -1;
+			memcpy(did, w + k, n - k);
+			did[n - k] = '\0';
+			if (!maildir_did_valid(did))
+				return -1;
+		} else {
+			memcpy(rest + used, arg, blanks + n);
+			used += blanks + n;
+		}
+		arg = w + n;
+	}
+	rest[used] = '\0';
+	return 0;
+}
+
 /* ---- commands ----------------------------------------------------------- */
 
 static void cmd_lhlo(struct lmtp *l, const char *arg)
@@ -67,6 +97,7 @@ static void cmd_lhlo(struct lmtp *l, const char *arg)
 	netio_reply(io, "250-PIPELINING");
 	netio_reply(io, "250-ENHANCEDSTATUSCODES");
 	netio_reply(io, "250-SIZE %lu", l->s->cfg->databytes);
+	netio_reply(io, "250-XDELIVERY-ID");
 	netio_reply(io, "250 AUTH PLAIN");
 }
 
@@ -74,11 +105,18 @@ static void cmd_mail(struct lmtp *l, const char *arg)
 {
 	struct smtp_path p;
 	struct netio *io = &l->s->io;
+	char rest[SMTP_LINE_MAX + 1];
 	if (l->mail) {
 		netio_reply(io, "503 5.5.1 nested MAIL command");
 		return;
 	}
-	enum smtp_path_error e = smtpcmd_mail_from(arg, &p);
+	int d = lmtp_mail_did(arg, rest, sizeof rest, l->did);
+	if (d < 0) {
+		netio_reply(io, d == -1 ? "555 5.5.4 XDELIVERY-ID wants one "
+		            "delivery id" : "500 5.5.2 line too long");
+		return;
+	}
+	enum smtp_path_error e = smtpcmd_mail_from(rest, &p);
 	if (e != PATH_OK) {
 		netio_reply(io, "%s %s", e == PATH_BAD_PARAM ? "555 5.5.4"
 		             : "501 5.1.7", smtpcmd_strerror(e));
@@ -120,8 +158,8 @@ static void cmd_rcpt(struct lmtp *l, const char *arg)
 	md.dirfd = -1;
 	if (maildir_open(&md, l->s->cfg->maildirs, box, 0) < 0)
 		md.dirfd = -1;
-	r = quota_check(&l->s->cfg->ctl, &md, box,
-	                l->declared ? l->declared : 1);
+	r = quota_check_once(&l->s->cfg->ctl, &md, box,
+	                     l->declared ? l->declared : 1, l->did);
 	if (md.dirfd >= 0)
 		maildir_close(&md);
 	if (r != 0) {
@@ -188,14 +226,16 @@ static void deliver_one(struct lmtp *l, const char *box, const struct sbuf *msg,
 		netio_reply(io, "451 4.3.0 <%s> mailbox unavailable", box);
 		return;
 	}
-	int q = quota_check(&l->s->cfg->ctl, &md, box, msg->len);
+	int q = quota_check_once(&l->s->cfg->ctl, &md, box, msg->len, l->did);
 	if (q != 0) {
 		log_delivery(l, box, q > 0 ? "deferred: over quota"
 		             : "deferred: quota unknown", msg->len, t0);
 		netio_reply(io, q > 0 ? "452 4.2.2 <%s> mailbox full"
 		             : "451 4.3.0 <%s> quota unknown", box);
-	} else if (maildir_deliver(&md, l->s->cfg->me, msg->s, msg->len,
-	                           plainsize, &out) < 0) {
+	} else if ((l->did[0] ? maildir_deliver_once(&md, l->did, msg->s,
+	                                             msg->len, plainsize, &out)
+	            : maildir_deliver(&md, l->s->cfg->me, msg->s, msg->len,
+	                              plainsize, &out)) < 0) {
 		int e = errno;
 		log_msg(SQLOG_ALERT, "%s: delivery failed: %s", box, strerror(e));
 		log_delivery(l, box, "deferred: write failed", msg->len, t0);
@@ -203,8 +243,10 @@ static void deliver_one(struct lmtp *l, const char *box, const struct sbuf *msg,
 		             ? "452 4.3.1 <%s> insufficient system storage"
 		             : "451 4.3.0 <%s> write failed; try again later", box);
 	} else {
-		log_delivery(l, box, "ok", msg->len, t0);
-		netio_reply(io, "250 2.0.0 <%s> delivered %.*s", box,
+		log_delivery(l, box, out.again ? "ok, stored before (a retry)"
+		             : "ok", msg->len, t0);
+		netio_reply(io, "250 2.0.0 <%s> %s %.*s", box, out.again
+		             ? "delivered before as" : "delivered",
 		             (int)out.uidlen, out.name);
 	}
 	maildir_close(&md);

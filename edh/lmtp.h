@@ -7,6 +7,8 @@
 #ifndef SQ_EDH_LMTP_H
 #define SQ_EDH_LMTP_H
 
+#include <stddef.h>
+
 #include "session.h"
 
 #define LMTP_RCPT_MAX 100       /* recipients per transaction */
@@ -18,5 +20,13 @@ void lmtp_run(struct edh_session *s);
  * parameters) into box (MAILDIR_ID_SIZE octets). 0, -1 for bad syntax,
  * -2 for a well-formed path that is not a mailbox id. */
 int lmtp_rcpt_parse(const char *arg, char *box);
+
+/* MAIL's XDELIVERY-ID=<id> parameter (advertised in LHLO): the queue's
+ * delivery id (maildir_did_format), under which the message is stored
+ * once per mailbox, however often a crashed delivery is retried.
+ * Copies arg into rest without that parameter and the id into did
+ * (MAILDIR_UID_MAX + 1 octets, "" when absent). 0; -1 when the parameter
+ * is there twice, empty, or not a delivery id; -2 when arg is too long. */
+int lmtp_mail_did(const char *arg, char *rest, size_t restlen, char *did);
 
 #endif

@@ -42,6 +42,7 @@ struct edhc {
 	long timeout_ms;        /* the one in force: connect, then I/O */
 	int answered;           /* replies read in this operation */
 	char selected[MAILDIR_ID_SIZE];
+	int did_ok;             /* edhd takes XDELIVERY-ID (its LHLO said) */
 	struct rbuf in;
 	struct sbuf out;
 	char err[REPLY_MAX + 64];
@@ -228,6 +229,7 @@ static void disconnect(struct edhc *c)
 		close(c->fd);
 	c->fd = -1;
 	c->selected[0] = '\0';
+	c->did_ok = 0;
 	sbuf_reset(&c->out);
 	ERR_clear_error();
 }
@@ -368,21 +370,50 @@ static int reply(struct edhc *c, void (*each)(void *, const char *), void *arg)
 	return code;
 }
 
-/* Sends a command (CRLF added), reads its reply: its code or -1. */
+/* Sends a command (CRLF added), reads its reply, each seeing its
+ * continuation lines: its code or -1. */
+static int vcommand(struct edhc *c, void (*each)(void *, const char *),
+                    const char *fmt, va_list ap)
+{
+	if (sbuf_vprintf(&c->out, fmt, ap) < 0 ||
+	    sbuf_put(&c->out, "\r\n", 2) < 0 || flush(c) < 0) {
+		set_error(c, "cannot write to edhd: %s", strerror(errno));
+		disconnect(c);
+		return -1;
+	}
+	return reply(c, each, c);
+}
+
 static int command(struct edhc *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static int command(struct edhc *c, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int r = sbuf_vprintf(&c->out, fmt, ap);
+	int r = vcommand(c, NULL, fmt, ap);
 	va_end(ap);
-	if (r < 0 || sbuf_put(&c->out, "\r\n", 2) < 0 || flush(c) < 0) {
-		set_error(c, "cannot write to edhd: %s", strerror(errno));
-		disconnect(c);
-		return -1;
-	}
-	return reply(c, NULL, NULL);
+	return r;
+}
+
+static int command_each(struct edhc *c, void (*each)(void *, const char *),
+                        const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int command_each(struct edhc *c, void (*each)(void *, const char *),
+                        const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vcommand(c, each, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* An LHLO reply's extension line. */
+static void lhlo_extension(void *arg, const char *text)
+{
+	struct edhc *c = arg;
+	if (!strcasecmp(text, "XDELIVERY-ID"))
+		c->did_ok = 1;
 }
 
 /* Greeting, LHLO (LMTP) and AUTH PLAIN: 0, or -1 with the reason. */
@@ -392,7 +423,8 @@ static int greet_and_auth(struct edhc *c)
 	char id[16];
 	if (reply(c, NULL, NULL) != 220)
 		return -1;
-	if (c->cfg.proto == EDHC_LMTP && command(c, "LHLO %s", c->cfg.me) != 250)
+	if (c->cfg.proto == EDHC_LMTP &&
+	    command_each(c, lhlo_extension, "LHLO %s", c->cfg.me) != 250)
 		return -1;
 	snprintf(id, sizeof id, "%lu", (unsigned long)c->cfg.client_id);
 	sbuf_init_secret(&b64, SASL_PLAIN_B64_MAX + 16);
@@ -455,7 +487,7 @@ static enum edhc_result run(struct edhc *c, int (*op)(struct edhc *, void *),
 /* ---- LMTP ------------------------------------------------------------------- */
 
 struct delivery {
-	const char *mailbox, *data;
+	const char *mailbox, *data, *did;
 	size_t len;
 };
 
@@ -503,8 +535,12 @@ static int deliver_op(struct edhc *c, void *arg)
 	struct delivery *d = arg;
 	char why[sizeof c->err] = "";
 	/* PIPELINING (RFC 2920): the envelope in one write, three replies */
-	if (sbuf_printf(&c->out, "MAIL FROM:<> SIZE=%zu\r\nRCPT TO:<%s>\r\n"
-	                "DATA\r\n", d->len, d->mailbox) < 0 || flush(c) < 0) {
+	/* the id only to an edhd that takes it (one older than the AH would
+	 * refuse the parameter) */
+	int did = d->did && c->did_ok;
+	if (sbuf_printf(&c->out, "MAIL FROM:<> SIZE=%zu%s%s\r\nRCPT TO:<%s>\r\n"
+	                "DATA\r\n", d->len, did ? " XDELIVERY-ID=" : "",
+	                did ? d->did : "", d->mailbox) < 0 || flush(c) < 0) {
 		set_error(c, "cannot write to edhd: %s", strerror(errno));
 		disconnect(c);
 		return OP_TEMP;
@@ -531,14 +567,15 @@ static int deliver_op(struct edhc *c, void *arg)
 }
 
 enum edhc_result edhc_deliver(struct edhc *c, const char *mailbox,
-                              const char *data, size_t len)
+                              const char *did, const char *data, size_t len)
 {
-	struct delivery d = { mailbox, data, len };
+	struct delivery d = { mailbox, data, did, len };
 	if (c->cfg.proto != EDHC_LMTP || !maildir_id_valid(mailbox) ||
-	    lone_cr(data, len)) {
+	    (did && !maildir_did_valid(did)) || lone_cr(data, len)) {
 		snprintf(c->err, sizeof c->err, "%s", c->cfg.proto != EDHC_LMTP
 		         ? "not an LMTP client" : !maildir_id_valid(mailbox)
-		         ? "not a mailbox id" : "a lone CR in the message");
+		         ? "not a mailbox id" : did && !maildir_did_valid(did)
+		         ? "not a delivery id" : "a lone CR in the message");
 		return EDHC_PERM;
 	}
 	return run(c, deliver_op, &d);

@@ -81,10 +81,12 @@ void edhc_free(struct edhc *c);
 const char *edhc_error(const struct edhc *c);
 
 /* LMTP: delivers len octets at data (the sealed message, LF or CRLF line
- * ends; a lone CR is refused as EDHC_PERM) to mailbox. EDHC_OK only after
- * the final 250 for that recipient. */
+ * ends; a lone CR is refused as EDHC_PERM) to mailbox, under the delivery
+ * id did (maildir_did_format; NULL: none) when edhd takes one, so that a
+ * retry after a crash is not stored twice. EDHC_OK only after the final
+ * 250 for that recipient. */
 enum edhc_result edhc_deliver(struct edhc *c, const char *mailbox,
-                              const char *data, size_t len);
+                              const char *did, const char *data, size_t len);
 
 /* Retrieval. */
 struct edhc_msg {

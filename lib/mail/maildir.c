@@ -340,7 +340,8 @@ static int copy_fd(int out, int in, unsigned long long max)
  * name a crash brings back is litter no reader looks at, and syncing its
  * removal would cost every delivery a second journal commit. */
 static int commit(struct maildir *md, struct pending *p, const char *host,
-                  unsigned long long plainsize, struct maildir_delivered *out)
+                  const char *did, unsigned long long plainsize,
+                  struct maildir_delivered *out)
 {
 	struct stat st;
 	int r;
@@ -352,19 +353,27 @@ static int commit(struct maildir *md, struct pending *p, const char *host,
 	p->fd = -1;
 	if (r < 0)
 		return -1;
-	int n = snprintf(out->name, sizeof out->name,
-	                 "%lld.M%06ldP%ldV%llxI%llx.%s,S=%llu,W=%llu", p->sec,
-	                 p->usec, (long)getpid(), (unsigned long long)st.st_dev,
-	                 (unsigned long long)st.st_ino, host,
-	                 (unsigned long long)st.st_size, plainsize);
+	int n = did ? snprintf(out->name, sizeof out->name, "%s,S=%llu,W=%llu",
+	                       did, (unsigned long long)st.st_size, plainsize)
+	        : snprintf(out->name, sizeof out->name,
+	                   "%lld.M%06ldP%ldV%llxI%llx.%s,S=%llu,W=%llu", p->sec,
+	                   p->usec, (long)getpid(), (unsigned long long)st.st_dev,
+	                   (unsigned long long)st.st_ino, host,
+	                   (unsigned long long)st.st_size, plainsize);
 	if (n < 0 || (size_t)n >= sizeof out->name) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	out->uidlen = strcspn(out->name, ",");
 	out->size = (unsigned long long)st.st_size;
-	if (linkat(md->tmpfd, p->tmpname, md->newfd, out->name, 0) < 0)
-		return -1;
+	if (linkat(md->tmpfd, p->tmpname, md->newfd, out->name, 0) < 0) {
+		if (!did || errno != EEXIST)
+			return -1;
+		out->again = 1; /* a delivery of the same id linked first */
+		unlinkat(md->tmpfd, p->tmpname, 0);
+		p->tmpname[0] = '\0';
+		return fsync_dir(md->newfd);
+	}
 	if (fsync_dir(md->newfd) < 0) {
 		int saved = errno;
 		unlinkat(md->newfd, out->name, 0); /* not delivered after all */
@@ -387,9 +396,9 @@ static void abandon(struct maildir *md, struct pending *p)
 	errno = saved;
 }
 
-static int deliver(struct maildir *md, const char *host, const void *data,
-                   size_t len, int infd, unsigned long long max,
-                   unsigned long long plainsize,
+static int deliver(struct maildir *md, const char *host, const char *did,
+                   const void *data, size_t len, int infd,
+                   unsigned long long max, unsigned long long plainsize,
                    struct maildir_delivered *out)
 {
 	char hostpart[MAILDIR_HOST_MAX + 1];
@@ -404,7 +413,7 @@ static int deliver(struct maildir *md, const char *host, const void *data,
 		return -1;
 	int r = data ? write_all(p.fd, data, len) : copy_fd(p.fd, infd, max);
 	if (r == 0)
-		r = commit(md, &p, hostpart, plainsize, out);
+		r = commit(md, &p, hostpart, did, plainsize, out);
 	if (r < 0) {
 		abandon(md, &p);
 		memset(out, 0, sizeof *out);
@@ -420,14 +429,15 @@ int maildir_deliver(struct maildir *md, const char *host, const void *data,
 		errno = EINVAL;
 		return -1;
 	}
-	return deliver(md, host, data ? data : "", len, -1, 0, plainsize, out);
+	return deliver(md, host, NULL, data ? data : "", len, -1, 0, plainsize,
+	               out);
 }
 
 int maildir_deliver_fd(struct maildir *md, const char *host, int fd,
                        unsigned long long max, unsigned long long plainsize,
                        struct maildir_delivered *out)
 {
-	return deliver(md, host, NULL, 0, fd, max, plainsize, out);
+	return deliver(md, host, NULL, NULL, 0, fd, max, plainsize, out);
 }
 
 /* ---- scanning new/ and cur/ -------------------------------------------- */
@@ -743,4 +753,101 @@ int maildir_remove_uid(struct maildir *md, const char *uid)
 	maildir_msg_free(&m);
 	errno = saved;
 	return r;
+}
+
+/* ---- delivery ids ---------------------------------------------------------- */
+
+int maildir_did_format(char out[MAILDIR_UID_MAX + 1], long long sec, long usec,
+                       unsigned long long num, const char *host)
+{
+	char hostpart[MAILDIR_HOST_MAX + 1];
+	host_part(hostpart, host);
+	int n = snprintf(out, MAILDIR_UID_MAX + 1, "%lld.M%06ldQ%llu.%s", sec,
+	                 usec, num, hostpart);
+	if (sec < 0 || usec < 0 || usec > 999999 || n < 0 ||
+	    n > MAILDIR_UID_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Digits at *p, at least one and at most max, advancing *p past them. */
+static int digits(const char **p, size_t min, size_t max)
+{
+	size_t n = strspn(*p, "0123456789");
+	*p += n;
+	return n >= min && n <= max ? 0 : -1;
+}
+
+int maildir_did_valid(const char *s)
+{
+	const char *p = s;
+	size_t len = strnlen(s, MAILDIR_UID_MAX + 1);
+	if (!maildir_uid_valid(s, len) || digits(&p, 1, 19) < 0 ||
+	    *p++ != '.' || *p++ != 'M' || digits(&p, 6, 6) < 0 ||
+	    *p++ != 'Q' || digits(&p, 1, 20) < 0 || *p++ != '.')
+		return 0;
+	return *p != '\0'; /* a host part, checked by maildir_uid_valid */
+}
+
+struct seen {
+	const char *did;
+	size_t len;
+	int found;
+};
+
+static int seen_one(void *ctx, const char *name,
+                    const struct maildir_name *parsed, int cur)
+{
+	struct seen *s = ctx;
+	(void)cur;
+	if (parsed->uidlen == s->len && memcmp(name, s->did, s->len) == 0)
+		s->found = 1;
+	return 0;
+}
+
+/* 1 if the delivery (did, and the name it makes) is in new/ or cur/, 0
+ * if not, -1 if that cannot be known. new/ by its exact name: a stat,
+ * whatever its size; cur/ by a scan, as flags change names there (our
+ * readers leave messages in new/: cur/ is empty or small). */
+static int delivered(struct maildir *md, const char *did, size_t len,
+                     unsigned long long plainsize)
+{
+	char name[MAILDIR_NAME_SIZE];
+	struct stat st;
+	size_t skipped = 0;
+	struct seen s = { did, strlen(did), 0 };
+	snprintf(name, sizeof name, "%s,S=%zu,W=%llu", did, len, plainsize);
+	if (fstatat(md->newfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	if (errno != ENOENT || scan_one(md, 1, seen_one, &s, &skipped) < 0)
+		return -1;
+	return s.found;
+}
+
+int maildir_deliver_once(struct maildir *md, const char *did,
+                         const void *data, size_t len,
+                         unsigned long long plainsize,
+                         struct maildir_delivered *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!did || !maildir_did_valid(did) || (!data && len) ||
+	    md->newfd < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	int there = delivered(md, did, len, plainsize);
+	if (there < 0)
+		return -1;
+	if (there) {
+		int n = snprintf(out->name, sizeof out->name, "%s,S=%zu,W=%llu",
+		                 did, len, plainsize);
+		out->uidlen = strlen(did);
+		out->size = len;
+		out->again = 1;
+		return n < 0 || fsync_dir(md->newfd) < 0 ? -1 : 0;
+	}
+	return deliver(md, NULL, did, data ? data : "", len, -1, 0, plainsize,
+	               out);
 }

@@ -88,6 +88,8 @@ struct maildir_delivered {
 	char name[MAILDIR_NAME_SIZE];       /* the file's name in new/ */
 	size_t uidlen;                      /* its unique id's octets */
 	unsigned long long size;            /* S= */
+	int again;                          /* maildir_deliver_once: it was
+	                                       there already */
 };
 
 /* Delivers len octets at data, whose plaintext has plainsize octets:
@@ -106,6 +108,37 @@ int maildir_deliver(struct maildir *md, const char *host, const void *data,
 int maildir_deliver_fd(struct maildir *md, const char *host, int fd,
                        unsigned long long max, unsigned long long plainsize,
                        struct maildir_delivered *out);
+
+/* ---- delivery ids: the same message never stored twice --------------------
+ * A queued message's delivery to a mailbox is retried after a crash
+ * that came between the store's commit and the queue's record of it.
+ * The queue names each delivery with a delivery id that stays the same
+ * across retries and is the unique id of the file it makes:
+ *   <sec>.M<usec>Q<num>.<host>
+ * sec and usec the time the message entered the queue (its queue file's
+ * modification time), num its queue number (an inode number: unique
+ * while the message is queued, and never again at the same time), host
+ * the queueing host as in any maildir name. Two queued messages never
+ * share an id; one message and mailbox always give the same name. */
+
+/* Writes the delivery id into out. 0, or -1 (ENAMETOOLONG). */
+int maildir_did_format(char out[MAILDIR_UID_MAX + 1], long long sec, long usec,
+                       unsigned long long num, const char *host);
+
+/* 1 if s is a delivery id as maildir_did_format writes them, else 0. */
+int maildir_did_valid(const char *s);
+
+/* Delivers like maildir_deliver, under the unique id did, once: when a
+ * message of that id is in new/ (its name is known: the id, S= and W=)
+ * or in cur/, or another delivery of it links first, nothing is written
+ * again, new/ is fsynced (the other delivery may not have done it yet)
+ * and out->again is set. A retried delivery re-sealed at a different
+ * size (a notice sealed at delivery, with the key rotated in between)
+ * is not recognised: one duplicate, never a loss. */
+int maildir_deliver_once(struct maildir *md, const char *did,
+                         const void *data, size_t len,
+                         unsigned long long plainsize,
+                         struct maildir_delivered *out);
 
 /* Unlinks the regular files of tmp/ last changed before the time given
  * (maildir's rule: 36 hours): what a delivery that crashed between its

@@ -161,3 +161,17 @@ int quota_check(struct control *ctl, struct maildir *md, const char *box,
 	}
 	return !quota_fits(used, size, limit);
 }
+
+int quota_check_once(struct control *ctl, struct maildir *md,
+                     const char *box, unsigned long long size,
+                     const char *did)
+{
+	struct maildir_msg m;
+	int q = quota_check(ctl, md, box, size);
+	/* only when full: the scan reads the whole mailbox */
+	if (q <= 0 || !did || !*did || md->dirfd < 0 ||
+	    maildir_find(md, did, &m) < 0)
+		return q;
+	maildir_msg_free(&m);
+	return 0;
+}

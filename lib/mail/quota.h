@@ -38,4 +38,11 @@ int quota_fits(unsigned long long usage, unsigned long long size,
 int quota_check(struct control *ctl, struct maildir *md, const char *box,
                 unsigned long long size);
 
+/* quota_check for the delivery did (maildir_did_format; NULL: none), that
+ * never refuses one stored already: after a crash its first copy may be
+ * what filled the mailbox, and the retry must end, not wait for room. */
+int quota_check_once(struct control *ctl, struct maildir *md,
+                     const char *box, unsigned long long size,
+                     const char *did);
+
 #endif

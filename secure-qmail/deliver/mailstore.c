@@ -68,10 +68,11 @@ void mailstore_fini(struct mailstore *st)
 }
 
 static enum mailstore_result put_lmtp(struct mailstore *st,
-                                      const char *mailbox, const char *data,
-                                      size_t len, char *why, size_t whylen)
+                                      const char *mailbox, const char *did,
+                                      const char *data, size_t len, char *why,
+                                      size_t whylen)
 {
-	enum edhc_result r = edhc_deliver(st->edh, mailbox, data, len);
+	enum edhc_result r = edhc_deliver(st->edh, mailbox, did, data, len);
 	const char *text = edhc_error(st->edh);
 	int code, klass, subj, det, n = 0;
 	/* edhd's own enhanced code ("452 4.2.2 ...") first, for the DSN;
@@ -87,7 +88,7 @@ static enum mailstore_result put_lmtp(struct mailstore *st,
 }
 
 static enum mailstore_result put_maildir(struct mailstore *st,
-                                         const char *mailbox,
+                                         const char *mailbox, const char *did,
                                          const char *data, size_t len,
                                          unsigned long long plainsize,
                                          char *why, size_t whylen)
@@ -98,9 +99,10 @@ static enum mailstore_result put_maildir(struct mailstore *st,
 		return fail_why(why, whylen, MAILSTORE_TEMP,
 		                "4.3.0 cannot open the maildir: %s",
 		                strerror(errno));
-	int q = quota_check(st->ctl, &md, mailbox, len);
-	int r = q != 0 ? -1 : maildir_deliver(&md, st->host, data, len,
-	                                      plainsize, &out);
+	int q = quota_check_once(st->ctl, &md, mailbox, len, did);
+	int r = q != 0 ? -1 : did ? maildir_deliver_once(&md, did, data, len,
+	                                                 plainsize, &out)
+	        : maildir_deliver(&md, st->host, data, len, plainsize, &out);
 	int err = errno;
 	maildir_close(&md);
 	if (q != 0)
@@ -111,20 +113,22 @@ static enum mailstore_result put_maildir(struct mailstore *st,
 		         err == ENOSPC || err == EDQUOT ? "4.3.1" : "4.3.0",
 		         strerror(err));
 	else
-		snprintf(why, whylen, "stored as %s/new/%.*s", mailbox,
+		snprintf(why, whylen, "%s %s/new/%.*s", out.again ?
+		         "stored before (a retry) as" : "stored as", mailbox,
 		         (int)out.uidlen, out.name);
 	return q != 0 || r < 0 ? MAILSTORE_TEMP : MAILSTORE_OK;
 }
 
 enum mailstore_result mailstore_put(struct mailstore *st, const char *mailbox,
-                                    const char *data, size_t len,
+                                    const char *did, const char *data,
+                                    size_t len,
                                     unsigned long long plainsize, char *why,
                                     size_t whylen)
 {
 	if (!maildir_id_valid(mailbox))
 		return fail_why(why, whylen, MAILSTORE_PERM,
 		                "5.1.1 not a mailbox id");
-	return st->edh ? put_lmtp(st, mailbox, data, len, why, whylen)
-	               : put_maildir(st, mailbox, data, len, plainsize, why,
+	return st->edh ? put_lmtp(st, mailbox, did, data, len, why, whylen)
+	               : put_maildir(st, mailbox, did, data, len, plainsize, why,
 	                             whylen);
 }

@@ -38,10 +38,13 @@ int mailstore_init(struct mailstore *st, struct control *ctl,
 void mailstore_fini(struct mailstore *st);
 
 /* Stores len octets of sealed message, whose plaintext POP3 will list as
- * plainsize octets, in the mailbox id. why gets the reason of the result,
- * with its enhanced status code first ("4.2.2 ..."). */
+ * plainsize octets, in the mailbox id, once per delivery id did
+ * (maildir_did_format: a retry after a crash finds the first copy;
+ * NULL: no id). why gets the reason of the result, with its enhanced
+ * status code first ("4.2.2 ..."). */
 enum mailstore_result mailstore_put(struct mailstore *st, const char *mailbox,
-                                    const char *data, size_t len,
+                                    const char *did, const char *data,
+                                    size_t len,
                                     unsigned long long plainsize, char *why,
                                     size_t whylen);
 

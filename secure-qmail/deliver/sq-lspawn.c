@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,16 +118,24 @@ static void worker_init(struct worker *w)
 	sbuf_init(&w->sealed, MESSAGE_MAX);
 }
 
-static int read_message(struct worker *w, unsigned long long num)
+/* Reads message num into w->msg and names its delivery in did: the
+ * queue file's time and number, the same on every retry. */
+static int read_message(struct worker *w, unsigned long long num,
+                        char did[MAILDIR_UID_MAX + 1])
 {
 	char path[64];
+	struct stat st;
 	sbuf_reset(&w->msg);
 	if (queue_path(path, sizeof path, QUEUE_MESS, num) < 0)
 		return -1;
 	int fd = openat(w->q.top, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	int r = sbuf_read_fd(&w->msg, fd);
+	int r = fstat(fd, &st) < 0 ||
+	        maildir_did_format(did, (long long)st.st_mtim.tv_sec,
+	                           st.st_mtim.tv_nsec / 1000, num,
+	                           w->st.host) < 0 ? -1
+	        : sbuf_read_fd(&w->msg, fd);
 	int e = errno;
 	close(fd);
 	errno = e;
@@ -134,7 +143,8 @@ static int read_message(struct worker *w, unsigned long long num)
 }
 
 /* Seals (or checks the seal) for address and stores the message. */
-static const char *seal_and_store(struct worker *w, const char *address)
+static const char *seal_and_store(struct worker *w, const char *address,
+                                  const char *did)
 {
 	struct el_keys keys;
 	char why[400], mailbox[MAILDIR_ID_SIZE];
@@ -156,8 +166,8 @@ static const char *seal_and_store(struct worker *w, const char *address)
 		return say('D', "5.7.5 %s", why);
 	if (r != EL_OK)
 		return say('Z', "4.7.5 %s", why);
-	enum mailstore_result s = mailstore_put(&w->st, mailbox, data, len, plainsize,
-	                                why, sizeof why);
+	enum mailstore_result s = mailstore_put(&w->st, mailbox, did, data, len,
+	                                        plainsize, why, sizeof why);
 	sbuf_reset(&w->sealed);
 	return say(s == MAILSTORE_OK ? 'K' : s == MAILSTORE_PERM ? 'D' : 'Z', "%s", why);
 }
@@ -166,6 +176,7 @@ static const char *deliver(struct worker *w, unsigned long long num,
                            const char *rcpt)
 {
 	char local[LOCALDOM_NAME_MAX], address[ADDR_MAX + 1];
+	char did[MAILDIR_UID_MAX + 1];
 	struct assign_entry e;
 	const char *why = "";
 	int ours = localdom_localname(&w->ours, rcpt, local, sizeof local);
@@ -185,10 +196,10 @@ static const char *deliver(struct worker *w, unsigned long long num,
 	if (e.uid != (unsigned long)geteuid())
 		return say('Z', "4.3.0 assigned to uid %lu, but deliveries run "
 		           "as uid %lu", e.uid, (unsigned long)geteuid());
-	if (read_message(w, num) < 0)
+	if (read_message(w, num, did) < 0)
 		return say('Z', "4.3.0 cannot read message %llu: %s", num,
 		           strerror(errno));
-	const char *res = seal_and_store(w, address);
+	const char *res = seal_and_store(w, address, did);
 	sbuf_reset(&w->msg);
 	return res;
 }

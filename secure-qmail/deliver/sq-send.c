@@ -44,6 +44,7 @@
 #include "mail/addr.h"
 #include "util/atomicfile.h"
 #include "util/control.h"
+#include "util/crashpoint.h"
 #include "util/die.h"
 #include "deliver/dsn.h"
 #include "util/home.h"
@@ -452,6 +453,8 @@ static void settle(struct sender *s, unsigned long k, char code,
 	struct job *j = sl.job;
 	const char *rcpt = j->m.local.r[sl.rcpt].addr;
 	char hex[9];
+	if (code == 'K') /* stored, not yet recorded: it will be tried again */
+		crash_point("send-delivered");
 	s->slot[k].job = NULL;
 	s->used--;
 	j->busy[sl.rcpt] = 0;

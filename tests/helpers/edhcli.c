@@ -35,11 +35,11 @@ static int deliver(struct edhc *c, const char *box, const char *pause)
 	sbuf_init(&msg, 1U << 30);
 	if (sbuf_read_fd(&msg, 0) < 0)
 		return 111;
-	enum edhc_result r = edhc_deliver(c, box, msg.s ? msg.s : "", msg.len);
+	enum edhc_result r = edhc_deliver(c, box, NULL, msg.s ? msg.s : "", msg.len);
 	if (r == EDHC_OK && pause) {
 		code(r, c);
 		sleep((unsigned)atoi(pause));
-		r = edhc_deliver(c, box, msg.s, msg.len);
+		r = edhc_deliver(c, box, NULL, msg.s, msg.len);
 	}
 	sbuf_free(&msg);
 	return code(r, c);

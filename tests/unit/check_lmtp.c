@@ -42,6 +42,33 @@ START_TEST(a_path_that_is_no_mailbox_is_minus_two)
 }
 END_TEST
 
+START_TEST(the_delivery_id_parameter_is_taken_out_of_mail)
+{
+	char rest[600], did[MAILDIR_UID_MAX + 1];
+	ck_assert_int_eq(lmtp_mail_did("FROM:<> SIZE=12 XDELIVERY-ID="
+	                               "1700000000.M000042Q9.ah", rest,
+	                               sizeof rest, did), 0);
+	ck_assert_str_eq(rest, "FROM:<> SIZE=12");
+	ck_assert_str_eq(did, "1700000000.M000042Q9.ah");
+	ck_assert_int_eq(lmtp_mail_did("FROM:<a@b> xdelivery-id=1.M000001Q2.h "
+	                               "BODY=8BITMIME", rest, sizeof rest, did),
+	                 0);
+	ck_assert_str_eq(rest, "FROM:<a@b> BODY=8BITMIME");
+	ck_assert_str_eq(did, "1.M000001Q2.h");
+	ck_assert_int_eq(lmtp_mail_did("FROM:<>", rest, sizeof rest, did), 0);
+	ck_assert_str_eq(rest, "FROM:<>");
+	ck_assert_str_eq(did, "");
+	const char *bad[] = { "FROM:<> XDELIVERY-ID=", "FROM:<> XDELIVERY-ID=x",
+	                      "FROM:<> XDELIVERY-ID=1.M000001Q2.h "
+	                      "XDELIVERY-ID=1.M000001Q3.h",
+	                      "FROM:<> XDELIVERY-ID=1.M000001Q2.h/../x" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		ck_assert_msg(lmtp_mail_did(bad[i], rest, sizeof rest, did) == -1,
+		              "%s", bad[i]);
+	ck_assert_int_eq(lmtp_mail_did("FROM:<> SIZE=1", rest, 8, did), -2);
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("lmtp");
@@ -49,6 +76,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, a_mailbox_id_in_angle_brackets_is_accepted);
 	tcase_add_test(tc, bad_syntax_is_minus_one);
 	tcase_add_test(tc, a_path_that_is_no_mailbox_is_minus_two);
+	tcase_add_test(tc, the_delivery_id_parameter_is_taken_out_of_mail);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -447,6 +447,73 @@ START_TEST(messages_open_and_go_by_unique_id)
 }
 END_TEST
 
+/* ---- delivery ids ------------------------------------------------------ */
+
+START_TEST(delivery_ids_are_formatted_and_checked_strictly)
+{
+	char did[MAILDIR_UID_MAX + 1];
+	ck_assert_int_eq(maildir_did_format(did, 1700000000, 42, 98765,
+	                                    "ah:1/x"), 0);
+	ck_assert_str_eq(did, "1700000000.M000042Q98765.ah\\0721\\057x");
+	ck_assert(maildir_did_valid(did));
+	const char *bad[] = { "", "1700000000.M000042Q98765.",
+	                      "1700000000.M42Q98765.h", "x.M000042Q98765.h",
+	                      "1700000000.M000042P98765.h",
+	                      "1700000000.M000042Q.h", "1700000000M000042Q1.h",
+	                      "1700000000.M000042Q1.h,S=1", "1.M000042Q1.h/x",
+	                      "12345678901234567890.M000042Q1.h" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		ck_assert_msg(!maildir_did_valid(bad[i]), "%s", bad[i]);
+	ck_assert_int_eq(maildir_did_format(did, 1, 1000000, 1, "h"), -1);
+}
+END_TEST
+
+START_TEST(a_delivery_id_is_stored_once_however_often_retried)
+{
+	struct maildir md;
+	struct maildir_delivered d, again;
+	const char *did = "1700000000.M000042Q98765.ah";
+	ck_assert_int_eq(maildir_open(&md, pfd, "1a2b3c4d-17", 1), 0);
+	ck_assert_int_eq(maildir_deliver_once(&md, did, "sealed", 6, 3, &d), 0);
+	ck_assert_int_eq(d.again, 0);
+	ck_assert_str_eq(d.name, "1700000000.M000042Q98765.ah,S=6,W=3");
+	ck_assert_int_eq(maildir_deliver_once(&md, did, "sealed", 6, 3, &again),
+	                 0);
+	ck_assert_int_eq(again.again, 1);
+	ck_assert_str_eq(again.name, d.name);
+	ck_assert_int_eq(entries("1a2b3c4d-17/new"), 1);
+	ck_assert_int_eq(entries("1a2b3c4d-17/tmp"), 0);
+	/* another message (another id) is stored beside it */
+	ck_assert_int_eq(maildir_deliver_once(&md, "1700000000.M000042Q1.ah",
+	                                      "sealed", 6, 3, &again), 0);
+	ck_assert_int_eq(again.again, 0);
+	ck_assert_int_eq(entries("1a2b3c4d-17/new"), 2);
+	ck_assert_int_eq(maildir_deliver_once(&md, "not an id", "x", 1, 1, &d),
+	                 -1);
+	ck_assert_int_eq(errno, EINVAL);
+	maildir_close(&md);
+}
+END_TEST
+
+START_TEST(a_delivery_moved_to_cur_is_still_recognised)
+{
+	struct maildir md;
+	struct maildir_delivered d;
+	char from[4096], to[4096];
+	const char *did = "1700000000.M000042Q7.ah";
+	ck_assert_int_eq(maildir_open(&md, pfd, "1a2b3c4d-17", 1), 0);
+	ck_assert_int_eq(maildir_deliver_once(&md, did, "sealed", 6, 3, &d), 0);
+	snprintf(from, sizeof from, "%s/1a2b3c4d-17/new/%s", dir, d.name);
+	snprintf(to, sizeof to, "%s/1a2b3c4d-17/cur/%s:2,S", dir, d.name);
+	ck_assert_int_eq(rename(from, to), 0);
+	ck_assert_int_eq(maildir_deliver_once(&md, did, "sealed", 6, 3, &d), 0);
+	ck_assert_int_eq(d.again, 1);
+	ck_assert_int_eq(entries("1a2b3c4d-17/new"), 0);
+	ck_assert_int_eq(entries("1a2b3c4d-17/cur"), 1);
+	maildir_close(&md);
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("maildir");
@@ -468,6 +535,9 @@ Suite *module_suite(void)
 	tcase_add_test(tc, listing_is_oldest_first_with_sizes);
 	tcase_add_test(tc, hostile_entries_are_skipped_never_trusted);
 	tcase_add_test(tc, messages_open_and_go_by_unique_id);
+	tcase_add_test(tc, delivery_ids_are_formatted_and_checked_strictly);
+	tcase_add_test(tc, a_delivery_id_is_stored_once_however_often_retried);
+	tcase_add_test(tc, a_delivery_moved_to_cur_is_still_recognised);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -125,7 +125,7 @@ class MailHost:
 
     def _spawn(self, argv, log, **env):
         f = open(os.path.join(self.home, log), "ab")
-        p = subprocess.Popen(argv, env=instance.env(self.home, **env),
+        p = subprocess.Popen(argv, env=dict(instance.env(self.home), **env),
                              stdin=subprocess.DEVNULL, stdout=f, stderr=f)
         self.procs.append(p)
         return p
@@ -140,11 +140,11 @@ class MailHost:
             time.sleep(0.05)
         raise RuntimeError("sq-sealerd did not start: " + self.log("sealer.log"))
 
-    def start_smtpd(self, qmailqueue="sq-seal", memory_kib=None):
+    def start_smtpd(self, qmailqueue="sq-seal", memory_kib=None, port=None):
         """tcpserver sq-smtpd handing messages to bin/QMAILQUEUE, in at
-        most memory_kib of address space if given; returns (and keeps in
-        smtp_port) its port."""
-        self.smtp_port = free_port()
+        most memory_kib of address space if given, on port (default: a
+        free one); returns (and keeps in smtp_port) its port."""
+        self.smtp_port = port or free_port()
         # tcpserver drops to the daemons' user (as root), as in production
         self.smtpd = self._spawn(
             instance.argv("smtpd", "127.0.0.1", self.smtp_port,
@@ -200,11 +200,12 @@ class MailHost:
         proc.stop(self.pop3d)
         self.procs.remove(self.pop3d)
 
-    def start_delivery(self):
+    def start_delivery(self, **env):
         """sq-start: sq-send, sq-lspawn and sq-clean, delivering into
-        maildirs/ (combined mode)."""
+        maildirs/ (combined mode); env adds to (or replaces, SQ_BIN) the
+        environment."""
         self.send = self._spawn(instance.argv("daemon", "sq-start"),
-                                "send.log")
+                                "send.log", **env)
         return self.send
 
     def stop_delivery(self, sig=15):
