@@ -230,6 +230,17 @@ static int read_list(struct queue *q, enum queue_dir d, unsigned long long num,
 	return read_all(q, d, num, &l->raw) < 0 && errno != ENOENT ? -1 : 0;
 }
 
+int qmsg_has_files(struct queue *q, unsigned long long num)
+{
+	char path[64];
+	struct stat st;
+	if (path_of(path, sizeof path, QUEUE_INFO, num) < 0)
+		return -1;
+	if (fstatat(q->top, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
 int qmsg_load(struct queue *q, unsigned long long num, struct qmsg *m)
 {
 	msg_init(m, num);

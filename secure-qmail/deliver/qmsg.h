@@ -66,6 +66,12 @@ int qmsg_from_todo(struct queue *q, unsigned long long num,
                    const struct queue_envelope *e, qmsg_is_local is_local,
                    void *arg, time_t birth, struct qmsg *m);
 
+/* 1 if num has an info file (written by an earlier pass over todo/num
+ * that a crash cut short: todo/num is the truth until it is removed, and
+ * those files are to be written again from it), 0 if not, -1 if that
+ * cannot be known. */
+int qmsg_has_files(struct queue *q, unsigned long long num);
+
 /* Reads the files of num back (after a restart); 0 or -1 with errno
  * (ENOENT: no info file). */
 int qmsg_load(struct queue *q, unsigned long long num, struct qmsg *m);

@@ -149,13 +149,16 @@ class MariaDB:
                        stdout=subprocess.DEVNULL, check=True, timeout=90)
 
     def resume(self):
-        """Start the paused server again on the same socket and data."""
+        """Start the paused server again on the same socket and data (the
+        directory's mode kept: a client may have been let in)."""
+        mode = os.stat(self.dir).st_mode & 0o777
         env = dict(os.environ, SQ_DB_TIMEOUT=str(self.timeout))
         r = subprocess.run([TOOL, "start", self.dir], stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, env=env,
                            timeout=self.timeout + 30)
         if r.returncode != 0:
             raise MariaDBError(f"sq-mariadb start failed: {r.stderr}")
+        os.chmod(self.dir, mode)
         self.pid = int(self._env().get("SQ_DB_PID", "0")) or None
 
     def __enter__(self):
