@@ -3,19 +3,29 @@
  *	pks-ctl - the command link interface of the Paired Key Store
  * SYNOPSIS
  *	pks-ctl init [-u user] | migrate | status | keys hash | rotate |
- *	client add role [note] | client list | client remove id
+ *	client add role [note] | client list | client remove id |
+ *	backup --passphrase-fd fd file |
+ *	restore [-u user] [--force] --passphrase-fd fd file
  * DESCRIPTION
  *	Administers the key store: creates the PKS key pair and the schema,
  *	registers the API clients (printing each new secret once, as
  *	"ID:SECRET", the credential file format), lists the rows of a hash,
  *	and rotates the PKS key pair, re-sealing every Dynamic Row Secret in
  *	small transactions so that an interrupted rotation simply resumes.
+ *	Backs the key store up (the rows in one consistent snapshot, the
+ *	PKS keys) sealed under an operator's passphrase, and restores it
+ *	onto a new PKS (pks-backup(5)).
  * SECURITY
  *	Runs as the database administrator (unix_socket login as the invoking
  *	user, normally root) on the PKS host. Reads the PKS private key for
  *	rotation; never prints a key, a DRS or a PDK. Core dumps disabled.
+ *	The backup passphrase comes from a descriptor (never argv or the
+ *	environment) into a locked, wiped buffer; the derived key and the
+ *	keys read from a backup live in libgcrypt's secure memory. A
+ *	backup is trusted only once its GCM tag verifies, and its counts
+ *	and lengths are bounded before anything is allocated for them.
  * SEE ALSO
- *	pksd(8)
+ *	pksd(8), pks-backup(5)
  */
 #include <errno.h>
 #include <fcntl.h>
