@@ -575,6 +575,8 @@ static void read_snapshot(struct db *db, struct backup_data *d)
 static void write_backup(const char *name, const struct sbuf *file)
 {
 	if (strcmp(name, "-") == 0) {
+		if (isatty(1))
+			die_badarg("standard output is a terminal: give a file");
 		if (write_all(1, file->s, file->len) < 0)
 			die_sys_temp("write: %s", strerror(errno));
 		return;
@@ -792,9 +794,9 @@ static int cmd_restore(int argc, char **argv)
 	read_passphrase(fdtext, &pass, 1);
 	open_backup(argv[0], &pass, &d);
 	check_rows_open(&d);
-	int dfd = fresh_keydir(force);
 	struct db *db = admin_db(0, &cfg);
 	user = pksd_user(user, &cfg, &uid, &gid);
+	int dfd = fresh_keydir(force);
 	setup_database(db, &cfg, user);
 	check(db, db_restore_begin(db), "begin");
 	insert_rows(db, &d, force);
