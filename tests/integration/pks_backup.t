@@ -117,6 +117,17 @@ try:
                "neither the passphrase nor the PKS key is in it in clear")
         tap.ok(not [n for n in os.listdir(work) if n.startswith(".tmp")],
                "no temporary file left beside it")
+        # the header as pks-backup(5) gives it, checked with another
+        # scrypt (Python's, OpenSSL's): the cost, and the check value
+        log_n, r, p, length = data[10], data[11], data[12], \
+            int.from_bytes(data[76:84], "big")
+        derived = hashlib.scrypt(PASSPHRASE.encode(), salt=data[16:48],
+                                 n=1 << log_n, r=r, p=p, dklen=48,
+                                 maxmem=512 << 20)
+        tap.ok((log_n, r, p) == (17, 8, 1) and data[13:16] == b"\0\0\0" and
+               len(data) == 84 + length + 16 and derived[32:] == data[48:64],
+               "header, cost and check value as pks-backup(5) says",
+               f"{log_n} {r} {p} {length} {len(data)}")
 
     @tap.scenario("restore refuses a PKS that is not new")
     def _():
