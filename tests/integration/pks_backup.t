@@ -8,7 +8,10 @@ again, and the old message read over POP3 with the old password. Also:
 the backup file is mode 0600 and holds neither the passphrase nor the PKS
 key in the clear; a wrong passphrase, a flipped octet, a cut or an
 appended octet are refused with nothing written; a database that is not
-empty, or key files already there, are refused unless --force."""
+empty, or key files already there, are refused unless --force; no
+backup is taken while a rotation holds the key directory, and one taken
+after a rotation carries both keys and restores."""
+import fcntl
 import hashlib
 import os
 import poplib
@@ -228,6 +231,31 @@ try:
         p = m.pop3(A)
         tap.ok(p.stat()[0] == 2 and b"before the disaster" in retr(p, 1),
                "both messages still open")
+        p.quit()
+    @tap.scenario("after a rotation, a backup carries both keys")
+    def _():
+        d = os.open(keydir(), os.O_RDONLY)
+        fcntl.flock(d, fcntl.LOCK_EX)   # as pks-ctl rotate holds it
+        rc, out = ctl("backup", "--passphrase-fd", "3", BACKUP,
+                      passphrase=PASSPHRASE)
+        os.close(d)
+        tap.ok(rc == 111 and "rotate" in out,
+               "no backup while a rotation holds the key directory", out)
+        rc, out = ctl("rotate")
+        tap.ok(rc == 0 and "rotated: 1 rows" in out, "pks-ctl rotate", out)
+        rc, out = ctl("backup", "--passphrase-fd", "3", BACKUP,
+                      passphrase=PASSPHRASE)
+        tap.ok(rc == 0 and "pks.key " in out and "pks.key.old " in out,
+               "the backup holds pks.key and pks.key.old", out)
+        m.pks.stop_pksd()
+        shutil.rmtree(keydir())
+        rc, out = restore(BACKUP, PASSPHRASE, "--force")
+        tap.ok(rc == 0 and key_files() == ["pks.key", "pks.key.old"],
+               "restored with both keys", out)
+        m.pks.start_pksd()
+        p = m.pop3(A)
+        tap.ok(p.stat()[0] == 2 and b"before the disaster" in retr(p, 1),
+               "the mail still opens")
         p.quit()
 finally:
     m.stop()
