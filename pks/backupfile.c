@@ -311,7 +311,8 @@ static int encode_keys(const struct backup_data *d, struct sbuf *out)
 	int r = bput_u8(out, n);
 	for (int i = 0; r == 0 && i < KEY_SLOTS; i++)
 		if (d->have[i])
-			r = bput_u8(out, (unsigned)i) | bput_u32(out, d->key[i].id) |
+			r = bput_u8(out, (unsigned)i) |
+			    bput_u32(out, d->key[i].id) |
 			    sbuf_put(out, d->key[i].priv, PKSKEY_LEN);
 	return r ? -1 : 0;
 }
@@ -407,8 +408,10 @@ static int decode_clients(struct backup_data *d, struct breader *r)
 	uint64_t created;
 	const unsigned char *note;
 	size_t notelen;
+	/* id, role, salt, hash, note length, created */
+	size_t least = 4 + 1 + 16 + 32 + 4 + 8;
 	if (bget_u32(r, &n) < 0 ||
-	    !(d->client = alloc_for(r, n, sizeof *d->client, 4 + 1 + 16 + 32 + 4 + 8)))
+	    !(d->client = alloc_for(r, n, sizeof *d->client, least)))
 		return -1;
 	for (uint32_t i = 0; i < n; i++) {
 		struct client_rec *c = &d->client[i];

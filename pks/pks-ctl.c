@@ -593,12 +593,56 @@ static void write_backup(const char *name, const struct sbuf *file)
 	close(dfd);
 }
 
+/* "what name: schema S, N rows, ..., keys pks.key ID ..." on f. */
+static void summary(FILE *f, const char *what, const char *name,
+                    const struct backup_data *d)
+{
+	fprintf(f, "%s %s: schema %lu, %zu rows, %zu clients, %zu login "
+	        "states, keys", what, name, (unsigned long)d->schema,
+	        d->rows.n, d->nclient, d->nlogin);
+	for (int i = 0; i < KEY_SLOTS; i++)
+		if (d->have[i])
+			fprintf(f, " %s %08lx", keyring_files[i],
+			        (unsigned long)d->key[i].id);
+	fprintf(f, "\n");
+}
+
+/* A backup must open every row it holds: one sealed under a key that is
+ * not in the key directory stops it. */
+static void check_rows_have_keys(const struct backup_data *d)
+{
+	for (size_t i = 0; i < d->rows.n; i++) {
+		const struct keyrow *r = &d->rows.row[i];
+		if (backup_key_slot(d, r->pks_key_id) < 0)
+			die_sys_temp("row %llu is sealed under PKS key %08lx, "
+			             "which is not in %s: the backup would not "
+			             "open it", (unsigned long long)r->row,
+			             (unsigned long)r->pks_key_id, keydir);
+	}
+}
+
+/* The sealed file of d under the passphrase. */
+static void seal_backup(const struct backup_data *d, struct sbuf *pass,
+                        struct sbuf *file)
+{
+	struct sbuf payload;
+	sbuf_init_secret(&payload, BACKUP_PAYLOAD_MAX);
+	sbuf_init(file, BACKUP_FILE_MAX);
+	if (backup_encode(d, &payload) < 0)
+		die_sys_temp("the key store is larger than a backup holds");
+	if (backup_seal(pass->s, pass->len, BACKUP_LOG_N, BACKUP_P, payload.s,
+	                payload.len, file) != BACKUP_OK)
+		die_sys_temp("cannot seal the backup");
+	sbuf_free(&payload);
+	sbuf_free(pass);
+}
+
 static int cmd_backup(int argc, char **argv)
 {
 	struct db_config cfg;
 	struct keyring kr;
 	struct backup_data d;
-	struct sbuf pass, payload, file;
+	struct sbuf pass, file;
 	if (argc != 3 || strcmp(argv[0], "--passphrase-fd") != 0)
 		die_usage(USAGE);
 	read_passphrase(argv[1], &pass, PASSPHRASE_MIN);
@@ -614,30 +658,10 @@ static int cmd_backup(int argc, char **argv)
 	struct db *db = admin_db(1, &cfg);
 	read_snapshot(db, &d);
 	db_close(db);
-	for (size_t i = 0; i < d.rows.n; i++)
-		if (backup_key_slot(&d, d.rows.row[i].pks_key_id) < 0)
-			die_sys_temp("row %llu is sealed under PKS key %08lx, which "
-			             "is not in %s: the backup would not open it",
-			             (unsigned long long)d.rows.row[i].row,
-			             (unsigned long)d.rows.row[i].pks_key_id, keydir);
-	sbuf_init_secret(&payload, BACKUP_PAYLOAD_MAX);
-	sbuf_init(&file, BACKUP_FILE_MAX);
-	if (backup_encode(&d, &payload) < 0)
-		die_sys_temp("the key store is larger than a backup holds");
-	if (backup_seal(pass.s, pass.len, BACKUP_LOG_N, BACKUP_P, payload.s,
-	                payload.len, &file) != BACKUP_OK)
-		die_sys_temp("cannot seal the backup");
-	sbuf_free(&payload);
-	sbuf_free(&pass);
+	check_rows_have_keys(&d);
+	seal_backup(&d, &pass, &file);
 	write_backup(argv[2], &file);
-	fprintf(stderr, "pks-ctl: backup %s: schema %lu, %zu rows, %zu clients, "
-	        "%zu login states, keys", argv[2], (unsigned long)d.schema,
-	        d.rows.n, d.nclient, d.nlogin);
-	for (int i = 0; i < KEY_SLOTS; i++)
-		if (d.have[i])
-			fprintf(stderr, " %s %08lx", keyring_files[i],
-			        (unsigned long)d.key[i].id);
-	fprintf(stderr, "\n");
+	summary(stderr, "pks-ctl: backup", argv[2], &d);
 	sbuf_free(&file);
 	free(d.client);
 	keyrows_free(&d.rows);
@@ -805,14 +829,7 @@ static int cmd_restore(int argc, char **argv)
 		die_sys_temp("commit: %s; the key files are written but not the "
 		             "rows: run pks-ctl restore --force again",
 		             db_error(db));
-	printf("restored %s: schema %lu, %zu rows, %zu clients, %zu login "
-	       "states, keys", argv[0], (unsigned long)d.schema, d.rows.n,
-	       d.nclient, d.nlogin);
-	for (int i = 0; i < KEY_SLOTS; i++)
-		if (d.have[i])
-			printf(" %s %08lx", keyring_files[i],
-			       (unsigned long)d.key[i].id);
-	printf("\n");
+	summary(stdout, "restored", argv[0], &d);
 	backup_data_free(&d);
 	db_close(db);
 	close(dfd);
