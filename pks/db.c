@@ -20,7 +20,8 @@ enum stmt_id {
 	ST_ROW_INSERT, ST_ROW_UPDATE, ST_ROW_DELETE, ST_ROWS_NOT_UNDER,
 	ST_ROW_COUNT, ST_LOGIN_GET, ST_LOGIN_SET, ST_CLIENT_GET,
 	ST_CLIENT_INSERT, ST_CLIENT_DELETE, ST_CLIENT_LIST, ST_SCHEMA_VERSION,
-	ST_SCHEMA_RECORD, ST_TABLE_CRYPT, ST_COUNT
+	ST_SCHEMA_RECORD, ST_TABLE_CRYPT, ST_ROWS_ALL, ST_ROW_RESTORE,
+	ST_CLIENT_RESTORE, ST_LOGIN_ALL, ST_COUNT
 };
 
 #define ROW_COLUMNS "row_id, addr_hash, key_version, pks_key_id, " \
@@ -70,6 +71,24 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"LEFT JOIN information_schema.INNODB_TABLESPACES_ENCRYPTION e "
 		"ON e.NAME = CONCAT(t.TABLE_SCHEMA, '/', t.TABLE_NAME) "
 		"WHERE t.TABLE_SCHEMA = DATABASE() ORDER BY t.TABLE_NAME",
+	/* Backup and restore: times in microseconds, exact, through a
+	 * session in UTC (db_snapshot_begin, db_restore_begin), where
+	 * FROM_UNIXTIME(0) is the epoch. */
+	[ST_ROWS_ALL] = "SELECT row_id, addr_hash, key_version, pks_key_id, "
+		"sealed_blob, sealed_drs, "
+		"CAST(UNIX_TIMESTAMP(created_at) * 1000000 AS SIGNED), "
+		"CAST(UNIX_TIMESTAMP(updated_at) * 1000000 AS SIGNED) "
+		"FROM keyrow ORDER BY row_id",
+	[ST_ROW_RESTORE] = "INSERT INTO keyrow (row_id, addr_hash, key_version, "
+		"pks_key_id, sealed_blob, sealed_drs, created_at, updated_at) "
+		"VALUES (?, ?, ?, ?, ?, ?, "
+		"FROM_UNIXTIME(0) + INTERVAL ? MICROSECOND, "
+		"FROM_UNIXTIME(0) + INTERVAL ? MICROSECOND)",
+	[ST_CLIENT_RESTORE] = "INSERT INTO client (client_id, role, salt, "
+		"secret_hash, note, created_at) VALUES (?, ?, ?, ?, ?, "
+		"FROM_UNIXTIME(0) + INTERVAL ? SECOND)",
+	[ST_LOGIN_ALL] = "SELECT row_id, failures, locked_until FROM login_state "
+		"ORDER BY row_id",
 };
 
 static const char schema_table[] =
@@ -400,6 +419,25 @@ int db_commit(struct db *db)
 	return r;
 }
 
+int db_snapshot_begin(struct db *db)
+{
+	int r = simple(db, "SET time_zone = '+00:00'", "time zone");
+	if (r == DB_OK)
+		r = simple(db, "SET SESSION TRANSACTION ISOLATION LEVEL "
+		           "REPEATABLE READ", "isolation level");
+	if (r == DB_OK)
+		r = simple(db, "START TRANSACTION WITH CONSISTENT SNAPSHOT, "
+		           "READ ONLY", "begin snapshot");
+	db->in_transaction = r == DB_OK;
+	return r;
+}
+
+int db_restore_begin(struct db *db)
+{
+	int r = simple(db, "SET time_zone = '+00:00'", "time zone");
+	return r == DB_OK ? db_begin(db) : r;
+}
+
 void db_rollback(struct db *db)
 {
 	if (db->conn)
@@ -499,18 +537,36 @@ int db_row_by_id(struct db *db, uint64_t row, int for_update,
 	return r == DB_OK && out->n == 0 ? DB_NOTFOUND : r;
 }
 
-int db_row_insert(struct db *db, const struct keyrow *r)
+/* Inserts r, with its times (microseconds) when restoring. */
+static int row_insert(struct db *db, const struct keyrow *r, int restore)
 {
 	struct keyrow v = *r;
 	unsigned long bloblen = r->bloblen, drslen = r->drslen;
-	MYSQL_BIND p[6];
+	MYSQL_BIND p[8];
 	bind_u64(&p[0], &v.row);
 	bind_u32(&p[1], &v.hash);
 	bind_u32(&p[2], &v.version);
 	bind_u32(&p[3], &v.pks_key_id);
 	bind_bytes(&p[4], MYSQL_TYPE_BLOB, v.blob, bloblen, &bloblen);
 	bind_bytes(&p[5], MYSQL_TYPE_BLOB, v.drs, drslen, &drslen);
-	return execute(db, ST_ROW_INSERT, p, NULL);
+	bind_i64(&p[6], &v.created);
+	bind_i64(&p[7], &v.updated);
+	return execute(db, restore ? ST_ROW_RESTORE : ST_ROW_INSERT, p, NULL);
+}
+
+int db_row_insert(struct db *db, const struct keyrow *r)
+{
+	return row_insert(db, r, 0);
+}
+
+int db_row_restore(struct db *db, const struct keyrow *r)
+{
+	return row_insert(db, r, 1);
+}
+
+int db_rows_all(struct db *db, struct keyrows *out)
+{
+	return fetch_rows(db, ST_ROWS_ALL, NULL, out);
 }
 
 /* Rows changed by the last statement: 0 means NOTFOUND. */
@@ -605,6 +661,40 @@ int db_login_set(struct db *db, uint64_t row, unsigned failures,
 	return execute(db, ST_LOGIN_SET, p, NULL);
 }
 
+int db_login_all(struct db *db, struct login_rec **out, size_t *n)
+{
+	struct login_rec l;
+	MYSQL_BIND res[3];
+	*out = NULL;
+	*n = 0;
+	memset(&l, 0, sizeof l);
+	bind_u64(&res[0], &l.row);
+	bind_u32(&res[1], &l.failures);
+	bind_i64(&res[2], &l.locked_until);
+	int rc = execute(db, ST_LOGIN_ALL, NULL, res);
+	while (rc == DB_OK) {
+		int f = mysql_stmt_fetch(db->stmt[ST_LOGIN_ALL]);
+		if (f == MYSQL_NO_DATA)
+			break;
+		struct login_rec *grown = f == 0 ? realloc(*out, (*n + 1) *
+		                                           sizeof **out) : NULL;
+		if (!grown) {
+			rc = DB_FAIL;
+			break;
+		}
+		*out = grown;
+		(*out)[(*n)++] = l;
+	}
+	if (db->stmt[ST_LOGIN_ALL])
+		mysql_stmt_free_result(db->stmt[ST_LOGIN_ALL]);
+	if (rc != DB_OK) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 /* ---- clients ---------------------------------------------------------- */
 
 static const char *const roles[] = { NULL, "deliver", "login", "provision" };
@@ -653,7 +743,9 @@ int db_client_get(struct db *db, uint32_t id, struct client_rec *out)
 	return rc;
 }
 
-int db_client_insert(struct db *db, const struct client_rec *c)
+/* Inserts c, with its creation time when restoring. */
+static int client_insert(struct db *db, const struct client_rec *c,
+                         int restore)
 {
 	struct client_rec v = *c;
 	char role[16];
@@ -661,13 +753,27 @@ int db_client_insert(struct db *db, const struct client_rec *c)
 	unsigned long notelen = strlen(v.note);
 	snprintf(role, sizeof role, "%s", role_name(c->role));
 	rolelen = strlen(role);
-	MYSQL_BIND p[5];
+	MYSQL_BIND p[6];
 	bind_u32(&p[0], &v.id);
 	bind_bytes(&p[1], MYSQL_TYPE_STRING, role, rolelen, &rolelen);
 	bind_bytes(&p[2], MYSQL_TYPE_BLOB, v.salt, saltlen, &saltlen);
 	bind_bytes(&p[3], MYSQL_TYPE_BLOB, v.hash, hashlen, &hashlen);
 	bind_bytes(&p[4], MYSQL_TYPE_STRING, v.note, notelen, &notelen);
-	return execute(db, ST_CLIENT_INSERT, p, NULL);
+	bind_i64(&p[5], &v.created);
+	return execute(db, restore ? ST_CLIENT_RESTORE : ST_CLIENT_INSERT, p,
+	               NULL);
+}
+
+int db_client_insert(struct db *db, const struct client_rec *c)
+{
+	return client_insert(db, c, 0);
+}
+
+int db_client_restore(struct db *db, const struct client_rec *c)
+{
+	if (c->role < ROLE_DELIVER || c->role > ROLE_PROVISION)
+		return DB_FAIL;
+	return client_insert(db, c, 1);
 }
 
 int db_client_delete(struct db *db, uint32_t id)

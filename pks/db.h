@@ -49,7 +49,8 @@ struct keyrow {
 	size_t bloblen;
 	unsigned char drs[128];
 	size_t drslen;
-	int64_t created, updated;       /* Unix seconds */
+	int64_t created, updated;       /* Unix seconds (microseconds from
+	                                 * db_rows_all, to db_row_restore) */
 };
 
 struct keyrows {
@@ -100,6 +101,24 @@ int db_rows_not_under(struct db *db, uint32_t key_id, unsigned limit,
 int db_row_count(struct db *db, uint64_t *rows, uint64_t *not_under,
                  uint32_t key_id);
 
+/* Backup and restore (pks-ctl): every row, in one consistent snapshot,
+ * and the same rows written back with their times.
+ * db_snapshot_begin: a read-only REPEATABLE READ transaction WITH
+ * CONSISTENT SNAPSHOT, the session in UTC; end it with db_rollback.
+ * db_restore_begin: a transaction, the session in UTC. */
+int db_snapshot_begin(struct db *db);
+int db_restore_begin(struct db *db);
+int db_rows_all(struct db *db, struct keyrows *out);
+int db_row_restore(struct db *db, const struct keyrow *r);
+
+struct login_rec {
+	uint64_t row;
+	uint32_t failures;
+	int64_t locked_until;
+};
+/* Every login_state row; *out is malloc'd. */
+int db_login_all(struct db *db, struct login_rec **out, size_t *n);
+
 int db_login_get(struct db *db, uint64_t row, unsigned *failures,
                  int64_t *locked_until);
 int db_login_set(struct db *db, uint64_t row, unsigned failures,
@@ -107,6 +126,8 @@ int db_login_set(struct db *db, uint64_t row, unsigned failures,
 
 int db_client_get(struct db *db, uint32_t id, struct client_rec *out);
 int db_client_insert(struct db *db, const struct client_rec *c);
+/* Inserts c with its id, secret hash and creation time as they were. */
+int db_client_restore(struct db *db, const struct client_rec *c);
 int db_client_delete(struct db *db, uint32_t id);
 int db_client_list(struct db *db, struct client_rec **out, size_t *n);
 

@@ -65,6 +65,19 @@ int pkskey_generate(struct pkskey *k)
 	return 0;
 }
 
+int pkskey_from_priv(struct pkskey *k, const unsigned char *priv)
+{
+	k->priv = gcry_malloc_secure(PKSKEY_LEN);
+	if (!k->priv)
+		return -1;
+	memcpy(k->priv, priv, PKSKEY_LEN);
+	if (complete(k) < 0) {
+		pkskey_free(k);
+		return -1;
+	}
+	return 0;
+}
+
 int pkskey_save(const struct pkskey *k, int dirfd, const char *name,
                 uid_t uid, gid_t gid)
 {

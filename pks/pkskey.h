@@ -38,6 +38,10 @@ int pkskey_save(const struct pkskey *k, int dirfd, const char *name,
  * malformed). */
 int pkskey_load(struct pkskey *k, int dirfd, const char *name, uid_t owner);
 
+/* k from a private half (PKSKEY_LEN octets, copied into secure memory),
+ * as a backup carries it; 0 or -1. */
+int pkskey_from_priv(struct pkskey *k, const unsigned char *priv);
+
 void pkskey_free(struct pkskey *k);
 
 /* X25519(scalar, point), or with point NULL the base point; 0, or -1 if

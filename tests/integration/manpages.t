@@ -14,7 +14,8 @@ from sqtest import tap  # noqa: E402
 root = tap.repo_root()
 pages = sorted(glob.glob(os.path.join(root, "man", "*.[1-8]")))
 programs = sorted(glob.glob(os.path.join(tap.build_dir(), "bin", "*")))
-formats = ["sq-addrhash.5", "sq-control.5", "sq-pdk.5", "sq-sealed.5"]
+formats = ["pks-backup.5", "sq-addrhash.5", "sq-control.5", "sq-pdk.5",
+           "sq-sealed.5"]
 
 # control files: named in a call that reads one, in a #define of a file
 # name, or as $ctl/NAME in a run script; sq-ca's PREFIX-cert.pem and

@@ -634,6 +634,82 @@ START_TEST(hostile_text_is_stored_as_data_never_run)
 }
 END_TEST
 
+START_TEST(backup_reads_every_row_and_restore_writes_it_back_exactly)
+{
+	unsigned char blob[64];
+	struct keyrows all, again;
+	struct login_rec *logins;
+	struct client_rec *clients;
+	size_t nlogins, nclients;
+	insert(5, HASH);
+	insert(3, HASH + 1);
+	testdb_sql("UPDATE keyrow SET created_at = '2025-03-30 01:59:59.123456', "
+	           "updated_at = '2025-10-26 02:30:00.654321' WHERE row_id = 5");
+	ck_assert_int_eq(db_login_set(db, 5, 2, 1765000300), DB_OK);
+	struct client_rec c = { .id = 4242, .role = ROLE_LOGIN };
+	memset(c.salt, 's', sizeof c.salt);
+	memset(c.hash, 'h', sizeof c.hash);
+	strcpy(c.note, "login host");
+	ck_assert_int_eq(db_client_insert(db, &c), DB_OK);
+	/* writes after the snapshot began, before its first read and
+	 * between two reads, are not in it: WITH CONSISTENT SNAPSHOT and
+	 * REPEATABLE READ */
+	struct db *other = testdb_connect();
+	ck_assert_int_eq(db_snapshot_begin(db), DB_OK);
+	struct keyrow late = row_of(9, HASH, blob, sizeof blob);
+	ck_assert_int_eq(db_row_insert(other, &late), DB_OK);
+	ck_assert_int_eq(db_rows_all(db, &all), DB_OK);
+	late.row = 10;
+	ck_assert_int_eq(db_row_insert(other, &late), DB_OK);
+	ck_assert_int_eq(db_login_set(other, 9, 1, 0), DB_OK);
+	ck_assert_int_eq(db_rows_all(db, &again), DB_OK);
+	ck_assert_uint_eq(again.n, 2);
+	keyrows_free(&again);
+	ck_assert_int_eq(db_login_all(db, &logins, &nlogins), DB_OK);
+	ck_assert_int_eq(db_client_list(db, &clients, &nclients), DB_OK);
+	db_rollback(db);
+	ck_assert_uint_eq(all.n, 2);
+	ck_assert_uint_eq(all.row[0].row, 3);
+	ck_assert_uint_eq(all.row[1].row, 5);
+	ck_assert_uint_eq(nlogins, 1);
+	ck_assert(logins[0].row == 5 && logins[0].failures == 2 &&
+	          logins[0].locked_until == 1765000300);
+	ck_assert_uint_eq(nclients, 1);
+	/* into an empty database, as restore does, then read again */
+	testdb_sql("DELETE FROM login_state");
+	testdb_sql("DELETE FROM keyrow");
+	testdb_sql("DELETE FROM client");
+	ck_assert_int_eq(db_restore_begin(db), DB_OK);
+	for (size_t i = 0; i < all.n; i++)
+		ck_assert_int_eq(db_row_restore(db, &all.row[i]), DB_OK);
+	ck_assert_int_eq(db_client_restore(db, &clients[0]), DB_OK);
+	ck_assert_int_eq(db_login_set(db, 5, 2, 1765000300), DB_OK);
+	ck_assert_int_eq(db_commit(db), DB_OK);
+	ck_assert_int_eq(db_rows_all(other, &again), DB_OK);
+	ck_assert_uint_eq(again.n, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_same_row(&again.row[i], &all.row[i]);
+		ck_assert_int_eq(again.row[i].created, all.row[i].created);
+		ck_assert_int_eq(again.row[i].updated, all.row[i].updated);
+	}
+	ck_assert_int_eq(testdb_scalar("SELECT COUNT(*) FROM keyrow WHERE "
+	    "row_id = 5 AND created_at = '2025-03-30 01:59:59.123456' AND "
+	    "updated_at = '2025-10-26 02:30:00.654321'"), 1);
+	struct client_rec back;
+	ck_assert_int_eq(db_client_get(other, 4242, &back), DB_OK);
+	ck_assert_int_eq(memcmp(back.hash, c.hash, sizeof c.hash), 0);
+	ck_assert_int_eq(back.created, clients[0].created);
+	ck_assert_str_eq(back.note, "login host");
+	clients[0].role = 9;
+	ck_assert_int_eq(db_client_restore(db, &clients[0]), DB_FAIL);
+	free(clients);
+	free(logins);
+	keyrows_free(&all);
+	keyrows_free(&again);
+	db_close(other);
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("db");
@@ -668,6 +744,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, clients_are_listed_by_id);
 	tcase_add_test(tc, roles_have_names_and_only_those_parse);
 	tcase_add_test(tc, hostile_text_is_stored_as_data_never_run);
+	tcase_add_test(tc, backup_reads_every_row_and_restore_writes_it_back_exactly);
 	suite_add_tcase(s, tc);
 	return s;
 }
