@@ -236,6 +236,7 @@ static int materialize(struct sender *s, struct job *j)
 		        j->m.num, strerror(errno));
 		return -1;
 	}
+	crash_point("send-materialized"); /* files and todo/N both there */
 	light_forget(s, j);
 	if (clean(s, 't', j->m.num) < 0)
 		log_msg(SQLOG_WARN, "msg %llu: todo/ stays; it is taken again "
@@ -506,12 +507,15 @@ static int is_local(const char *addr, void *arg)
 }
 
 /* Builds the job of todo/num: light (no files) when it has one local
- * recipient and a light place is free, else with its files written. */
+ * recipient, a light place is free and no earlier pass left files (a
+ * light job's end would not remove them: a later start would take them
+ * for a message whose file is gone), else with its files (re)written. */
 static int build_job(struct sender *s, unsigned long long num,
                      const struct queue_envelope *e, time_t birth,
                      struct job *j)
 {
-	if (e->nrcpt != 1 || s->nlight >= s->maxlight)
+	if (e->nrcpt != 1 || s->nlight >= s->maxlight ||
+	    qmsg_has_files(&s->q, num) != 0)
 		return qmsg_from_todo(&s->q, num, e, is_local, s, birth, &j->m);
 	if (qmsg_from_envelope(num, e, is_local, s, birth, &j->m) < 0)
 		return -1;

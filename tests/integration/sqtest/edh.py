@@ -87,6 +87,15 @@ class Session:
 AS = ""    # edhd runs as the caller, root or not; its files are the caller's
 
 
+def accepts(port):
+    """Whether something accepts on 127.0.0.1:port now."""
+    try:
+        socket.create_connection(("127.0.0.1", port), 1).close()
+        return True
+    except OSError:
+        return False
+
+
 class EDH:
     def __init__(self, control=None, ca_home=None):
         """ca_home: an instance whose CA issues edhd's certificate (an
@@ -144,8 +153,8 @@ class EDH:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("edhd exited: " + self.log_text())
-            if "(retrieval)" in self.log_text():
-                return
+            if all(accepts(port) for port in (self.lmtp_port, self.retr_port)):
+                return      # not the log: a restart finds an old line
             time.sleep(0.05)
         raise RuntimeError("edhd did not listen")
 
