@@ -92,7 +92,7 @@ static void suite_teardown(void)
 /* Starts the pksd child; db_socket NULL: the test server. */
 static void serve(const char *allow, const char *db_socket)
 {
-	struct testpksd_conf c = { F.ctl, F.keydir, ca, { 3, 5, 3600 }, NULL,
+	struct testpksd_conf c = { F.ctl, F.keydir, ca, { 3, 5, 3600, { 5, 3600, 50, 60, 86400 } }, NULL,
 	                           db_socket };
 	if (allow)
 		write_file(F.ctl, "pksallow", allow, strlen(allow));

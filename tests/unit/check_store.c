@@ -32,6 +32,11 @@
 #define BACKOFF 3
 #define LOCK 5
 #define LOCK_SECONDS 3600
+/* net_free, net_max, addr_free, addr_max, known_seconds */
+#define NET_FREE 3
+#define ADDR_FREE 6
+#define ADDR_WAIT_MAX 60
+#define THROTTLE { NET_FREE, LOCK_SECONDS, ADDR_FREE, ADDR_WAIT_MAX, 86400 }
 
 /* For the whole suite: the CA, and two wrapped PDKs (scrypt is slow). */
 static EVP_PKEY *ca_key;
@@ -76,7 +81,7 @@ static void suite_teardown(void)
 static void setup(void)
 {
 	char keydir[4200];
-	struct lockout lo = { BACKOFF, LOCK, LOCK_SECONDS };
+	struct lockout lo = { BACKOFF, LOCK, LOCK_SECONDS, THROTTLE };
 	db = testdb_fresh();
 	dir = make_tmpdir();
 	testpks_keydir(dir, keydir, sizeof keydir);
@@ -413,7 +418,7 @@ START_TEST(a_row_under_a_pks_key_not_held_is_refused)
 {
 	struct key_list l;
 	struct store fresh;
-	struct lockout lo = { BACKOFF, LOCK, LOCK_SECONDS };
+	struct lockout lo = { BACKOFF, LOCK, LOCK_SECONDS, THROTTLE };
 	uint64_t row = make(ALICE, 0, 1);
 	ck_assert_int_eq(store_keys(&st, addr_hash(ALICE), 0, &l), STORE_OK);
 	key_list_free(&l);
@@ -662,7 +667,7 @@ START_TEST(an_unreachable_database_is_down_for_every_operation)
 	struct store down;
 	struct db_config cfg;
 	struct key_list l;
-	struct lockout lo = { BACKOFF, LOCK, LOCK_SECONDS };
+	struct lockout lo = { BACKOFF, LOCK, LOCK_SECONDS, THROTTLE };
 	uint32_t hash, version;
 	uint64_t row;
 	unsigned n;
