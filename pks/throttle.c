@@ -45,11 +45,14 @@ int throttle_network(const char *ip, char net[THROTTLE_NET_MAX])
 	return 0;
 }
 
-/* Failures older than the longest wait are forgiven: a counter must not
- * grow forever from a few typing mistakes a week. */
+/* Failures are forgiven once the counter has been quiet for quiet
+ * seconds after its last wait ended: a counter must not grow forever from
+ * a few typing mistakes a week, and an attacker who waits out the longest
+ * wait must not find a fresh budget (not_before is never before the last
+ * failure, so it dates the end of the wait). */
 static void forgive(struct throttle_state *s, unsigned quiet, int64_t now)
 {
-	if (s->failures && s->last_failure + (int64_t)quiet <= now) {
+	if (s->failures && s->not_before + (int64_t)quiet <= now) {
 		s->failures = 0;
 		s->not_before = 0;
 	}

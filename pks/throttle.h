@@ -28,7 +28,7 @@
 struct throttle_conf {
 	unsigned net_free;      /* failures from one network before waits */
 	unsigned net_max;       /* its longest wait, seconds; a counter quiet
-	                         * this long is forgiven */
+	                         * this long after its wait is forgiven */
 	unsigned addr_free;     /* failures of the address before waits */
 	unsigned addr_max;      /* its longest wait, seconds */
 	unsigned known_seconds; /* a network stays known this long after a
