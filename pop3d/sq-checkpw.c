@@ -28,6 +28,7 @@
  * SEE ALSO
  *	sq-checkpw(8)
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,25 @@ static struct pks_client *client(X509 **ca)
 	return c;
 }
 
+/* The client's address for the key store's throttle: tcpserver's
+ * TCPREMOTEIP when it is an IP address (a link-local zone such as
+ * "%eth0" dropped), else "" (pksd counts it under "unknown") rather than
+ * a request pksd would refuse, which would fail every login. */
+static const char *client_ip(char *buf, size_t len)
+{
+	const char *ip = getenv("TCPREMOTEIP");
+	unsigned char a[16];
+	if (!ip || !*ip)
+		return "";
+	snprintf(buf, len, "%s", ip);
+	buf[strcspn(buf, "%")] = '\0';
+	if (inet_pton(AF_INET, buf, a) == 1 || inet_pton(AF_INET6, buf, a) == 1)
+		return buf;
+	log_msg(SQLOG_WARN, "TCPREMOTEIP is not an IP address; counted as "
+	        "unknown");
+	return "";
+}
+
 static void run_next(char **argv, const char *address,
                      struct checkpw_unlocked *u)
 {
@@ -148,7 +168,8 @@ int main(int argc, char **argv)
 	struct pks_client *pks = client(&ca);
 	if (!pks)
 		leave(111);
-	const char *ip = getenv("TCPREMOTEIP");
+	char ipbuf[64];
+	const char *ip = client_ip(ipbuf, sizeof ipbuf);
 	enum checkpw_result r = checkpw_unlock(pks, ca, address, ip, password,
 	                                       &u, why, sizeof why);
 	wipe_input();
@@ -159,7 +180,7 @@ int main(int argc, char **argv)
 		log_msg(SQLOG_WARN, "%s: the key store did not take the login: %s",
 		        hex, pks_client_error(pks));
 	log_msg(r == CHECKPW_OK ? SQLOG_INFO : SQLOG_WARN, "login %s from %s: %s",
-	        hex, ip ? ip : "unknown", r == CHECKPW_OK ? "unlocked" : why);
+	        hex, *ip ? ip : "unknown", r == CHECKPW_OK ? "unlocked" : why);
 	pks_client_free(pks);
 	X509_free(ca);
 	if (r != CHECKPW_OK) {
