@@ -19,7 +19,7 @@ enum stmt_id {
 	ST_ROWS_BY_HASH, ST_ROWS_BY_HASH_LOCK, ST_ROW_BY_ID, ST_ROW_BY_ID_LOCK,
 	ST_ROW_INSERT, ST_ROW_UPDATE, ST_ROW_DELETE, ST_ROWS_NOT_UNDER,
 	ST_ROW_COUNT, ST_LOGIN_GET, ST_LOGIN_SET, ST_THROTTLE_GET,
-	ST_THROTTLE_SET, ST_CLIENT_GET,
+	ST_THROTTLE_SET, ST_THROTTLE_DELETE, ST_CLIENT_GET,
 	ST_CLIENT_INSERT, ST_CLIENT_DELETE, ST_CLIENT_LIST, ST_SCHEMA_VERSION,
 	ST_SCHEMA_RECORD, ST_TABLE_CRYPT, ST_COUNT
 };
@@ -59,6 +59,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"failures = VALUES(failures), not_before = VALUES(not_before), "
 		"last_failure = VALUES(last_failure), "
 		"last_success = VALUES(last_success)",
+	[ST_THROTTLE_DELETE] = "DELETE FROM login_throttle WHERE addr_hash = ?",
 	[ST_CLIENT_GET] = "SELECT client_id, role + 0, salt, secret_hash, note, "
 		"CAST(UNIX_TIMESTAMP(created_at) AS SIGNED) FROM client "
 		"WHERE client_id = ?",
@@ -662,6 +663,13 @@ int db_throttle_set(struct db *db, uint32_t hash, const char *network,
 	bind_i64(&p[4], &v.last_failure);
 	bind_i64(&p[5], &v.last_success);
 	return execute(db, ST_THROTTLE_SET, p, NULL);
+}
+
+int db_throttle_delete(struct db *db, uint32_t hash)
+{
+	MYSQL_BIND p[1];
+	bind_u32(&p[0], &hash);
+	return execute(db, ST_THROTTLE_DELETE, p, NULL);
 }
 
 /* ---- clients ---------------------------------------------------------- */

@@ -113,6 +113,8 @@ int db_throttle_get(struct db *db, uint32_t hash, const char *network,
                     struct throttle_state *out);
 int db_throttle_set(struct db *db, uint32_t hash, const char *network,
                     const struct throttle_state *in);
+/* Every throttle row of hash (none is DB_OK too). */
+int db_throttle_delete(struct db *db, uint32_t hash);
 
 int db_client_get(struct db *db, uint32_t id, struct client_rec *out);
 int db_client_insert(struct db *db, const struct client_rec *c);

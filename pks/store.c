@@ -503,6 +503,10 @@ static int delete_address_once(struct store *s, const char *address,
 			(*deleted)++;
 		}
 	}
+	/* the hash is empty now: its throttle, with the networks its
+	 * address logged in from, must not pass to a later subscriber */
+	if (rc == STORE_OK && *deleted && *deleted == rows.n)
+		rc = from_db(db_throttle_delete(s->db, addr_hash(address)));
 	keyrows_free(&rows);
 	if (rc == STORE_OK && *deleted == 0)
 		rc = STORE_NOTFOUND;

@@ -765,6 +765,30 @@ START_TEST(a_login_attempt_on_an_unknown_hash_counts_nothing)
 }
 END_TEST
 
+/* Deleting the last address of a hash deletes its throttle rows (the
+ * networks it logged in from); while another address keeps the hash,
+ * they stay. */
+START_TEST(deleting_the_last_address_of_a_hash_forgets_its_throttle)
+{
+	struct key_list l;
+	int64_t wait;
+	unsigned n;
+	uint32_t hash = addr_hash(TWIN1);
+	ck_assert_uint_eq(hash, addr_hash(TWIN2));
+	make(TWIN1, 0, 1);
+	make(TWIN2, 0, 1);
+	ck_assert_int_eq(store_login_attempt(&st, hash, "192.0.2.0/24", &l,
+	                                     &wait), STORE_OK);
+	key_list_free(&l);
+	ck_assert_int_eq(store_login_succeeded(&st, hash, "192.0.2.0/24"),
+	                 STORE_OK);
+	ck_assert_int_eq(store_delete_address(&st, TWIN1, &n), STORE_OK);
+	ck_assert_int_eq(testdb_scalar("SELECT COUNT(*) FROM login_throttle"), 2);
+	ck_assert_int_eq(store_delete_address(&st, TWIN2, &n), STORE_OK);
+	ck_assert_int_eq(testdb_scalar("SELECT COUNT(*) FROM login_throttle"), 0);
+}
+END_TEST
+
 /* One attempt in a process of its own, with its own connection: exits 0
  * when it was served the PDKs, 1 when throttled, 2 otherwise. */
 static void attempt_in_child(uint32_t hash)
@@ -849,6 +873,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, a_login_attempt_is_counted_before_its_pdks_are_served);
 	tcase_add_test(tc, a_login_attempt_on_an_unknown_hash_counts_nothing);
 	tcase_add_test(tc, concurrent_attempts_are_served_no_more_than_counted);
+	tcase_add_test(tc, deleting_the_last_address_of_a_hash_forgets_its_throttle);
 	suite_add_tcase(s, tc);
 	return s;
 }
