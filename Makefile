@@ -347,6 +347,7 @@ bench: all
 	python3 bench/smtp-bench $(BUILD)
 	python3 bench/deliver-bench $(BUILD)
 	python3 bench/pop3-bench $(BUILD)
+	python3 bench/guess-rate $(BUILD)
 
 run: deps
 	$(MAKE) all

@@ -76,6 +76,7 @@ static int http_status(int store_result)
 	case STORE_INVALID: return 422;
 	case STORE_DOWN: return 503;
 	case STORE_UNREADABLE: return 503;
+	case STORE_THROTTLED: return 429;
 	default: return 500;
 	}
 }
@@ -356,6 +357,77 @@ static void post_login_success(struct call *c)
 	reply_json(c, 200, json_pack("{s:i}", "failures", 0));
 }
 
+/* {hash} of the path and the network of {"client": IP} in the body: the
+ * client's address as its TCP peer told the login program, or "" when it
+ * does not know it. */
+static int hash_network(struct call *c, uint32_t *hash,
+                        char net[THROTTLE_NET_MAX])
+{
+	const char *ip;
+	if (param_hash(c->param[0], hash) < 0) {
+		reply_error(c, 400, "invalid_hash", "a hash is 8 lower-case hex digits");
+		return -1;
+	}
+	if (!c->body || json_unpack(c->body, "{s:s !}", "client", &ip) < 0 ||
+	    throttle_network(ip, net) < 0) {
+		reply_error(c, 400, "invalid_body",
+		            "expected {\"client\": an IP address or \"\"}");
+		return -1;
+	}
+	return 0;
+}
+
+/* 429 with Retry-After: the wait, never whether a password was right. */
+static void reply_throttled(struct call *c, int64_t wait)
+{
+	char secs[24];
+	snprintf(secs, sizeof secs, "%lld", (long long)wait);
+	evhttp_add_header(evhttp_request_get_output_headers(c->req),
+	                  "Retry-After", secs);
+	reply_json(c, 429, json_pack("{s:s, s:s, s:I}", "error", "throttled",
+	                             "message", "too many failed logins; try "
+	                             "again later", "retry_after",
+	                             (json_int_t)wait));
+}
+
+static void post_login_attempt(struct call *c)
+{
+	uint32_t hash;
+	char net[THROTTLE_NET_MAX];
+	struct key_list l;
+	int64_t wait = 0;
+	if (hash_network(c, &hash, net) < 0)
+		return;
+	int r = store_login_attempt(c->api->store, hash, net, &l, &wait);
+	if (r == STORE_THROTTLED) {
+		log_msg(SQLOG_INFO, "%s login attempt on hash %08lx from %s: "
+		        "throttled, %lld s", c->peer, (unsigned long)hash, net,
+		        (long long)wait);
+		reply_throttled(c, wait);
+		return;
+	}
+	if (r != STORE_OK) {
+		reply_store_error(c, r, "no_such_key");
+		return;
+	}
+	reply_json(c, 200, keys_json(hash, &l));
+	key_list_free(&l);
+}
+
+static void post_login_succeeded(struct call *c)
+{
+	uint32_t hash;
+	char net[THROTTLE_NET_MAX];
+	if (hash_network(c, &hash, net) < 0)
+		return;
+	int r = store_login_succeeded(c->api->store, hash, net);
+	if (r != STORE_OK) {
+		reply_store_error(c, r, "no_such_key");
+		return;
+	}
+	reply_json(c, 200, json_pack("{s:i}", "failures", 0));
+}
+
 /* ---- routing ----------------------------------------------------------- */
 
 static const struct route {
@@ -381,6 +453,10 @@ static const struct route {
 	  ROLE(ROLE_LOGIN), 0, post_login_failure },
 	{ EVHTTP_REQ_POST, "/v1/keys/{hash}/rows/{row}/login-success",
 	  ROLE(ROLE_LOGIN), 0, post_login_success },
+	{ EVHTTP_REQ_POST, "/v1/keys/{hash}/login-attempt", ROLE(ROLE_LOGIN), 1,
+	  post_login_attempt },
+	{ EVHTTP_REQ_POST, "/v1/keys/{hash}/login-success", ROLE(ROLE_LOGIN), 1,
+	  post_login_succeeded },
 };
 
 /* Splits a raw path into at most SEGMENTS_MAX raw segments (in place). */

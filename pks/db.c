@@ -18,7 +18,8 @@
 enum stmt_id {
 	ST_ROWS_BY_HASH, ST_ROWS_BY_HASH_LOCK, ST_ROW_BY_ID, ST_ROW_BY_ID_LOCK,
 	ST_ROW_INSERT, ST_ROW_UPDATE, ST_ROW_DELETE, ST_ROWS_NOT_UNDER,
-	ST_ROW_COUNT, ST_LOGIN_GET, ST_LOGIN_SET, ST_CLIENT_GET,
+	ST_ROW_COUNT, ST_LOGIN_GET, ST_LOGIN_SET, ST_THROTTLE_GET,
+	ST_THROTTLE_SET, ST_THROTTLE_DELETE, ST_CLIENT_GET,
 	ST_CLIENT_INSERT, ST_CLIENT_DELETE, ST_CLIENT_LIST, ST_SCHEMA_VERSION,
 	ST_SCHEMA_RECORD, ST_TABLE_CRYPT, ST_ROWS_ALL, ST_ROW_RESTORE,
 	ST_CLIENT_RESTORE, ST_LOGIN_ALL, ST_COUNT
@@ -49,6 +50,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_LOGIN_SET] = "INSERT INTO login_state (row_id, failures, "
 		"locked_until) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE "
 		"failures = VALUES(failures), locked_until = VALUES(locked_until)",
+	/* a locking read: the latest committed row, whatever the snapshot */
+	[ST_THROTTLE_GET] = "SELECT failures, not_before, last_failure, "
+		"last_success FROM login_throttle WHERE addr_hash = ? AND "
+		"network = ? FOR UPDATE",
+	[ST_THROTTLE_SET] = "INSERT INTO login_throttle (addr_hash, network, "
+		"failures, not_before, last_failure, last_success) VALUES "
+		"(?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
+		"failures = VALUES(failures), not_before = VALUES(not_before), "
+		"last_failure = VALUES(last_failure), "
+		"last_success = VALUES(last_success)",
+	[ST_THROTTLE_DELETE] = "DELETE FROM login_throttle WHERE addr_hash = ?",
 	[ST_CLIENT_GET] = "SELECT client_id, role + 0, salt, secret_hash, note, "
 		"CAST(UNIX_TIMESTAMP(created_at) AS SIGNED) FROM client "
 		"WHERE client_id = ?",
@@ -693,6 +705,61 @@ int db_login_all(struct db *db, struct login_rec **out, size_t *n)
 		*n = 0;
 	}
 	return rc;
+}
+
+/* ---- login throttling ----------------------------------------------- */
+
+int db_throttle_get(struct db *db, uint32_t hash, const char *network,
+                    struct throttle_state *out)
+{
+	char net[THROTTLE_NET_MAX];
+	unsigned long netlen = strlen(network);
+	uint32_t f = 0;
+	MYSQL_BIND p[2], res[4];
+	if (netlen >= sizeof net)
+		return DB_FAIL;
+	memcpy(net, network, netlen + 1);
+	memset(out, 0, sizeof *out);
+	bind_u32(&p[0], &hash);
+	bind_bytes(&p[1], MYSQL_TYPE_STRING, net, netlen, &netlen);
+	bind_u32(&res[0], &f);
+	bind_i64(&res[1], &out->not_before);
+	bind_i64(&res[2], &out->last_failure);
+	bind_i64(&res[3], &out->last_success);
+	int rc = fetch_one(db, ST_THROTTLE_GET, p, res);
+	if (rc == DB_NOTFOUND) {
+		memset(out, 0, sizeof *out);
+		return DB_OK;
+	}
+	out->failures = f;
+	return rc;
+}
+
+int db_throttle_set(struct db *db, uint32_t hash, const char *network,
+                    const struct throttle_state *in)
+{
+	char net[THROTTLE_NET_MAX];
+	unsigned long netlen = strlen(network);
+	struct throttle_state v = *in;
+	uint32_t f = v.failures;
+	MYSQL_BIND p[6];
+	if (netlen >= sizeof net)
+		return DB_FAIL;
+	memcpy(net, network, netlen + 1);
+	bind_u32(&p[0], &hash);
+	bind_bytes(&p[1], MYSQL_TYPE_STRING, net, netlen, &netlen);
+	bind_u32(&p[2], &f);
+	bind_i64(&p[3], &v.not_before);
+	bind_i64(&p[4], &v.last_failure);
+	bind_i64(&p[5], &v.last_success);
+	return execute(db, ST_THROTTLE_SET, p, NULL);
+}
+
+int db_throttle_delete(struct db *db, uint32_t hash)
+{
+	MYSQL_BIND p[1];
+	bind_u32(&p[0], &hash);
+	return execute(db, ST_THROTTLE_DELETE, p, NULL);
 }
 
 /* ---- clients ---------------------------------------------------------- */

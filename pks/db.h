@@ -13,6 +13,7 @@
 
 #include "util/control.h"
 #include "rowseal.h"
+#include "throttle.h"
 
 enum db_result {
 	DB_OK = 0,
@@ -123,6 +124,16 @@ int db_login_get(struct db *db, uint64_t row, unsigned *failures,
                  int64_t *locked_until);
 int db_login_set(struct db *db, uint64_t row, unsigned failures,
                  int64_t locked_until);
+
+/* A row of login_throttle (schema 002); a missing one reads as zeros.
+ * db_throttle_get locks what it reads (or the gap) until the end of the
+ * transaction. */
+int db_throttle_get(struct db *db, uint32_t hash, const char *network,
+                    struct throttle_state *out);
+int db_throttle_set(struct db *db, uint32_t hash, const char *network,
+                    const struct throttle_state *in);
+/* Every throttle row of hash (none is DB_OK too). */
+int db_throttle_delete(struct db *db, uint32_t hash);
 
 int db_client_get(struct db *db, uint32_t id, struct client_rec *out);
 int db_client_insert(struct db *db, const struct client_rec *c);

@@ -493,13 +493,19 @@ static int cmd_status(void)
 
 /* ---- backup and restore (pks-backup(5)) ---------------------------------- */
 
-/* The schema version whose tables format 1 of the backup carries, and
+/* The schema versions whose tables format 1 of the backup carries, and
  * those tables: a migration that adds a table or column must teach backup
  * and restore about it, and until then backup refuses rather than leave
- * something out. */
-#define BACKUP_SCHEMA 1
+ * something out. login_throttle (schema 2) is known and left out on
+ * purpose: counters of failed logins and the networks an owner used,
+ * state that a restore may lose (a new PKS starts counting afresh) and
+ * that tells an attacker with the passphrase where subscribers log in
+ * from. */
+#define BACKUP_SCHEMA_MIN 1
+#define BACKUP_SCHEMA 2
 static const char *const backup_tables[] = {
-	"client", "keyrow", "login_state", "schema_migration", NULL
+	"client", "keyrow", "login_state", "login_throttle", "schema_migration",
+	NULL
 };
 #define PASSPHRASE_MAX 1024
 #define PASSPHRASE_MIN 12
@@ -696,9 +702,11 @@ static void open_backup(const char *name, struct sbuf *pass,
 		die_perm("5.7.0", "%s: its contents are malformed; nothing "
 		         "restored", name);
 	sbuf_free(&payload);
-	if (d->schema != BACKUP_SCHEMA || d->schema > schema_version_expected())
-		die_perm("5.7.0", "%s: schema %lu, this pks-ctl restores schema "
-		         "%u", name, (unsigned long)d->schema, BACKUP_SCHEMA);
+	if (d->schema < BACKUP_SCHEMA_MIN || d->schema > BACKUP_SCHEMA ||
+	    d->schema > schema_version_expected())
+		die_perm("5.7.0", "%s: schema %lu, this pks-ctl restores schemas "
+		         "%u to %u", name, (unsigned long)d->schema,
+		         BACKUP_SCHEMA_MIN, BACKUP_SCHEMA);
 }
 
 /* Every row names a key of the backup, and opens with it: the restored
@@ -762,6 +770,8 @@ static void insert_rows(struct db *db, const struct backup_data *d,
 		         "restore makes a new PKS; --force replaces them",
 		         (unsigned long long)rows, nclients);
 	check(db, db_exec(db, "DELETE FROM login_state"), "empty login_state");
+	check(db, db_exec(db, "DELETE FROM login_throttle"),
+	      "empty login_throttle");
 	check(db, db_exec(db, "DELETE FROM keyrow"), "empty keyrow");
 	check(db, db_exec(db, "DELETE FROM client"), "empty client");
 	for (size_t i = 0; i < d->nclient; i++)

@@ -96,6 +96,21 @@ static unsigned long number(struct control *ctl, const char *name,
 	return v;
 }
 
+/* POP3 login throttling (pksd(8), LOGIN THROTTLING). */
+static void throttle_config(struct control *ctl, struct throttle_conf *t)
+{
+	t->net_free = (unsigned)number(ctl, "pksthrottlenet", 5, 1000);
+	t->net_max = (unsigned)number(ctl, "pksthrottlenettime", 3600,
+	                              86400 * 30);
+	t->addr_free = (unsigned)number(ctl, "pksthrottleaddr", 50, 100000);
+	t->addr_max = (unsigned)number(ctl, "pksthrottleaddrtime", 60, 86400);
+	t->known_seconds = (unsigned)number(ctl, "pksthrottleknown",
+	                                    86400 * 30, 86400 * 366);
+	if (t->net_max == 0 || t->addr_max == 0)
+		die_sys_temp("control/pksthrottlenettime and pksthrottleaddrtime: "
+		             "at least 1");
+}
+
 static void parse_listen(struct config *cfg, const char *text)
 {
 	const char *colon = strrchr(text, ':');
@@ -139,6 +154,7 @@ static void load_config(struct config *cfg, struct control *ctl)
 	if (cfg->lockout.lock_seconds == 0 || cfg->lockout.lock_after == 0)
 		die_sys_temp("control/pksloginlock and pksloginlocktime: at "
 		             "least 1");
+	throttle_config(ctl, &cfg->lockout.throttle);
 	if (db_config_load(&cfg->db, ctl, why, sizeof why) < 0)
 		die_sys_temp("%s", why);
 }

@@ -236,6 +236,31 @@ static int apply_lock(struct store *s, struct key_out *k)
 	return STORE_OK;
 }
 
+/* Opens rows into out: with want_pdk the wrapped PDKs too, withheld under
+ * a row lockout if locks. */
+static int collect(struct store *s, const struct keyrows *rows, int want_pdk,
+                   int locks, struct key_list *out)
+{
+	int r = STORE_OK;
+	for (size_t i = 0; r == STORE_OK && i < rows->n; i++) {
+		char *pek = NULL, *pdk = NULL, address[ADDR_MAX + 1];
+		int opened = want_pdk
+			? open_row(s, &rows->row[i], &pek, &pdk, address)
+			: row_pek(s, &rows->row[i], &pek, address);
+		if (opened < 0)
+			r = STORE_UNREADABLE;
+		else if (add_key(out, &rows->row[i], pek, pdk, address) < 0)
+			r = STORE_FAIL;
+		else if (want_pdk && locks)
+			r = apply_lock(s, &out->key[out->n - 1]);
+	}
+	if (r == STORE_OK && out->n == 0)
+		r = STORE_NOTFOUND;
+	if (r != STORE_OK)
+		key_list_free(out);
+	return r;
+}
+
 int store_keys(struct store *s, uint32_t hash, int want_pdk,
                struct key_list *out)
 {
@@ -243,23 +268,9 @@ int store_keys(struct store *s, uint32_t hash, int want_pdk,
 	out->n = 0;
 	out->key = NULL;
 	int r = from_db(db_rows_by_hash(s->db, hash, 0, &rows));
-	for (size_t i = 0; r == STORE_OK && i < rows.n; i++) {
-		char *pek = NULL, *pdk = NULL, address[ADDR_MAX + 1];
-		int opened = want_pdk
-			? open_row(s, &rows.row[i], &pek, &pdk, address)
-			: row_pek(s, &rows.row[i], &pek, address);
-		if (opened < 0)
-			r = STORE_UNREADABLE;
-		else if (add_key(out, &rows.row[i], pek, pdk, address) < 0)
-			r = STORE_FAIL;
-		else if (want_pdk)
-			r = apply_lock(s, &out->key[out->n - 1]);
-	}
+	if (r == STORE_OK)
+		r = collect(s, &rows, want_pdk, 1, out);
 	keyrows_free(&rows);
-	if (r == STORE_OK && out->n == 0)
-		r = STORE_NOTFOUND;
-	if (r != STORE_OK)
-		key_list_free(out);
 	return r;
 }
 
@@ -492,6 +503,10 @@ static int delete_address_once(struct store *s, const char *address,
 			(*deleted)++;
 		}
 	}
+	/* the hash is empty now: its throttle, with the networks its
+	 * address logged in from, must not pass to a later subscriber */
+	if (rc == STORE_OK && *deleted && *deleted == rows.n)
+		rc = from_db(db_throttle_delete(s->db, addr_hash(address)));
 	keyrows_free(&rows);
 	if (rc == STORE_OK && *deleted == 0)
 		rc = STORE_NOTFOUND;
@@ -638,6 +653,98 @@ int store_login_success(struct store *s, uint32_t hash, uint64_t row)
 	unsigned failures;
 	int64_t until;
 	return login_result(s, hash, row, 0, &failures, &until);
+}
+
+/* ---- login throttling (throttle.h) ---------------------------------- */
+
+/* Locks the rows of hash, which serialises the logins of the address,
+ * and reads its two throttle rows; NOTFOUND for a hash without rows. */
+static int throttle_rows(struct store *s, uint32_t hash, const char *network,
+                         struct keyrows *rows, struct throttle_state *net,
+                         struct throttle_state *addr)
+{
+	int rc = from_db(db_rows_by_hash(s->db, hash, 1, rows));
+	if (rc == STORE_OK && rows->n == 0)
+		rc = STORE_NOTFOUND;
+	if (rc == STORE_OK)
+		rc = from_db(db_throttle_get(s->db, hash, THROTTLE_ADDRESS, addr));
+	if (rc == STORE_OK)
+		rc = from_db(db_throttle_get(s->db, hash, network, net));
+	return rc;
+}
+
+static int throttle_save(struct store *s, uint32_t hash, const char *network,
+                         const struct throttle_state *net,
+                         const struct throttle_state *addr)
+{
+	int rc = from_db(db_throttle_set(s->db, hash, THROTTLE_ADDRESS, addr));
+	if (rc == STORE_OK)
+		rc = from_db(db_throttle_set(s->db, hash, network, net));
+	return rc;
+}
+
+/* The counting half of a login attempt: committed before any PDK is
+ * opened, so that no guess is served uncounted. rows is left filled on
+ * STORE_OK. */
+static int attempt_once(struct store *s, uint32_t hash, const char *network,
+                        struct keyrows *rows, int64_t *wait)
+{
+	struct throttle_state net, addr;
+	*wait = 0;
+	*s->error = '\0';
+	int rc = from_db(db_begin(s->db));
+	if (rc == STORE_OK)
+		rc = throttle_rows(s, hash, network, rows, &net, &addr);
+	if (rc == STORE_OK) {
+		*wait = throttle_attempt(&s->lockout.throttle, &net, &addr,
+		                         time(NULL));
+		rc = *wait > 0 ? STORE_THROTTLED
+		               : throttle_save(s, hash, network, &net, &addr);
+	}
+	rc = finish(s, rc);
+	if (rc != STORE_OK)
+		keyrows_free(rows);
+	return rc;
+}
+
+int store_login_attempt(struct store *s, uint32_t hash, const char *network,
+                        struct key_list *out, int64_t *wait)
+{
+	struct keyrows rows = { 0, NULL };
+	int r = STORE_RETRY;
+	out->n = 0;
+	out->key = NULL;
+	for (int i = 0; i < RETRIES && r == STORE_RETRY; i++)
+		r = attempt_once(s, hash, network, &rows, wait);
+	r = settle(r);
+	if (r == STORE_OK)
+		r = collect(s, &rows, 1, 0, out);
+	keyrows_free(&rows);
+	return r;
+}
+
+static int succeeded_once(struct store *s, uint32_t hash, const char *network)
+{
+	struct keyrows rows = { 0, NULL };
+	struct throttle_state net, addr;
+	*s->error = '\0';
+	int rc = from_db(db_begin(s->db));
+	if (rc == STORE_OK)
+		rc = throttle_rows(s, hash, network, &rows, &net, &addr);
+	if (rc == STORE_OK) {
+		throttle_success(&s->lockout.throttle, &net, &addr, time(NULL));
+		rc = throttle_save(s, hash, network, &net, &addr);
+	}
+	keyrows_free(&rows);
+	return finish(s, rc);
+}
+
+int store_login_succeeded(struct store *s, uint32_t hash, const char *network)
+{
+	int r = STORE_RETRY;
+	for (int i = 0; i < RETRIES && r == STORE_RETRY; i++)
+		r = succeeded_once(s, hash, network);
+	return settle(r);
 }
 
 int store_create(struct store *s, const char *address, const char *pek,

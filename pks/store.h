@@ -16,6 +16,7 @@
 #include "mail/addr.h"
 #include "db.h"
 #include "keyring.h"
+#include "throttle.h"
 
 enum store_result {
 	STORE_OK = 0,
@@ -24,13 +25,17 @@ enum store_result {
 	STORE_INVALID,          /* 422: a PEK or PDK that cannot be right */
 	STORE_DOWN,             /* 503: the database is unreachable */
 	STORE_UNREADABLE,       /* 503: a row of the hash does not open */
+	STORE_THROTTLED,        /* 429: a login that must wait */
 	STORE_FAIL              /* 500: anything else, logged */
 };
 
+/* The per-row lockout of login-failure (ses-passwd), and the throttle of
+ * POP3 logins (throttle.h). */
 struct lockout {
 	unsigned backoff_after; /* failures before delays start */
 	unsigned lock_after;    /* failures that lock the row */
 	unsigned lock_seconds;  /* the lock, and the longest delay */
+	struct throttle_conf throttle;
 };
 
 #define PEK_CACHE_SLOTS 16384
@@ -90,5 +95,20 @@ int store_available(struct store *s, const char *address, int *available);
 int store_login_failure(struct store *s, uint32_t hash, uint64_t row,
                         unsigned *failures, int64_t *locked_until);
 int store_login_success(struct store *s, uint32_t hash, uint64_t row);
+
+/* A POP3 login's fetch of the wrapped PDKs of hash by a client of network
+ * (throttle_network). In one transaction the rows of the hash are locked
+ * (one login of an address at a time), the throttle is asked and, if it
+ * allows, the attempt is counted as a failure; only after the commit are
+ * the rows opened and served, as store_keys serves them but without the
+ * row lockout. STORE_THROTTLED with *wait seconds: nothing counted,
+ * nothing served. A hash without rows is STORE_NOTFOUND and counts
+ * nothing. */
+int store_login_attempt(struct store *s, uint32_t hash, const char *network,
+                        struct key_list *out, int64_t *wait);
+/* The right password from network: takes its failures back (from the
+ * address's count too) and makes the network known. */
+int store_login_succeeded(struct store *s, uint32_t hash,
+                          const char *network);
 
 #endif

@@ -79,7 +79,8 @@ static int try_key(const struct pks_key *key, X509 *ca, const char *address,
 }
 
 enum checkpw_result checkpw_unlock(struct pks_client *pks, X509 *ca,
-                                   const char *address, const char *password,
+                                   const char *address, const char *client_ip,
+                                   const char *password,
                                    struct checkpw_unlocked *out, char *why,
                                    size_t whylen)
 {
@@ -89,24 +90,20 @@ enum checkpw_result checkpw_unlock(struct pks_client *pks, X509 *ca,
 	memset(out, 0, sizeof *out);
 	sbuf_init_secret(&out->pem, 64 * 1024);
 	out->hash = addr_hash(address);
-	int r = pks_get_pdks(pks, out->hash, &keys);
+	int r = pks_login_attempt(pks, out->hash, client_ip, &keys);
 	if (r == PKS_NOT_FOUND || r == PKS_REFUSED) {
 		decoy(password);
 		return fail_why(why, whylen, CHECKPW_WRONG, "no such address");
 	}
+	/* no PDK served, so nothing to say about the password: not a
+	 * failure, only "not now" */
 	if (r == PKS_LOCKED)
 		return fail_why(why, whylen, CHECKPW_LOCKED,
-		                "locked by the key store");
+		                "throttled by the key store: %s",
+		                pks_client_error(pks));
 	if (r != PKS_OK)
 		return fail_why(why, whylen, CHECKPW_TEMP, "PKS: %s",
 		                pks_client_error(pks));
-	for (size_t i = 0; i < keys.n; i++)
-		if (keys.key[i].locked_until > 0) { /* no PDK is served now */
-			pks_keys_free(&keys);
-			decoy(password);
-			return fail_why(why, whylen, CHECKPW_LOCKED,
-			                "locked by the key store");
-		}
 	size_t verified = 0;
 	for (size_t i = 0; i < keys.n; i++) {
 		const struct pks_key *k = &keys.key[i];

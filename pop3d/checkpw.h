@@ -3,8 +3,10 @@
  * the checkpassword input, and unlocking an address's PDKs with the
  * password.
  *
- * Unlocking fetches every wrapped PDK of the address with the login role,
- * keeps the versions whose PEK the instance CA issued for the address and
+ * Unlocking fetches every wrapped PDK of the address with the login role
+ * as a login attempt from the client's IP, which the key store counts as
+ * a failure before it serves them and may refuse (throttling), keeps the
+ * versions whose PEK the instance CA issued for the address and
  * unwraps each with the password. An address the key store does not know
  * costs one unwrap of a decoy key of the same scrypt cost, so the time a
  * login takes does not tell which addresses exist.
@@ -32,7 +34,7 @@ int checkpw_parse(const char *in, size_t len, const char **user,
 enum checkpw_result {
 	CHECKPW_OK = 0,
 	CHECKPW_WRONG = 1,      /* unknown address or wrong password */
-	CHECKPW_LOCKED = 2,     /* the key store's lockout */
+	CHECKPW_LOCKED = 2,     /* the key store's throttle: try later */
 	CHECKPW_TEMP = -1       /* cannot tell now */
 };
 
@@ -45,10 +47,13 @@ struct checkpw_unlocked {
 	struct sbuf pem;        /* secret: for each, certificate then key */
 };
 
-/* Tries the password on the PDKs of the normalised address. out->pem is
- * initialised here (a secret sbuf); free it with checkpw_unlocked_free. */
+/* Tries the password on the PDKs of the normalised address, for a client
+ * at client_ip (NULL or "" when unknown). out->pem is initialised here (a
+ * secret sbuf); free it with checkpw_unlocked_free. On CHECKPW_OK the
+ * caller reports the success (pks_login_succeeded). */
 enum checkpw_result checkpw_unlock(struct pks_client *pks, X509 *ca,
-                                   const char *address, const char *password,
+                                   const char *address, const char *client_ip,
+                                   const char *password,
                                    struct checkpw_unlocked *out, char *why,
                                    size_t whylen);
 void checkpw_unlocked_free(struct checkpw_unlocked *u);

@@ -10,8 +10,12 @@
  *	with the password. On success the key store hears of it, and prog
  *	runs with the unlocked keys on descriptor 4 (a sealed memfd, never
  *	argv or the environment), USER the address and SQ_MAILBOX its
- *	mailbox; never as root. Exit 1: wrong password or unknown address
- *	(the key store counts the failure); 2: misuse; 111: cannot tell now.
+ *	mailbox; never as root. The key store counts every attempt as a
+ *	failure before it serves the PDKs, per address and per client
+ *	network (TCPREMOTEIP, from tcpserver: not a secret), and takes it
+ *	back on success. Exit 1: wrong password or unknown address; 2:
+ *	misuse; 111: cannot tell now, including a login the key store
+ *	throttles (it served no PDK, so the password was not tried).
  * SECURITY
  *	Holds the password and, once it has unlocked them, the subscriber's
  *	PDKs; both are wiped when handed on, and core dumps are off. Runs
@@ -19,10 +23,12 @@
  *	(control/pkslogin); started as root, it drops to that user before
  *	the next program and never runs that as root. The keys go on as a
  *	sealed memfd on descriptor 4, never argv, environment or disk.
- *	The PKS counts every failure and throttles guessing.
+ *	The PKS counts every attempt before it serves a PDK and throttles
+ *	guessing (pksd(8), LOGIN THROTTLING).
  * SEE ALSO
  *	sq-checkpw(8)
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +108,25 @@ static struct pks_client *client(X509 **ca)
 	return c;
 }
 
+/* The client's address for the key store's throttle: tcpserver's
+ * TCPREMOTEIP when it is an IP address (a link-local zone such as
+ * "%eth0" dropped), else "" (pksd counts it under "unknown") rather than
+ * a request pksd would refuse, which would fail every login. */
+static const char *client_ip(char *buf, size_t len)
+{
+	const char *ip = getenv("TCPREMOTEIP");
+	unsigned char a[16];
+	if (!ip || !*ip)
+		return "";
+	snprintf(buf, len, "%s", ip);
+	buf[strcspn(buf, "%")] = '\0';
+	if (inet_pton(AF_INET, buf, a) == 1 || inet_pton(AF_INET6, buf, a) == 1)
+		return buf;
+	log_msg(SQLOG_WARN, "TCPREMOTEIP is not an IP address; counted as "
+	        "unknown");
+	return "";
+}
+
 static void run_next(char **argv, const char *address,
                      struct checkpw_unlocked *u)
 {
@@ -143,23 +168,24 @@ int main(int argc, char **argv)
 	struct pks_client *pks = client(&ca);
 	if (!pks)
 		leave(111);
-	enum checkpw_result r = checkpw_unlock(pks, ca, address, password, &u,
-	                                       why, sizeof why);
+	char ipbuf[64];
+	const char *ip = client_ip(ipbuf, sizeof ipbuf);
+	enum checkpw_result r = checkpw_unlock(pks, ca, address, ip, password,
+	                                       &u, why, sizeof why);
 	wipe_input();
 	char hex[9];
 	addr_hash_hex(u.hash, hex);
-	if (r == CHECKPW_OK && pks_login_success(pks, u.hash, u.row) != PKS_OK)
+	/* a wrong password is counted already: the attempt was */
+	if (r == CHECKPW_OK && pks_login_succeeded(pks, u.hash, ip) != PKS_OK)
 		log_msg(SQLOG_WARN, "%s: the key store did not take the login: %s",
 		        hex, pks_client_error(pks));
-	if (r == CHECKPW_WRONG && u.row)
-		pks_login_failure(pks, u.hash, u.row, NULL, NULL);
-	log_msg(r == CHECKPW_OK ? SQLOG_INFO : SQLOG_WARN, "login %s: %s", hex,
-	        r == CHECKPW_OK ? "unlocked" : why);
+	log_msg(r == CHECKPW_OK ? SQLOG_INFO : SQLOG_WARN, "login %s from %s: %s",
+	        hex, *ip ? ip : "unknown", r == CHECKPW_OK ? "unlocked" : why);
 	pks_client_free(pks);
 	X509_free(ca);
 	if (r != CHECKPW_OK) {
 		checkpw_unlocked_free(&u);
-		leave(r == CHECKPW_TEMP ? 111 : 1);
+		leave(r == CHECKPW_WRONG ? 1 : 111);
 	}
 	run_next(argv + 1, address, &u);
 }

@@ -11,7 +11,10 @@
  *	given (the password on its descriptor 3) with a socket pair as its
  *	descriptors 0 and 1, and relays the session between it and the
  *	client, inside TLS when there is TLS. A program that ends without
- *	a word failed the login: a wrong password costs a growing pause.
+ *	a word failed the login: exit 1 is a wrong password (-ERR [AUTH]),
+ *	any other "try later" (-ERR [SYS/TEMP]: sq-checkpw's 111 when the
+ *	key store throttles the login or is down); each costs a growing
+ *	pause, and the third closes the connection.
  * SECURITY
  *	Talks to the Internet, as the POP3 user (sqmailp) under tcpserver;
  *	never as root. Sees the password once, at PASS: it goes to the
@@ -221,18 +224,23 @@ static void login(struct popup *p, const char *password)
 		bye(p, code);
 	}
 	p->user[0] = '\0';
-	if (code != 1) {
+	/* "not now" paces the client as a wrong password does: a throttled
+	 * login must not become a fast loop of logins the key store refuses */
+	p->failures++;
+	if (code != 1)
 		log_msg(SQLOG_WARN, "login from %s: checkpassword exit %d",
 		        p->remoteip, code);
+	else
+		log_msg(SQLOG_WARN, "login from %s failed (%d)", p->remoteip,
+		        p->failures);
+	sleep(1U << p->failures); /* 2, 4, 8 seconds */
+	/* RFC 3206: SYS/TEMP is "try later" (a throttled login or a key store
+	 * down: no password was tried); AUTH is a wrong password */
+	if (code != 1)
 		netio_reply(&p->io, "-ERR [SYS/TEMP] cannot check the password "
 		            "now, try again later");
-		return;
-	}
-	p->failures++;
-	log_msg(SQLOG_WARN, "login from %s failed (%d)", p->remoteip,
-	        p->failures);
-	sleep(1U << p->failures); /* 2, 4, 8 seconds */
-	netio_reply(&p->io, "-ERR [AUTH] authorization failed");
+	else
+		netio_reply(&p->io, "-ERR [AUTH] authorization failed");
 	if (p->failures >= FAILURES_MAX) {
 		netio_reply(&p->io, "-ERR too many failures, closing");
 		bye(p, 0);

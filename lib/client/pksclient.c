@@ -391,6 +391,51 @@ enum pks_result pks_get_pdks(struct pks_client *c, uint32_t hash,
 	return get_keys(c, hash, 1, out);
 }
 
+/* POST {"client": ip} to /v1/keys/{hash}/what, expecting 200. */
+static enum pks_result login_post(struct pks_client *c, uint32_t hash,
+                                  const char *client_ip, const char *what)
+{
+	char hex[9], path[64];
+	struct sbuf body;
+	addr_hash_hex(hash, hex);
+	snprintf(path, sizeof path, "/v1/keys/%s/%s", hex, what);
+	enum pks_result r = json_body(c, json_pack("{s:s}", "client",
+	                                           client_ip ? client_ip : ""),
+	                              &body);
+	if (r == PKS_OK)
+		r = perform(c, "POST", path, &body, 200);
+	sbuf_free(&body);
+	return r;
+}
+
+enum pks_result pks_login_attempt(struct pks_client *c, uint32_t hash,
+                                  const char *client_ip, struct pks_keys *out)
+{
+	char why[WHY_MAX - 16];
+	out->n = 0;
+	out->key = NULL;
+	enum pks_result r = login_post(c, hash, client_ip, "login-attempt");
+	if (r == PKS_OK && pks_parse_keys(c->reply.s, c->reply.len, hash, 1,
+	                                  out, why, sizeof why) < 0)
+		r = cfail(c, PKS_TEMP, "bad reply: %s", why);
+	sbuf_reset(&c->reply);
+	return r;
+}
+
+enum pks_result pks_login_succeeded(struct pks_client *c, uint32_t hash,
+                                    const char *client_ip)
+{
+	json_int_t n;
+	enum pks_result r = login_post(c, hash, client_ip, "login-success");
+	json_t *root = r == PKS_OK ? reply_object(c) : NULL;
+	if (r != PKS_OK || !root)
+		return r == PKS_OK ? PKS_TEMP : r;
+	if (reply_int(c, root, "failures", 0, 0, &n) < 0)
+		r = PKS_TEMP;
+	json_decref(root);
+	return r;
+}
+
 /* The {"hash","row","version"} answer to a new key. */
 static enum pks_result parse_created(struct pks_client *c, uint32_t hash,
                                      uint64_t *row, unsigned *version)

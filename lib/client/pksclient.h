@@ -70,5 +70,15 @@ enum pks_result pks_login_failure(struct pks_client *c, uint32_t hash,
                                   time_t *locked_until);
 enum pks_result pks_login_success(struct pks_client *c, uint32_t hash,
                                   uint64_t row);
+/* A POP3 login (pksd(8), LOGIN THROTTLING): the wrapped PDKs of hash for
+ * a client at client_ip (TCPREMOTEIP; NULL or "" when unknown), counted
+ * by the key store as a failed attempt before it serves them; PKS_LOCKED
+ * (429) when the login must wait: no PDK, nothing counted. */
+enum pks_result pks_login_attempt(struct pks_client *c, uint32_t hash,
+                                  const char *client_ip, struct pks_keys *out);
+/* The password was right: takes the attempt (and the client network's
+ * earlier failures) back. */
+enum pks_result pks_login_succeeded(struct pks_client *c, uint32_t hash,
+                                    const char *client_ip);
 
 #endif

@@ -2,14 +2,18 @@
 """sq-checkpw against the real pksd and MariaDB: the checkpassword
 contract (descriptor 3, exit codes 0/1/2/111), the unlocked PDK on
 descriptor 4 of the next program and nowhere else, failures counted by the
-key store, unknown addresses as slow as wrong passwords, never the next
-program as root."""
+key store before it serves a PDK and throttled per address and client
+network (the owner is not locked out from another network; concurrent
+sessions do not overtake the count), unknown addresses as slow as wrong
+passwords, never the next program as root."""
 import hashlib
+import math
 import os
 import pwd
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -33,8 +37,12 @@ NEXT = ('echo "uid=$(id -u) user=$USER mailbox=$SQ_MAILBOX"; '
 STDERR = []
 
 
-def checkpw(m, data, argv=None, as_user=True):
-    """Runs sq-checkpw with data on descriptor 3: (exit code, stdout)."""
+NET_FREE = 5    # pksd's default pksthrottlenet: free failures per network
+
+
+def checkpw(m, data, argv=None, as_user=True, ip=None):
+    """Runs sq-checkpw with data on descriptor 3, for a client at ip
+    (TCPREMOTEIP, as tcpserver sets it): (exit code, stdout)."""
     r, w = os.pipe()
     os.write(w, data)
     os.close(w)
@@ -44,20 +52,38 @@ def checkpw(m, data, argv=None, as_user=True):
         cmd = m.as_user(cmd)
     p = subprocess.run(["sh", "-c", 'exec "$@" 3<&0', "sh"] + cmd,
                        stdin=r, capture_output=True, text=True, timeout=60,
-                       env=dict(os.environ, SQ_HOME=m.home))
+                       env=dict(os.environ, SQ_HOME=m.home,
+                                **({"TCPREMOTEIP": ip} if ip else {})))
     os.close(r)
     STDERR.append(p.stderr)
     return p.returncode, p.stdout
 
 
-def failures(m, address):
-    """The key store's count of failed logins for address's rows, read
-    from its database (login_state), not from its log."""
+def failures(m, address, network="*"):
+    """The key store's count of failed logins for address from network
+    ("*": the address as a whole), read from its database
+    (login_throttle), not from its log."""
     h = int(hashlib.sha256(address.encode()).hexdigest()[:8], 16)
-    out = m.pks.db.sql("SELECT COALESCE(SUM(s.failures), 0) FROM login_state s"
-                       " JOIN keyrow k USING (row_id) WHERE k.addr_hash = "
-                       f"{h}", database="pks")
+    out = m.pks.db.sql("SELECT COALESCE(SUM(failures), 0) FROM login_throttle"
+                       f" WHERE addr_hash = {h} AND network = '{network}'",
+                       database="pks")
     return int(out.strip())
+
+
+def parallel(m, data, ip, n):
+    """n sq-checkpw at once from ip: their exit codes, and the seconds
+    the whole took."""
+    codes = [None] * n
+
+    def one(i):
+        codes[i] = checkpw(m, data, ip=ip)[0]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return codes, time.monotonic() - t0
 
 
 def login(user, password):
@@ -86,7 +112,7 @@ try:
         rc, out = checkpw(m, login(A, "not the password"))
         tap.is_(rc, 1, "a wrong password: exit 1, nothing run")
         tap.is_(failures(m, A), before + 1,
-                "and the key store counts the failure (login_state)")
+                "and the key store counts the failure (login_throttle)")
         rc, _ = checkpw(m, login("nobody.here@example.org", PASSWORD))
         tap.is_(rc, 1, "an unknown address: exit 1")
 
@@ -125,6 +151,54 @@ try:
                        "run the next program (111)", out)
         else:
             tap.skip("not root: the drop from root cannot be tried")
+
+    # --- throttling (pksd(8), LOGIN THROTTLING) ---------------------------
+    @tap.scenario("throttled network, owner from another")
+    def _():
+        attacker, owner = "127.3.3.3", "127.0.0.1"
+        codes = [checkpw(m, login(A, f"guess {i}"), ip=attacker)[0]
+                 for i in range(12)]
+        tap.ok(set(codes) <= {1, 111} and 111 in codes and
+               codes[:NET_FREE] == [1] * NET_FREE,
+               "12 wrong passwords from one network: the free ones exit 1, "
+               "then the key store throttles (111, try later)", codes)
+        tap.is_(failures(m, A, "127.3.3.0/24"), codes.count(1),
+                "every PDK served was counted against that network, and "
+                "nothing else")
+        rc, out = checkpw(m, login(A, PASSWORD), ip=owner)
+        tap.ok(rc == 0 and f"user={A}" in out,
+               "the owner's right password from another network logs in",
+               f"exit {rc}\n{out}" + m.pks.log_text()[-1500:])
+        again, _ = parallel(m, login(A, "guess again"), attacker, 2)
+        tap.ok(111 in again and 0 not in again and set(again) <= {1, 111},
+               "the attacker's network is still throttled (111), not "
+               "answered as a wrong password", again)
+
+    @tap.scenario("throttled by the network of any TCPREMOTEIP")
+    def _():
+        codes = [checkpw(m, login(B, PASSWORD), ip=ip)[0]
+                 for ip in ("fe80::1%lo", "2001:db8:5:6::7", "not an address")]
+        tap.is_(codes, [0, 0, 0], "a link-local zone, IPv6 and an unparsable "
+                "TCPREMOTEIP (counted as unknown) do not fail the login")
+        checkpw(m, login(B, "wrong"), ip="2001:db8:5:6:ffff::1")
+        tap.is_(failures(m, B, "2001:db8:5:6::/64"), 1,
+                "an IPv6 client counts against its /64")
+
+    @tap.scenario("race: 40 parallel wrong passwords")
+    def _():
+        net = "127.4.4.0/24"
+        codes, took = parallel(m, login(B, "wrong in parallel"), "127.4.4.4",
+                               40)
+        served = failures(m, B, net)
+        # free failures, the one that starts the waits, and one more for
+        # each wait of 1, 2, 4 ... seconds that ended while the 40 ran
+        # (pksd's times are whole seconds: the kth ends after 2^k - 2 s)
+        bound = NET_FREE + 1 + int(math.log2(took + 2))
+        tap.ok(served <= bound and codes.count(1) == served and
+               codes.count(111) == 40 - served,
+               f"40 concurrent wrong passwords from one network: {served} "
+               f"PDKs served and counted (at most {bound} in {took:.1f} s), "
+               "the rest throttled", f"codes {codes}, counted {served}")
 
     @tap.scenario("key store down")
     def _():

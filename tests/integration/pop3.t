@@ -4,7 +4,9 @@ SMTP is sealed, delivered into the maildir, and read back over POP3
 (sq-popup, sq-checkpw against the real pksd, sq-pop3d) with Python's
 poplib, in the clear from loopback and inside STLS, and with mpop over
 STLS. It comes back exact apart from the Received: line. A wrong
-password unlocks nothing; with the key store down the answer is
+password unlocks nothing; wrong passwords from one network do not lock
+the owner out from another, and a throttled login is told to try later,
+not that its password was wrong; with the key store down the answer is
 temporary; a damaged message fails alone. No secret in any process's
 argv or environment, or in the logs; the canary in no file at rest."""
 import os
@@ -14,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -61,8 +64,9 @@ def without_trace(msg):
 class Raw:
     """A POP3 connection by hand, for what poplib will not send."""
 
-    def __init__(self, m):
-        self.sock = socket.create_connection(("127.0.0.1", m.pop3_port), 30)
+    def __init__(self, m, source="127.0.0.1"):
+        self.sock = socket.create_connection(("127.0.0.1", m.pop3_port), 30,
+                                             source_address=(source, 0))
         self.f = self.sock.makefile("rb")
 
     def line(self):
@@ -219,6 +223,43 @@ try:
         err = pop_error(lambda: m.pop3("nobody.here@example.org"))
         tap.ok(err.startswith("-ERR [AUTH]"),
                "an unknown address: the same answer", err)
+
+    @tap.scenario("throttled network, owner from another")
+    def _():
+        def guesses(n):
+            """n wrong passwords at once, each on a connection of its own
+            from 127.3.3.3: the answers to PASS."""
+            out = [None] * n
+
+            def one(i):
+                r = Raw(m, source="127.3.3.3")
+                r.line()
+                r.say(f"USER {A}\r\n".encode())
+                out[i] = r.say(f"PASS guess {i}\r\n".encode())
+                r.close()
+            ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            return out
+
+        def kinds(answers):
+            return {a.split("]")[0] + "]" if a.startswith("-ERR [") else a
+                    for a in answers}
+        first = guesses(12)
+        tap.ok(kinds(first) == {"-ERR [AUTH]", "-ERR [SYS/TEMP]"},
+               "12 wrong passwords from 127.3.3.3: the first ones -ERR "
+               "[AUTH], the rest throttled, -ERR [SYS/TEMP]", repr(first))
+        p = m.pop3(A)
+        tap.ok(p.stat()[0] >= 0,
+               "then the owner's right password from 127.0.0.1 logs in")
+        p.quit()
+        again = guesses(2)
+        tap.ok("-ERR [SYS/TEMP]" in kinds(again) and
+               kinds(again) <= {"-ERR [AUTH]", "-ERR [SYS/TEMP]"},
+               "and 127.3.3.3 is still told to try later, not that the "
+               "password was wrong", repr(again))
 
     @tap.scenario("pop3cleartext")
     def _():

@@ -92,7 +92,7 @@ static void suite_teardown(void)
 /* Starts the pksd child; db_socket NULL: the test server. */
 static void serve(const char *allow, const char *db_socket)
 {
-	struct testpksd_conf c = { F.ctl, F.keydir, ca, { 3, 5, 3600 }, NULL,
+	struct testpksd_conf c = { F.ctl, F.keydir, ca, { 3, 5, 3600, { 5, 3600, 50, 60, 86400 } }, NULL,
 	                           db_socket };
 	if (allow)
 		write_file(F.ctl, "pksallow", allow, strlen(allow));
@@ -687,6 +687,53 @@ START_TEST(keys_are_created_served_and_deleted)
 }
 END_TEST
 
+/* login-attempt: the PDKs while the throttle allows (5 free, one more),
+ * then 429 with Retry-After and no PDK; another network is served, and
+ * its login-success is taken; a body that is not {"client": IP} is 400. */
+START_TEST(login_attempts_are_served_then_throttled_per_network)
+{
+	char path[96], hex[9], okpath[96];
+	char *pek = pek_from(ca_key, ca, ALICE);
+	char *body = key_body(ALICE, pek, pdk1);
+	hash_of(ALICE, hex);
+	ck_assert_int_eq(call("POST", "/v1/keys", PROVISION, body), 201);
+	snprintf(path, sizeof path, "/v1/keys/%s/login-attempt", hex);
+	snprintf(okpath, sizeof okpath, "/v1/keys/%s/login-success", hex);
+	for (int i = 0; i < 6; i++) {
+		ck_assert_int_eq(call("POST", path, LOGIN,
+		                      "{\"client\":\"192.0.2.7\"}"), 200);
+		json_t *k = json_array_get(json_object_get(R.doc, "keys"), 0);
+		ck_assert_str_eq(json_string_value(json_object_get(k, "pdk")),
+		                 pdk1);
+	}
+	call("POST", path, LOGIN, "{\"client\":\"192.0.2.99\"}");
+	assert_error(429, "throttled");
+	ck_assert(has_header("\r\nRetry-After: "));
+	ck_assert_int_ge(number("retry_after"), 1);
+	ck_assert_ptr_null(json_object_get(R.doc, "keys"));
+	ck_assert_int_eq(call("POST", path, LOGIN,
+	                      "{\"client\":\"2001:db8::1\"}"), 200);
+	ck_assert_int_eq(call("POST", okpath, LOGIN,
+	                      "{\"client\":\"2001:db8::2\"}"), 200);
+	ck_assert_int_eq(number("failures"), 0);
+	ck_assert_int_eq(call("POST", path, LOGIN, "{\"client\":\"\"}"), 200);
+	static const char *const bad[] = { "{}", "{\"client\":\"host\"}",
+	                                   "{\"client\":7}",
+	                                   "{\"client\":\"\",\"x\":1}" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		call("POST", path, LOGIN, bad[i]);
+		assert_error(400, "invalid_body");
+	}
+	call("POST", "/v1/keys/0000abcd/login-attempt", LOGIN,
+	     "{\"client\":\"192.0.2.7\"}");
+	assert_error(404, "no_such_key");
+	call("POST", path, DELIVER, "{\"client\":\"192.0.2.7\"}");
+	assert_error(403, "forbidden");
+	free(body);
+	free(pek);
+}
+END_TEST
+
 START_TEST(a_key_that_cannot_be_right_is_422_and_makes_nothing)
 {
 	EVP_PKEY *k = pki_keygen();
@@ -894,6 +941,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, a_body_where_none_is_taken_is_ignored);
 	tcase_add_test(tc, keys_are_created_served_and_deleted);
 	tcase_add_test(tc, a_key_that_cannot_be_right_is_422_and_makes_nothing);
+	tcase_add_test(tc, login_attempts_are_served_then_throttled_per_network);
 	tcase_add_test(tc, a_new_version_checks_body_then_hash_then_keys);
 	tcase_add_test(tc, a_pdk_is_replaced_in_its_row_only);
 	tcase_add_test(tc, login_results_count_lock_and_clear);

@@ -485,6 +485,31 @@ START_TEST(login_state_for_a_missing_row_is_refused)
 }
 END_TEST
 
+/* A throttle row is keyed by hash and network: a missing one reads as
+ * zeros, a set one is replaced whole, and another network or hash is
+ * another row. */
+START_TEST(throttle_rows_are_per_hash_and_network_and_replaced_whole)
+{
+	struct throttle_state in = { 7, 1000, 990, 500 }, out;
+	ck_assert_int_eq(db_throttle_get(db, 42, "192.0.2.0/24", &out), DB_OK);
+	ck_assert_uint_eq(out.failures, 0);
+	ck_assert_int_eq(out.not_before + out.last_failure + out.last_success, 0);
+	ck_assert_int_eq(db_throttle_set(db, 42, "192.0.2.0/24", &in), DB_OK);
+	in.failures = 8;
+	ck_assert_int_eq(db_throttle_set(db, 42, "192.0.2.0/24", &in), DB_OK);
+	ck_assert_int_eq(db_throttle_get(db, 42, "192.0.2.0/24", &out), DB_OK);
+	ck_assert_uint_eq(out.failures, 8);
+	ck_assert_int_eq(out.not_before, 1000);
+	ck_assert_int_eq(out.last_failure, 990);
+	ck_assert_int_eq(out.last_success, 500);
+	ck_assert_int_eq(db_throttle_get(db, 42, "*", &out), DB_OK);
+	ck_assert_uint_eq(out.failures, 0);
+	ck_assert_int_eq(db_throttle_get(db, 43, "192.0.2.0/24", &out), DB_OK);
+	ck_assert_uint_eq(out.failures, 0);
+	ck_assert_int_eq(testdb_scalar("SELECT COUNT(*) FROM login_throttle"), 1);
+}
+END_TEST
+
 /* --- transactions ------------------------------------------------------------- */
 
 START_TEST(a_rollback_leaves_nothing_and_a_commit_keeps_all)
@@ -629,8 +654,9 @@ START_TEST(hostile_text_is_stored_as_data_never_run)
 	                               "%s \\\\0 ;"), 1);
 	ck_assert_int_eq(db_schema_version(db, &v), DB_OK);
 	ck_assert_uint_eq(v, 4000);
+	/* keyrow, client, login_state, login_throttle, schema_migration */
 	ck_assert_int_eq(testdb_scalar("SELECT COUNT(*) FROM information_schema."
-	                               "TABLES WHERE TABLE_SCHEMA = 'pks'"), 4);
+	                               "TABLES WHERE TABLE_SCHEMA = 'pks'"), 5);
 }
 END_TEST
 
@@ -738,6 +764,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, rows_not_under_a_key_are_listed_in_order_and_counted);
 	tcase_add_test(tc, login_state_is_none_until_set_and_then_replaced);
 	tcase_add_test(tc, login_state_for_a_missing_row_is_refused);
+	tcase_add_test(tc, throttle_rows_are_per_hash_and_network_and_replaced_whole);
 	tcase_add_test(tc, a_rollback_leaves_nothing_and_a_commit_keeps_all);
 	tcase_add_test(tc, a_lock_wait_that_times_out_is_a_conflict);
 	tcase_add_test(tc, a_client_reads_back_whole_and_its_id_is_unique);

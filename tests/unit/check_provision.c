@@ -108,7 +108,7 @@ static void pks_up(void)
 	ck_assert_ptr_nonnull(tls);
 	ck_assert_int_eq(SSL_CTX_use_certificate(tls, srv), 1);
 	ck_assert_int_eq(SSL_CTX_use_PrivateKey(tls, srv_key), 1);
-	struct testpksd_conf c = { F.ctl, F.keydir, ca, { 3, 5, 3600 }, tls,
+	struct testpksd_conf c = { F.ctl, F.keydir, ca, { 3, 5, 3600, { 5, 3600, 50, 60, 86400 } }, tls,
 	                           NULL };
 	testpksd_start(&F.pksd, &c);
 	SSL_CTX_free(tls);      /* the child has its own */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -32,6 +33,11 @@
 #define BACKOFF 3
 #define LOCK 5
 #define LOCK_SECONDS 3600
+/* net_free, net_max, addr_free, addr_max, known_seconds */
+#define NET_FREE 3
+#define ADDR_FREE 6
+#define ADDR_WAIT_MAX 60
+#define THROTTLE { NET_FREE, LOCK_SECONDS, ADDR_FREE, ADDR_WAIT_MAX, 86400 }
 
 /* For the whole suite: the CA, and two wrapped PDKs (scrypt is slow). */
 static EVP_PKEY *ca_key;
@@ -76,7 +82,7 @@ static void suite_teardown(void)
 static void setup(void)
 {
 	char keydir[4200];
-	struct lockout lo = { BACKOFF, LOCK, LOCK_SECONDS };
+	struct lockout lo = { BACKOFF, LOCK, LOCK_SECONDS, THROTTLE };
 	db = testdb_fresh();
 	dir = make_tmpdir();
 	testpks_keydir(dir, keydir, sizeof keydir);
@@ -413,7 +419,7 @@ START_TEST(a_row_under_a_pks_key_not_held_is_refused)
 {
 	struct key_list l;
 	struct store fresh;
-	struct lockout lo = { BACKOFF, LOCK, LOCK_SECONDS };
+	struct lockout lo = { BACKOFF, LOCK, LOCK_SECONDS, THROTTLE };
 	uint64_t row = make(ALICE, 0, 1);
 	ck_assert_int_eq(store_keys(&st, addr_hash(ALICE), 0, &l), STORE_OK);
 	key_list_free(&l);
@@ -662,7 +668,7 @@ START_TEST(an_unreachable_database_is_down_for_every_operation)
 	struct store down;
 	struct db_config cfg;
 	struct key_list l;
-	struct lockout lo = { BACKOFF, LOCK, LOCK_SECONDS };
+	struct lockout lo = { BACKOFF, LOCK, LOCK_SECONDS, THROTTLE };
 	uint32_t hash, version;
 	uint64_t row;
 	unsigned n;
@@ -689,6 +695,150 @@ START_TEST(an_unreachable_database_is_down_for_every_operation)
 	store_fini(&down);
 	db_close(lazy);
 	free(pek);
+}
+END_TEST
+
+/* --- login throttling (throttle.h) ------------------------------------------ */
+
+static long long throttle_failures(uint32_t hash, const char *network)
+{
+	return testdb_scalar("SELECT COALESCE(SUM(failures), 0) FROM "
+	                     "login_throttle WHERE addr_hash = %lu AND "
+	                     "network = '%s'", (unsigned long)hash, network);
+}
+
+/* An attempt is counted before its PDKs are served: the free ones and the
+ * one that starts the waits get every version's PDK, the next waits with
+ * nothing served and nothing counted. */
+START_TEST(a_login_attempt_is_counted_before_its_pdks_are_served)
+{
+	struct key_list l;
+	int64_t wait = -1;
+	uint32_t hash = addr_hash(ALICE);
+	make(ALICE, 0, 1);
+	uint64_t v2 = make(ALICE, 1, 2);
+	for (unsigned i = 1; i <= NET_FREE + 1; i++) {
+		ck_assert_int_eq(store_login_attempt(&st, hash, "192.0.2.0/24", &l,
+		                                     &wait), STORE_OK);
+		ck_assert_int_eq(wait, 0);
+		ck_assert_uint_eq(l.n, 2);
+		ck_assert_str_eq(l.key[0].pdk, pdk1);
+		ck_assert_str_eq(l.key[1].pdk, pdk1);
+		key_list_free(&l);
+		ck_assert_int_eq(throttle_failures(hash, "192.0.2.0/24"), i);
+		ck_assert_int_eq(throttle_failures(hash, "*"), i);
+	}
+	ck_assert_int_eq(store_login_attempt(&st, hash, "192.0.2.0/24", &l,
+	                                     &wait), STORE_THROTTLED);
+	ck_assert_int_ge(wait, 1);
+	ck_assert_uint_eq(l.n, 0);
+	ck_assert_ptr_null(l.key);
+	ck_assert_int_eq(throttle_failures(hash, "192.0.2.0/24"), NET_FREE + 1);
+	/* another network, and the row lockout of login-failure, do not
+	 * stop the owner */
+	fail_times(hash, v2, LOCK);
+	ck_assert_int_eq(store_login_attempt(&st, hash, "198.51.100.0/24", &l,
+	                                     &wait), STORE_OK);
+	ck_assert_uint_eq(l.n, 2);
+	ck_assert_ptr_nonnull(l.key[1].pdk);
+	key_list_free(&l);
+	ck_assert_int_eq(store_login_succeeded(&st, hash, "198.51.100.0/24"),
+	                 STORE_OK);
+	ck_assert_int_eq(throttle_failures(hash, "198.51.100.0/24"), 0);
+	ck_assert_int_eq(throttle_failures(hash, "*"), NET_FREE + 1);
+	ck_assert_int_eq(store_login_attempt(&st, hash, "192.0.2.0/24", &l,
+	                                     &wait), STORE_THROTTLED);
+}
+END_TEST
+
+/* A hash without rows is not found and leaves no state; a success needs
+ * rows too. */
+START_TEST(a_login_attempt_on_an_unknown_hash_counts_nothing)
+{
+	struct key_list l;
+	int64_t wait;
+	ck_assert_int_eq(store_login_attempt(&st, addr_hash(ALICE), "unknown",
+	                                     &l, &wait), STORE_NOTFOUND);
+	ck_assert_int_eq(store_login_succeeded(&st, addr_hash(ALICE), "unknown"),
+	                 STORE_NOTFOUND);
+	ck_assert_int_eq(testdb_scalar("SELECT COUNT(*) FROM login_throttle"), 0);
+}
+END_TEST
+
+/* Deleting the last address of a hash deletes its throttle rows (the
+ * networks it logged in from); while another address keeps the hash,
+ * they stay. */
+START_TEST(deleting_the_last_address_of_a_hash_forgets_its_throttle)
+{
+	struct key_list l;
+	int64_t wait;
+	unsigned n;
+	uint32_t hash = addr_hash(TWIN1);
+	ck_assert_uint_eq(hash, addr_hash(TWIN2));
+	make(TWIN1, 0, 1);
+	make(TWIN2, 0, 1);
+	ck_assert_int_eq(store_login_attempt(&st, hash, "192.0.2.0/24", &l,
+	                                     &wait), STORE_OK);
+	key_list_free(&l);
+	ck_assert_int_eq(store_login_succeeded(&st, hash, "192.0.2.0/24"),
+	                 STORE_OK);
+	ck_assert_int_eq(store_delete_address(&st, TWIN1, &n), STORE_OK);
+	ck_assert_int_eq(testdb_scalar("SELECT COUNT(*) FROM login_throttle"), 2);
+	ck_assert_int_eq(store_delete_address(&st, TWIN2, &n), STORE_OK);
+	ck_assert_int_eq(testdb_scalar("SELECT COUNT(*) FROM login_throttle"), 0);
+}
+END_TEST
+
+/* One attempt in a process of its own, with its own connection: exits 0
+ * when it was served the PDKs, 1 when throttled, 2 otherwise. */
+static void attempt_in_child(uint32_t hash)
+{
+	struct store mine;
+	struct key_list l;
+	int64_t wait;
+	struct lockout lo = { BACKOFF, LOCK, LOCK_SECONDS, THROTTLE };
+	struct db *conn = testdb_connect();
+	if (store_init(&mine, conn, &kr, ca, &lo) < 0)
+		_exit(2);
+	int r = store_login_attempt(&mine, hash, "203.0.113.0/24", &l, &wait);
+	int served = r == STORE_OK && l.n == 1 && l.key[0].pdk;
+	key_list_free(&l);
+	store_fini(&mine);
+	db_close(conn);
+	_exit(served ? 0 : r == STORE_THROTTLED ? 1 : 2);
+}
+
+/* Concurrent attempts cannot overtake the count: the PDKs served are the
+ * failures counted, and no more than the free ones, the one that starts
+ * the waits, and one for each wait (1, 2, 4 ... s) that ended meanwhile. */
+START_TEST(concurrent_attempts_are_served_no_more_than_counted)
+{
+	enum { N = 24 };
+	pid_t pid[N];
+	int served = 0, throttled = 0;
+	uint32_t hash = addr_hash(ALICE);
+	make(ALICE, 0, 1);
+	time_t t0 = time(NULL);
+	for (int i = 0; i < N; i++) {
+		pid[i] = fork();
+		ck_assert_int_ge(pid[i], 0);
+		if (pid[i] == 0)
+			attempt_in_child(hash);
+	}
+	for (int i = 0; i < N; i++) {
+		int status;
+		ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) < 2);
+		served += WEXITSTATUS(status) == 0;
+		throttled += WEXITSTATUS(status) == 1;
+	}
+	long long took = time(NULL) - t0, waits = 0;
+	while ((1LL << (waits + 1)) - 1 <= took + 1)
+		waits++;
+	ck_assert_int_eq(served + throttled, N);
+	ck_assert_int_eq(throttle_failures(hash, "203.0.113.0/24"), served);
+	ck_assert_msg(served <= NET_FREE + 1 + waits, "%d served in %lld s",
+	              served, took);
 }
 END_TEST
 
@@ -720,6 +870,10 @@ Suite *module_suite(void)
 	tcase_add_test(tc, a_new_version_inherits_the_count_and_the_lock);
 	tcase_add_test(tc, login_results_need_the_row_under_its_hash);
 	tcase_add_test(tc, an_unreachable_database_is_down_for_every_operation);
+	tcase_add_test(tc, a_login_attempt_is_counted_before_its_pdks_are_served);
+	tcase_add_test(tc, a_login_attempt_on_an_unknown_hash_counts_nothing);
+	tcase_add_test(tc, concurrent_attempts_are_served_no_more_than_counted);
+	tcase_add_test(tc, deleting_the_last_address_of_a_hash_forgets_its_throttle);
 	suite_add_tcase(s, tc);
 	return s;
 }
