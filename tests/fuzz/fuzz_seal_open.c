@@ -13,6 +13,7 @@
 #include "fuzz.h"
 #include "fuzzcms.h"
 #include "fuzzder.h"
+#include "fuzzerr.h"
 #include "fuzzkeys.h"
 #include "crypto/pki.h"
 #include "crypto/seal.h"
@@ -33,30 +34,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 FUZZDER_CUSTOM_MUTATOR
-
-/* OpenSSL is not instrumented: libFuzzer would see only our few edges.
- * Each place in OpenSSL that raised an error (its file and line) counts
- * here instead, in a section libFuzzer reads as extra coverage counters,
- * so an input that fails somewhere new is kept: deeper in the CMS
- * structure, at the key agreement, at the unwrap, at the tag. */
-#define ERROR_SITES 4096
-__attribute__((section("__libfuzzer_extra_counters"), used))
-static uint8_t error_sites[ERROR_SITES];
-
-static void count_error_sites(void)
-{
-	const char *file, *func, *edata;
-	int line, flags;
-	unsigned long e;
-	while ((e = ERR_get_error_all(&file, &line, &func, &edata, &flags))) {
-		uint32_t h = 2166136261u; /* FNV-1a of file, line and reason */
-		for (const char *p = file ? file : ""; *p; p++)
-			h = (h ^ (uint8_t)*p) * 16777619u;
-		h = (h ^ (uint32_t)line) * 16777619u;
-		h = (h ^ (uint32_t)ERR_GET_REASON(e)) * 16777619u;
-		error_sites[h % ERROR_SITES]++;
-	}
-}
 
 /* The entity of data: itself, or the DER wrapped as the sealer would. */
 static BIO *entity(const uint8_t *data, size_t size, struct sbuf *wrapped)
@@ -83,6 +60,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	BIO_free(in);
 	sbuf_free(&plain);
 	sbuf_free(&wrapped);
-	count_error_sites();
+	fuzzerr_count();
 	return 0;
 }

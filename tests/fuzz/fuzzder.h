@@ -11,8 +11,8 @@
  * ephemeral key, the wrapped key, the IV, the tag, the ciphertext)
  * instead of the first length check. One time in four it leaves the
  * bytes to libFuzzer, so that malformed encodings stay fuzzed too.
- * Used by the seal_open and sealcheck targets through
- * FUZZDER_CUSTOM_MUTATOR.
+ * Used by the seal_open, sealcheck, pek and pdk targets through
+ * FUZZDER_CUSTOM_MUTATOR, for inputs whose first byte is 0x30.
  */
 #ifndef SQ_FUZZDER_H
 #define SQ_FUZZDER_H
@@ -20,6 +20,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
+
+#include "util/sbuf.h"
 
 #define DER_NODES 512
 #define DER_DEPTH 32
@@ -244,6 +248,24 @@ static inline size_t der_mutate(uint8_t *data, size_t size, size_t max,
 		return 0;
 	memcpy(data, out, o.len);
 	return o.len;
+}
+
+/* Appends der as PEM with label ("CERTIFICATE") to out: the text form
+ * the parsers take, made here so that the fuzzer works on the DER. 0,
+ * or -1 when out is full. */
+static inline int fuzzder_pem(const uint8_t *der, size_t size,
+                              const char *label, struct sbuf *out)
+{
+	unsigned char line[80];
+	if (sbuf_printf(out, "-----BEGIN %s-----\n", label) < 0)
+		return -1;
+	for (size_t off = 0; off < size; off += 48) {
+		size_t n = size - off < 48 ? size - off : 48;
+		int w = EVP_EncodeBlock(line, der + off, (int)n);
+		if (sbuf_put(out, line, (size_t)w) < 0 || sbuf_putc(out, '\n') < 0)
+			return -1;
+	}
+	return sbuf_printf(out, "-----END %s-----\n", label) < 0 ? -1 : 0;
 }
 
 /* The custom mutator of a target whose DER inputs begin with 0x30. */

@@ -3,6 +3,7 @@
  * (tests/fuzz/corpus): messages sealed by the project's own seal code for
  * the fixed test PEK of tests/fuzz/fuzzkeys.h, as DER for seal_open and
  * sealcheck (fuzzcms.h) and inside whole sessions for edhsession; the
+ * test certificates and the wrapped key of the pdk corpus as DER; the
  * envelopes and messages of the sealer; and SMTP, POP3, PKS API and
  * control-file sessions. Seals are random (an ephemeral key, an IV), so
  * running it again makes new files, not the same ones: run it when a
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "../fuzz/fuzzcms.h"
 #include "../fuzz/fuzzkeys.h"
@@ -224,6 +226,41 @@ static void smtp_seeds(void)
 	         "\r\nDATA\r\ny\r\n.\r\nQUIT\r\n");
 }
 
+/* The DER of each PEM block of text (a certificate, an encrypted key). */
+static void pem_der_seed(const char *target, const char *name,
+                         const char *text, size_t len)
+{
+	char *pemname = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	long n = 0;
+	BIO *b = BIO_new_mem_buf(text, (int)len);
+	if (!b || !PEM_read_bio(b, &pemname, &header, &der, &n))
+		die(name);
+	seed(target, name, der, (size_t)n);
+	OPENSSL_free(pemname);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	BIO_free(b);
+}
+
+/* pek: the test CA and PEK as DER; pdk: the corpus's cheap wrapped key
+ * (a real one costs a full scrypt per input) as DER. */
+static void der_seeds(void)
+{
+	struct sbuf cheap;
+	char path[4096];
+	pem_der_seed("pek", "der-pek", fuzz_pek_pem, sizeof fuzz_pek_pem - 1);
+	pem_der_seed("pek", "der-ca", fuzz_ca_pem, sizeof fuzz_ca_pem - 1);
+	snprintf(path, sizeof path, "%s/pdk/cheap-scrypt", root);
+	FILE *f = fopen(path, "rb");
+	sbuf_init(&cheap, 1 << 16);
+	if (!f || sbuf_read_fd(&cheap, fileno(f)) < 0)
+		die(path);
+	fclose(f);
+	pem_der_seed("pdk", "der-cheap-scrypt", cheap.s, cheap.len);
+	sbuf_free(&cheap);
+}
+
 static void pop3_seeds(void)
 {
 	seed_str("pop3", "session",
@@ -290,6 +327,7 @@ int main(int argc, char **argv)
 	}
 	root = argv[1];
 	cms_seeds();
+	der_seeds();
 	edh_seeds();
 	sealer_seeds();
 	smtp_seeds();
