@@ -10,6 +10,7 @@
 #   make check-mutations break each promise on purpose; its test must fail
 #   make bench      the benchmarks in bench/ (figures for the notes)
 #   make fuzz       libFuzzer on every tests/fuzz target (clang, build-fuzz/)
+#   make fuzz-long  the same for 10 million runs each, corpus merged back
 #   make run        a local instance on loopback (see tools/run-instance)
 #   make install    install under $(DESTDIR)$(HOME_DIR), pages under conf-man
 #   make deps       install missing Debian packages (as root)
@@ -168,6 +169,11 @@ FUZZ_NAMES  = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 REPLAY_BIN  = $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay_%)
 FUZZER_BIN  = $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 30
+# make fuzz-long: per target, whichever comes first; FUZZ_TARGETS='a b'
+# runs only those
+FUZZ_LONG_RUNS    ?= 10000000
+FUZZ_LONG_SECONDS ?= 900
+FUZZ_TARGETS      ?=
 
 # --- benchmark helpers: bench/*.c (not installed) ----------------------------
 BENCH_SRC = $(wildcard bench/*.c)
@@ -178,7 +184,7 @@ GEN = $(BUILD)/gen/auto_home.h $(BUILD)/gen/auto_users.h $(BUILD)/gen/auto_split
 .SECONDARY:
 
 .PHONY: all deps check check-plain check-asan check-valgrind check-mutations unit integration run install \
-        clean fuzz fuzz-build bench
+        clean fuzz fuzz-long fuzz-build bench
 all: $(LIBSQ) $(PROG_LIBS) $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN) \
      $(BENCH_BIN) $(CRASH_BIN)
 
@@ -329,16 +335,27 @@ integration: all
 	T="$(T)" sh tests/run-integration.sh $(BUILD) $(SANITIZE)
 
 # Each target runs FUZZ_SECONDS on a scratch copy of its corpus; a crash
-# leaves its reproducer in build-fuzz/ and fails the run.
+# leaves its reproducer in build-fuzz/ and fails the run. The targets'
+# own stderr (the programs' log lines) is closed: libFuzzer's reports
+# and the sanitizers' still come out.
 fuzz:
 	$(MAKE) BUILD=build-fuzz FUZZ=1 fuzz-build
 	for t in $(FUZZ_NAMES); do \
 		rm -rf build-fuzz/corpus-$$t && mkdir -p build-fuzz/corpus-$$t && \
 		cp tests/fuzz/corpus/$$t/* build-fuzz/corpus-$$t/ && \
 		build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
-			-max_len=65536 -artifact_prefix=build-fuzz/crash-$$t- \
+			-max_len=65536 -close_fd_mask=2 \
+			-artifact_prefix=build-fuzz/crash-$$t- \
 			build-fuzz/corpus-$$t || exit 1; \
 	done
+
+# Every target (or FUZZ_TARGETS) for FUZZ_LONG_RUNS executions or
+# FUZZ_LONG_SECONDS, whichever first; what adds coverage is merged into
+# tests/fuzz/corpus/ (commit it); a table of executions and coverage.
+fuzz-long:
+	$(MAKE) BUILD=build-fuzz FUZZ=1 fuzz-build
+	FUZZ_LONG_RUNS=$(FUZZ_LONG_RUNS) FUZZ_LONG_SECONDS=$(FUZZ_LONG_SECONDS) \
+		sh tests/fuzz/fuzz-long.sh build-fuzz $(FUZZ_TARGETS)
 
 fuzz-build: $(FUZZER_BIN)
 

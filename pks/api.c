@@ -1,7 +1,6 @@
 /*
  * api - the key store's REST API. See api.h and pksd(8).
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +11,13 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "mail/addr.h"
 #include "api.h"
+#include "apireq.h"
 #include "clientauth.h"
 #include "conninfo.h"
 #include "util/log.h"
-
-#define SEGMENTS_MAX 8
-#define ROLE(r) (1u << (r))
-#define ANY_ROLE (ROLE(ROLE_DELIVER) | ROLE(ROLE_LOGIN) | ROLE(ROLE_PROVISION))
 
 struct call {
 	struct api *api;
@@ -30,7 +25,7 @@ struct call {
 	const struct client_rec *client;
 	char peer[64];
 	const char *route;              /* the pattern: logged, never the path */
-	char *param[SEGMENTS_MAX];      /* decoded {placeholders}, in order */
+	char *param[API_PARAMS_MAX];    /* decoded {placeholders}, in order */
 	int nparam;
 	json_t *body;
 	int status;
@@ -108,30 +103,6 @@ static void reply_store_error(struct call *c, int r, const char *notfound)
 	reply_error(c, 500, "internal_error", "see the pksd log");
 }
 
-/* ---- parameters -------------------------------------------------------- */
-
-static int param_hash(const char *s, uint32_t *hash)
-{
-	if (strlen(s) != 8 || strspn(s, "0123456789abcdef") != 8)
-		return -1;
-	*hash = (uint32_t)strtoul(s, NULL, 16);
-	return 0;
-}
-
-static int param_row(const char *s, uint64_t *row)
-{
-	if (!*s || strlen(s) > 16 || strspn(s, "0123456789") != strlen(s) ||
-	    *s == '0')
-		return -1;
-	*row = strtoull(s, NULL, 10);
-	return *row < ((uint64_t)1 << 53) ? 0 : -1;
-}
-
-static int param_address(const char *s, char *out)
-{
-	return addr_normalize(s, strlen(s), out) == ADDR_OK ? 0 : -1;
-}
-
 static json_t *keys_json(uint32_t hash, const struct key_list *l)
 {
 	char hex[9];
@@ -170,7 +141,7 @@ static void get_keys(struct call *c, int want_pdk)
 {
 	uint32_t hash;
 	struct key_list l;
-	if (param_hash(c->param[0], &hash) < 0) {
+	if (api_param_hash(c->param[0], &hash) < 0) {
 		reply_error(c, 400, "invalid_hash", "a hash is 8 lower-case hex digits");
 		return;
 	}
@@ -197,18 +168,13 @@ static void get_pdks(struct call *c)
 static int key_body(struct call *c, char *address, const char **pek,
                     const char **pdk)
 {
-	const char *a;
-	if (!c->body || json_unpack(c->body, "{s:s, s:s, s:s !}", "address", &a,
-	                            "pek", pek, "pdk", pdk) < 0) {
+	int r = api_key_body(c->body, address, pek, pdk);
+	if (r == -1)
 		reply_error(c, 400, "invalid_body",
 		            "expected {\"address\", \"pek\", \"pdk\"} strings");
-		return -1;
-	}
-	if (param_address(a, address) < 0) {
+	else if (r < 0)
 		reply_error(c, 400, "invalid_address", "not a valid address");
-		return -1;
-	}
-	return 0;
+	return r < 0 ? -1 : 0;
 }
 
 static void create_key(struct call *c, int new_version)
@@ -221,7 +187,7 @@ static void create_key(struct call *c, int new_version)
 		return;
 	if (new_version) {
 		uint32_t want;
-		if (param_hash(c->param[0], &want) < 0) {
+		if (api_param_hash(c->param[0], &want) < 0) {
 			reply_error(c, 400, "invalid_hash",
 			            "a hash is 8 lower-case hex digits");
 			return;
@@ -257,7 +223,7 @@ static void post_version(struct call *c)
 /* {hash} and {row} of the path. */
 static int hash_row(struct call *c, uint32_t *hash, uint64_t *row)
 {
-	if (param_hash(c->param[0], hash) < 0 || param_row(c->param[1], row) < 0) {
+	if (api_param_hash(c->param[0], hash) < 0 || api_param_row(c->param[1], row) < 0) {
 		reply_error(c, 400, "invalid_path", "bad hash or row");
 		return -1;
 	}
@@ -271,7 +237,7 @@ static void put_pdk(struct call *c)
 	const char *pdk;
 	if (hash_row(c, &hash, &row) < 0)
 		return;
-	if (!c->body || json_unpack(c->body, "{s:s !}", "pdk", &pdk) < 0) {
+	if (api_pdk_body(c->body, &pdk) < 0) {
 		reply_error(c, 400, "invalid_body", "expected {\"pdk\": string}");
 		return;
 	}
@@ -288,7 +254,7 @@ static void delete_address(struct call *c)
 {
 	char address[ADDR_MAX + 1];
 	unsigned deleted;
-	if (param_address(c->param[0], address) < 0) {
+	if (api_param_address(c->param[0], address) < 0) {
 		reply_error(c, 400, "invalid_address", "not a valid address");
 		return;
 	}
@@ -304,7 +270,7 @@ static void get_availability(struct call *c)
 {
 	char address[ADDR_MAX + 1];
 	int available;
-	if (param_address(c->param[0], address) < 0) {
+	if (api_param_address(c->param[0], address) < 0) {
 		reply_error(c, 400, "invalid_address", "not a valid address");
 		return;
 	}
@@ -364,7 +330,7 @@ static int hash_network(struct call *c, uint32_t *hash,
                         char net[THROTTLE_NET_MAX])
 {
 	const char *ip;
-	if (param_hash(c->param[0], hash) < 0) {
+	if (api_param_hash(c->param[0], hash) < 0) {
 		reply_error(c, 400, "invalid_hash", "a hash is 8 lower-case hex digits");
 		return -1;
 	}
@@ -430,110 +396,34 @@ static void post_login_succeeded(struct call *c)
 
 /* ---- routing ----------------------------------------------------------- */
 
-static const struct route {
-	enum evhttp_cmd_type method;
-	const char *pattern;
-	unsigned roles;
-	int has_body;
-	void (*fn)(struct call *);
-} routes[] = {
-	{ EVHTTP_REQ_GET, "/v1/health", ANY_ROLE, 0, get_health },
-	{ EVHTTP_REQ_GET, "/v1/keys/{hash}", ANY_ROLE, 0, get_peks },
-	{ EVHTTP_REQ_GET, "/v1/keys/{hash}/pdk", ROLE(ROLE_LOGIN), 0, get_pdks },
-	{ EVHTTP_REQ_POST, "/v1/keys", ROLE(ROLE_PROVISION), 1, post_keys },
-	{ EVHTTP_REQ_POST, "/v1/keys/{hash}/versions", ROLE(ROLE_PROVISION), 1,
-	  post_version },
-	{ EVHTTP_REQ_PUT, "/v1/keys/{hash}/rows/{row}/pdk", ROLE(ROLE_PROVISION),
-	  1, put_pdk },
-	{ EVHTTP_REQ_DELETE, "/v1/addresses/{address}", ROLE(ROLE_PROVISION), 0,
-	  delete_address },
-	{ EVHTTP_REQ_GET, "/v1/addresses/{address}/availability",
-	  ROLE(ROLE_PROVISION), 0, get_availability },
-	{ EVHTTP_REQ_POST, "/v1/keys/{hash}/rows/{row}/login-failure",
-	  ROLE(ROLE_LOGIN), 0, post_login_failure },
-	{ EVHTTP_REQ_POST, "/v1/keys/{hash}/rows/{row}/login-success",
-	  ROLE(ROLE_LOGIN), 0, post_login_success },
-	{ EVHTTP_REQ_POST, "/v1/keys/{hash}/login-attempt", ROLE(ROLE_LOGIN), 1,
-	  post_login_attempt },
-	{ EVHTTP_REQ_POST, "/v1/keys/{hash}/login-success", ROLE(ROLE_LOGIN), 1,
-	  post_login_succeeded },
+/* The handler of each endpoint of apireq.c's api_routes. */
+static void (*const handlers[API_ENDPOINTS])(struct call *) = {
+	[API_HEALTH] = get_health,
+	[API_GET_PEKS] = get_peks,
+	[API_GET_PDKS] = get_pdks,
+	[API_POST_KEYS] = post_keys,
+	[API_POST_VERSION] = post_version,
+	[API_PUT_PDK] = put_pdk,
+	[API_DELETE_ADDRESS] = delete_address,
+	[API_AVAILABILITY] = get_availability,
+	[API_LOGIN_FAILURE] = post_login_failure,
+	[API_LOGIN_SUCCESS] = post_login_success,
+	[API_LOGIN_ATTEMPT] = post_login_attempt,
+	[API_LOGIN_SUCCEEDED] = post_login_succeeded,
 };
-
-/* Splits a raw path into at most SEGMENTS_MAX raw segments (in place). */
-static int split_path(char *path, char **seg)
-{
-	int n = 0;
-	if (*path != '/')
-		return -1;
-	for (char *p = path + 1;; ) {
-		if (n == SEGMENTS_MAX)
-			return -1;
-		seg[n++] = p;
-		char *slash = strchr(p, '/');
-		if (!slash)
-			return n;
-		*slash = '\0';
-		p = slash + 1;
-	}
-}
-
-/* 1 if the raw segments fit pattern; fills c->param with decoded values. */
-static int match(const char *pattern, char **seg, int n, struct call *c)
-{
-	char pat[128];
-	char *pseg[SEGMENTS_MAX];
-	snprintf(pat, sizeof pat, "%s", pattern);
-	int pn = split_path(pat, pseg);
-	if (pn != n)
-		return 0;
-	for (int i = 0; i < n; i++)
-		if (pseg[i][0] != '{' && strcmp(pseg[i], seg[i]) != 0)
-			return 0;
-	for (int i = 0; i < n; i++) {
-		if (pseg[i][0] != '{')
-			continue;
-		size_t len;
-		char *v = evhttp_uridecode(seg[i], 0, &len);
-		/* a decoded NUL would cut the value short unseen */
-		if (!v || len != strlen(v) || len == 0 || len > 512) {
-			free(v);
-			return -1;
-		}
-		c->param[c->nparam++] = v;
-	}
-	return 1;
-}
 
 static void free_params(struct call *c)
 {
-	for (int i = 0; i < c->nparam; i++)
-		free(c->param[i]);
-	c->nparam = 0;
+	api_params_free(c->param, &c->nparam);
 }
 
-/* Finds the route; *method_ok tells a known path with another method. */
-static const struct route *route_for(struct call *c, int *path_ok)
+/* Finds the route; *path_ok tells a known path with another method. */
+static const struct api_route *route_for(struct call *c, int *path_ok)
 {
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(c->req));
-	char buf[1024], *seg[SEGMENTS_MAX];
-	*path_ok = 0;
-	if (!path || strlen(path) >= sizeof buf)
-		return NULL;
-	strcpy(buf, path);
-	int n = split_path(buf, seg);
-	enum evhttp_cmd_type method = evhttp_request_get_command(c->req);
-	for (size_t i = 0; n > 0 && i < sizeof routes / sizeof routes[0]; i++) {
-		int m = match(routes[i].pattern, seg, n, c);
-		if (m < 0)
-			return NULL;
-		if (m == 0)
-			continue;
-		*path_ok = 1;
-		if (routes[i].method == method)
-			return &routes[i];
-		free_params(c);
-	}
-	return NULL;
+	int i = api_route_find(path, evhttp_request_get_command(c->req),
+	                       c->param, &c->nparam, path_ok);
+	return i < 0 ? NULL : &api_routes[i];
 }
 
 /* ---- authentication ---------------------------------------------------- */
@@ -553,42 +443,6 @@ static const struct client_rec *client_lookup(struct api *api, uint32_t id,
 	return e->valid ? &e->rec : NULL;
 }
 
-/* Parses "Basic base64(id:secret)"; 0 and the parts, or -1. */
-static int basic_credentials(const char *header, uint32_t *id, char *secret,
-                             size_t secretmax)
-{
-	unsigned char raw[256];
-	if (!header || strncasecmp(header, "Basic ", 6) != 0)
-		return -1;
-	const char *b64 = header + 6;
-	size_t len = strlen(b64);
-	if (len == 0 || len % 4 || len > 4 * (sizeof raw / 3 - 1))
-		return -1;
-	int n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
-	if (n < 0)
-		return -1;
-	n -= (b64[len - 1] == '=') + (len > 1 && b64[len - 2] == '=');
-	const unsigned char *colon = memchr(raw, ':', (size_t)n);
-	size_t idlen = colon ? (size_t)(colon - raw) : 0;
-	size_t slen = colon ? (size_t)n - idlen - 1 : 0;
-	int ok = colon && idlen >= 1 && idlen <= 10 && slen > 0 && slen < secretmax;
-	unsigned long long v = 0;
-	for (size_t i = 0; ok && i < idlen; i++) {
-		ok = isdigit(raw[i]);
-		v = v * 10 + (unsigned)(raw[i] - '0');
-	}
-	if (ok && v > 0 && v <= 0xffffffffULL &&
-	    !memchr(colon + 1, '\0', slen)) {
-		*id = (uint32_t)v;
-		memcpy(secret, colon + 1, slen);
-		secret[slen] = '\0';
-	} else {
-		ok = 0;
-	}
-	explicit_bzero(raw, sizeof raw);
-	return ok ? 0 : -1;
-}
-
 /* 0 and c->client set, or -1 with the reply sent. */
 static int authenticate(struct call *c)
 {
@@ -596,7 +450,7 @@ static int authenticate(struct call *c)
 	char secret[129];
 	uint32_t id = 0;
 	int down = 0;
-	if (basic_credentials(evhttp_find_header(in, "Authorization"), &id,
+	if (api_basic_credentials(evhttp_find_header(in, "Authorization"), &id,
 	                      secret, sizeof secret) == 0) {
 		const struct client_rec *rec = client_lookup(c->api, id, &down);
 		if (rec && client_verify(rec, secret, strlen(secret)))
@@ -644,8 +498,7 @@ static int read_body(struct call *c)
 		return -1;
 	}
 	unsigned char *data = evbuffer_pullup(in, -1);
-	c->body = data ? json_loadb((const char *)data, len,
-	                            JSON_REJECT_DUPLICATES, &err) : NULL;
+	c->body = data ? api_body_load(data, len, &err) : NULL;
 	if (!c->body || !json_is_object(c->body)) {
 		/* position only: jansson's text quotes the input, which may
 		 * hold an address or a key */
@@ -683,7 +536,7 @@ void api_handle(struct evhttp_request *req, void *arg)
 		reply_error(&c, 403, "forbidden", "address not allowed");
 		return;
 	}
-	const struct route *rt = route_for(&c, &path_ok);
+	const struct api_route *rt = route_for(&c, &path_ok);
 	if (rt)
 		c.route = rt->pattern;
 	if (authenticate(&c) < 0)
@@ -697,7 +550,7 @@ void api_handle(struct evhttp_request *req, void *arg)
 		            : "no such endpoint");
 		goto done;
 	}
-	if (!(rt->roles & ROLE(c.client->role))) {
+	if (!(rt->roles & API_ROLE(c.client->role))) {
 		log_msg(SQLOG_WARN, "%s client %lu: role %s may not %s", c.peer,
 		        (unsigned long)c.client->id, role_name(c.client->role),
 		        rt->pattern);
@@ -706,7 +559,7 @@ void api_handle(struct evhttp_request *req, void *arg)
 	}
 	if (rt->has_body && read_body(&c) < 0)
 		goto done;
-	rt->fn(&c);
+	handlers[rt - api_routes](&c);
 done:
 	if (c.client)
 		log_msg(SQLOG_INFO, "%s client %lu %s %s %d", c.peer,

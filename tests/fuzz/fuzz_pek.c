@@ -1,11 +1,15 @@
 /* fuzz_pek - parsing and verifying an untrusted PEK certificate (as read
  * from the key store): never crashes, and only our CA's certificate for
- * the address passes. */
+ * the address passes. An input that begins like DER (0x30) is the
+ * certificate's DER, made PEM here and mutated field by field
+ * (fuzzder.h). */
 #include <stdlib.h>
 
 #include <openssl/err.h>
 
 #include "fuzz.h"
+#include "fuzzder.h"
+#include "fuzzerr.h"
 #include "fuzzkeys.h"
 #include "crypto/pki.h"
 
@@ -20,8 +24,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+FUZZDER_CUSTOM_MUTATOR
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct sbuf pem;
+	sbuf_init(&pem, 4 * size + 4096);
+	if (size && data[0] == 0x30) {
+		if (fuzzder_pem(data, size, "CERTIFICATE", &pem) < 0)
+			abort();
+		data = (const uint8_t *)pem.s;
+		size = pem.len;
+	}
 	X509 *cert = pki_cert_from_pem((const char *)data, size);
 	if (cert) {
 		char why[128];
@@ -29,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		                     sizeof why);
 		X509_free(cert);
 	}
-	ERR_clear_error();
+	fuzzerr_count(); /* and so cleared */
+	sbuf_free(&pem);
 	return 0;
 }

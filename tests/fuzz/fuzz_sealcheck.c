@@ -1,10 +1,15 @@
 /* fuzz_sealcheck - the EDH's gate: never crashes, and whatever passes has
- * a well-formed size line and a size within bounds. */
+ * a well-formed size line and a size within bounds. An input that begins
+ * like DER is the CMS structure (fuzzcms.h), given the size line and the
+ * MIME headers of a stored message, so that the CMS type check is what
+ * the fuzzer works on, one field at a time (fuzzder.h). */
 #include <stdlib.h>
 
 #include <openssl/err.h>
 
 #include "fuzz.h"
+#include "fuzzcms.h"
+#include "fuzzder.h"
 #include "crypto/sealcheck.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -13,15 +18,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZDER_CUSTOM_MUTATOR
+
+static void check(const char *p, size_t size)
 {
 	unsigned long long plain = 0, again = 0;
-	const char *p = (const char *)data;
 	if (sealcheck(p, size, &plain) == 0 &&
 	    (sealcheck_header(p, size, &again) < 0 || again != plain ||
 	     plain > SEALCHECK_PLAIN_MAX))
 		abort();
 	if (ERR_peek_error())
 		abort(); /* a refusal leaves nothing queued */
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct sbuf msg;
+	if (!fuzzcms_is_der(data, size)) {
+		check((const char *)data, size);
+		return 0;
+	}
+	sbuf_init(&msg, 4 * size + 4096);
+	if (sbuf_printf(&msg, "X-SQ-Plaintext-Size: %zu\n", size) < 0 ||
+	    fuzzcms_wrap(data, size, &msg) < 0)
+		abort();
+	check(msg.s, msg.len);
+	sbuf_free(&msg);
 	return 0;
 }

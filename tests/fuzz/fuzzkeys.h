@@ -1,6 +1,7 @@
 /*
  * fuzzkeys - a fixed test CA, key and PEK (fuzz@example.org) so that the
- * corpus of sealed messages stays valid. Test material only: never used
+ * corpus of sealed messages stays valid, and the fixed secret of the
+ * edhd clients the session corpus authenticates as. Test material only: never used
  * outside tests/fuzz.
  */
 #ifndef SQ_FUZZKEYS_H
@@ -38,5 +39,9 @@ static const char fuzz_pek_pem[] =
 	"MEUCIQDQSDAbAwrW0A2mXrDVgHcK/GRA2WTwERGSvdQGMakNWAIgRP+KrbTXVFzT\n"
 	"C8wzUVp/YiXnoS/599BwnYOu9OTUTrw=\n"
 	"-----END CERTIFICATE-----\n";
+
+/* The secret of the edhd clients of fuzz_edhsession (id 1 deliver, id 2
+ * retrieve): CLIENTSECRET_LEN base64url characters. */
+#define FUZZ_EDH_SECRET "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuz"
 
 #endif
