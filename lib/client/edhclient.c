@@ -374,6 +374,9 @@ static int reply(struct edhc *c, void (*each)(void *, const char *), void *arg)
  * continuation lines: its code or -1. */
 static int vcommand(struct edhc *c, void (*each)(void *, const char *),
                     const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static int vcommand(struct edhc *c, void (*each)(void *, const char *),
+                    const char *fmt, va_list ap)
 {
 	if (sbuf_vprintf(&c->out, fmt, ap) < 0 ||
 	    sbuf_put(&c->out, "\r\n", 2) < 0 || flush(c) < 0) {
