@@ -369,14 +369,19 @@ try:
                  f"{len(got)} of {len(want)} copies, duplicates {dups}; "
                  f"{time.monotonic() - t_begin:.1f} s")
 
-    def under_load(name, tag, stop, start, during=None):
+    def under_load(name, tag, stop, start, during=None, hold=False):
         """Load; stop() for OUTAGE s; start(); load again; then every
-        deferred message sent until accepted. The load and the outage's
-        bounds: (load, down, up)."""
+        deferred message sent until accepted. With hold, what is accepted
+        before the outage is delivered only once it has begun. The load
+        and the outage's bounds: (load, down, up)."""
+        if hold:
+            m.stop_delivery()
         load = Load(m.smtp_port, tag).start()
         time.sleep(CALM)
         stop()
         down = time.monotonic()
+        if hold:
+            m.start_delivery()
         time.sleep(OUTAGE / 2)
         if during:
             during(load)
@@ -394,8 +399,17 @@ try:
                 if a[1] >= down + margin and a[2] <= up]
 
     def pks_outage(name, tag, stop, start):
+        """The key store out: SMTP defers, and so does the delivery of
+        what was queued before (held until the outage begins)."""
         t0 = time.monotonic()
-        load, down, up = under_load(name, tag, stop, start)
+        base = len(m.log("send.log"))
+        seen = {}
+
+        def during(load):
+            seen["queued"] = m.queue_count()
+
+        load, down, up = under_load(name, tag, stop, start, during,
+                                    hold=True)
         during = inside(load, down, up)
         codes = collections.Counter(a[3] for a in during)
         tap.ok(during and all(400 <= c < 500 for c in codes),
@@ -403,6 +417,10 @@ try:
                "answer got a 4xx (no 250, no 5xx)", codes)
         tap.ok(load.answers["250"] and load.answers["4xx"],
                f"{name}: accepted before and after, deferred during")
+        tap.ok(seen["queued"] and "deferral: 4.4.3 key store" in
+               m.log("send.log")[base:],
+               f"{name}: what was queued before waits: delivery deferred "
+               "(4.4.3)", seen)
         check_delivery(name, load, t0)
 
     # --- 1. pksd stopped for 30 s -------------------------------------------------
