@@ -44,10 +44,16 @@ static int write_unsynced(struct queue *q, enum queue_dir d,
 	return fd;
 }
 
+static int remove_one(struct queue *q, enum queue_dir d,
+                      unsigned long long num, int sync);
+
 /* Writes the files of a new message (an empty recipient list gets no
  * file), then syncs them and their directories. All are written before
  * the first sync, so the filesystem commits them together: the later
- * syncs find little left to do. */
+ * syncs find little left to do. On failure (a full disk) the files go
+ * again: todo/N still holds the message, and a light job that then ends
+ * removes only todo/N and mess/N, so a file half written here would stay
+ * for good, read at every start as a message that is not there. */
 static int write_new(struct queue *q, struct qmsg *m)
 {
 	struct { enum queue_dir d; const struct sbuf *b; int fd; } f[3] = {
@@ -68,8 +74,13 @@ static int write_new(struct queue *q, struct qmsg *m)
 			r = -1;
 	int saved = errno;
 	for (int i = 0; i < 3; i++)
-		if (f[i].fd >= 0 && close(f[i].fd) < 0 && r == 0)
-			return -1;
+		if (f[i].fd >= 0 && close(f[i].fd) < 0 && r == 0) {
+			r = -1;
+			saved = errno;
+		}
+	for (int i = 0; r < 0 && i < 3; i++)
+		if (f[i].b->len)
+			remove_one(q, f[i].d, m->num, 0);
 	errno = saved;
 	return r;
 }
