@@ -46,7 +46,7 @@ BACKOFF = 8         # at most, seconds before a deferred message goes again
 AS_ROOT = os.geteuid() == 0
 
 
-# --- the load --------------------------------------------------------------------
+# --- the load ----------------------------------------------------------------
 
 class Load:
     """CLIENTS SMTP clients sending numbered messages, RATE a second,
@@ -193,7 +193,7 @@ def send_one(port, sender, rcpts, msg):
         s.close()
 
 
-# --- the instance -------------------------------------------------------------------
+# --- the instance ------------------------------------------------------------
 
 mounts = []
 
@@ -213,15 +213,19 @@ def tmpfs(path, size="64m"):
     subprocess.run(["rm", "-rf", keep], check=True)
 
 
+FILLERS = iter(range(1, 1000))
+
+
 @contextlib.contextmanager
 def filled(path, leave):
     """Within: a file leaves about leave octets free on path's
     filesystem; removed after, whatever happened."""
-    filler = os.path.join(path, "filler")
+    filler = os.path.join(path, f"filler{next(FILLERS)}")
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         try:
-            os.posix_fallocate(fd, 0, max(4096, free_space(path) - leave))
+            if free_space(path) > leave:
+                os.posix_fallocate(fd, 0, free_space(path) - leave)
         finally:
             os.close(fd)
         yield
@@ -308,13 +312,18 @@ try:
         m.start_delivery()
         mode["now"] = want
 
-    @contextlib.contextmanager
-    def delivery_paused():
-        """Within: no delivery, what is queued stays queued."""
-        m.stop_delivery()
-        try:
-            yield
-        finally:
+    def store():
+        """The maildirs' filesystem in the current mode, and how sq-send
+        logs a delivery deferred because it is full."""
+        if mode["now"] == "edh":
+            return (os.path.join(edh.home, "maildirs"),
+                    "deferral: 4.3.1 EDH: 452 4.3.1")
+        return (os.path.join(m.home, "maildirs"),
+                "deferral: 4.3.1 cannot write the maildir")
+
+    def delivering():
+        """Starts the delivery chain if it is stopped."""
+        if m.send not in m.procs:
             m.start_delivery()
 
     def kick():
@@ -376,12 +385,13 @@ try:
         and the outage's bounds: (load, down, up)."""
         if hold:
             m.stop_delivery()
-        load = Load(m.smtp_port, tag).start()
-        time.sleep(CALM)
-        stop()
-        down = time.monotonic()
-        if hold:
-            m.start_delivery()
+        try:
+            load = Load(m.smtp_port, tag).start()
+            time.sleep(CALM)
+            stop()
+            down = time.monotonic()
+        finally:
+            delivering()
         time.sleep(OUTAGE / 2)
         if during:
             during(load)
@@ -410,9 +420,8 @@ try:
 
         load, down, up = under_load(name, tag, stop, start, during,
                                     hold=True)
-        during = inside(load, down, up)
-        codes = collections.Counter(a[3] for a in during)
-        tap.ok(during and all(400 <= c < 500 for c in codes),
+        codes = collections.Counter(a[3] for a in inside(load, down, up))
+        tap.ok(codes and all(400 <= c < 500 for c in codes),
                f"{name}: every attempt while the key store could not "
                "answer got a 4xx (no 250, no 5xx)", codes)
         tap.ok(load.answers["250"] and load.answers["4xx"],
@@ -423,13 +432,13 @@ try:
                "(4.4.3)", seen)
         check_delivery(name, load, t0)
 
-    # --- 1. pksd stopped for 30 s -------------------------------------------------
+    # --- 1. pksd stopped for 30 s --------------------------------------------
     @tap.scenario("pksd outage")
     def _():
         use("combined")
         pks_outage("pksd down", "pksd", m.pks.stop_pksd, m.pks.start_pksd)
 
-    # --- 2. the PKS's MariaDB stopped for 30 s ---------------------------------------
+    # --- 2. the PKS's MariaDB stopped for 30 s -------------------------------
     @tap.scenario("mariadb outage")
     def _():
         use("combined")
@@ -447,7 +456,7 @@ try:
                "MariaDB down: pksd answered 503 (and the 4xx above show "
                "the AH took it as temporary)", answers[-5:])
 
-    # --- 3. edhd stopped for 30 s (the EDH mode) -----------------------------------
+    # --- 3. edhd stopped for 30 s (the EDH mode) -----------------------------
     @tap.scenario("edhd outage")
     def _():
         use("edh")
@@ -471,7 +480,7 @@ try:
                "edhd down: deliveries deferred (4.4.1), not failed")
         check_delivery("edhd down", load, t0)
 
-    # --- 4. the queue's filesystem full ---------------------------------------------
+    # --- 4. the queue's filesystem full --------------------------------------
     def fill_queue(load):
         """Sends large messages until three in a row are refused, then
         small ones to take the last pages (the message file may fit
@@ -486,6 +495,67 @@ try:
                     break
         return codes
 
+    def queue_refuses(load, codes, base, base_smtpd):
+        """The checks of a queue filled by fill_queue."""
+        queue = os.path.join(m.home, "queue")
+        tap.diag(f"full queue: the answers in order: {codes}")
+        on_disk = len(os.listdir(os.path.join(queue, "todo")))
+        tap.ok(load.answers["250"] >= 1 and load.answers["4xx"] >= 3,
+               "a filling queue: 250 while it has room, then 4xx", codes)
+        tap.ok(all(c in (250, 451, 452) for c in codes),
+               "the full queue answers 451/452, never 5xx", codes)
+        tap.is_(on_disk, load.answers["250"],
+                "every 250 is a message in todo/, and none more")
+        tap.ok(free_space(queue) < 64 * 1024, "the queue's disk is "
+               f"full ({free_space(queue)} octets free)")
+        tap.ok("No space left on device" in m.log("sealer.log")[base:]
+               and "queue failed (53)" in m.log("smtpd.log")[base_smtpd:],
+               "the refusals are sq-queue's ENOSPC, its 53 answered 451",
+               m.log("sealer.log")[base:][-1500:])
+
+    def both_full(load):
+        """The maildirs full, and the queue with one page free: delivery
+        is deferred, and sq-send cannot write (all of) the files of a
+        message that must wait. The messages must stay, unbounced, and
+        go once there is room, leaving nothing behind."""
+        base = len(m.log("send.log"))
+        top, reason = store()
+        with filled(top, 0), filled(os.path.join(m.home, "queue"), 4096):
+            m.start_delivery()
+            stuck = m.wait_for(lambda: reason in m.log("send.log")[base:] and
+                               "cannot write its files" in
+                               m.log("send.log")[base:], 30)
+            tap.ok(stuck, "queue and maildirs full: delivery deferred, and "
+                   "sq-send cannot write its files",
+                   m.log("send.log")[base:][-1500:])
+            kick()
+            time.sleep(2)
+            tap.ok(m.queue_count() == load.answers["250"] and
+                   not notices_queued(), "queue and maildirs full: every "
+                   "accepted message stays queued, no failure notice",
+                   m.queue_count())
+        got = m.wait_for(lambda: (kick(), m.queue_count() == 0)[1], 30)
+        left = queue_files()
+        tap.ok(got and not left, "room again: the messages sq-send could "
+               "not record are delivered, and no file of theirs stays",
+               (left, m.log("send.log")[base:][-1500:]))
+        base = len(m.log("send.log"))
+        m.stop_delivery()
+        m.start_delivery()
+        m.wait_for(lambda: "started:" in m.log("send.log")[base:], 10)
+        tap.ok("started: 0 messages" in m.log("send.log")[base:] and
+               "cannot read its files" not in m.log("send.log")[base:],
+               "sq-send restarts on an empty queue",
+               m.log("send.log")[base:][-1500:])
+
+    def queue_files():
+        """The files in the queue's message directories."""
+        queue = os.path.join(m.home, "queue")
+        return sorted(os.path.relpath(os.path.join(r, f), queue)
+                      for d in os.listdir(queue) if d != "lock"
+                      for r, _, fs in os.walk(os.path.join(queue, d))
+                      for f in fs)
+
     @tap.scenario("full queue-disk")
     def _():
         if not AS_ROOT:
@@ -497,34 +567,24 @@ try:
         base, base_smtpd = len(m.log("sealer.log")), len(m.log("smtpd.log"))
         load = Load(m.smtp_port, "queuefull")
         # what is queued stays, as on a busy host
-        with delivery_paused(), filled(queue, 256 * 1024):
-            codes = fill_queue(load)
-            tap.diag(f"full queue: the answers in order: {codes}")
-            on_disk = len(os.listdir(os.path.join(queue, "todo")))
-            tap.ok(load.answers["250"] >= 1 and load.answers["4xx"] >= 3,
-                   "a filling queue: 250 while it has room, then 4xx", codes)
-            tap.ok(all(c in (250, 451, 452) for c in codes),
-                   "the full queue answers 451/452, never 5xx", codes)
-            tap.is_(on_disk, load.answers["250"],
-                    "every 250 is a message in todo/, and none more")
-            tap.ok(free_space(queue) < 64 * 1024, "the queue's disk is "
-                   f"full ({free_space(queue)} octets free)")
-            tap.ok("No space left on device" in m.log("sealer.log")[base:]
-                   and "queue failed (53)" in m.log("smtpd.log")[base_smtpd:],
-                   "the refusals are sq-queue's ENOSPC, its 53 answered 451",
-                   m.log("sealer.log")[base:][-1500:])
+        m.stop_delivery()
+        try:
+            with filled(queue, 256 * 1024):
+                codes = fill_queue(load)
+                queue_refuses(load, codes, base, base_smtpd)
+            both_full(load)
+        finally:
+            delivering()
         again, load.pending = sorted(n for _, n in load.pending), []
         for n in again:
             load.attempt(n)
         tap.ok(not load.unanswered(), "room again: the deferred messages "
                "are accepted", load.unanswered())
         check_delivery("full queue", load, t0)
-        left = {d: sum(len(f) for _, _, f in os.walk(os.path.join(queue, d)))
-                for d in ("pid", "intd", "mess", "todo")}
-        tap.ok(not any(left.values()), "nothing half queued is left "
-               "behind in the queue", left)
+        tap.ok(not queue_files(), "nothing half queued is left behind in "
+               "the queue", queue_files())
 
-    # --- 5. the maildirs' filesystem full --------------------------------------------
+    # --- 5. the maildirs' filesystem full ------------------------------------
     def full_store(name, tag, top, reason):
         if not AS_ROOT:
             tap.skip("the maildirs' own tmpfs needs root")
@@ -556,16 +616,12 @@ try:
     @tap.scenario("full edh-disk")
     def _():
         use("edh")
-        full_store("EDH disk full", "edhfull",
-                   os.path.join(edh.home, "maildirs"),
-                   "deferral: 4.3.1 EDH: 452 4.3.1")
+        full_store("EDH disk full", "edhfull", *store())
 
     @tap.scenario("full maildir-disk (combined mode)")
     def _():
         use("combined")
-        full_store("maildir disk full", "mdfull",
-                   os.path.join(m.home, "maildirs"),
-                   "deferral: 4.3.1 cannot write the maildir")
+        full_store("maildir disk full", "mdfull", *store())
 
     tap.diag(f"outage.t: {time.monotonic() - t_start:.1f} s in all")
 finally:
