@@ -9,6 +9,7 @@ usage_usec); where neither can be made, None, and only /proc/stat's
 figure is printed."""
 import contextlib
 import os
+import time
 
 V1 = "/sys/fs/cgroup/cpuacct"
 V2 = "/sys/fs/cgroup"
@@ -78,9 +79,19 @@ class CPUGroup:
             with open(os.path.join(self.home, "cgroup.procs"), "w") as f:
                 f.write(str(os.getpid()))
 
-    def remove(self):
-        if self.dir:
-            try:
-                os.rmdir(self.dir)
-            except OSError:
-                pass   # a process it had outlived us (a zombie): harmless
+    def remove(self, wait=15):
+        """Removes the group once its processes have ended (daemons' stop
+        commands return before the daemons do), waiting at most wait s;
+        a group left behind (a zombie in it) is harmless and reused."""
+        if not self.dir:
+            return
+        deadline = time.time() + wait
+        while time.time() < deadline:
+            with open(os.path.join(self.dir, "cgroup.procs")) as f:
+                if not f.read().strip():
+                    break
+            time.sleep(0.2)
+        try:
+            os.rmdir(self.dir)
+        except OSError:
+            pass
