@@ -91,10 +91,11 @@ def make(top, count, subscribers, sizes, seed):
         at = rng.randrange(len(body))
         body[at] = f"reference {BODY_CANARY} for the record"
         lines = head + body
-        # trim the last line so the DATA is size octets, or close to it
-        octets = sum(len(x) + 2 for x in lines)
-        if octets > size and len(lines[-1]) > octets - size and at != len(body) - 1:
-            lines[-1] = lines[-1][:len(lines[-1]) - (octets - size)].rstrip() or "end"
+        # the last line shortened so that the DATA is size octets, or a
+        # few less (unless that line is the canary's, or too short)
+        over = sum(len(x) + 2 for x in lines) - size
+        if 0 < over < len(lines[-1]) and at != len(body) - 1:
+            lines[-1] = lines[-1][:len(lines[-1]) - over].rstrip() or "end"
         octets = sum(len(x) + 2 for x in lines)
         path = os.path.join(top, f"{i:05d}")
         with open(path, "w") as f:
