@@ -9,6 +9,7 @@
 #   make check-valgrind  the unit suites under valgrind memcheck
 #   make check-mutations break each promise on purpose; its test must fail
 #   make bench      the benchmarks in bench/ (figures for the notes)
+#   make bench-peers  ours beside Postfix and Dovecot on one workload (root)
 #   make fuzz       libFuzzer on every tests/fuzz target (clang, build-fuzz/)
 #   make fuzz-long  the same for 10 million runs each, corpus merged back
 #   make run        a local instance on loopback (see tools/run-instance)
@@ -184,7 +185,7 @@ GEN = $(BUILD)/gen/auto_home.h $(BUILD)/gen/auto_users.h $(BUILD)/gen/auto_split
 .SECONDARY:
 
 .PHONY: all deps check check-plain check-asan check-valgrind check-mutations unit integration run install \
-        clean fuzz fuzz-long fuzz-build bench
+        clean fuzz fuzz-long fuzz-build bench bench-peers
 all: $(LIBSQ) $(PROG_LIBS) $(PROGS) $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN) \
      $(BENCH_BIN) $(CRASH_BIN)
 
@@ -365,6 +366,11 @@ bench: all
 	python3 bench/deliver-bench $(BUILD)
 	python3 bench/pop3-bench $(BUILD)
 	python3 bench/guess-rate $(BUILD)
+
+# Not part of bench: as root, it installs Postfix and Dovecot from Debian's
+# packages and runs private instances of them (bench/bench-peers).
+bench-peers: all
+	python3 bench/bench-peers $(BUILD)
 
 run: deps
 	$(MAKE) all
