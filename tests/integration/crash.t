@@ -308,7 +308,9 @@ try:
     @tap.scenario("kill -9 at random under load")
     def _():
         outcome, stop = {}, threading.Event()
-        random.seed(os.environ.get("SQ_CRASH_SEED", str(time.time())))
+        seed = os.environ.get("SQ_CRASH_SEED") or str(int(time.time()))
+        random.seed(seed)
+        tap.diag(f"SQ_CRASH_SEED={seed}")
         started = time.time()
         threads = send_all(m, outcome, stop)
         kills, whole_at = {}, [N * (k + 1) // (WHOLE_KILLS + 1)
