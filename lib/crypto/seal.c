@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/asn1.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -268,6 +269,103 @@ int seal_mem(const void *data, size_t n, int outfd, X509 *pek,
 	                   outfd, pek, n, size);
 }
 
+/* ---- the parameters a message must carry to be opened ------------------- */
+
+/* A DER element read from [p, end): its tag and class, its content. */
+struct der {
+	const unsigned char *p, *end;
+};
+
+static int der_next(struct der *d, int *tag, int *cls, struct der *content)
+{
+	const unsigned char *p = d->p;
+	long n;
+	if (p >= d->end)
+		return -1;
+	int r = ASN1_get_object(&p, &n, tag, cls, d->end - d->p);
+	if ((r & 0x80) || (r & 1) || n > d->end - p) /* bad, or indefinite */
+		return -1;
+	content->p = p;
+	content->end = p + n;
+	d->p = p + n;
+	return 0;
+}
+
+/* The next element, which must be universal tag want. */
+static int der_want(struct der *d, int want, struct der *content)
+{
+	int tag, cls;
+	return der_next(d, &tag, &cls, content) == 0 &&
+	       cls == V_ASN1_UNIVERSAL && tag == want ? 0 : -1;
+}
+
+static int der_is(const struct der *d, const unsigned char *v, size_t n)
+{
+	return (size_t)(d->end - d->p) == n && memcmp(d->p, v, n) == 0;
+}
+
+/* The content algorithm: AES-256-GCM with a 12-octet nonce and a
+ * 16-octet ICV (GCMParameters, RFC 5084), as seal_prepare writes it. */
+static int gcm_params_ok(struct der *eci)
+{
+	static const unsigned char icv16[] = { 0x10 };
+	const ASN1_OBJECT *gcm = OBJ_nid2obj(NID_aes_256_gcm);
+	struct der type, alg, oid, params, nonce, icv;
+	return der_want(eci, V_ASN1_OBJECT, &type) == 0 &&
+	       der_want(eci, V_ASN1_SEQUENCE, &alg) == 0 &&
+	       der_want(&alg, V_ASN1_OBJECT, &oid) == 0 &&
+	       der_is(&oid, OBJ_get0_data(gcm), OBJ_length(gcm)) &&
+	       der_want(&alg, V_ASN1_SEQUENCE, &params) == 0 &&
+	       der_want(&params, V_ASN1_OCTET_STRING, &nonce) == 0 &&
+	       nonce.end - nonce.p == 12 &&
+	       der_want(&params, V_ASN1_INTEGER, &icv) == 0 &&
+	       der_is(&icv, icv16, sizeof icv16);
+}
+
+/* AuthEnvelopedData (RFC 5083): version, [0] originatorInfo?,
+ * recipientInfos, authEncryptedContentInfo, [1] authAttrs?, mac. */
+static int auth_enveloped_ok(struct der *aed)
+{
+	struct der e;
+	int tag, cls;
+	if (der_want(aed, V_ASN1_INTEGER, &e) < 0 ||
+	    der_next(aed, &tag, &cls, &e) < 0)
+		return 0;
+	if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0 &&
+	    der_next(aed, &tag, &cls, &e) < 0)
+		return 0;
+	if (cls != V_ASN1_UNIVERSAL || tag != V_ASN1_SET ||
+	    der_want(aed, V_ASN1_SEQUENCE, &e) < 0 || !gcm_params_ok(&e) ||
+	    der_next(aed, &tag, &cls, &e) < 0)
+		return 0;
+	if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 1 &&
+	    der_next(aed, &tag, &cls, &e) < 0)
+		return 0;
+	return cls == V_ASN1_UNIVERSAL && tag == V_ASN1_OCTET_STRING &&
+	       e.end - e.p == 16;
+}
+
+/* Whether the message's tag is GCM's full 16 octets, under AES-256-GCM
+ * with its 12-octet nonce. OpenSSL takes the mac's own length as the tag
+ * length, down to one octet: a message changed in its ciphertext (GCM is
+ * counter mode: a flipped bit flips the plaintext's) and given a 1-octet
+ * mac would open once in 256 tries. Checked on the DER OpenSSL parsed. */
+static int full_tag(CMS_ContentInfo *cms)
+{
+	unsigned char *der = NULL;
+	int len = i2d_CMS_ContentInfo(cms, &der);
+	struct der top = { der, der + (len > 0 ? len : 0) }, ci, x, aed;
+	int tag, cls;
+	int ok = len > 0 && der_want(&top, V_ASN1_SEQUENCE, &ci) == 0 &&
+	         der_want(&ci, V_ASN1_OBJECT, &x) == 0 &&
+	         der_next(&ci, &tag, &cls, &x) == 0 &&
+	         cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0 &&
+	         der_want(&x, V_ASN1_SEQUENCE, &aed) == 0 &&
+	         auth_enveloped_ok(&aed);
+	OPENSSL_free(der);
+	return ok;
+}
+
 int seal_open_bio(BIO *in, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
                   struct sbuf *out)
 {
@@ -299,6 +397,8 @@ int seal_open_bio(BIO *in, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
 	else if (OBJ_obj2nid(CMS_get0_type(cms)) !=
 	         NID_id_smime_ct_authEnvelopedData)
 		why = "not authEnveloped-data";
+	else if (!full_tag(cms))
+		why = "not AES-256-GCM with a 12-octet nonce and 16-octet tag";
 	else if (CMS_decrypt(cms, pdk, cert, NULL, sink, CMS_BINARY) != 1)
 		why = "cannot decrypt: not for this key, or tampered with";
 	else
