@@ -164,7 +164,7 @@ END_TEST
 
 /* Re-encodes a sealed entity as DER, lets mutate() change it, and writes
  * it back as S/MIME, so tests can tamper below the base64. */
-static void tamper(struct sbuf *entity, void (*mutate)(unsigned char *,
+static void tamper(struct sbuf *entity, long (*mutate)(unsigned char *,
                                                       long))
 {
 	BIO *in = BIO_new_mem_buf(entity->s, (int)entity->len);
@@ -172,7 +172,7 @@ static void tamper(struct sbuf *entity, void (*mutate)(unsigned char *,
 	unsigned char *der = NULL;
 	long n = i2d_CMS_ContentInfo(cms, &der);
 	ck_assert_int_gt(n, 0);
-	mutate(der, n);
+	n = mutate(der, n);
 	const unsigned char *p = der;
 	CMS_ContentInfo *bad = d2i_CMS_ContentInfo(NULL, &p, n);
 	ck_assert_ptr_nonnull(bad);
@@ -189,20 +189,44 @@ static void tamper(struct sbuf *entity, void (*mutate)(unsigned char *,
 }
 
 /* The mac is the last field: the DER's final 16 octets are the tag. */
-static void flip_tag(unsigned char *der, long n)
+static long flip_tag(unsigned char *der, long n)
 {
 	ck_assert_int_eq(der[n - 18], 0x04);
 	ck_assert_int_eq(der[n - 17], 16);
 	der[n - 1] ^= 0x01;
+	return n;
+}
+
+/* Cuts the mac to its first octet: still the right tag for OpenSSL,
+ * which takes the mac's length as the tag's. ContentInfo, its [0] and
+ * the AuthEnvelopedData (at 0, 17 and 21, each with a two-octet length
+ * at this size) shrink by the 15 octets. */
+static long cut_tag(unsigned char *der, long n)
+{
+	static const long at[] = { 0, 17, 21 };
+	for (size_t i = 0; i < sizeof at / sizeof *at; i++) {
+		unsigned char *h = der + at[i];
+		ck_assert_int_eq(h[1], 0x82);
+		unsigned len = (unsigned)h[2] << 8 | h[3];
+		ck_assert_uint_gt(len, 300);
+		len -= 15;
+		h[2] = (unsigned char)(len >> 8);
+		h[3] = (unsigned char)len;
+	}
+	ck_assert_int_eq(der[n - 18], 0x04);
+	ck_assert_int_eq(der[n - 17], 16);
+	der[n - 17] = 1;
+	return n - 15;
 }
 
 /* Deep inside the 8 KiB encrypted content. */
-static void flip_ciphertext(unsigned char *der, long n)
+static long flip_ciphertext(unsigned char *der, long n)
 {
 	der[n - 4000] ^= 0x80;
+	return n;
 }
 
-static void check_tamper_refused(void (*mutate)(unsigned char *, long))
+static void check_tamper_refused(long (*mutate)(unsigned char *, long))
 {
 	static char msg[8192];
 	memset(msg, 'm', sizeof msg);
@@ -225,9 +249,17 @@ START_TEST(tampered_ciphertext_is_refused)
 }
 END_TEST
 
-static void no_change(unsigned char *der, long n)
+START_TEST(a_tag_cut_short_is_refused)
 {
-	(void)der, (void)n;
+	/* a one-octet tag would let a changed ciphertext open once in 256 */
+	check_tamper_refused(cut_tag);
+}
+END_TEST
+
+static long no_change(unsigned char *der, long n)
+{
+	(void)der;
+	return n;
 }
 
 START_TEST(untouched_reencoding_still_opens)
@@ -402,6 +434,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, format_is_aes256gcm_with_ecdh_sha256_kdf_and_aes256_wrap);
 	tcase_add_test(tc, tampered_tag_is_refused);
 	tcase_add_test(tc, tampered_ciphertext_is_refused);
+	tcase_add_test(tc, a_tag_cut_short_is_refused);
 	tcase_add_test(tc, untouched_reencoding_still_opens);
 	tcase_add_test(tc, wrong_key_opens_nothing);
 	tcase_add_test(tc, unauthenticated_enveloped_data_is_refused);
