@@ -26,6 +26,8 @@ struct lmtp {
 	char did[MAILDIR_UID_MAX + 1];  /* MAIL's XDELIVERY-ID=, or "" */
 	size_t n;
 	char rcpt[LMTP_RCPT_MAX][MAILDIR_ID_SIZE];
+	struct sbuf chunks;             /* BDAT's octets so far */
+	int big;                        /* BDAT passed databytes */
 };
 
 /* What became of the DATA octets. */
@@ -37,6 +39,20 @@ static void reset(struct lmtp *l)
 	l->declared = 0;
 	l->did[0] = '\0';
 	l->n = 0;
+	sbuf_free(&l->chunks);
+	sbuf_init(&l->chunks, l->s->cfg->databytes);
+	l->big = 0;
+}
+
+int lmtp_bdat_parse(const char *arg, unsigned long long *size, int *last)
+{
+	size_t digits = strspn(arg, "0123456789");
+	if (digits == 0 || digits > 12)
+		return -1;
+	*size = strtoull(arg, NULL, 10);
+	arg += digits;
+	*last = !strcasecmp(arg, " LAST");
+	return *arg && !*last ? -1 : 0;
 }
 
 int lmtp_rcpt_parse(const char *arg, char *box)
@@ -98,6 +114,8 @@ static void cmd_lhlo(struct lmtp *l, const char *arg)
 	netio_reply(io, "250-ENHANCEDSTATUSCODES");
 	netio_reply(io, "250-SIZE %lu", l->s->cfg->databytes);
 	netio_reply(io, "250-XDELIVERY-ID");
+	netio_reply(io, "250-CHUNKING");
+	netio_reply(io, "250-BINARYMIME");
 	netio_reply(io, "250 AUTH PLAIN");
 }
 
@@ -212,9 +230,11 @@ static void log_delivery(struct lmtp *l, const char *box, const char *result,
 	        (unsigned long)l->s->client, l->s->ip);
 }
 
-/* Stores the sealed message for one recipient; its reply and log line. */
-static void deliver_one(struct lmtp *l, const char *box, const struct sbuf *msg,
-                        unsigned long long plainsize, const struct timespec *t0)
+/* Stores the sealed entity (len octets at msg, without its size line) for
+ * one recipient; its reply and log line. */
+static void deliver_one(struct lmtp *l, const char *box, const char *msg,
+                        size_t len, unsigned long long plainsize,
+                        const struct timespec *t0)
 {
 	struct netio *io = &l->s->io;
 	struct maildir md;
@@ -222,29 +242,29 @@ static void deliver_one(struct lmtp *l, const char *box, const struct sbuf *msg,
 	if (maildir_open(&md, l->s->cfg->maildirs, box, 1) < 0) {
 		log_msg(SQLOG_ALERT, "%s: cannot open the mailbox: %s", box,
 		        strerror(errno));
-		log_delivery(l, box, "deferred: mailbox unavailable", msg->len, t0);
+		log_delivery(l, box, "deferred: mailbox unavailable", len, t0);
 		netio_reply(io, "451 4.3.0 <%s> mailbox unavailable", box);
 		return;
 	}
-	int q = quota_check_once(&l->s->cfg->ctl, &md, box, msg->len, l->did);
+	int q = quota_check_once(&l->s->cfg->ctl, &md, box, len, l->did);
 	if (q != 0) {
 		log_delivery(l, box, q > 0 ? "deferred: over quota"
-		             : "deferred: quota unknown", msg->len, t0);
+		             : "deferred: quota unknown", len, t0);
 		netio_reply(io, q > 0 ? "452 4.2.2 <%s> mailbox full"
 		             : "451 4.3.0 <%s> quota unknown", box);
-	} else if ((l->did[0] ? maildir_deliver_once(&md, l->did, msg->s,
-	                                             msg->len, plainsize, &out)
-	            : maildir_deliver(&md, l->s->cfg->me, msg->s, msg->len,
+	} else if ((l->did[0] ? maildir_deliver_once(&md, l->did, msg,
+	                                             len, plainsize, &out)
+	            : maildir_deliver(&md, l->s->cfg->me, msg, len,
 	                              plainsize, &out)) < 0) {
 		int e = errno;
 		log_msg(SQLOG_ALERT, "%s: delivery failed: %s", box, strerror(e));
-		log_delivery(l, box, "deferred: write failed", msg->len, t0);
+		log_delivery(l, box, "deferred: write failed", len, t0);
 		netio_reply(io, e == ENOSPC || e == EDQUOT
 		             ? "452 4.3.1 <%s> insufficient system storage"
 		             : "451 4.3.0 <%s> write failed; try again later", box);
 	} else {
 		log_delivery(l, box, out.again ? "ok, stored before (a retry)"
-		             : "ok", msg->len, t0);
+		             : "ok", len, t0);
 		netio_reply(io, "250 2.0.0 <%s> %s %.*s", box, out.again
 		             ? "delivered before as" : "delivered",
 		             (int)out.uidlen, out.name);
@@ -267,13 +287,14 @@ static void finish_data(struct lmtp *l, enum data_end end, struct sbuf *msg,
                         const struct timespec *t0)
 {
 	unsigned long long plain;
+	size_t entity;
 	if (end == DATA_BIG)
 		refuse_all(l, "552 5.3.4 message size exceeds the limit",
 		           "refused: too big", msg->len, t0);
 	else if (end == DATA_NOMEM)
 		refuse_all(l, "451 4.3.0 cannot hold the message now",
 		           "deferred: out of memory", msg->len, t0);
-	else if (sealcheck(msg->s ? msg->s : "", msg->len, &plain) < 0)
+	else if (sealcheck(msg->s ? msg->s : "", msg->len, &plain, &entity) < 0)
 		refuse_all(l, errno == EINVAL
 		           ? "554 5.6.0 no valid X-SQ-Plaintext-Size line: refused"
 		           : "554 5.6.0 not an S/MIME authEnveloped-data message: "
@@ -281,7 +302,8 @@ static void finish_data(struct lmtp *l, enum data_end end, struct sbuf *msg,
 		           : "refused: not sealed", msg->len, t0);
 	else
 		for (size_t i = 0; i < l->n; i++)
-			deliver_one(l, l->rcpt[i], msg, plain, t0);
+			deliver_one(l, l->rcpt[i], msg->s + entity,
+			            msg->len - entity, plain, t0);
 }
 
 /* 0 to go on, 1 when the connection must end. */
@@ -290,9 +312,10 @@ static int cmd_data(struct lmtp *l)
 	struct netio *io = &l->s->io;
 	struct sbuf msg;
 	struct timespec t0;
-	if (!l->mail || l->n == 0) {
-		netio_reply(io, l->mail ? "503 5.5.1 no valid recipients"
-		                         : "503 5.5.1 MAIL first");
+	if (!l->mail || l->n == 0 || l->chunks.len) {
+		netio_reply(io, l->chunks.len ? "503 5.5.1 BDAT under way" :
+		            l->mail ? "503 5.5.1 no valid recipients"
+		                    : "503 5.5.1 MAIL first");
 		return 0;
 	}
 	netio_reply(io, "354 go ahead, end with <CRLF>.<CRLF>");
@@ -311,6 +334,60 @@ static int cmd_data(struct lmtp *l)
 	}
 	finish_data(l, end, &msg, &t0);
 	sbuf_free(&msg);
+	reset(l);
+	return 0;
+}
+
+/* Reads a chunk of n octets after BDAT into l->chunks, or, past
+ * databytes, only counts them. 0, or -1 when the connection is lost. */
+static int read_chunk(struct lmtp *l, unsigned long long n)
+{
+	char buf[16384];
+	while (n > 0) {
+		ssize_t got = netio_read(&l->s->io, buf,
+		                         n < sizeof buf ? (size_t)n : sizeof buf);
+		if (got <= 0)
+			return -1;
+		n -= (unsigned long long)got;
+		l->big |= l->chunks.len + (size_t)got > l->s->cfg->databytes;
+		if (!l->big && sbuf_put(&l->chunks, buf, (size_t)got) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* BDAT (RFC 3030): the message in chunks of a stated size, as they are,
+ * with no dot-stuffing: how a sealed message travels in binary. The
+ * octets follow the command whatever the answer, so they are read even
+ * when it is a refusal. 0 to go on, 1 when the connection must end. */
+static int cmd_bdat(struct lmtp *l, const char *arg)
+{
+	struct netio *io = &l->s->io;
+	unsigned long long n;
+	int last;
+	struct timespec t0;
+	if (lmtp_bdat_parse(arg, &n, &last) < 0) {
+		/* how many octets follow is unknown: the stream is lost */
+		netio_reply(io, "501 5.5.4 syntax: BDAT SIZE [LAST]; closing");
+		return 1;
+	}
+	if (read_chunk(l, n) < 0) {
+		log_msg(SQLOG_WARN, "%s: timeout or disconnect during BDAT; "
+		        "nothing stored", l->s->ip);
+		return 1;
+	}
+	if (!l->mail || l->n == 0) {
+		netio_reply(io, l->mail ? "503 5.5.1 no valid recipients"
+		                         : "503 5.5.1 MAIL first");
+		sbuf_reset(&l->chunks);
+		return 0;
+	}
+	if (!last) {
+		netio_reply(io, "250 2.0.0 %llu octets received", n);
+		return 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	finish_data(l, l->big ? DATA_BIG : DATA_OK, &l->chunks, &t0);
 	reset(l);
 	return 0;
 }
@@ -335,7 +412,8 @@ static int command(struct lmtp *l)
 	} else if (!strcmp(verb, "LHLO")) {
 		cmd_lhlo(l, arg);
 	} else if (strcmp(verb, "AUTH") && strcmp(verb, "MAIL") &&
-	           strcmp(verb, "RCPT") && strcmp(verb, "DATA")) {
+	           strcmp(verb, "RCPT") && strcmp(verb, "DATA") &&
+	           strcmp(verb, "BDAT")) {
 		netio_reply(io, "500 5.5.1 unrecognized command");
 	} else if (!l->hello) {
 		netio_reply(io, "503 5.5.1 LHLO first");
@@ -347,6 +425,8 @@ static int command(struct lmtp *l)
 		cmd_mail(l, arg);
 	} else if (!strcmp(verb, "RCPT")) {
 		cmd_rcpt(l, arg);
+	} else if (!strcmp(verb, "BDAT")) {
+		return cmd_bdat(l, arg);
 	} else {
 		return *arg ? (netio_reply(io, "501 5.5.4 DATA takes no argument"),
 		               0) : cmd_data(l);
@@ -359,6 +439,7 @@ void lmtp_run(struct edh_session *s)
 	static struct lmtp l;
 	memset(&l, 0, sizeof l);
 	l.s = s;
+	reset(&l);
 	netio_reply(&s->io, "220 %s LMTP edhd", s->cfg->me);
 	for (;;) {
 		int r = session_getline(s);
@@ -367,4 +448,5 @@ void lmtp_run(struct edh_session *s)
 		if (r > 0 && command(&l))
 			break;
 	}
+	sbuf_free(&l.chunks);
 }

@@ -29,4 +29,8 @@ int lmtp_rcpt_parse(const char *arg, char *box);
  * is there twice, empty, or not a delivery id; -2 when arg is too long. */
 int lmtp_mail_did(const char *arg, char *rest, size_t restlen, char *did);
 
+/* BDAT's argument (RFC 3030): "SIZE" or "SIZE LAST", SIZE of at most 12
+ * digits. 0 with *size and *last set, or -1. */
+int lmtp_bdat_parse(const char *arg, unsigned long long *size, int *last);
+
 #endif

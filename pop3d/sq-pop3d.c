@@ -10,7 +10,7 @@
  *	relays them, inside TLS when the client asked for it). Messages are
  *	fetched sealed, from the maildir itself in combined mode or from
  *	edhd's retrieval protocol, and opened in memory only; -s serves the
- *	sealed S/MIME as stored, for clients that hold their own key.
+ *	sealed, as S/MIME, for clients that hold their own key.
  * SECURITY
  *	Runs as the POP3 user with the subscriber's unlocked PDKs in memory
  *	for the session only (core dumps off); opens each message in memory
@@ -38,6 +38,7 @@
 #include "net/netio.h"
 #include "util/path.h"
 #include "crypto/pki.h"
+#include "crypto/seal.h"
 #include "popcmd.h"
 #include "popkeys.h"
 #include "popmsg.h"
@@ -71,12 +72,38 @@ static void __attribute__((noreturn)) quit_temp(struct pop *p,
 
 /* ---- sizes --------------------------------------------------------- */
 
-/* Fetches message i, sealed, into out; 0, or -1 with the reply said. */
+/* With -s, a message stored binary is served as S/MIME (sq-sealed(5));
+ * one stored as S/MIME by an older version is served as it is. */
+static int as_served(struct pop *p, struct sbuf *msg)
+{
+	struct sbuf smime;
+	if (!p->sealed || !msg->len || (unsigned char)msg->s[0] != SEAL_DER_FIRST)
+		return 0;
+	sbuf_init(&smime, MESSAGE_MAX);
+	if (seal_to_smime(msg->s, msg->len, &smime) < 0) {
+		sbuf_free(&smime);
+		return -1;
+	}
+	sbuf_free(msg);
+	*msg = smime;
+	return 0;
+}
+
+/* Fetches message i, sealed, into out (as served); 0, or -1 with the
+ * reply said. */
 static int fetch(struct pop *p, size_t i, struct sbuf *out)
 {
 	char why[512];
 	enum popstore_result r = popstore_fetch(&p->store, i, out, why,
 	                                        sizeof why);
+	if (r == POPSTORE_OK && as_served(p, out) < 0) {
+		log_msg(SQLOG_WARN, "%s: message %s: not a CMS entity: %s",
+		        p->mailbox, p->store.msgs[i].uid,
+		        pki_errstr(why, sizeof why));
+		netio_reply(&p->io, "-ERR message %zu cannot be served: it is "
+		            "damaged", i + 1);
+		return -1;
+	}
 	if (r == POPSTORE_OK)
 		return 0;
 	log_msg(SQLOG_WARN, "%s: message %s: %s", p->mailbox, p->store.msgs[i].uid, why);

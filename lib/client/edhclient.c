@@ -43,6 +43,7 @@ struct edhc {
 	int answered;           /* replies read in this operation */
 	char selected[MAILDIR_ID_SIZE];
 	int did_ok;             /* edhd takes XDELIVERY-ID (its LHLO said) */
+	int chunking;           /* edhd takes BDAT: binary messages */
 	struct rbuf in;
 	struct sbuf out;
 	char err[REPLY_MAX + 64];
@@ -194,28 +195,31 @@ static ssize_t tls_source(void *ctx, void *buf, size_t n)
 	}
 }
 
-static int flush(struct edhc *c)
+/* Writes len octets at p to edhd: 0, or -1. */
+static int send_raw(struct edhc *c, const char *p, size_t len)
 {
 	size_t done = 0;
 	if (!c->ssl) {
 		errno = ENOTCONN;
 		return -1;
 	}
-	while (done < c->out.len) {
-		size_t left = c->out.len - done;
-		int r = SSL_write(c->ssl, c->out.s + done,
+	while (done < len) {
+		size_t left = len - done;
+		int r = SSL_write(c->ssl, p + done,
 		                  left > INT32_MAX ? INT32_MAX : (int)left);
-		if (r > 0) {
+		if (r > 0)
 			done += (size_t)r;
-			continue;
-		}
-		if (!ssl_wait(c, SSL_get_error(c->ssl, r))) {
-			sbuf_reset(&c->out);
+		else if (!ssl_wait(c, SSL_get_error(c->ssl, r)))
 			return -1;
-		}
 	}
-	sbuf_reset(&c->out);
 	return 0;
+}
+
+static int flush(struct edhc *c)
+{
+	int r = send_raw(c, c->out.s, c->out.len);
+	sbuf_reset(&c->out);
+	return r;
 }
 
 static void disconnect(struct edhc *c)
@@ -230,6 +234,7 @@ static void disconnect(struct edhc *c)
 	c->fd = -1;
 	c->selected[0] = '\0';
 	c->did_ok = 0;
+	c->chunking = 0;
 	sbuf_reset(&c->out);
 	ERR_clear_error();
 }
@@ -417,6 +422,8 @@ static void lhlo_extension(void *arg, const char *text)
 	struct edhc *c = arg;
 	if (!strcasecmp(text, "XDELIVERY-ID"))
 		c->did_ok = 1;
+	if (!strcasecmp(text, "CHUNKING"))
+		c->chunking = 1;
 }
 
 /* Greeting, LHLO (LMTP) and AUTH PLAIN: 0, or -1 with the reason. */
@@ -494,35 +501,6 @@ struct delivery {
 	size_t len;
 };
 
-/* The message, CRLF line ends and dots stuffed, then the end mark. */
-static int send_data(struct edhc *c, const char *p, size_t len)
-{
-	int bol = 1;
-	for (size_t i = 0; i < len; i++) {
-		if (bol && p[i] == '.' && sbuf_putc(&c->out, '.') < 0)
-			return -1;
-		bol = p[i] == '\n';
-		if ((bol && (i == 0 || p[i - 1] != '\r') &&
-		     sbuf_putc(&c->out, '\r') < 0) || sbuf_putc(&c->out, p[i]) < 0)
-			return -1;
-		if (c->out.len >= CHUNK && flush(c) < 0)
-			return -1;
-	}
-	if (len && p[len - 1] != '\n' && sbuf_put(&c->out, "\r\n", 2) < 0)
-		return -1;
-	return sbuf_put(&c->out, ".\r\n", 3) < 0 ? -1 : flush(c);
-}
-
-/* A CR that does not start a CRLF cannot be sent over LMTP. */
-static int lone_cr(const char *p, size_t len)
-{
-	for (const char *r = memchr(p, '\r', len); r;
-	     r = memchr(r + 1, '\r', len - (size_t)(r + 1 - p)))
-		if ((size_t)(r + 1 - p) >= len || r[1] != '\n')
-			return 1;
-	return 0;
-}
-
 /* The reply of the next pipelined command; the first refusal's text is
  * kept in why (a later reply would overwrite c->err). */
 static int pipelined_reply(struct edhc *c, int ok, char *why, size_t n)
@@ -537,31 +515,31 @@ static int deliver_op(struct edhc *c, void *arg)
 {
 	struct delivery *d = arg;
 	char why[sizeof c->err] = "";
-	/* PIPELINING (RFC 2920): the envelope in one write, three replies */
-	/* the id only to an edhd that takes it (one older than the AH would
-	 * refuse the parameter) */
+	if (!c->chunking) { /* the message is binary: DATA cannot carry it */
+		set_error(c, "edhd does not take BDAT (CHUNKING): upgrade the "
+		          "EDH first");
+		return OP_TEMP;
+	}
+	/* PIPELINING (RFC 2920): the envelope and the message in one go,
+	 * three replies; the id only to an edhd that takes it (one older
+	 * than the AH would refuse the parameter) */
 	int did = d->did && c->did_ok;
 	if (sbuf_printf(&c->out, "MAIL FROM:<> SIZE=%zu%s%s\r\nRCPT TO:<%s>\r\n"
-	                "DATA\r\n", d->len, did ? " XDELIVERY-ID=" : "",
-	                did ? d->did : "", d->mailbox) < 0 || flush(c) < 0) {
+	                "BDAT %zu LAST\r\n", d->len, did ? " XDELIVERY-ID=" : "",
+	                did ? d->did : "", d->mailbox, d->len) < 0 ||
+	    flush(c) < 0 || send_raw(c, d->data, d->len) < 0) {
 		set_error(c, "cannot write to edhd: %s", strerror(errno));
 		disconnect(c);
 		return OP_TEMP;
 	}
-	/* every command gets its reply, unless edhd has gone (421, EOF) */
+	/* every command gets its reply, unless edhd has gone (421, EOF);
+	 * after a refused RCPT, BDAT's is a refusal too */
 	int mail = pipelined_reply(c, 250, why, sizeof why);
 	int rcpt = c->ssl ? pipelined_reply(c, 250, why, sizeof why) : -1;
-	int data = c->ssl ? pipelined_reply(c, 354, why, sizeof why) : -1;
-	int code = mail != 250 ? mail : rcpt != 250 ? rcpt : data;
-	if (data == 354) {
-		/* an empty message ends a DATA that a refused RCPT left open */
-		if (send_data(c, d->data, code == 354 ? d->len : 0) < 0)
-			return set_error(c, "cannot write to edhd: %s",
-			                 strerror(errno));
-		int end = reply(c, NULL, NULL);
-		if (code == 354)
-			return classify(end);
-	}
+	int bdat = c->ssl ? pipelined_reply(c, 250, why, sizeof why) : -1;
+	int code = mail != 250 ? mail : rcpt != 250 ? rcpt : bdat;
+	if (code == 250)
+		return OP_OK;
 	int r = classify(code);
 	if (code > 0 && command(c, "RSET") != 250)
 		disconnect(c);
@@ -574,11 +552,10 @@ enum edhc_result edhc_deliver(struct edhc *c, const char *mailbox,
 {
 	struct delivery d = { mailbox, data, did, len };
 	if (c->cfg.proto != EDHC_LMTP || !maildir_id_valid(mailbox) ||
-	    (did && !maildir_did_valid(did)) || lone_cr(data, len)) {
+	    (did && !maildir_did_valid(did))) {
 		snprintf(c->err, sizeof c->err, "%s", c->cfg.proto != EDHC_LMTP
 		         ? "not an LMTP client" : !maildir_id_valid(mailbox)
-		         ? "not a mailbox id" : did && !maildir_did_valid(did)
-		         ? "not a delivery id" : "a lone CR in the message");
+		         ? "not a mailbox id" : "not a delivery id");
 		return EDHC_PERM;
 	}
 	return run(c, deliver_op, &d);

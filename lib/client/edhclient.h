@@ -80,8 +80,9 @@ void edhc_free(struct edhc *c);
 /* The last server reply or failure reason, "" if none. */
 const char *edhc_error(const struct edhc *c);
 
-/* LMTP: delivers len octets at data (the sealed message, LF or CRLF line
- * ends; a lone CR is refused as EDHC_PERM) to mailbox, under the delivery
+/* LMTP: delivers len octets at data (the sealed message, binary: sent
+ * with BDAT, RFC 3030, which an edhd that does not offer CHUNKING
+ * defers) to mailbox, under the delivery
  * id did (maildir_did_format; NULL: none) when edhd takes one, so that a
  * retry after a crash is not stored twice. EDHC_OK only after the final
  * 250 for that recipient. */

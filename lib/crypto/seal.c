@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <openssl/asn1.h>
@@ -195,7 +196,7 @@ static int seal_source(BIO *src, const unsigned char *pre, size_t prelen,
 		src = fdout = NULL; /* freed with their chains */
 		errno = 0;
 		ok = (stream || CMS_final(cms, in, NULL, CMS_BINARY) == 1) &&
-		     SMIME_write_CMS(out, cms, in, CMS_BINARY | stream) == 1 &&
+		     i2d_CMS_bio_stream(out, cms, in, CMS_BINARY | stream) == 1 &&
 		     BIO_flush(out) == 1;
 		if (!ok && errno == 0)
 			errno = EIO;
@@ -366,6 +367,76 @@ static int full_tag(CMS_ContentInfo *cms)
 	return ok;
 }
 
+CMS_ContentInfo *seal_parse(const char *entity, size_t len)
+{
+	if (len > INT_MAX)
+		return NULL;
+	if (len && (unsigned char)entity[0] == SEAL_DER_FIRST) {
+		const unsigned char *p = (const unsigned char *)entity;
+		CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
+		if (cms && p != (const unsigned char *)entity + len) {
+			CMS_ContentInfo_free(cms); /* octets after the entity */
+			return NULL;
+		}
+		return cms;
+	}
+	BIO *in = BIO_new_mem_buf(entity, (int)len);
+	CMS_ContentInfo *cms = in ? SMIME_read_CMS(in, NULL) : NULL;
+	BIO_free(in);
+	return cms;
+}
+
+size_t seal_entity_start(const char *data, size_t len)
+{
+	static const char field[] = SEAL_SIZE_HEADER ":";
+	const char *nl = memchr(data, '\n', len);
+	if (len < sizeof field || !nl ||
+	    strncasecmp(data, field, sizeof field - 1) != 0 ||
+	    (size_t)(nl + 1 - data) >= len ||
+	    (unsigned char)nl[1] != SEAL_DER_FIRST)
+		return 0;
+	return (size_t)(nl + 1 - data);
+}
+
+int seal_to_smime(const char *entity, size_t len, struct sbuf *out)
+{
+	BIO_METHOD *meth = NULL;
+	BIO *sink = sink_new(&meth, out);
+	CMS_ContentInfo *cms = seal_parse(entity, len);
+	size_t had = out->len;
+	int ok = sink && cms &&
+	         SMIME_write_CMS(sink, cms, NULL, CMS_BINARY) == 1;
+	if (!ok)
+		sbuf_truncate(out, had);
+	CMS_ContentInfo_free(cms);
+	BIO_free(sink);
+	BIO_meth_free(meth);
+	return ok ? 0 : -1;
+}
+
+/* Everything in reads into buf, at most max octets: 0, or -1 with the
+ * meter saying why. */
+static int read_bounded(BIO *in, struct meter *m, struct sbuf *buf)
+{
+	BIO_METHOD *meth = NULL;
+	BIO *metered = meter_new(&meth, m);
+	char chunk[16384];
+	int n = -1;
+	if (metered) {
+		BIO_push(metered, in);
+		while ((n = BIO_read(metered, chunk, sizeof chunk)) > 0)
+			if (sbuf_put(buf, chunk, (size_t)n) < 0) {
+				m->failed = 1;
+				m->error = ENOMEM;
+				break;
+			}
+		BIO_pop(metered); /* in stays the caller's */
+	}
+	BIO_free(metered);
+	BIO_meth_free(meth);
+	return metered && !m->failed ? 0 : -1;
+}
+
 int seal_open_bio(BIO *in, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
                   struct sbuf *out)
 {
@@ -375,24 +446,27 @@ int seal_open_bio(BIO *in, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
 		return -1;
 	}
 	struct meter m = { .max = max_in };
-	BIO_METHOD *meter_meth = NULL, *sink_meth = NULL;
-	BIO *metered = meter_new(&meter_meth, &m);
+	struct sbuf sealed;
+	BIO_METHOD *sink_meth = NULL;
 	BIO *sink = sink_new(&sink_meth, out);
 	CMS_ContentInfo *cms = NULL;
 	size_t had = out->len;
 	int ok = 0;
 
-	if (metered && sink) {
-		BIO_push(metered, in);
-		cms = SMIME_read_CMS(metered, NULL);
-		BIO_pop(metered); /* in stays the caller's */
+	sbuf_init(&sealed, max_in);
+	if (sink && read_bounded(in, &m, &sealed) == 0) {
+		size_t start = seal_entity_start(sealed.s ? sealed.s : "",
+		                                 sealed.len);
+		cms = seal_parse(sealed.s ? sealed.s + start : "",
+		                 sealed.len - start);
 	}
+	sbuf_free(&sealed); /* the parsed structure holds what it needs */
 	const char *why = NULL;
 	if (m.failed)
 		why = m.error == EMSGSIZE ? "sealed message over the size limit"
 		                          : "read error";
 	else if (!cms)
-		why = "not an S/MIME entity";
+		why = "not a CMS entity (DER or S/MIME)";
 	/* Only authenticated encryption: enveloped-data has no tag to check. */
 	else if (OBJ_obj2nid(CMS_get0_type(cms)) !=
 	         NID_id_smime_ct_authEnvelopedData)
@@ -408,9 +482,7 @@ int seal_open_bio(BIO *in, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
 	if (!ok) /* the tag may fail after plaintext was written: drop it */
 		sbuf_truncate(out, had);
 	CMS_ContentInfo_free(cms);
-	BIO_free(metered);
 	BIO_free(sink);
-	BIO_meth_free(meter_meth);
 	BIO_meth_free(sink_meth);
 	return ok ? 0 : -1;
 }

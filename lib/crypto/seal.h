@@ -4,10 +4,14 @@
  * 5084) and ECDH P-256 key agreement with the SHA-256 X9.63 KDF and
  * AES-256 key wrap (RFC 5753). The format is in sq-sealed(5).
  *
- * Sealing streams: the plaintext is read once from a descriptor and the
- * S/MIME entity written as it goes, in memory bounded whatever the message
- * size. Opening needs the whole entity (the tag comes last) and releases
- * plaintext only after the GCM tag has been verified.
+ * At rest the entity is the CMS ContentInfo in binary (BER, indefinite
+ * lengths); S/MIME's base64 is made only where a message is served sealed
+ * (seal_to_smime). Sealing streams: the plaintext is read once from a
+ * descriptor and the entity written as it goes, in memory bounded
+ * whatever the message size. Opening needs the whole entity (the tag
+ * comes last) and releases plaintext only after the GCM tag has been
+ * verified; it takes either form, so messages stored as S/MIME by older
+ * versions still open.
  */
 #ifndef SQ_SEAL_H
 #define SQ_SEAL_H
@@ -16,6 +20,7 @@
 #include <stdint.h>
 
 #include <openssl/bio.h>
+#include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -29,17 +34,21 @@ struct seal_size {
 };
 
 /* Seals everything readable from infd for the holder of pek and writes the
- * S/MIME entity to outfd (not fsynced: that is the caller's ordering).
+ * entity (BER) to outfd (not fsynced: that is the caller's ordering).
  * Input beyond max_in octets fails (EMSGSIZE); max_in 0 is refused
  * (EINVAL): every read is bounded. 0 on success; -1 on a read or write
  * error (errno) or a crypto error. */
 int seal_fd(int infd, int outfd, X509 *pek, uint64_t max_in,
             struct seal_size *size);
 
-/* The header line a stored sealed message begins with, before the entity:
- * "X-SQ-Plaintext-Size: N", N the crlf_octets below. The stores put it in
- * the maildir name, for POP3 LIST (sq-sealed(5)). */
+/* The line a sealed message in the queue or in transfer to the EDH
+ * begins with, before the entity: "X-SQ-Plaintext-Size: N", N the
+ * crlf_octets below. The stores put N in the maildir name, for POP3 LIST,
+ * and keep the entity alone (sq-sealed(5)). */
 #define SEAL_SIZE_HEADER "X-SQ-Plaintext-Size"
+
+/* The first octet of an entity in binary: a ContentInfo is a SEQUENCE. */
+#define SEAL_DER_FIRST 0x30
 
 /* The same for a message already in memory (n octets at data): a sealer
  * that makes one copy for each of several recipients. It writes the
@@ -47,7 +56,23 @@ int seal_fd(int infd, int outfd, X509 *pek, uint64_t max_in,
 int seal_mem(const void *data, size_t n, int outfd, X509 *pek,
              struct seal_size *size);
 
-/* Opens an S/MIME authEnveloped-data entity read from in (at most max_in
+/* Where the binary entity starts in data (len octets) that begins with
+ * the SEAL_SIZE_HEADER line: just after that line; 0 when data is not a
+ * size line followed by a binary entity (an entity alone, or the S/MIME
+ * form older versions stored, which keeps its size line). */
+size_t seal_entity_start(const char *data, size_t len);
+
+/* The CMS structure of an entity (len octets) in either form: binary when
+ * it starts with SEAL_DER_FIRST (nothing may follow it), else S/MIME.
+ * NULL if it does not parse. */
+CMS_ContentInfo *seal_parse(const char *entity, size_t len);
+
+/* The entity (either form) as S/MIME 4.0, appended to out: for clients
+ * that are served a message sealed. 0, or -1 (nothing appended). */
+int seal_to_smime(const char *entity, size_t len, struct sbuf *out);
+
+/* Opens an authEnveloped-data entity (binary or S/MIME, with or without
+ * the size line) read from in (at most max_in
  * octets of it; 0 is refused) with the PDK and its certificate, and appends the
  * plaintext to out only once the tag has verified. Refuses anything that
  * is not authEnveloped-data, including unauthenticated enveloped-data.

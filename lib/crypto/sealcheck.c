@@ -6,11 +6,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
+#include "crypto/seal.h"
 #include "crypto/sealcheck.h"
 
 #define FIELD "X-SQ-Plaintext-Size"
@@ -108,32 +108,44 @@ bad:
 	return -1;
 }
 
-/* 1 if data parses as S/MIME whose CMS type is authEnveloped-data. */
-static int is_auth_enveloped(const char *data, size_t len)
+/* The binary form's first line: our field alone, then the entity. */
+static int size_line(const char *data, size_t len, unsigned long long *size)
 {
-	if (len > INT_MAX)
-		return 0;
-	BIO *in = BIO_new_mem_buf(data, (int)len);
-	CMS_ContentInfo *cms = in ? SMIME_read_CMS(in, NULL) : NULL;
+	struct hline l;
+	size_t pos = 0;
+	size_t n = next_line(data, len, &pos, &l) == 1 ? field_name(&l) : 0;
+	return n == sizeof FIELD - 1 && strncasecmp(l.p, FIELD, n) == 0
+	       ? parse_size(l.p + n + 1, l.len - n - 1, size) : -1;
+}
+
+/* 1 if the entity parses (either form) and its CMS type is
+ * authEnveloped-data. */
+static int is_auth_enveloped(const char *entity, size_t len)
+{
+	CMS_ContentInfo *cms = seal_parse(entity, len);
 	int ok = cms && OBJ_obj2nid(CMS_get0_type(cms)) ==
 	                NID_id_smime_ct_authEnvelopedData;
 	CMS_ContentInfo_free(cms);
-	BIO_free(in);
 	ERR_clear_error(); /* a refusal is an answer, not an error to keep */
 	return ok;
 }
 
-int sealcheck(const char *data, size_t len, unsigned long long *plainsize)
+int sealcheck(const char *data, size_t len, unsigned long long *plainsize,
+              size_t *entity)
 {
 	unsigned long long size;
-	if (!data || sealcheck_header(data, len, &size) < 0) {
+	size_t start = data ? seal_entity_start(data, len) : 0;
+	if (!data || (start ? size_line(data, len, &size)
+	                    : sealcheck_header(data, len, &size)) < 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (!is_auth_enveloped(data, len)) {
+	if (!is_auth_enveloped(data + start, len - start)) {
 		errno = EBADMSG;
 		return -1;
 	}
 	*plainsize = size;
+	if (entity)
+		*entity = start;
 	return 0;
 }

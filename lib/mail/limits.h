@@ -25,7 +25,7 @@
                                            sq-smtpd puts before the message */
 
 /* The octets around the content in a sealed message: the
- * X-SQ-Plaintext-Size line, the MIME header SMIME_write_CMS writes, and
+ * X-SQ-Plaintext-Size line, the MIME header of the S/MIME form, and
  * the DER of the CMS structure without its content (the recipient info
  * with the ephemeral key and the PEK's issuer and serial, the algorithm
  * parameters, the GCM tag): a few hundred octets in practice. */
@@ -33,10 +33,13 @@
 
 /* The most octets a message of p plaintext octets has once sealed
  * (lib/crypto/seal.c): the content is streamed in BER octet strings of
- * at most 1024 octets, each with a header of at most 4 (p / 256); the
- * DER is then base64 (4 octets for 3) in lines of 64 and a line end (65
- * for 64), plus SEALED_OVERHEAD before and after the base64. The
- * arithmetic is in unsigned long long; p up to DATABYTES_MAX. */
+ * at most 1024 octets, each with a header of at most 4 (p / 256), which
+ * is SEALED_DER_MAX, the binary form sealing writes. SEALED_MAX is the
+ * S/MIME form older versions queued and sent, which edhd and sq-queue
+ * still take: the DER in base64 (4 octets for 3) in lines of 64 and a
+ * line end (65 for 64), plus SEALED_OVERHEAD before and after the
+ * base64. The arithmetic is in unsigned long long; p up to
+ * DATABYTES_MAX. */
 #define SEALED_DER_MAX(p) ((unsigned long long)(p) + \
                            (unsigned long long)(p) / 256 + SEALED_OVERHEAD)
 #define SEALED_MAX(p) ((SEALED_DER_MAX(p) + 2) / 3 * 4 / 64 * 65 + 65 + \

@@ -102,12 +102,8 @@ static int ri_names(CMS_RecipientInfo *ri, X509 *cert)
 
 int el_sealed_for(const char *msg, size_t len, const struct el_keys *k)
 {
-	const char *entity = memchr(msg, '\n', len);
-	if (!entity || len > INT_MAX)
-		return -1;
-	entity++;
-	BIO *in = BIO_new_mem_buf(entity, (int)(len - (size_t)(entity - msg)));
-	CMS_ContentInfo *cms = in ? SMIME_read_CMS(in, NULL) : NULL;
+	size_t start = seal_entity_start(msg, len);
+	CMS_ContentInfo *cms = seal_parse(msg + start, len - start);
 	STACK_OF(CMS_RecipientInfo) *ris =
 		cms ? CMS_get0_RecipientInfos(cms) : NULL;
 	int found = ris ? 0 : -1;
@@ -116,7 +112,6 @@ int el_sealed_for(const char *msg, size_t len, const struct el_keys *k)
 			found = ri_names(sk_CMS_RecipientInfo_value(ris, i),
 			                 k->cert[c]);
 	CMS_ContentInfo_free(cms);
-	BIO_free(in);
 	return found;
 }
 
@@ -148,7 +143,7 @@ enum el_result el_prepare(const char *msg, size_t len,
                           unsigned long long *plainsize, char *why,
                           size_t whylen)
 {
-	if (sealcheck(msg, len, plainsize) == 0) {
+	if (sealcheck(msg, len, plainsize, NULL) == 0) {
 		int r = el_sealed_for(msg, len, k);
 		if (r != 1)
 			return fail_why(why, whylen, EL_PERM, "%s",

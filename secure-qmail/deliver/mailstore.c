@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/seal.h"
 #include "util/fail.h"
 #include "deliver/mailstore.h"
 #include "util/path.h"
@@ -95,6 +96,8 @@ static enum mailstore_result put_maildir(struct mailstore *st,
 {
 	struct maildir md;
 	struct maildir_delivered out;
+	size_t start = seal_entity_start(data, len); /* its line: in the name */
+	data += start, len -= start;
 	if (maildir_open(&md, st->maildirs, mailbox, 1) < 0)
 		return fail_why(why, whylen, MAILSTORE_TEMP,
 		                "4.3.0 cannot open the maildir: %s",

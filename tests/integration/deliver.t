@@ -16,7 +16,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sqtest import tap  # noqa: E402
-from sqtest.mail import MailHost, PASSWORD, files_holding  # noqa: E402
+from sqtest.mail import (MailHost, PASSWORD, files_holding,  # noqa: E402
+                         is_sealed)
 
 A, B, C = "john.smith@example.org", "jane.doe@example.org", "bob@example.org"
 MANY = [f"user{i}@example.org" for i in range(8)]
@@ -75,6 +76,12 @@ try:
         tap.ok(len(names) == 1 and f",S={size},W={crlf}" in names[0],
                "the maildir name carries the sealed and the plaintext "
                "(CRLF) size", names)
+        stored = m.delivered(A)[0]
+        tap.ok(stored[:1] == b"\x30" and is_sealed(stored) and
+               size <= len(plain) + 1024,
+               "the file is the binary entity alone, its size line in the "
+               "name: the plaintext and a few hundred octets",
+               f"{stored[:40]!r}: {size} octets for {len(plain)}")
         tap.ok(not files_holding(m.home, CANARY),
                "no plaintext anywhere in the instance: queue, maildirs, logs",
                files_holding(m.home, CANARY))

@@ -35,6 +35,7 @@ def main():
     with EDH(control={"timeoutedh": "3\n",
                       "quota": f"{FULL} 0\n{SMALL} 100\n"}) as edh:
         tap.scenario("lmtp delivery", lambda: lmtp_delivery(edh, msg))
+        tap.scenario("binary over bdat", lambda: bdat(edh, work))
         tap.scenario("refusals", lambda: refusals(edh, msg))
         tap.scenario("protocol errors", lambda: protocol_errors(edh, msg))
         tap.scenario("access", lambda: access(edh))
@@ -170,6 +171,60 @@ def lmtp_delivery(edh, msg):
            "others each get their 250", (replies, finals))
     s.cmd("QUIT")
     s.close()
+
+
+def bdat(edh, work):
+    """What the AH sends since messages rest in binary: the size line and
+    the DER entity, in BDAT chunks (RFC 3030); edhd stores the entity
+    alone, and a refused BDAT still reads its octets."""
+    r = subprocess.run(["openssl", "cms", "-encrypt", "-aes-256-gcm",
+                        "-outform", "DER", os.path.join(work, "c.pem")],
+                       input=PLAIN, check=True, capture_output=True)
+    der = r.stdout
+    msg = b"X-SQ-Plaintext-Size: %d\n" % len(PLAIN) + der
+    s = edh.session("lmtp")
+    lhlo = s.cmd("LHLO ah.example")
+    tap.ok("250-CHUNKING" in lhlo and "BINARYMIME" in lhlo,
+           "LHLO offers CHUNKING and BINARYMIME", lhlo)
+    s.cmd(edh.plain(edh.cred["deliver"]))
+    s.send(b"BDAT 5 LAST\r\n\0\r\n.\r")
+    tap.ok(s.reply().startswith("503 5.5.1") and
+           s.cmd("NOOP").startswith("250"),
+           "BDAT before MAIL gets 503, its octets read, the session in step")
+    box = "0000bda7-1"
+    s.cmd("MAIL FROM:<>")
+    s.cmd(f"RCPT TO:<{box}>")
+    half = len(msg) // 2
+    s.send(b"BDAT %d\r\n" % half + msg[:half])
+    first = s.reply()
+    tap.ok(s.cmd("DATA").startswith("503"),
+           "DATA in the middle of BDAT chunks gets 503")
+    s.send(b"BDAT %d LAST\r\n" % (len(msg) - half) + msg[half:])
+    final = s.reply()
+    tap.ok(first == f"250 2.0.0 {half} octets received" and
+           final.startswith(f"250 2.0.0 <{box}> delivered"),
+           "a binary message in two chunks gets 250, then 250 for its "
+           "recipient after LAST", (first, final))
+    new = edh.files(box)["new"]
+    data = open(edh.path(f"maildirs/{box}/new/{new[0]}"), "rb").read() \
+        if new else b""
+    tap.ok(data == der and re.search(r",S=%d,W=%d$" % (len(der), len(PLAIN)),
+                                     new[0]),
+           "the stored file is the DER entity alone; S= and W= in its name",
+           (new, data[:40]))
+    s.cmd("MAIL FROM:<>")
+    s.cmd(f"RCPT TO:<{box}>")
+    s.send(b"BDAT %d LAST\r\n" % len(der) + der)
+    tap.ok(s.reply().startswith("554 5.6.0"),
+           "a binary entity without its size line is refused 554 5.6.0")
+    s.cmd("MAIL FROM:<>")
+    s.cmd(f"RCPT TO:<{box}>")
+    s.send(b"BDAT %d LAST\r\n" % (len(msg) + 1) + msg + b"x")
+    tap.ok(s.reply().startswith("554 5.6.0") and len(edh.files(box)["new"])
+           == 1, "so is one with an octet after the entity; nothing stored")
+    tap.ok(s.cmd("BDAT 1x").startswith("501") and s.closed(),
+           "a BDAT size that does not parse gets 501 and the end of the "
+           "session (the stream cannot be followed)")
 
 
 def refusals(edh, msg):

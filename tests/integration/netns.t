@@ -20,7 +20,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sqtest import proc, tap  # noqa: E402
 from sqtest.edh import EDH  # noqa: E402
-from sqtest.mail import MailHost, PASSWORD, files_holding  # noqa: E402
+from sqtest.mail import (MailHost, PASSWORD, files_holding,  # noqa: E402
+                         is_sealed)
 
 A = "john.smith@example.org"
 CANARY = "CANARY-9d51-three-hosts-plaintext-must-not-rest-on-disk"
@@ -271,7 +272,7 @@ try:
         out = swaks("across the hosts")
         got = m.wait_for(lambda: m.delivered(A), 30)
         tap.ok("250 2.0.0" in out and got and CANARY.encode() not in got[0] and
-               b"pkcs7-mime" in got[0],
+               is_sealed(got[0]),
                "a message from the public host reaches the EDH, sealed",
                out[-800:] + m.log("send.log")[-1500:])
         r = on("pub", ["curl", "-sS", "--ssl-reqd", "--cacert",
@@ -340,7 +341,9 @@ try:
                "temporarily", out[-400:] + repr(login) +
                m.log("send.log")[-1200:])
         queue = os.path.join(m.home, "queue")
-        mess = files_holding(os.path.join(queue, "mess"), "authEnveloped-data")
+        mess = [os.path.join(r, f) for r, _, fs in
+                os.walk(os.path.join(queue, "mess")) for f in fs
+                if is_sealed(open(os.path.join(r, f), "rb").read())]
         tap.ok(len(mess) == 1 and not files_holding(queue, CANARY)
                and not files_holding(queue, "while the EDH is away"),
                "the waiting message is sealed: its file is authEnveloped-"

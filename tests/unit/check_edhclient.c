@@ -111,8 +111,6 @@ START_TEST(unreachable_is_temp_and_bad_arguments_are_perm)
 	ck_assert_int_eq(edhc_deliver(c, "1a2b3c4d-17", NULL, "x\n", 2), EDHC_TEMP);
 	ck_assert_ptr_nonnull(strstr(edhc_error(c), "cannot connect"));
 	ck_assert_int_eq(edhc_deliver(c, "nobox", NULL, "x\n", 2), EDHC_PERM);
-	ck_assert_int_eq(edhc_deliver(c, "1a2b3c4d-17", NULL, "a\rb\n", 4), EDHC_PERM);
-	ck_assert_int_eq(edhc_deliver(c, "1a2b3c4d-17", NULL, "a\r", 2), EDHC_PERM);
 	struct edhc_msg *m;
 	size_t n;
 	ck_assert_int_eq(edhc_list(c, "1a2b3c4d-17", &m, &n), EDHC_PERM);

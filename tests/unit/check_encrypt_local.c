@@ -86,7 +86,7 @@ START_TEST(plaintext_is_sealed_now_with_the_newest_key)
 	                            &len, &plainsize, why, sizeof why), EL_OK);
 	ck_assert_ptr_eq(out, scratch.s);
 	ck_assert_uint_eq(plainsize, strlen(TEXT) + 3); /* LF counted CRLF */
-	ck_assert_int_eq(sealcheck(out, len, &checked), 0);
+	ck_assert_int_eq(sealcheck(out, len, &checked, NULL), 0);
 	ck_assert_uint_eq(checked, plainsize);
 	ck_assert_ptr_null(memmem(out, len, "hello", 5));
 	opens_with(out, len, new_key, keys.cert[1]);

@@ -69,6 +69,27 @@ START_TEST(the_delivery_id_parameter_is_taken_out_of_mail)
 }
 END_TEST
 
+START_TEST(bdat_takes_a_size_and_an_optional_last)
+{
+	unsigned long long n = 7;
+	int last = 7;
+	ck_assert_int_eq(lmtp_bdat_parse("0 LAST", &n, &last), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(last, 1);
+	ck_assert_int_eq(lmtp_bdat_parse("123456789012 last", &n, &last), 0);
+	ck_assert_uint_eq(n, 123456789012ULL);
+	ck_assert_int_eq(last, 1);
+	ck_assert_int_eq(lmtp_bdat_parse("4096", &n, &last), 0);
+	ck_assert_uint_eq(n, 4096);
+	ck_assert_int_eq(last, 0);
+	static const char *const bad[] = { "", " 5", "5 ", "-5", "+5", "5x",
+		"1234567890123", "5 LASTS", "5  LAST", "5 LAST x", "0x10" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		ck_assert_msg(lmtp_bdat_parse(bad[i], &n, &last) == -1,
+		              "took \"%s\"", bad[i]);
+}
+END_TEST
+
 Suite *module_suite(void)
 {
 	Suite *s = suite_create("lmtp");
@@ -77,6 +98,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, bad_syntax_is_minus_one);
 	tcase_add_test(tc, a_path_that_is_no_mailbox_is_minus_two);
 	tcase_add_test(tc, the_delivery_id_parameter_is_taken_out_of_mail);
+	tcase_add_test(tc, bdat_takes_a_size_and_an_optional_last);
 	suite_add_tcase(s, tc);
 	return s;
 }

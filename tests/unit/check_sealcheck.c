@@ -21,7 +21,7 @@
 
 static EVP_PKEY *ca_key, *key;
 static X509 *ca, *pek;
-static struct sbuf sealed, msg;
+static struct sbuf sealed, smime, msg;
 
 static void setup(void)
 {
@@ -57,11 +57,14 @@ static void buffers_setup(void)
 	lseek(fd, 0, SEEK_SET);
 	ck_assert_int_eq(sbuf_read_fd(&sealed, fd), 0);
 	close(fd);
+	sbuf_init(&smime, 1 << 20);     /* as older versions stored it */
+	ck_assert_int_eq(seal_to_smime(sealed.s, sealed.len, &smime), 0);
 }
 
 static void buffers_teardown(void)
 {
 	sbuf_free(&sealed);
+	sbuf_free(&smime);
 	sbuf_free(&msg);
 }
 
@@ -77,7 +80,7 @@ static int check(unsigned long long *size)
 {
 	*size = 424242;
 	errno = 0;
-	return sealcheck(msg.s, msg.len, size);
+	return sealcheck(msg.s, msg.len, size, NULL);
 }
 
 /* An entity made with OpenSSL's own CMS_encrypt (the CLI's code path). */
@@ -119,10 +122,33 @@ START_TEST(a_sealed_entity_with_its_size_line_passes)
 	compose("x-sq-plaintext-size:0\n", sealed.s, sealed.len);
 	ck_assert_int_eq(check(&size), 0);
 	ck_assert_uint_eq(size, 0);
-	compose("X-Other: 1\nX-SQ-Plaintext-Size:\t1099511627776\n", sealed.s,
-	        sealed.len);
+	/* the S/MIME form: the line anywhere before the MIME headers */
+	compose("X-Other: 1\nX-SQ-Plaintext-Size:\t1099511627776\n", smime.s,
+	        smime.len);
 	ck_assert_int_eq(check(&size), 0);
 	ck_assert_uint_eq(size, 1ULL << 40);
+	/* the binary form: the line, alone, then the entity */
+	compose("X-Other: 1\nX-SQ-Plaintext-Size: 5\n", sealed.s, sealed.len);
+	ck_assert_int_eq(check(&size), -1);
+	ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+START_TEST(the_part_to_store_is_the_binary_entity_alone)
+{
+	unsigned long long size;
+	size_t entity = 1;
+	compose("X-SQ-Plaintext-Size: 47\n", sealed.s, sealed.len);
+	ck_assert_int_eq(sealcheck(msg.s, msg.len, &size, &entity), 0);
+	ck_assert_uint_eq(entity, msg.len - sealed.len);
+	compose("X-SQ-Plaintext-Size: 47\n", smime.s, smime.len);
+	ck_assert_int_eq(sealcheck(msg.s, msg.len, &size, &entity), 0);
+	ck_assert_uint_eq(entity, 0); /* kept whole, its line with it */
+	/* octets after the entity: not a sealed message */
+	compose("X-SQ-Plaintext-Size: 47\n", sealed.s, sealed.len);
+	ck_assert_int_eq(sbuf_puts(&msg, "trailing"), 0);
+	ck_assert_int_eq(check(&size), -1);
+	ck_assert_int_eq(errno, EBADMSG);
 }
 END_TEST
 
@@ -132,13 +158,16 @@ START_TEST(crlf_line_ends_pass_too)
 	struct sbuf crlf;
 	sbuf_init(&crlf, 2 << 20);
 	ck_assert_int_eq(sbuf_puts(&crlf, "X-SQ-Plaintext-Size: 12\r\n"), 0);
-	for (size_t i = 0; i < sealed.len; i++) {
-		if (sealed.s[i] == '\n')
+	for (size_t i = 0; i < smime.len; i++) {
+		if (smime.s[i] == '\n')
 			ck_assert_int_eq(sbuf_putc(&crlf, '\r'), 0);
-		ck_assert_int_eq(sbuf_putc(&crlf, sealed.s[i]), 0);
+		ck_assert_int_eq(sbuf_putc(&crlf, smime.s[i]), 0);
 	}
-	ck_assert_int_eq(sealcheck(crlf.s, crlf.len, &size), 0);
+	ck_assert_int_eq(sealcheck(crlf.s, crlf.len, &size, NULL), 0);
 	ck_assert_uint_eq(size, 12);
+	compose("X-SQ-Plaintext-Size: 13\r\n", sealed.s, sealed.len);
+	ck_assert_int_eq(check(&size), 0);
+	ck_assert_uint_eq(size, 13);
 	sbuf_free(&crlf);
 }
 END_TEST
@@ -172,17 +201,17 @@ END_TEST
 START_TEST(the_size_line_must_come_before_the_mime_headers)
 {
 	unsigned long long size;
-	const char *nl = memchr(sealed.s, '\n', sealed.len);
+	const char *nl = memchr(smime.s, '\n', smime.len);
 	ck_assert_ptr_nonnull(nl);
 	/* MIME-Version: 1.0, then our line, then the rest */
 	sbuf_reset(&msg);
-	sbuf_put(&msg, sealed.s, (size_t)(nl + 1 - sealed.s));
+	sbuf_put(&msg, smime.s, (size_t)(nl + 1 - smime.s));
 	sbuf_puts(&msg, "X-SQ-Plaintext-Size: 47\n");
-	sbuf_put(&msg, nl + 1, sealed.len - (size_t)(nl + 1 - sealed.s));
+	sbuf_put(&msg, nl + 1, smime.len - (size_t)(nl + 1 - smime.s));
 	ck_assert_int_eq(check(&size), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	/* in the body it is no header at all */
-	compose("", sealed.s, sealed.len);
+	compose("", smime.s, smime.len);
 	sbuf_puts(&msg, "X-SQ-Plaintext-Size: 47\n");
 	ck_assert_int_eq(check(&size), -1);
 	ck_assert_int_eq(errno, EINVAL);
@@ -201,9 +230,9 @@ START_TEST(plain_text_is_refused_whatever_its_header_says)
 	ck_assert_int_eq(check(&size), -1);
 	ck_assert_int_eq(errno, EBADMSG);
 	static const char junk[] = "X-SQ-Plaintext-Size: 1\n\n\0\xff\x30\x80";
-	ck_assert_int_eq(sealcheck(junk, sizeof junk, &size), -1);
-	ck_assert_int_eq(sealcheck("", 0, &size), -1);
-	ck_assert_int_eq(sealcheck(NULL, 0, &size), -1);
+	ck_assert_int_eq(sealcheck(junk, sizeof junk, &size, NULL), -1);
+	ck_assert_int_eq(sealcheck("", 0, &size, NULL), -1);
+	ck_assert_int_eq(sealcheck(NULL, 0, &size, NULL), -1);
 }
 END_TEST
 
@@ -291,6 +320,7 @@ Suite *module_suite(void)
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_checked_fixture(tc, buffers_setup, buffers_teardown);
 	tcase_add_test(tc, a_sealed_entity_with_its_size_line_passes);
+	tcase_add_test(tc, the_part_to_store_is_the_binary_entity_alone);
 	tcase_add_test(tc, crlf_line_ends_pass_too);
 	tcase_add_test(tc, a_missing_or_malformed_size_line_is_refused);
 	tcase_add_test(tc, the_size_line_must_come_before_the_mime_headers);

@@ -5,8 +5,8 @@ checked and that nothing of a failed open is served.
 
     flip(path, "content")   # or "tag"
 
-The file keeps its headers, its base64 line width and its size (the
-maildir name's S= stays true).
+The file keeps its size (the maildir name's S= stays true) and, when it
+is S/MIME as older versions stored it, its headers and base64 line width.
 """
 import base64
 import re
@@ -52,6 +52,12 @@ def _offset(der, where):
 def flip(path, where):
     """Flips one bit of path's ciphertext ("content") or tag ("tag")."""
     data = open(path, "rb").read()
+    if data[:1] == b"\x30":    # binary, as stored
+        der = bytearray(data)
+        der[_offset(data, where)] ^= 0x01
+        with open(path, "wb") as f:
+            f.write(bytes(der))
+        return
     sep = b"\r\n\r\n" if b"\r\n\r\n" in data else b"\n\n"
     nl = sep[:len(sep) // 2]
     head, _, body = data.partition(sep)

@@ -51,6 +51,29 @@ def pop_error(fn):
     return ""
 
 
+def sealed_entity(mess):
+    """(the entity, its form for openssl's -inform) of a sealed message:
+    binary (DER) after a queue file's size line or alone, as stored, or
+    S/MIME as older versions stored it (sq-sealed(5))."""
+    if mess.startswith(b"X-SQ-Plaintext-Size:"):
+        rest = mess[mess.index(b"\n") + 1:]
+        if rest[:1] == b"\x30":
+            return rest, "DER"
+    return mess, "DER" if mess[:1] == b"\x30" else "SMIME"
+
+
+# id-ct-authEnvelopedData (1.2.840.113549.1.9.16.1.23), as the binary
+# entity's ContentInfo begins with it
+AUTH_ENVELOPED_OID = bytes.fromhex("060b2a864886f70d0109100117")
+
+
+def is_sealed(mess):
+    """Whether mess (a queue or maildir file) is a binary authEnveloped-
+    data entity, with or without its size line."""
+    entity, form = sealed_entity(mess)
+    return form == "DER" and AUTH_ENVELOPED_OID in entity[:16]
+
+
 def files_holding(top, needle):
     """The regular files under top whose octets hold needle."""
     if isinstance(needle, str):
@@ -273,10 +296,14 @@ class MailHost:
                                capture_output=True)
             if not with_openssl:
                 return r.returncode, r.stdout
-            # and the way a subscriber who leaves opens it, size line and all
-            o = subprocess.run(["openssl", "cms", "-decrypt", "-binary", "-in",
-                                paths["sealed"], "-recip", paths["pek"],
-                                "-inkey", paths["key"]], capture_output=True)
+            # and the way a subscriber who leaves opens it (a queue file
+            # without its size line)
+            entity, form = sealed_entity(mess)
+            open(paths["sealed"], "wb").write(entity)
+            o = subprocess.run(["openssl", "cms", "-decrypt", "-binary",
+                                "-inform", form, "-in", paths["sealed"],
+                                "-recip", paths["pek"], "-inkey",
+                                paths["key"]], capture_output=True)
             if o.returncode != 0 or o.stdout != r.stdout:
                 return 99, b"openssl cms -decrypt disagrees: " + o.stderr
             return r.returncode, r.stdout
