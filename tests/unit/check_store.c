@@ -728,8 +728,10 @@ START_TEST(a_login_attempt_is_counted_before_its_pdks_are_served)
 		ck_assert_int_eq(throttle_failures(hash, "192.0.2.0/24"), i);
 		ck_assert_int_eq(throttle_failures(hash, "*"), i);
 	}
+	time_t throttled = time(NULL); /* at most the throttle's own now */
 	ck_assert_int_eq(store_login_attempt(&st, hash, "192.0.2.0/24", &l,
 	                                     &wait), STORE_THROTTLED);
+	int64_t must_wait = wait;
 	ck_assert_int_ge(wait, 1);
 	ck_assert_uint_eq(l.n, 0);
 	ck_assert_ptr_null(l.key);
@@ -746,8 +748,13 @@ START_TEST(a_login_attempt_is_counted_before_its_pdks_are_served)
 	                 STORE_OK);
 	ck_assert_int_eq(throttle_failures(hash, "198.51.100.0/24"), 0);
 	ck_assert_int_eq(throttle_failures(hash, "*"), NET_FREE + 1);
-	ck_assert_int_eq(store_login_attempt(&st, hash, "192.0.2.0/24", &l,
-	                                     &wait), STORE_THROTTLED);
+	/* the first network still waits, unless a slow machine took the
+	 * whole wait to get here: then either answer is right */
+	int surely_waiting = time(NULL) < throttled + must_wait;
+	int r = store_login_attempt(&st, hash, "192.0.2.0/24", &l, &wait);
+	ck_assert(r == STORE_THROTTLED || (!surely_waiting && r == STORE_OK));
+	if (r == STORE_OK)
+		key_list_free(&l);
 }
 END_TEST
 
