@@ -380,6 +380,7 @@ static int cmd_bdat(struct lmtp *l, const char *arg)
 		netio_reply(io, l->mail ? "503 5.5.1 no valid recipients"
 		                         : "503 5.5.1 MAIL first");
 		sbuf_reset(&l->chunks);
+		l->big = 0;
 		return 0;
 	}
 	if (!last) {

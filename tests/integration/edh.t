@@ -225,6 +225,25 @@ def bdat(edh, work):
     tap.ok(s.cmd("BDAT 1x").startswith("501") and s.closed(),
            "a BDAT size that does not parse gets 501 and the end of the "
            "session (the stream cannot be followed)")
+    # a refused BDAT over the limit leaves nothing for the next message
+    limit = edh.path("control/edhdatabytes")
+    with open(limit, "w") as f:
+        f.write(f"{len(msg) + 10}\n")
+    edh.stop_edhd()
+    edh.start_edhd()
+    s = edh.lmtp()
+    s.send(b"BDAT %d LAST\r\n" % (len(msg) + 20) + b"x" * (len(msg) + 20))
+    s.reply()
+    s.cmd("MAIL FROM:<>")
+    s.cmd(f"RCPT TO:<{box}>")
+    s.send(b"BDAT %d LAST\r\n" % len(msg) + msg)
+    final = s.reply()
+    tap.ok(final.startswith("250 2.0.0"), "a message within the limit after "
+           "a refused one over it is stored", final)
+    s.close()
+    os.unlink(limit)
+    edh.stop_edhd()
+    edh.start_edhd()
 
 
 def refusals(edh, msg):
