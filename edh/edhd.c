@@ -16,16 +16,17 @@
  *	Holds no key and cannot read what it stores: it only checks the form.
  *	A peer not in control/edhallow is closed before any TLS; every client
  *	authenticates (AUTH PLAIN, control/edhclients) and its role decides
- *	its port. Every message is buffered (bounded) and must be S/MIME
- *	authEnveloped-data with its X-SQ-Plaintext-Size line before a single
- *	octet is written; 250 only after the file and directories are
- *	fsynced. Command lines are bounded to 512 octets, bare LF refused,
+ *	its port. Every message is buffered (bounded) and must be CMS
+ *	authEnveloped-data (binary, or S/MIME from an older host) with its
+ *	X-SQ-Plaintext-Size line before a single octet is written (the
+ *	binary entity is stored without it); 250 only after the file and
+ *	directories are fsynced. Command lines are bounded to 512 octets, bare LF refused,
  *	every read and write under control/timeoutedh. Runs as its own user;
  *	refuses root unless $SQ_HOME names a test instance.
  * STANDARDS
  *	RFC 2033 (LMTP), RFC 4954 and RFC 4616 (AUTH PLAIN), RFC 2920
  *	(PIPELINING), RFC 2034 (ENHANCEDSTATUSCODES), RFC 1870 (SIZE),
- *	RFC 5083 (authEnveloped-data)
+ *	RFC 3030 (CHUNKING, BINARYMIME), RFC 5083 (authEnveloped-data)
  * DIAGNOSTICS
  *	One line per delivery attempt (mailbox, result, size, time), per
  *	refused peer, failed authentication and retrieval, on stderr.

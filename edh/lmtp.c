@@ -297,7 +297,7 @@ static void finish_data(struct lmtp *l, enum data_end end, struct sbuf *msg,
 	else if (sealcheck(msg->s ? msg->s : "", msg->len, &plain, &entity) < 0)
 		refuse_all(l, errno == EINVAL
 		           ? "554 5.6.0 no valid X-SQ-Plaintext-Size line: refused"
-		           : "554 5.6.0 not an S/MIME authEnveloped-data message: "
+		           : "554 5.6.0 not an authEnveloped-data message: "
 		             "refused", errno == EINVAL ? "refused: bad size line"
 		           : "refused: not sealed", msg->len, t0);
 	else
