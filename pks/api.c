@@ -103,6 +103,7 @@ static void reply_store_error(struct call *c, int r, const char *notfound)
 	reply_error(c, 500, "internal_error", "see the pksd log");
 }
 
+/* The rows of hash; a login attempt's with each row's cache pepper. */
 static json_t *keys_json(uint32_t hash, const struct key_list *l)
 {
 	char hex[9];
@@ -115,6 +116,13 @@ static json_t *keys_json(uint32_t hash, const struct key_list *l)
 		                      "pek", k->pek);
 		if (o && k->pdk)
 			json_object_set_new(o, "pdk", json_string(k->pdk));
+		if (o && k->has_pepper) {
+			char pepper[2 * LOGIN_PEPPER_LEN + 1];
+			for (size_t j = 0; j < LOGIN_PEPPER_LEN; j++)
+				snprintf(pepper + 2 * j, 3, "%02x", k->pepper[j]);
+			json_object_set_new(o, "cache_pepper", json_string(pepper));
+			explicit_bzero(pepper, sizeof pepper);
+		}
 		if (o && k->locked_until) {
 			char when[32];
 			time_t t = (time_t)k->locked_until;

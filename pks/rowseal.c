@@ -104,6 +104,18 @@ static int drs_seal(const struct pkskey *key, const unsigned char *drs,
 	return r ? -1 : 0;
 }
 
+int row_login_pepper(const struct pkskey *key, uint64_t row, const char *pdk,
+                     size_t pdklen, unsigned char out[LOGIN_PEPPER_LEN])
+{
+	static const char label[] = "secure-qmail login cache pepper v1";
+	unsigned char msg[sizeof label + 8];
+	memcpy(msg, label, sizeof label);
+	for (int i = 0; i < 8; i++)
+		msg[sizeof label + (size_t)i] = (unsigned char)(row >> (56 - 8 * i));
+	return hmac_sha256(key->priv, PKSKEY_LEN, msg, sizeof msg, pdk, pdklen,
+	                   out);
+}
+
 uint32_t row_drs_key_id(const unsigned char *s, size_t len)
 {
 	if (len != SEALED_DRS_LEN || s[0] != DRS_FORMAT)

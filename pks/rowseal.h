@@ -47,6 +47,15 @@ int row_open(const struct pkskey *key, const struct row_id *id,
              const void *blob, size_t bloblen, const unsigned char *sealed_drs,
              size_t drslen, struct sbuf *plain);
 
+/* The pepper of a login cache entry (sq-checkpw(8), LOGIN CACHE) for
+ * the wrapped PDK pdk (pdklen octets) of row: HMAC-SHA256 under key's
+ * private half of a label, the row and the wrapped PDK. It changes when
+ * the PDK is wrapped again (a new password) or the PKS key rotates, and
+ * nobody without the PKS key can compute it. 0 or -1. */
+#define LOGIN_PEPPER_LEN 32
+int row_login_pepper(const struct pkskey *key, uint64_t row, const char *pdk,
+                     size_t pdklen, unsigned char out[LOGIN_PEPPER_LEN]);
+
 /* Opens only the sealed DRS of row id into drs (the caller's secure
  * memory): for the tests, which check that every write has a fresh DRS.
  * 0, or -1 as row_open. */

@@ -73,6 +73,7 @@ void key_list_free(struct key_list *l)
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->key[i].pek);
 		free_secret(l->key[i].pdk);
+		explicit_bzero(l->key[i].pepper, sizeof l->key[i].pepper);
 	}
 	free(l->key);
 	l->key = NULL;
@@ -720,6 +721,13 @@ int store_login_attempt(struct store *s, uint32_t hash, const char *network,
 	if (r == STORE_OK)
 		r = collect(s, &rows, 1, 0, out);
 	keyrows_free(&rows);
+	const struct pkskey *key = r == STORE_OK ? keyring_sealer(s->keys) : NULL;
+	for (size_t i = 0; key && i < out->n; i++) {
+		struct key_out *k = &out->key[i];
+		k->has_pepper = k->pdk && row_login_pepper(key, k->row, k->pdk,
+		                                           strlen(k->pdk),
+		                                           k->pepper) == 0;
+	}
 	return r;
 }
 

@@ -16,6 +16,7 @@
 #include "mail/addr.h"
 #include "db.h"
 #include "keyring.h"
+#include "rowseal.h"
 #include "throttle.h"
 
 enum store_result {
@@ -62,6 +63,8 @@ struct key_out {
 	uint32_t version;
 	char *pek;
 	char *pdk;                      /* login rows only; wiped when freed */
+	unsigned char pepper[LOGIN_PEPPER_LEN]; /* login attempts only */
+	int has_pepper;
 	char address[ADDR_MAX + 1];
 	int64_t locked_until;           /* 0: not locked */
 };

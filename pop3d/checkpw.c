@@ -1,14 +1,22 @@
 /*
  * checkpw - the checkpassword input and unlocking PDKs. See checkpw.h.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "mail/addr.h"
 #include "checkpw.h"
 #include "util/fail.h"
 #include "crypto/pdk.h"
 #include "crypto/pki.h"
+#include "pdkcache.h"
+
+/* How long a login waits for the cache before it unwraps with scrypt. */
+#define CACHE_WAIT_MS 200
 
 /* A P-256 key wrapped (pdk_wrap, our scrypt cost) with a password nobody
  * types: unknown addresses pay one unwrap of it, as known ones do. */
@@ -51,11 +59,38 @@ static void decoy(const char *password)
 	EVP_PKEY_free(k);
 }
 
+/* The PDK of key from the login cache, if it has it under this login's
+ * key (ck) and it is the private half of cert; else NULL. */
+static EVP_PKEY *from_cache(const char *cache, const struct pks_key *key,
+                            const unsigned char *digest,
+                            const unsigned char *ck, X509 *cert)
+{
+	struct sbuf pem;
+	EVP_PKEY *pdk = NULL;
+	sbuf_init_secret(&pem, PDKCACHE_PDK_MAX);
+	if (pdkcache_ask(cache, key->row, digest, ck, CACHE_WAIT_MS, &pem) &&
+	    pem.len <= INT_MAX) {
+		BIO *b = BIO_new_mem_buf(pem.s, (int)pem.len);
+		pdk = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+		BIO_free(b);
+	}
+	sbuf_free(&pem);
+	if (pdk && X509_check_private_key(cert, pdk) != 1) {
+		EVP_PKEY_free(pdk); /* not this row's key: as good as a miss */
+		pdk = NULL;
+	}
+	ERR_clear_error();
+	return pdk;
+}
+
 /* One version: -1 when its PEK is not the CA's for the address (another
  * address with the same hash, or a forged row), 1 when the password
- * opened it (certificate and key appended to out->pem), 0 when not. */
+ * opened it (certificate and key appended to out->pem), 0 when not. The
+ * login cache (cache, the socket's path; NULL: none) is asked first and
+ * told of a PDK that only scrypt opened. */
 static int try_key(const struct pks_key *key, X509 *ca, const char *address,
-                   const char *password, struct checkpw_unlocked *out)
+                   const char *password, const char *cache,
+                   struct checkpw_unlocked *out)
 {
 	X509 *cert = key->pek ? pki_cert_from_pem(key->pek, strlen(key->pek))
 	                      : NULL;
@@ -63,8 +98,18 @@ static int try_key(const struct pks_key *key, X509 *ca, const char *address,
 		X509_free(cert);
 		return -1;
 	}
-	EVP_PKEY *pdk = pdk_unwrap(key->pdk, strlen(key->pdk), password,
-	                           strlen(password));
+	unsigned char ck[PDKCACHE_KEY_LEN], digest[PDKCACHE_DIGEST_LEN];
+	int cacheable = cache && key->has_pepper &&
+	                pdkcache_login_key(key->pepper, sizeof key->pepper,
+	                                   key->row, password, ck) == 0;
+	if (cacheable)
+		pdkcache_digest(key->pdk, digest);
+	EVP_PKEY *pdk = cacheable ? from_cache(cache, key, digest, ck, cert)
+	                          : NULL;
+	int cached = pdk != NULL;
+	if (!cached)
+		pdk = pdk_unwrap(key->pdk, strlen(key->pdk), password,
+		                 strlen(password));
 	struct sbuf one; /* the pki encoders replace: append each here */
 	sbuf_init_secret(&one, out->pem.max);
 	int ok = pdk && X509_check_private_key(cert, pdk) == 1 &&
@@ -72,6 +117,10 @@ static int try_key(const struct pks_key *key, X509 *ca, const char *address,
 	         sbuf_put(&out->pem, one.s, one.len) == 0 &&
 	         pki_key_to_pem(pdk, &one) == 0 &&
 	         sbuf_put(&out->pem, one.s, one.len) == 0;
+	out->cached += (size_t)(ok && cached);
+	if (ok && cacheable && !cached && sbuf_putc(&one, '\0') == 0)
+		pdkcache_tell(cache, key->row, digest, ck, one.s, CACHE_WAIT_MS);
+	OPENSSL_cleanse(ck, sizeof ck);
 	sbuf_free(&one);
 	EVP_PKEY_free(pdk);
 	X509_free(cert);
@@ -80,7 +129,7 @@ static int try_key(const struct pks_key *key, X509 *ca, const char *address,
 
 enum checkpw_result checkpw_unlock(struct pks_client *pks, X509 *ca,
                                    const char *address, const char *client_ip,
-                                   const char *password,
+                                   const char *password, const char *cache,
                                    struct checkpw_unlocked *out, char *why,
                                    size_t whylen)
 {
@@ -107,7 +156,7 @@ enum checkpw_result checkpw_unlock(struct pks_client *pks, X509 *ca,
 	size_t verified = 0;
 	for (size_t i = 0; i < keys.n; i++) {
 		const struct pks_key *k = &keys.key[i];
-		int opened = try_key(k, ca, address, password, out);
+		int opened = try_key(k, ca, address, password, cache, out);
 		if (opened < 0)
 			continue;
 		verified++;

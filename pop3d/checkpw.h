@@ -44,16 +44,18 @@ struct checkpw_unlocked {
 	                         * the key store counts logins against */
 	char mailbox[MAILDIR_ID_SIZE];
 	size_t versions;        /* how many opened */
+	size_t cached;          /* how many of them the login cache had */
 	struct sbuf pem;        /* secret: for each, certificate then key */
 };
 
 /* Tries the password on the PDKs of the normalised address, for a client
- * at client_ip (NULL or "" when unknown). out->pem is initialised here (a
+ * at client_ip (NULL or "" when unknown), asking the login cache at the
+ * socket cache first (NULL: none; see pdkcache.h). out->pem is initialised here (a
  * secret sbuf); free it with checkpw_unlocked_free. On CHECKPW_OK the
  * caller reports the success (pks_login_succeeded). */
 enum checkpw_result checkpw_unlock(struct pks_client *pks, X509 *ca,
                                    const char *address, const char *client_ip,
-                                   const char *password,
+                                   const char *password, const char *cache,
                                    struct checkpw_unlocked *out, char *why,
                                    size_t whylen);
 void checkpw_unlocked_free(struct checkpw_unlocked *u);

@@ -13,7 +13,9 @@
  *	mailbox; never as root. The key store counts every attempt as a
  *	failure before it serves the PDKs, per address and per client
  *	network (TCPREMOTEIP, from tcpserver: not a secret), and takes it
- *	back on success. Exit 1: wrong password or unknown address; 2:
+ *	back on success. Before it unwraps a version with scrypt it asks the
+ *	login cache sq-pdkcache(8) (pdkcache.h), and gives it a PDK only
+ *	scrypt opened. Exit 1: wrong password or unknown address; 2:
  *	misuse; 111: cannot tell now, including a login the key store
  *	throttles (it served no PDK, so the password was not tried).
  * SECURITY
@@ -26,7 +28,7 @@
  *	The PKS counts every attempt before it serves a PDK and throttles
  *	guessing (pksd(8), LOGIN THROTTLING).
  * SEE ALSO
- *	sq-checkpw(8)
+ *	sq-checkpw(8), sq-pdkcache(8)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,6 +40,7 @@
 #include "mail/addr.h"
 #include "auto_users.h"
 #include "checkpw.h"
+#include "pdkcache.h"
 #include "util/control.h"
 #include "util/home.h"
 #include "util/log.h"
@@ -170,8 +173,11 @@ int main(int argc, char **argv)
 		leave(111);
 	char ipbuf[64];
 	const char *ip = client_ip(ipbuf, sizeof ipbuf);
+	char cache[SQ_PATH_MAX];
+	if (sq_path(cache, sizeof cache, PDKCACHE_SOCKET) < 0)
+		leave(111);
 	enum checkpw_result r = checkpw_unlock(pks, ca, address, ip, password,
-	                                       &u, why, sizeof why);
+	                                       cache, &u, why, sizeof why);
 	wipe_input();
 	char hex[9];
 	addr_hash_hex(u.hash, hex);
@@ -180,7 +186,8 @@ int main(int argc, char **argv)
 		log_msg(SQLOG_WARN, "%s: the key store did not take the login: %s",
 		        hex, pks_client_error(pks));
 	log_msg(r == CHECKPW_OK ? SQLOG_INFO : SQLOG_WARN, "login %s from %s: %s",
-	        hex, *ip ? ip : "unknown", r == CHECKPW_OK ? "unlocked" : why);
+	        hex, *ip ? ip : "unknown", r != CHECKPW_OK ? why : u.cached
+	        ? "unlocked, from the login cache" : "unlocked");
 	pks_client_free(pks);
 	X509_free(ca);
 	if (r != CHECKPW_OK) {

@@ -3,8 +3,8 @@ through tools/setup-instance as the tests' fixtures do): the PKS with its
 own MariaDB, the subscribers provisioned by ses-adduser, sq-sealerd,
 sq-smtpd under tcpserver, the delivery chain (sq-start) handing sealed
 mail over LMTP/TLS to edhd in the same instance (combined mode: edhd's
-maildirs are the instance's), and POP3 (sq-popup, sq-checkpw, sq-pop3d)
-reading those maildirs directly. As root every daemon runs as nobody."""
+maildirs are the instance's), and POP3 (sq-popup, sq-checkpw, sq-pop3d,
+with the login cache sq-pdkcache) reading those maildirs directly. As root every daemon runs as nobody."""
 import glob
 import os
 import shutil
@@ -38,6 +38,7 @@ class Ours:
         self.edhd = m._spawn(instance.argv("daemon", "edhd"), "edhd.log")
         listening(self.lmtp)
         m.start_delivery()
+        m.start_pdkcache()
         m.start_pop3()
 
     def stop(self):

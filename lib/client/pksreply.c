@@ -173,8 +173,30 @@ int pks_json_get_time(json_t *obj, const char *name, time_t *out, char *why,
 	return 0;
 }
 
+/* "cache_pepper" (a login attempt's): absent (an older pksd: no login
+ * cache), or 64 lower-case hex digits. */
+static int parse_pepper(json_t *k, struct pks_key *key, char *why,
+                        size_t whylen)
+{
+	json_t *v = json_object_get(k, "cache_pepper");
+	const char *hex = json_is_string(v) ? json_string_value(v) : NULL;
+	if (!v)
+		return 0;
+	if (!hex || strlen(hex) != 2 * PKS_PEPPER_LEN ||
+	    strspn(hex, "0123456789abcdef") != 2 * PKS_PEPPER_LEN)
+		return fail_why(why, whylen, -1, "\"cache_pepper\" is not 64 "
+		                "hex digits");
+	for (size_t i = 0; i < PKS_PEPPER_LEN; i++) {
+		unsigned byte;
+		sscanf(hex + 2 * i, "%2x", &byte);
+		key->pepper[i] = (unsigned char)byte;
+	}
+	key->has_pepper = 1;
+	return 0;
+}
+
 /* A row of a PDK reply: "pdk", unless the row is locked (then it is
- * served without one). */
+ * served without one), and a login attempt's pepper. */
 static int parse_pdk(json_t *k, struct pks_key *key, char *why,
                      size_t whylen)
 {
@@ -188,7 +210,7 @@ static int parse_pdk(json_t *k, struct pks_key *key, char *why,
 		return -1;
 	if (!(key->pdk = dup_string(pdk)))
 		return fail_why(why, whylen, -1, "out of memory");
-	return 0;
+	return parse_pepper(k, key, why, whylen);
 }
 
 static int parse_key(json_t *k, int want_pdk, struct pks_key *key, char *why,
@@ -279,6 +301,7 @@ void pks_keys_free(struct pks_keys *k)
 			OPENSSL_cleanse(k->key[i].pdk, strlen(k->key[i].pdk));
 		free(k->key[i].pdk);
 		free(k->key[i].pek);
+		OPENSSL_cleanse(k->key[i].pepper, sizeof k->key[i].pepper);
 	}
 	free(k->key);
 	k->key = NULL;

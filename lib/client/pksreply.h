@@ -29,12 +29,17 @@ enum pks_result {
 	PKS_TEMP = -1    /* cannot tell: connect/TLS/timeout errors, 5xx, unparsable reply */
 };
 
+#define PKS_PEPPER_LEN 32
+
 struct pks_key {
 	uint64_t row;           /* 1 to PKS_ROW_MAX */
 	unsigned version;       /* >= 1 */
 	char *pek;              /* PEM certificate, not yet verified */
 	char *pdk;              /* wrapped PDK (PEM); NULL unless asked and served */
 	time_t locked_until;    /* 0 if not locked */
+	/* a login attempt's "cache_pepper" (sq-checkpw(8), LOGIN CACHE) */
+	unsigned char pepper[PKS_PEPPER_LEN];
+	int has_pepper;
 };
 struct pks_keys {
 	size_t n;

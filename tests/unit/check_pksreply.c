@@ -166,6 +166,35 @@ START_TEST(pek_and_pdk_must_be_non_empty_strings)
 }
 END_TEST
 
+START_TEST(a_login_attempt_carries_a_cache_pepper)
+{
+	struct pks_keys k;
+	char why[200];
+	static const char hex[] = "00112233445566778899aabbccddeeff"
+	                          "0123456789abcdef0123456789abcdef";
+	char json[512];
+	snprintf(json, sizeof json, "{\"hash\":\"93e896f4\",\"keys\":[{\"row\":1,"
+	         "\"version\":1,\"pek\":\"P\",\"pdk\":\"D\",\"cache_pepper\":"
+	         "\"%s\"},{\"row\":2,\"version\":2,\"pek\":\"P\",\"pdk\":\"D\"}]}",
+	         hex);
+	ck_assert_int_eq(pks_parse_keys(json, strlen(json), 0x93e896f4, 1, &k,
+	                                why, sizeof why), 0);
+	ck_assert_int_eq(k.key[0].has_pepper, 1);
+	ck_assert_int_eq(k.key[0].pepper[0], 0x00);
+	ck_assert_int_eq(k.key[0].pepper[1], 0x11);
+	ck_assert_int_eq(k.key[0].pepper[31], 0xef);
+	ck_assert_int_eq(k.key[1].has_pepper, 0); /* an older pksd: no cache */
+	pks_keys_free(&k);
+	refused("{\"hash\":\"93e896f4\",\"keys\":[{\"row\":1,\"version\":1,"
+	        "\"pek\":\"P\",\"pdk\":\"D\",\"cache_pepper\":\"00\"}]}", 1,
+	        "cache_pepper");
+	refused("{\"hash\":\"93e896f4\",\"keys\":[{\"row\":1,\"version\":1,"
+	        "\"pek\":\"P\",\"pdk\":\"D\",\"cache_pepper\":\"00112233445566778899"
+	        "AABBCCDDEEFF0123456789abcdef0123456789abcdef\"}]}", 1,
+	        "cache_pepper");
+}
+END_TEST
+
 START_TEST(malformed_json_is_refused)
 {
 	refused("", 0, "JSON");
@@ -300,7 +329,8 @@ static void add_key(struct pks_keys *k, uint64_t row, unsigned version,
 {
 	k->key = realloc(k->key, (k->n + 1) * sizeof *k->key);
 	ck_assert_ptr_nonnull(k->key);
-	k->key[k->n++] = (struct pks_key){ row, version, pek, NULL, 0 };
+	k->key[k->n++] = (struct pks_key){ .row = row, .version = version,
+	                                   .pek = pek };
 }
 
 START_TEST(select_picks_the_newest_key_certified_for_the_address)
@@ -392,6 +422,7 @@ Suite *module_suite(void)
 	tcase_add_test(parse_tc, rfc3339_utc_times_parse_and_others_do_not);
 	tcase_add_test(parse_tc, percent_encoding_keeps_only_unreserved_bytes);
 	tcase_add_test(parse_tc, statuses_map_to_results);
+	tcase_add_test(parse_tc, a_login_attempt_carries_a_cache_pepper);
 	suite_add_tcase(s, parse_tc);
 
 	TCase *sel_tc = tcase_create("select");

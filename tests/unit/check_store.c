@@ -758,6 +758,40 @@ START_TEST(a_login_attempt_is_counted_before_its_pdks_are_served)
 }
 END_TEST
 
+/* Every row a login attempt serves has its login cache pepper: one per
+ * row, and another once the PDK is wrapped under a new password. */
+START_TEST(a_login_attempt_gives_each_row_its_pepper)
+{
+	struct key_list l;
+	int64_t wait;
+	uint32_t hash = addr_hash(ALICE);
+	uint64_t r1 = make(ALICE, 0, 1);
+	make(ALICE, 1, 2);
+	ck_assert_int_eq(store_login_attempt(&st, hash, "192.0.2.0/24", &l,
+	                                     &wait), STORE_OK);
+	ck_assert_uint_eq(l.n, 2);
+	ck_assert(l.key[0].has_pepper && l.key[1].has_pepper);
+	ck_assert_int_ne(memcmp(l.key[0].pepper, l.key[1].pepper,
+	                        LOGIN_PEPPER_LEN), 0); /* the same PDK text */
+	unsigned char before[LOGIN_PEPPER_LEN];
+	size_t i1 = l.key[0].row == r1 ? 0 : 1;
+	memcpy(before, l.key[i1].pepper, sizeof before);
+	key_list_free(&l);
+	uint32_t version;
+	ck_assert_int_eq(store_replace_pdk(&st, hash, r1, pdk2, &version),
+	                 STORE_OK);
+	ck_assert_int_eq(store_login_attempt(&st, hash, "192.0.2.0/24", &l,
+	                                     &wait), STORE_OK);
+	i1 = l.key[0].row == r1 ? 0 : 1;
+	ck_assert_int_ne(memcmp(l.key[i1].pepper, before, sizeof before), 0);
+	key_list_free(&l);
+	/* only a login attempt carries it */
+	ck_assert_int_eq(store_keys(&st, hash, 1, &l), STORE_OK);
+	ck_assert_int_eq(l.key[0].has_pepper, 0);
+	key_list_free(&l);
+}
+END_TEST
+
 /* A hash without rows is not found and leaves no state; a success needs
  * rows too. */
 START_TEST(a_login_attempt_on_an_unknown_hash_counts_nothing)
@@ -878,6 +912,7 @@ Suite *module_suite(void)
 	tcase_add_test(tc, login_results_need_the_row_under_its_hash);
 	tcase_add_test(tc, an_unreachable_database_is_down_for_every_operation);
 	tcase_add_test(tc, a_login_attempt_is_counted_before_its_pdks_are_served);
+	tcase_add_test(tc, a_login_attempt_gives_each_row_its_pepper);
 	tcase_add_test(tc, a_login_attempt_on_an_unknown_hash_counts_nothing);
 	tcase_add_test(tc, concurrent_attempts_are_served_no_more_than_counted);
 	tcase_add_test(tc, deleting_the_last_address_of_a_hash_forgets_its_throttle);

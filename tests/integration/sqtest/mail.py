@@ -202,6 +202,17 @@ class MailHost:
                           *(["-s"] if sealed else [])), "pop3.log")
         return listening(self.pop3_port)
 
+    def start_pdkcache(self):
+        """sq-pdkcache, the login cache sq-checkpw asks; returns its
+        process once its socket is there."""
+        sock = os.path.join(self.home, "pdkcache", "socket")
+        self.pdkcache = self._spawn(instance.argv("daemon", "sq-pdkcache"),
+                                    "pdkcache.log")
+        if not self.wait_for(lambda: os.path.exists(sock), 20):
+            raise RuntimeError("sq-pdkcache did not start: " +
+                               self.log("pdkcache.log"))
+        return self.pdkcache
+
     def tls_context(self):
         """A client context trusting the instance CA (names unchecked: the
         test servers answer on loopback)."""
