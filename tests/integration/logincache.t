@@ -7,11 +7,13 @@ throttled network and a deleted subscriber are answered as without the
 cache; the cache's memory holds neither a password nor a PDK; and with
 no cache running, logins work as before. Login times cold and warm are
 printed (bench-peers measures them under load)."""
+import hashlib
+import hmac
 import os
-import re
 import smtplib
 import socket
 import statistics
+import subprocess
 import sys
 import time
 
@@ -154,6 +156,38 @@ try:
                "wrong keys made the cache forget the entry, so that it is no "
                "faster oracle than the key store; then from the cache again",
                (owner, last_login(m)))
+
+    @tap.scenario("a key planted in the cache is not taken")
+    def _():
+        # what the POP3 user could do: ask the key store as a login (one
+        # counted attempt) for the pepper, and put another key into the
+        # cache under the right entry key; the login must not take it
+        h = hashlib.sha256(A.encode()).hexdigest()[:8]
+        st, doc = m.pks.call("POST", f"/v1/keys/{h}/login-attempt", "login",
+                             {"client": "127.0.0.1"})
+        row = doc["keys"][-1] if st == 200 else {}
+        key = hmac.new(bytes.fromhex(row.get("cache_pepper", "00")),
+                       b"secure-qmail pdk cache v1\0" +
+                       row.get("row", 0).to_bytes(8, "big") + NEW.encode(),
+                       hashlib.sha256).digest()
+        digest = hashlib.sha256(row.get("pdk", "").encode()).digest()
+        planted = subprocess.run(
+            ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+             "ec_paramgen_curve:P-256"], capture_output=True).stdout
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        c.connect(sock)
+        c.send(b"P" + row.get("row", 0).to_bytes(8, "big") + digest + key +
+               planted)
+        stored = c.recv(16)
+        c.close()
+        p = m.pop3(A, NEW)
+        text = retr(p, 1)
+        p.quit()
+        tap.ok(stored == b"+" and last_login(m).endswith(": unlocked") and
+               b"read with a cached key" in text,
+               "a key put in the cache under the right entry key, but not the "
+               "row's PDK, is not taken: the login unwraps with scrypt and "
+               "reads the mail", (stored, last_login(m)))
 
     @tap.scenario("a deleted subscriber is not let in by the cache")
     def _():
