@@ -253,6 +253,36 @@ START_TEST(enveloped_data_with_cbc_is_refused)
 }
 END_TEST
 
+/* The binary form is checked without a parse: what it must still refuse. */
+START_TEST(a_binary_entity_must_be_whole_and_auth_enveloped)
+{
+	unsigned long long size;
+	BIO *in = BIO_new_mem_buf(PLAIN, -1);
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	sk_X509_push(certs, pek);
+	CMS_ContentInfo *cbc = CMS_encrypt(certs, in, EVP_aes_256_cbc(),
+	                                   CMS_BINARY);
+	unsigned char *der = NULL;
+	int n = i2d_CMS_ContentInfo(cbc, &der);
+	ck_assert_int_gt(n, 0);
+	compose("X-SQ-Plaintext-Size: 47\n", (const char *)der, (size_t)n);
+	ck_assert_int_eq(check(&size), -1); /* enveloped-data, in binary */
+	ck_assert_int_eq(errno, EBADMSG);
+	for (size_t cut = 1; cut < 40; cut += 7) { /* cut short anywhere */
+		compose("X-SQ-Plaintext-Size: 47\n", sealed.s, sealed.len - cut);
+		ck_assert_int_eq(check(&size), -1);
+		ck_assert_int_eq(errno, EBADMSG);
+	}
+	compose("X-SQ-Plaintext-Size: 47\n", sealed.s, sealed.len);
+	msg.s[msg.len - sealed.len + 1] ^= 0x40; /* the outer length */
+	ck_assert_int_eq(check(&size), -1);
+	OPENSSL_free(der);
+	CMS_ContentInfo_free(cbc);
+	sk_X509_free(certs);
+	BIO_free(in);
+}
+END_TEST
+
 START_TEST(openssl_cms_gcm_output_passes)
 {
 	unsigned long long size;
@@ -320,6 +350,7 @@ Suite *module_suite(void)
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_checked_fixture(tc, buffers_setup, buffers_teardown);
 	tcase_add_test(tc, a_sealed_entity_with_its_size_line_passes);
+	tcase_add_test(tc, a_binary_entity_must_be_whole_and_auth_enveloped);
 	tcase_add_test(tc, the_part_to_store_is_the_binary_entity_alone);
 	tcase_add_test(tc, crlf_line_ends_pass_too);
 	tcase_add_test(tc, a_missing_or_malformed_size_line_is_refused);
