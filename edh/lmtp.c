@@ -343,6 +343,9 @@ static int cmd_data(struct lmtp *l)
 static int read_chunk(struct lmtp *l, unsigned long long n)
 {
 	char buf[16384];
+	/* room for it at once: a large message is not doubled past its size */
+	if (n <= l->s->cfg->databytes)
+		sbuf_reserve(&l->chunks, (size_t)n);
 	while (n > 0) {
 		ssize_t got = netio_read(&l->s->io, buf,
 		                         n < sizeof buf ? (size_t)n : sizeof buf);

@@ -94,8 +94,7 @@ static void secret_release(char *s, size_t cap)
 	free(s);
 }
 
-/* Makes room for len + need bytes plus the NUL, within the limit. */
-static int sbuf_reserve(struct sbuf *b, size_t need)
+int sbuf_reserve(struct sbuf *b, size_t need)
 {
 	if (need > b->max || b->len > b->max - need) {
 		errno = EMSGSIZE;

@@ -36,6 +36,10 @@ int sbuf_printf(struct sbuf *b, const char *fmt, ...)
 int sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
+/* Makes room for n more bytes (and the NUL) within the limit, so that
+ * appending up to n copies nothing: a known size given ahead, rather than
+ * doubling past it. 0, or -1 as sbuf_put. */
+int sbuf_reserve(struct sbuf *b, size_t n);
 /* Appends n zero bytes and returns where they start, for the caller to
  * fill in place; NULL (errno EMSGSIZE or ENOMEM) if they do not fit. */
 char *sbuf_grow(struct sbuf *b, size_t n);

@@ -59,6 +59,7 @@
 #define WORKERS_MAX 1000
 #define ANSWER_MAX 1024
 #define MESSAGE_MAX (256ULL * 1024 * 1024)      /* sealed, in the queue */
+#define RELEASE_OVER (1024 * 1024)     /* a buffer kept between deliveries */
 
 /* ---- one worker ------------------------------------------------------------ */
 
@@ -131,15 +132,27 @@ static int read_message(struct worker *w, unsigned long long num,
 	int fd = openat(w->q.top, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
+	/* its size ahead: one allocation, not doubling past a large message */
 	int r = fstat(fd, &st) < 0 ||
 	        maildir_did_format(did, (long long)st.st_mtim.tv_sec,
 	                           st.st_mtim.tv_nsec / 1000, num,
 	                           w->st.host) < 0 ? -1
-	        : sbuf_read_fd(&w->msg, fd);
+	        : (sbuf_reserve(&w->msg, (size_t)st.st_size),
+	           sbuf_read_fd(&w->msg, fd));
 	int e = errno;
 	close(fd);
 	errno = e;
 	return r;
+}
+
+/* Empties a worker's buffer for the next delivery; one a large message
+ * grew is given back, so that a worker does not hold it for life. */
+static void release(struct sbuf *b)
+{
+	if (b->cap > RELEASE_OVER)
+		sbuf_free(b);
+	else
+		sbuf_reset(b);
 }
 
 /* Seals (or checks the seal) for address and stores the message. */
@@ -168,7 +181,7 @@ static const char *seal_and_store(struct worker *w, const char *address,
 		return say('Z', "4.7.5 %s", why);
 	enum mailstore_result s = mailstore_put(&w->st, mailbox, did, data, len,
 	                                        plainsize, why, sizeof why);
-	sbuf_reset(&w->sealed);
+	release(&w->sealed);
 	return say(s == MAILSTORE_OK ? 'K' : s == MAILSTORE_PERM ? 'D' : 'Z', "%s", why);
 }
 
@@ -200,7 +213,7 @@ static const char *deliver(struct worker *w, unsigned long long num,
 		return say('Z', "4.3.0 cannot read message %llu: %s", num,
 		           strerror(errno));
 	const char *res = seal_and_store(w, address, did);
-	sbuf_reset(&w->msg);
+	release(&w->msg);
 	return res;
 }
 
