@@ -63,19 +63,15 @@ void popkeys_free(struct popkeys *k)
 	k->n = 0;
 }
 
-int popkeys_open(const struct popkeys *k, const char *sealed, size_t len,
+int popkeys_open(const struct popkeys *k, struct sbuf *sealed,
                  struct sbuf *out)
 {
-	if (len > INT_MAX)
-		return -1;
-	for (size_t i = 0; i < k->n; i++) {
-		BIO *in = BIO_new_mem_buf(sealed, (int)len);
-		int r = in ? seal_open_bio(in, len, k->pdk[i], k->cert[i], out) : -1;
-		BIO_free(in);
-		if (r == 0) {
-			ERR_clear_error(); /* the versions tried before */
-			return 0;
-		}
-	}
-	return -1;
+	CMS_ContentInfo *cms = seal_parse_sealed(sealed);
+	int r = -1;
+	for (size_t i = 0; cms && r < 0 && i < k->n; i++)
+		r = seal_open_cms(cms, k->pdk[i], k->cert[i], out);
+	if (r == 0)
+		ERR_clear_error(); /* the versions tried before */
+	CMS_ContentInfo_free(cms);
+	return r;
 }

@@ -33,10 +33,11 @@ int popkeys_take(struct popkeys *k, int fd);
 
 void popkeys_free(struct popkeys *k);
 
-/* Opens the sealed message (len octets at sealed) with the first key
- * that can, appending the plaintext to out (a secret buffer). 0, or -1
- * (OpenSSL's error queue says why). */
-int popkeys_open(const struct popkeys *k, const char *sealed, size_t len,
+/* Opens the sealed message in sealed, which it frees once parsed (a large
+ * message is then not held three times), with the first key that can,
+ * appending the plaintext to out (a secret buffer). 0, or -1 (OpenSSL's
+ * error queue says why). */
+int popkeys_open(const struct popkeys *k, struct sbuf *sealed,
                  struct sbuf *out);
 
 #endif

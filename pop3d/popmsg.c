@@ -27,13 +27,19 @@ static int put_line(struct sbuf *out, const char *p, size_t n)
 	return 0;
 }
 
-int popmsg_format(const char *msg, size_t len, long toplines,
-                  struct sbuf *out)
+/* What has been formatted goes to emit once it passes this many octets. */
+#define SEND_CHUNK 65536
+
+int popmsg_send(const char *msg, size_t len, long toplines,
+                int (*emit)(void *arg, const char *p, size_t n), void *arg)
 {
-	int in_body = 0;
+	struct sbuf chunk;
+	int in_body = 0, r = 0;
 	long body_lines = 0;
 	size_t pos = 0;
-	while (pos < len) {
+	/* a line may be longer than a chunk: the buffer takes the longest */
+	sbuf_init_secret(&chunk, SEND_CHUNK + len + 3);
+	while (r == 0 && pos < len) {
 		if (in_body && toplines >= 0 && body_lines++ >= toplines)
 			break;
 		const char *nl = memchr(msg + pos, '\n', len - pos);
@@ -41,13 +47,30 @@ int popmsg_format(const char *msg, size_t len, long toplines,
 		size_t n = end - pos;
 		if (n > 0 && msg[end - 1] == '\r' && nl)
 			n--;
-		if (put_line(out, msg + pos, n) < 0)
-			return -1;
+		r = put_line(&chunk, msg + pos, n);
 		if (n == 0)
 			in_body = 1; /* the blank line ends the header */
 		pos = nl ? end + 1 : len;
+		if (r == 0 && chunk.len >= SEND_CHUNK) {
+			r = emit(arg, chunk.s, chunk.len);
+			sbuf_reset(&chunk);
+		}
 	}
-	return sbuf_put(out, ".\r\n", 3);
+	if (r == 0 && sbuf_put(&chunk, ".\r\n", 3) == 0)
+		r = emit(arg, chunk.s, chunk.len);
+	sbuf_free(&chunk);
+	return r < 0 ? -1 : 0;
+}
+
+static int append(void *out, const char *p, size_t n)
+{
+	return sbuf_put(out, p, n);
+}
+
+int popmsg_format(const char *msg, size_t len, long toplines,
+                  struct sbuf *out)
+{
+	return popmsg_send(msg, len, toplines, append, out);
 }
 
 void popmsg_uidl(const char *uid, size_t len, char *out)

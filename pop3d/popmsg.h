@@ -24,6 +24,12 @@ unsigned long long popmsg_size(const char *msg, size_t len);
 int popmsg_format(const char *msg, size_t len, long toplines,
                   struct sbuf *out);
 
+/* The same, handed to emit in pieces of about 64 KiB as it is made, so
+ * that a large message is not held twice; 0, or -1 when emit fails (it
+ * returns 0 or -1) or memory runs out. */
+int popmsg_send(const char *msg, size_t len, long toplines,
+                int (*emit)(void *arg, const char *p, size_t n), void *arg);
+
 /* The UIDL unique-id of a maildir unique id (len octets): itself when it
  * fits RFC 1939's 70 octets (our ids are 0x21..0x7E), else "H" and 64
  * hex digits of its SHA-256 — stable either way, across sessions and

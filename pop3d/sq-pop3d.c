@@ -201,41 +201,47 @@ static void cmd_scan(struct pop *p, const char *arg, int uidl)
 		netio_reply(&p->io, ".");
 }
 
-/* RETR (lines < 0) and TOP: the message opened in memory, formatted,
- * sent, wiped. A message that cannot be opened gets -ERR and a log line;
- * the session goes on. */
+static int send_piece(void *io, const char *p, size_t n)
+{
+	return netio_send(io, p, n);
+}
+
+/* RETR (lines < 0) and TOP: the message opened in memory, then sent as it
+ * is formatted, wiped. At most the opened message and the parsed sealed
+ * one are held at once (popkeys_open frees the fetched copy). A message
+ * that cannot be opened gets -ERR and a log line; the session goes on. */
 static void send_message(struct pop *p, size_t i, long lines)
 {
-	struct sbuf sealed, plain, out;
+	struct sbuf sealed, plain;
+	const struct pop_msg *m = &p->store.msgs[i];
 	sbuf_init(&sealed, MESSAGE_MAX);
 	sbuf_init_secret(&plain, MESSAGE_MAX);
-	sbuf_init_secret(&out, 2 * MESSAGE_MAX + 8);
 	const struct sbuf *msg = p->sealed ? &sealed : &plain;
 	char why[256];
+	/* the sizes the names give, ahead: each buffer grown once, not
+	 * doubled past the message (a hint; a wrong one costs only that) */
+	if (m->size < MESSAGE_MAX)
+		sbuf_reserve(&sealed, (size_t)m->size);
 	if (fetch(p, i, &sealed) < 0)
 		goto done;
-	if (!p->sealed &&
-	    popkeys_open(&p->keys, sealed.s, sealed.len, &plain) < 0) {
+	if (!p->sealed && m->plainsize < MESSAGE_MAX)
+		sbuf_reserve(&plain, (size_t)m->plainsize);
+	if (!p->sealed && popkeys_open(&p->keys, &sealed, &plain) < 0) {
 		log_msg(SQLOG_WARN, "%s: message %s cannot be opened: %s",
-		        p->mailbox, p->store.msgs[i].uid, pki_errstr(why, sizeof why));
+		        p->mailbox, m->uid, pki_errstr(why, sizeof why));
 		netio_reply(&p->io, "-ERR message %zu cannot be opened: it is "
 		            "damaged or sealed to another key", i + 1);
 		goto done;
 	}
 	unsigned long long size = popmsg_size(msg->s ? msg->s : "", msg->len);
-	if (!p->sealed && size != p->store.msgs[i].plainsize)
+	if (!p->sealed && size != m->plainsize)
 		log_msg(SQLOG_WARN, "%s: message %s: %llu octets, its name says "
-		        "%llu", p->mailbox, p->store.msgs[i].uid, size,
-		        p->store.msgs[i].plainsize);
-	if (popmsg_format(msg->s ? msg->s : "", msg->len, lines, &out) < 0) {
-		netio_reply(&p->io, "-ERR message %zu is too large to send", i + 1);
-		goto done;
-	}
+		        "%llu", p->mailbox, m->uid, size, m->plainsize);
 	netio_reply(&p->io, "+OK %llu octets", size);
-	if (netio_send(&p->io, out.s, out.len) == 0 && lines < 0)
+	if (popmsg_send(msg->s ? msg->s : "", msg->len, lines, send_piece,
+	                &p->io) == 0 && lines < 0)
 		p->retrieved++;
 done:
-	sbuf_free(&out);
 	sbuf_free(&plain);
 	sbuf_free(&sealed);
 }

@@ -437,6 +437,45 @@ static int read_bounded(BIO *in, struct meter *m, struct sbuf *buf)
 	return metered && !m->failed ? 0 : -1;
 }
 
+int seal_open_cms(CMS_ContentInfo *cms, EVP_PKEY *pdk, X509 *cert,
+                  struct sbuf *out)
+{
+	BIO_METHOD *sink_meth = NULL;
+	BIO *sink = sink_new(&sink_meth, out);
+	size_t had = out->len;
+	const char *why = NULL;
+	if (!sink)
+		why = "out of memory";
+	/* Only authenticated encryption: enveloped-data has no tag to check. */
+	else if (OBJ_obj2nid(CMS_get0_type(cms)) !=
+	         NID_id_smime_ct_authEnvelopedData)
+		why = "not authEnveloped-data";
+	else if (!full_tag(cms))
+		why = "not AES-256-GCM with a 12-octet nonce and 16-octet tag";
+	else if (CMS_decrypt(cms, pdk, cert, NULL, sink, CMS_BINARY) != 1)
+		why = "cannot decrypt: not for this key, or tampered with";
+	if (why) {
+		ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", why);
+		sbuf_truncate(out, had); /* the tag fails after plaintext */
+	}
+	BIO_free(sink);
+	BIO_meth_free(sink_meth);
+	return why ? -1 : 0;
+}
+
+CMS_ContentInfo *seal_parse_sealed(struct sbuf *sealed)
+{
+	size_t start = seal_entity_start(sealed->s ? sealed->s : "",
+	                                 sealed->len);
+	CMS_ContentInfo *cms = seal_parse(sealed->s ? sealed->s + start : "",
+	                                  sealed->len - start);
+	sbuf_free(sealed); /* the parsed structure holds what it needs */
+	if (!cms)
+		ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s",
+		               "not a CMS entity (DER or S/MIME)");
+	return cms;
+}
+
 int seal_open_bio(BIO *in, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
                   struct sbuf *out)
 {
@@ -447,44 +486,19 @@ int seal_open_bio(BIO *in, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
 	}
 	struct meter m = { .max = max_in };
 	struct sbuf sealed;
-	BIO_METHOD *sink_meth = NULL;
-	BIO *sink = sink_new(&sink_meth, out);
-	CMS_ContentInfo *cms = NULL;
-	size_t had = out->len;
-	int ok = 0;
-
 	sbuf_init(&sealed, max_in);
-	if (sink && read_bounded(in, &m, &sealed) == 0) {
-		size_t start = seal_entity_start(sealed.s ? sealed.s : "",
-		                                 sealed.len);
-		cms = seal_parse(sealed.s ? sealed.s + start : "",
-		                 sealed.len - start);
+	if (read_bounded(in, &m, &sealed) < 0) {
+		sbuf_free(&sealed);
+		ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s",
+		               m.error == EMSGSIZE
+		               ? "sealed message over the size limit"
+		               : "read error");
+		return -1;
 	}
-	sbuf_free(&sealed); /* the parsed structure holds what it needs */
-	const char *why = NULL;
-	if (m.failed)
-		why = m.error == EMSGSIZE ? "sealed message over the size limit"
-		                          : "read error";
-	else if (!cms)
-		why = "not a CMS entity (DER or S/MIME)";
-	/* Only authenticated encryption: enveloped-data has no tag to check. */
-	else if (OBJ_obj2nid(CMS_get0_type(cms)) !=
-	         NID_id_smime_ct_authEnvelopedData)
-		why = "not authEnveloped-data";
-	else if (!full_tag(cms))
-		why = "not AES-256-GCM with a 12-octet nonce and 16-octet tag";
-	else if (CMS_decrypt(cms, pdk, cert, NULL, sink, CMS_BINARY) != 1)
-		why = "cannot decrypt: not for this key, or tampered with";
-	else
-		ok = 1;
-	if (why)
-		ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", why);
-	if (!ok) /* the tag may fail after plaintext was written: drop it */
-		sbuf_truncate(out, had);
+	CMS_ContentInfo *cms = seal_parse_sealed(&sealed);
+	int r = cms ? seal_open_cms(cms, pdk, cert, out) : -1;
 	CMS_ContentInfo_free(cms);
-	BIO_free(sink);
-	BIO_meth_free(sink_meth);
-	return ok ? 0 : -1;
+	return r;
 }
 
 int seal_open_fd(int infd, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,

@@ -80,6 +80,15 @@ int seal_to_smime(const char *entity, size_t len, struct sbuf *out);
  * either direction, OpenSSL's error queue says why (see pki_errstr). */
 int seal_open_bio(BIO *in, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
                   struct sbuf *out);
+
+/* The two halves of opening, for a message held once in memory and
+ * tried with several keys: seal_parse_sealed parses the message in
+ * sealed (either form, with or without the size line) and frees sealed,
+ * whose octets the structure no longer needs (NULL if it does not
+ * parse); seal_open_cms checks and decrypts it as above. */
+CMS_ContentInfo *seal_parse_sealed(struct sbuf *sealed);
+int seal_open_cms(CMS_ContentInfo *cms, EVP_PKEY *pdk, X509 *cert,
+                  struct sbuf *out);
 int seal_open_fd(int infd, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
                  struct sbuf *out);
 

@@ -83,17 +83,20 @@ START_TEST(every_version_opens_its_own_mail)
 	seal("Subject: new\r\n\r\nsealed after\r\n", new_pek, &s_new);
 	seal("Subject: eve\r\n\r\nnot ours\r\n", eve_pek, &s_eve);
 	sbuf_init_secret(&plain, 1 << 20);
-	ck_assert_int_eq(popkeys_open(&k, s_old.s, s_old.len, &plain), 0);
+	/* each open frees the sealed copy it was given */
+	ck_assert_int_eq(popkeys_open(&k, &s_old, &plain), 0);
 	ck_assert_ptr_nonnull(strstr(plain.s, "sealed before the reset"));
+	ck_assert_ptr_null(s_old.s);
 	sbuf_reset(&plain);
-	ck_assert_int_eq(popkeys_open(&k, s_new.s, s_new.len, &plain), 0);
+	ck_assert_int_eq(popkeys_open(&k, &s_new, &plain), 0);
 	ck_assert_ptr_nonnull(strstr(plain.s, "sealed after"));
 	sbuf_reset(&plain);
-	ck_assert_int_eq(popkeys_open(&k, s_eve.s, s_eve.len, &plain), -1);
+	ck_assert_int_eq(popkeys_open(&k, &s_eve, &plain), -1);
 	ck_assert_uint_eq(plain.len, 0);
 	/* one octet changed in the ciphertext: nothing comes out */
+	seal("Subject: new\r\n\r\nsealed after\r\n", new_pek, &s_new);
 	s_new.s[s_new.len - 80] ^= 1;
-	ck_assert_int_eq(popkeys_open(&k, s_new.s, s_new.len, &plain), -1);
+	ck_assert_int_eq(popkeys_open(&k, &s_new, &plain), -1);
 	ck_assert_uint_eq(plain.len, 0);
 	popkeys_free(&k);
 	sbuf_free(&plain);
