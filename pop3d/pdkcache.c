@@ -196,7 +196,8 @@ static ssize_t ask(const char *path, int timeout_ms, char op, uint64_t row,
 		req[1 + i] = (unsigned char)(row >> (56 - 8 * i));
 	memcpy(req + 9, digest, PDKCACHE_DIGEST_LEN);
 	memcpy(req + 9 + PDKCACHE_DIGEST_LEN, key, PDKCACHE_KEY_LEN);
-	memcpy(req + PDKCACHE_REQ_HEAD, tail, tail_len);
+	if (tail_len)
+		memcpy(req + PDKCACHE_REQ_HEAD, tail, tail_len);
 	int fd = dial(path, timeout_ms);
 	ssize_t got = fd < 0 ? -1 : send(fd, req, PDKCACHE_REQ_HEAD + tail_len,
 	                                 MSG_NOSIGNAL);
