@@ -91,7 +91,7 @@ END_TEST
 
 START_TEST(a_full_table_gives_up_the_entry_expiring_first)
 {
-	unsigned char d[PDKCACHE_DIGEST_LEN];
+	unsigned char d[PDKCACHE_DIGEST_LEN] = {0};
 	for (uint64_t row = 1; row <= 5; row++) {
 		d[0] = (unsigned char)row;
 		ck_assert_int_eq(pdkcache_put(&c, row, d, key, PDK, sizeof PDK - 1,
