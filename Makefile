@@ -312,6 +312,7 @@ $(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(PROG_LIBS)
 
 # --- tests ------------------------------------------------------------------
 check: deps
+	sh tests/mutations-apply.sh
 	$(MAKE) check-plain
 	$(MAKE) check-asan
 
