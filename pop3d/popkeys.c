@@ -10,6 +10,7 @@
 #include "popkeys.h"
 #include "crypto/pdk.h"
 #include "crypto/seal.h"
+#include "crypto/sealsplit.h"
 #include "util/secretfd.h"
 
 int popkeys_parse(struct popkeys *k, const char *pem, size_t len)
@@ -63,11 +64,35 @@ void popkeys_free(struct popkeys *k)
 	k->n = 0;
 }
 
+/* A binary entity, opened where it lies: held once, beside its
+ * plaintext. -2 when it does not split (another form). */
+static int open_split(const struct popkeys *k, struct sbuf *sealed,
+                      struct sbuf *out)
+{
+	struct sealsplit split;
+	size_t start = seal_entity_start(sealed->s, sealed->len);
+	if (sealsplit_parse(sealed->s + start, sealed->len - start,
+	                    &split) < 0)
+		return -2;
+	int r = -1;
+	for (size_t i = 0; r < 0 && i < k->n; i++)
+		r = sealsplit_open(&split, k->pdk[i], k->cert[i], out);
+	sealsplit_free(&split);
+	sbuf_free(sealed);
+	return r;
+}
+
 int popkeys_open(const struct popkeys *k, struct sbuf *sealed,
                  struct sbuf *out)
 {
+	int r = sealed->s ? open_split(k, sealed, out) : -2;
+	if (r != -2) {
+		if (r == 0)
+			ERR_clear_error(); /* the versions tried before */
+		return r;
+	}
 	CMS_ContentInfo *cms = seal_parse_sealed(sealed);
-	int r = -1;
+	r = -1;
 	for (size_t i = 0; cms && r < 0 && i < k->n; i++)
 		r = seal_open_cms(cms, k->pdk[i], k->cert[i], out);
 	if (r == 0)

@@ -354,7 +354,15 @@ static int auth_enveloped_ok(struct der *aed)
 static int full_tag(CMS_ContentInfo *cms)
 {
 	unsigned char *der = NULL;
+	/* encoded without the encrypted content, which it does not look
+	 * at: a large message is not copied once more */
+	ASN1_OCTET_STRING **content = CMS_get0_content(cms);
+	ASN1_OCTET_STRING *held = content ? *content : NULL;
+	if (content)
+		*content = NULL;
 	int len = i2d_CMS_ContentInfo(cms, &der);
+	if (content)
+		*content = held;
 	struct der top = { der, der + (len > 0 ? len : 0) }, ci, x, aed;
 	int tag, cls;
 	int ok = len > 0 && der_want(&top, V_ASN1_SEQUENCE, &ci) == 0 &&
@@ -440,6 +448,12 @@ static int read_bounded(BIO *in, struct meter *m, struct sbuf *buf)
 int seal_open_cms(CMS_ContentInfo *cms, EVP_PKEY *pdk, X509 *cert,
                   struct sbuf *out)
 {
+	return seal_open_detached(cms, NULL, pdk, cert, out);
+}
+
+int seal_open_detached(CMS_ContentInfo *cms, BIO *content, EVP_PKEY *pdk,
+                       X509 *cert, struct sbuf *out)
+{
 	BIO_METHOD *sink_meth = NULL;
 	BIO *sink = sink_new(&sink_meth, out);
 	size_t had = out->len;
@@ -452,7 +466,7 @@ int seal_open_cms(CMS_ContentInfo *cms, EVP_PKEY *pdk, X509 *cert,
 		why = "not authEnveloped-data";
 	else if (!full_tag(cms))
 		why = "not AES-256-GCM with a 12-octet nonce and 16-octet tag";
-	else if (CMS_decrypt(cms, pdk, cert, NULL, sink, CMS_BINARY) != 1)
+	else if (CMS_decrypt(cms, pdk, cert, content, sink, CMS_BINARY) != 1)
 		why = "cannot decrypt: not for this key, or tampered with";
 	if (why) {
 		ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", why);

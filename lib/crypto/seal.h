@@ -89,6 +89,10 @@ int seal_open_bio(BIO *in, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
 CMS_ContentInfo *seal_parse_sealed(struct sbuf *sealed);
 int seal_open_cms(CMS_ContentInfo *cms, EVP_PKEY *pdk, X509 *cert,
                   struct sbuf *out);
+/* The same for a structure whose encrypted content was taken out of it,
+ * read from content (sealsplit.h). */
+int seal_open_detached(CMS_ContentInfo *cms, BIO *content, EVP_PKEY *pdk,
+                       X509 *cert, struct sbuf *out);
 int seal_open_fd(int infd, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
                  struct sbuf *out);
 

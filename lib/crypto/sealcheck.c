@@ -12,6 +12,7 @@
 
 #include "crypto/seal.h"
 #include "crypto/sealcheck.h"
+#include "crypto/sealsplit.h"
 
 #define FIELD "X-SQ-Plaintext-Size"
 
@@ -118,39 +119,6 @@ static int size_line(const char *data, size_t len, unsigned long long *size)
 	       ? parse_size(l.p + n + 1, l.len - n - 1, size) : -1;
 }
 
-#define BER_DEPTH 32
-
-/* Passes one BER element at *p: a constructed one through its content,
- * to its end-of-contents octets when its length is indefinite. 0 with *p
- * past it, or -1 when it is not well formed within end. */
-static int ber_skip(const unsigned char **p, const unsigned char *end,
-                    int depth)
-{
-	const unsigned char *q = *p;
-	long len;
-	int tag, cls;
-	if (depth > BER_DEPTH || q >= end)
-		return -1;
-	int r = ASN1_get_object(&q, &len, &tag, &cls, end - q);
-	if (r & 0x80)
-		return -1;
-	if (r == (V_ASN1_CONSTRUCTED | 1)) { /* indefinite length */
-		while (end - q < 2 || q[0] || q[1])
-			if (ber_skip(&q, end, depth + 1) < 0)
-				return -1;
-		*p = q + 2;
-		return 0;
-	}
-	if (len > end - q)
-		return -1;
-	const unsigned char *stop = q + len;
-	while ((r & V_ASN1_CONSTRUCTED) && q < stop)
-		if (ber_skip(&q, stop, depth + 1) < 0)
-			return -1;
-	*p = stop;
-	return 0;
-}
-
 /* A binary entity checked without copying it (a parse would hold the
  * message twice): one well-formed BER element, nothing after it, a
  * SEQUENCE whose first element is the OID of authEnveloped-data. What
@@ -162,7 +130,7 @@ static int is_auth_enveloped_ber(const unsigned char *der, size_t len)
 	const unsigned char *p = der, *q = der;
 	long n;
 	int tag, cls;
-	if (len > LONG_MAX || ber_skip(&p, der + len, 0) < 0 ||
+	if (len > LONG_MAX || sealsplit_ber_skip(&p, der + len, 0) < 0 ||
 	    p != der + len)
 		return 0;
 	int r = ASN1_get_object(&q, &n, &tag, &cls, (long)len);

@@ -15,6 +15,7 @@
 #include "crypto/pki.h"
 #include "crypto/seal.h"
 #include "crypto/sealcheck.h"
+#include "crypto/sealsplit.h"
 
 void el_keys_free(struct el_keys *k)
 {
@@ -103,7 +104,10 @@ static int ri_names(CMS_RecipientInfo *ri, X509 *cert)
 int el_sealed_for(const char *msg, size_t len, const struct el_keys *k)
 {
 	size_t start = seal_entity_start(msg, len);
-	CMS_ContentInfo *cms = seal_parse(msg + start, len - start);
+	struct sealsplit split; /* the recipients only, the content not copied */
+	CMS_ContentInfo *cms =
+		sealsplit_parse(msg + start, len - start, &split) == 0
+		? split.cms : seal_parse(msg + start, len - start);
 	STACK_OF(CMS_RecipientInfo) *ris =
 		cms ? CMS_get0_RecipientInfos(cms) : NULL;
 	int found = ris ? 0 : -1;
