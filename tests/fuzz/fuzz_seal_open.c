@@ -4,8 +4,10 @@
  * fails with nothing appended or yields plaintext. An input that begins
  * like DER is the binary entity as stored (fuzzcms.h), mutated field by
  * field (fuzzder.h); one that opens gives one of the sealed plaintexts.
- * Any other input is taken as S/MIME, as older versions stored. */
+ * Any other input is taken as S/MIME, as older versions stored. An
+ * input that sealsplit takes apart must open the same way split. */
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -18,6 +20,7 @@
 #include "fuzzkeys.h"
 #include "crypto/pki.h"
 #include "crypto/seal.h"
+#include "crypto/sealsplit.h"
 
 static EVP_PKEY *key;
 static X509 *pek;
@@ -48,6 +51,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 0 && fuzzcms_is_der(data, size) &&
 	    !fuzzcms_known(plain.s ? plain.s : "", plain.len))
 		abort(); /* a changed structure opened to another plaintext */
+	/* opened where it lies (sealsplit), the answer is the same */
+	struct sealsplit split;
+	if (sealsplit_parse((const char *)data, size, &split) == 0) {
+		struct sbuf again;
+		sbuf_init(&again, 1 << 20);
+		int r2 = sealsplit_open(&split, key, pek, &again);
+		if (r2 != r || again.len != plain.len ||
+		    (r == 0 && again.len &&
+		     memcmp(again.s, plain.s, plain.len) != 0))
+			abort();
+		sealsplit_free(&split);
+		sbuf_free(&again);
+	}
 	BIO_free(in);
 	sbuf_free(&plain);
 	fuzzerr_count();
