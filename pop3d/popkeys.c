@@ -64,39 +64,28 @@ void popkeys_free(struct popkeys *k)
 	k->n = 0;
 }
 
-/* A binary entity, opened where it lies: held once, beside its
- * plaintext. -2 when it does not split (another form). */
-static int open_split(const struct popkeys *k, struct sbuf *sealed,
-                      struct sbuf *out)
-{
-	struct sealsplit split;
-	size_t start = seal_entity_start(sealed->s, sealed->len);
-	if (sealsplit_parse(sealed->s + start, sealed->len - start,
-	                    &split) < 0)
-		return -2;
-	int r = -1;
-	for (size_t i = 0; r < 0 && i < k->n; i++)
-		r = sealsplit_open(&split, k->pdk[i], k->cert[i], out);
-	sealsplit_free(&split);
-	sbuf_free(sealed);
-	return r;
-}
-
 int popkeys_open(const struct popkeys *k, struct sbuf *sealed,
                  struct sbuf *out)
 {
-	int r = sealed->s ? open_split(k, sealed, out) : -2;
-	if (r != -2) {
-		if (r == 0)
-			ERR_clear_error(); /* the versions tried before */
-		return r;
+	struct sealsplit split;
+	const char *data = sealed->s ? sealed->s : "";
+	size_t start = seal_entity_start(data, sealed->len);
+	if (sealsplit_take(data + start, sealed->len - start, &split) < 0) {
+		sbuf_free(sealed);
+		ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s",
+		               "not a CMS entity (DER or S/MIME)");
+		return -1;
 	}
-	CMS_ContentInfo *cms = seal_parse_sealed(sealed);
-	r = -1;
-	for (size_t i = 0; cms && r < 0 && i < k->n; i++)
-		r = seal_open_cms(cms, k->pdk[i], k->cert[i], out);
+	/* split, it is opened where it lies (held once, beside its
+	 * plaintext); parsed whole, the structure holds its own copy */
+	if (!split.content)
+		sbuf_free(sealed);
+	int r = -1;
+	for (size_t i = 0; r < 0 && i < k->n; i++)
+		r = sealsplit_open(&split, k->pdk[i], k->cert[i], out);
 	if (r == 0)
 		ERR_clear_error(); /* the versions tried before */
-	CMS_ContentInfo_free(cms);
+	sealsplit_free(&split);
+	sbuf_free(sealed);
 	return r;
 }

@@ -161,6 +161,15 @@ int sealsplit_parse(const char *entity, size_t len, struct sealsplit *s)
 	return 0;
 }
 
+int sealsplit_take(const char *entity, size_t len, struct sealsplit *s)
+{
+	if (sealsplit_parse(entity, len, s) == 0)
+		return 0;
+	ERR_clear_error(); /* not the streamed layout: an answer, not an error */
+	s->cms = seal_parse(entity, len);
+	return s->cms ? 0 : -1;
+}
+
 void sealsplit_free(struct sealsplit *s)
 {
 	CMS_ContentInfo_free(s->cms);
@@ -242,6 +251,8 @@ static BIO *reader_new(BIO_METHOD **meth, const struct sealsplit *s,
 int sealsplit_open(const struct sealsplit *s, EVP_PKEY *pdk, X509 *cert,
                    struct sbuf *out)
 {
+	if (!s->content) /* parsed whole */
+		return seal_open_detached(s->cms, NULL, pdk, cert, out);
 	BIO_METHOD *meth = NULL;
 	struct reader r;
 	BIO *content = reader_new(&meth, s, &r);

@@ -31,6 +31,11 @@ struct sealsplit {
  * place while the split is used. 0, or -1 (nothing to free). */
 int sealsplit_parse(const char *entity, size_t len, struct sealsplit *s);
 
+/* The same, or when the entity does not split (any other form), the
+ * whole entity parsed by seal_parse: content is then NULL and the
+ * structure holds its own copy. 0, or -1 when neither parses. */
+int sealsplit_take(const char *entity, size_t len, struct sealsplit *s);
+
 void sealsplit_free(struct sealsplit *s);
 
 /* Passes one BER element at *p (a constructed one through its contents,
@@ -39,7 +44,7 @@ void sealsplit_free(struct sealsplit *s);
 int sealsplit_ber_skip(const unsigned char **p, const unsigned char *end,
                        int depth);
 
-/* Opens the split entity with the PDK and its certificate as
+/* Opens the entity (split or whole) with the PDK and its certificate as
  * seal_open_cms does (the same checks, the tag verified before
  * anything is appended to out). 0, or -1. */
 int sealsplit_open(const struct sealsplit *s, EVP_PKEY *pdk, X509 *cert,

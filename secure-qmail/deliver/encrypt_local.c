@@ -105,9 +105,8 @@ int el_sealed_for(const char *msg, size_t len, const struct el_keys *k)
 {
 	size_t start = seal_entity_start(msg, len);
 	struct sealsplit split; /* the recipients only, the content not copied */
-	CMS_ContentInfo *cms =
-		sealsplit_parse(msg + start, len - start, &split) == 0
-		? split.cms : seal_parse(msg + start, len - start);
+	CMS_ContentInfo *cms = sealsplit_take(msg + start, len - start,
+	                                      &split) == 0 ? split.cms : NULL;
 	STACK_OF(CMS_RecipientInfo) *ris =
 		cms ? CMS_get0_RecipientInfos(cms) : NULL;
 	int found = ris ? 0 : -1;
