@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +23,40 @@ int write_all(int fd, const void *data, size_t n)
 			return -1;
 		p += w;
 		n -= (size_t)w;
+	}
+	return 0;
+}
+
+long long monotonic_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int write_all_by(int fd, const void *data, size_t n, long long deadline)
+{
+	const char *p = data;
+	if (!deadline)
+		return write_all(fd, p, n);
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		long long left = deadline - monotonic_ms();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		struct pollfd pf = { .fd = fd, .events = POLLOUT };
+		if (poll(&pf, 1, (int)(left > 60000 ? 60000 : left)) < 0 &&
+		    errno != EINTR)
+			return -1;
 	}
 	return 0;
 }

@@ -43,6 +43,11 @@ int atomic_write_file(int dirfd, const char *name, const void *data,
 
 /* Writes all n bytes to fd, retrying short writes and EINTR; 0 or -1. */
 int write_all(int fd, const void *data, size_t n);
+/* CLOCK_MONOTONIC in milliseconds: the clock of the deadlines below. */
+long long monotonic_ms(void);
+/* write_all to a non-blocking fd, before deadline (monotonic_ms; 0: none,
+ * and fd may block); 0, or -1 (ETIMEDOUT past the deadline). */
+int write_all_by(int fd, const void *data, size_t n, long long deadline);
 /* fsync(2) of a directory given by fd; 0 or -1. */
 int fsync_dir(int dirfd);
 

@@ -45,6 +45,26 @@ ssize_t fdpass_ask(const char *path, const char *req, size_t len,
                    const int *fds, size_t nfds, unsigned long secs,
                    char *answer, size_t max);
 
+/* An input fdpass_ask_feed writes to a pipe for the sealer. */
+struct fdpass_feed {
+	const void *data;
+	size_t len;
+};
+
+/* fdpass_ask with a pipe for each of the nin inputs in place of the
+ * caller's descriptors: the pipes' read ends go with req, then each input
+ * is written to its pipe in full and the pipe closed, in order (the
+ * qmail-queue order: message, then envelope), all within secs. A caller
+ * that holds its message in memory so hands it to sq-sealerd without
+ * running sq-seal. Answers and errors as fdpass_ask. */
+ssize_t fdpass_ask_feed(const char *path, const char *req, size_t len,
+                        const struct fdpass_feed *in, size_t nin,
+                        unsigned long secs, char *answer, size_t max);
+
+/* The qmail-queue exit code that begins a sealer's answer, or -1 when it
+ * does not begin with one (0 to 255). */
+int fdpass_answer_code(const char *answer);
+
 /* Connects to the UNIX stream socket at path; the fd or -1. */
 int unix_connect(const char *path);
 /* Listens on path (replacing a stale socket), mode as given; fd or -1. */

@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,42 +40,6 @@ int queueprog_wait(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Seconds of CLOCK_MONOTONIC in milliseconds. */
-static long long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* Writes n octets to fd (non-blocking when deadline) before deadline (ms,
- * 0: none); 0, or -1 (ETIMEDOUT past it). */
-static int write_by(int fd, const char *p, size_t n, long long deadline)
-{
-	if (!deadline)
-		return write_all(fd, p, n);
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno != EAGAIN && errno != EINTR)
-			return -1;
-		long long left = deadline - now_ms();
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		struct pollfd pf = { .fd = fd, .events = POLLOUT };
-		if (poll(&pf, 1, (int)(left > 60000 ? 60000 : left)) < 0 &&
-		    errno != EINTR)
-			return -1;
-	}
-	return 0;
-}
-
 /* Waits for pid until deadline (ms, 0: none), killing it past that; its
  * exit code, or -1 (errno ETIMEDOUT when it was killed for time). */
 static int wait_by(pid_t pid, long long deadline)
@@ -90,7 +53,7 @@ static int wait_by(pid_t pid, long long deadline)
 			return -1;
 		if (w == pid)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		if (now_ms() >= deadline) {
+		if (monotonic_ms() >= deadline) {
 			kill(pid, SIGKILL);
 			queueprog_wait(pid);
 			errno = ETIMEDOUT;
@@ -112,7 +75,7 @@ int queueprog_run_within(const char *path, const char *argv0,
                          size_t envlen, unsigned long secs)
 {
 	int m[2], e[2];
-	long long deadline = secs ? now_ms() + (long long)secs * 1000 : 0;
+	long long deadline = secs ? monotonic_ms() + (long long)secs * 1000 : 0;
 	int flags = O_CLOEXEC | (secs ? O_NONBLOCK : 0);
 	if (pipe2(m, flags) < 0)
 		return -1;
@@ -133,10 +96,10 @@ int queueprog_run_within(const char *path, const char *argv0,
 	int saved = errno;
 	close(m[0]);
 	close(e[0]);
-	int ok = pid > 0 && write_by(m[1], msg, msglen, deadline) == 0;
+	int ok = pid > 0 && write_all_by(m[1], msg, msglen, deadline) == 0;
 	int timedout = !ok && errno == ETIMEDOUT;
 	close(m[1]);
-	ok = ok && write_by(e[1], env, envlen, deadline) == 0;
+	ok = ok && write_all_by(e[1], env, envlen, deadline) == 0;
 	timedout = timedout || (!ok && errno == ETIMEDOUT);
 	close(e[1]);
 	if (pid < 0) {

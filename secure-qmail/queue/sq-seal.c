@@ -61,13 +61,12 @@ int main(int argc, char **argv)
 		                                             : "closed");
 		return QQ_TEMP;
 	}
-	char *end;
-	long code = strtol(answer, &end, 10);
-	if (end == answer || code < 0 || code > 255) {
+	int code = fdpass_answer_code(answer);
+	if (code < 0) {
 		log_msg(SQLOG_WARN, "sq-sealerd answered nonsense");
 		return QQ_TEMP;
 	}
 	if (code)
 		log_msg(SQLOG_WARN, "%s", answer);
-	return (int)code;
+	return code;
 }

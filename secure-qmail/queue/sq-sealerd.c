@@ -8,7 +8,8 @@
  *	kept-alive connection to the Paired Key Store (deliver role,
  *	control/pksdeliver) and a cache of verified PEKs, and serves two
  *	requests on the UNIX socket run/sealer:
- *	  QUEUE, with the message and envelope descriptors of an sq-seal run:
+ *	  QUEUE, with the message and envelope descriptors (an sq-seal run's,
+ *	    or two pipes sq-smtpd writes them into):
  *	    seals the message once for each local recipient and queues each
  *	    copy with sq-queue (control/sealqueue); a recipient without a
  *	    key fails alone, with a failure notice to the sender; the answer

@@ -12,9 +12,10 @@
  *	ENHANCEDSTATUSCODES and STARTTLS. Recipients are our subscribers
  *	(users/cdb, with a key: rcptcheck) or, for a relay client, anyone in
  *	control/rcpthosts's domains; a missing rcpthosts admits no one. The
- *	message goes, with a Received: line, to the qmail-queue program
- *	($QMAILQUEUE, default bin/sq-seal), which seals it before it is
- *	stored; 250 comes only after the queue has it on disk.
+ *	message goes, with a Received: line, to sq-sealerd over run/sealer
+ *	(as sq-seal would hand it, without running sq-seal), which seals it
+ *	before it is stored; or, when $QMAILQUEUE is set, to that qmail-queue
+ *	program. 250 comes only after the queue has it on disk.
  * SECURITY
  *	Talks to the Internet. Runs as sqmaild, holds no keys and never writes
  *	the queue itself. Every line it reads is bounded (RFC 5321 4.5.3.1:
@@ -47,6 +48,7 @@
 #include "util/control.h"
 #include "receive/databytes.h"
 #include "util/die.h"
+#include "queue/fdpass.h"
 #include "receive/envelope.h"
 #include "util/home.h"
 #include "util/log.h"
@@ -176,11 +178,10 @@ static void configure(struct session *s)
 	if (control_readfile(&s->ctl, "badmailfrom", &s->badmailfrom, &n) < 0 ||
 	    rcptcheck_init(&s->rcpt, &s->ctl) < 0)
 		unavailable("control: %s", strerror(errno));
+	/* no QMAILQUEUE: the sealer, straight (qqprogram stays empty) */
 	const char *qq = getenv("QMAILQUEUE");
-	if (qq && *qq ? path_join(s->qqprogram, sizeof s->qqprogram, qq,
-	                          NULL) < 0
-	              : sq_path(s->qqprogram, sizeof s->qqprogram,
-	                        "bin/sq-seal") < 0)
+	if (qq && *qq && path_join(s->qqprogram, sizeof s->qqprogram, qq,
+	                           NULL) < 0)
 		unavailable("path too long");
 	environment(s);
 }
@@ -423,11 +424,39 @@ static int read_data(struct session *s, struct sbuf *msg, int *fatal)
 	return data_verdict(s, &d);
 }
 
-/* Runs the qmail-queue program with the message and envelope; its exit
- * code, or -1. */
+/* Hands the message and envelope to sq-sealerd as sq-seal would, without
+ * running it (a fork and exec per message saved); its exit code, or -1. */
+static int seal_message(struct session *s, const struct sbuf *msg,
+                        const struct sbuf *env)
+{
+	char answer[600];
+	struct fdpass_feed in[2] = { { msg->s ? msg->s : "", msg->len },
+	                             { env->s, env->len } };
+	ssize_t n = fdpass_ask_feed(s->rcpt.sealer, "QUEUE\n", 6, in, 2,
+	                            s->rcpt.sealwait, answer, sizeof answer);
+	if (n <= 0) {
+		log_msg(SQLOG_WARN, "%s: sq-sealerd gave no answer%s: %s",
+		        s->remoteip, n < 0 && errno == EAGAIN
+		                     ? " in time (control/sealwait)" : "",
+		        n < 0 ? strerror(errno) : "closed");
+		return -1;
+	}
+	int code = fdpass_answer_code(answer);
+	if (code < 0)
+		log_msg(SQLOG_WARN, "%s: sq-sealerd answered nonsense",
+		        s->remoteip);
+	else if (code)
+		log_msg(SQLOG_WARN, "%s: sq-sealerd: %s", s->remoteip, answer);
+	return code;
+}
+
+/* Runs the qmail-queue program (or, by default, asks the sealer) with the
+ * message and envelope; its exit code, or -1. */
 static int queue_message(struct session *s, const struct sbuf *msg,
                          const struct sbuf *env)
 {
+	if (!s->qqprogram[0])
+		return seal_message(s, msg, env);
 	/* sq-seal waits control/sealwait for the sealer; a little more here,
 	 * so its 71 comes first, and never a hang */
 	int code = queueprog_run_within(s->qqprogram, "sq-seal",

@@ -485,7 +485,7 @@ def silent_sealer(m):
         t0 = time.time()
         code, text = s.data(message("to a silent sealer"))
         tap.ok(code == 451 and b"4.3.0" in text and time.time() - t0 < 20,
-               "DATA: sq-seal gives up after control/sealwait, 451 4.3.0",
+               "DATA: sq-smtpd gives up on the sealer after control/sealwait, 451 4.3.0",
                (code, text))
         s.quit()
         s = smtplib.SMTP("127.0.0.1", m.smtp_port, timeout=40)

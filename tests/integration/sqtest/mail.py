@@ -163,9 +163,10 @@ class MailHost:
             time.sleep(0.05)
         raise RuntimeError("sq-sealerd did not start: " + self.log("sealer.log"))
 
-    def start_smtpd(self, qmailqueue="sq-seal", memory_kib=None, port=None):
-        """tcpserver sq-smtpd handing messages to bin/QMAILQUEUE, in at
-        most memory_kib of address space if given, on port (default: a
+    def start_smtpd(self, qmailqueue=None, memory_kib=None, port=None):
+        """tcpserver sq-smtpd handing messages to sq-sealerd (or, when
+        qmailqueue names one, to that program in bin/ as $QMAILQUEUE), in
+        at most memory_kib of address space if given, on port (default: a
         free one); returns (and keeps in smtp_port) its port."""
         self.smtp_port = port or free_port()
         # tcpserver drops to the daemons' user (as root), as in production
@@ -173,7 +174,8 @@ class MailHost:
             instance.argv("smtpd", "127.0.0.1", self.smtp_port,
                           *(["sh", "-c", f'ulimit -v {memory_kib}; exec "$0"']
                             if memory_kib else [])), "smtpd.log",
-            QMAILQUEUE=os.path.join(self.bin, qmailqueue))
+            QMAILQUEUE=os.path.join(self.bin, qmailqueue) if qmailqueue
+            else "")
         return listening(self.smtp_port)
 
     def use_edh(self, edh):
