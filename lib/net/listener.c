@@ -72,29 +72,34 @@ int listener_open(struct control *ctl, const char *name, const char *def,
 	}
 	for (const char *l = control_nextline(&lines, NULL); l;
 	     l = control_nextline(&lines, l)) {
-		char host[64], port[8];
-		if (*n >= max) {
-			fail_why(why, whylen, -1, "control/%s: too many addresses",
-			         name);
+		if (listener_add(l, role, v, max, n, why, whylen) < 0) {
+			char inner[200];
+			snprintf(inner, sizeof inner, "%s", why);
+			fail_why(why, whylen, -1, "control/%s: %s", name, inner);
 			goto out;
 		}
-		if (hostport_parse(l, host, sizeof host, port) < 0) {
-			fail_why(why, whylen, -1, "control/%s: want HOST:PORT, got "
-			         "%.60s", name, l);
-			goto out;
-		}
-		struct listener *x = &v[*n];
-		if ((x->fd = open_one(host, port)) < 0) {
-			fail_why(why, whylen, -1, "cannot listen on %.60s: %s", l,
-			         strerror(errno));
-			goto out;
-		}
-		x->role = role;
-		snprintf(x->addr, sizeof x->addr, "%s", l);
-		++*n;
 	}
 	r = 0;
 out:
 	sbuf_free(&lines);
 	return r;
+}
+
+int listener_add(const char *hostport, int role, struct listener *v,
+                 size_t max, size_t *n, char *why, size_t whylen)
+{
+	char host[64], port[8];
+	if (*n >= max)
+		return fail_why(why, whylen, -1, "too many addresses");
+	if (hostport_parse(hostport, host, sizeof host, port) < 0)
+		return fail_why(why, whylen, -1, "want HOST:PORT, got %.60s",
+		                hostport);
+	struct listener *x = &v[*n];
+	if ((x->fd = open_one(host, port)) < 0)
+		return fail_why(why, whylen, -1, "cannot listen on %.60s: %s",
+		                hostport, strerror(errno));
+	x->role = role;
+	snprintf(x->addr, sizeof x->addr, "%s", hostport);
+	++*n;
+	return 0;
 }

@@ -41,4 +41,9 @@ int listener_open(struct control *ctl, const char *name, const char *def,
                   int role, struct listener *v, size_t max, size_t *n,
                   char *why, size_t whylen);
 
+/* One socket for "HOST:PORT" (an address given on a command line), as
+ * listener_open makes for each line. 0, or -1 with a reason in why. */
+int listener_add(const char *hostport, int role, struct listener *v,
+                 size_t max, size_t *n, char *why, size_t whylen);
+
 #endif

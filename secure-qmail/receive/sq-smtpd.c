@@ -2,11 +2,14 @@
  * NAME
  *	sq-smtpd - receive mail over SMTP for the subscribers
  * SYNOPSIS
- *	tcpserver ... setuidgid sqmaild sq-smtpd
+ *	sq-smtpd -l [-u user] [host:port ...]
+ *	tcpserver ... sq-smtpd
  * DESCRIPTION
- *	One process per connection under tcpserver, reading the ucspi-tcp
- *	environment (TCPREMOTEIP, TCPREMOTEHOST, TCPLOCALIP, TCPLOCALHOST,
- *	RELAYCLIENT).
+ *	One process per connection, reading the ucspi-tcp environment
+ *	(TCPREMOTEIP, TCPREMOTEHOST, TCPLOCALIP, TCPLOCALHOST, RELAYCLIENT):
+ *	under tcpserver, or forked without an exec by its own listener (-l:
+ *	smtplisten, tcpserver's rules and environment, then the same
+ *	session).
  *	Commands: EHLO, HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, VRFY (252),
  *	HELP and STARTTLS; extensions PIPELINING, SIZE, 8BITMIME,
  *	ENHANCEDSTATUSCODES and STARTTLS. Recipients are our subscribers
@@ -47,15 +50,18 @@
 #include "util/atomicfile.h"
 #include "util/control.h"
 #include "receive/databytes.h"
+#include "auto_users.h"
 #include "util/die.h"
 #include "queue/fdpass.h"
 #include "receive/envelope.h"
 #include "util/home.h"
 #include "util/log.h"
 #include "util/path.h"
+#include "util/privdrop.h"
 #include "queue/qqcodes.h"
 #include "queue/queueprog.h"
 #include "receive/rcptcheck.h"
+#include "receive/smtplisten.h"
 #include "util/secretfd.h"
 #include "mail/smtpcmd.h"
 #include "mail/smtpdata.h"
@@ -580,12 +586,43 @@ static int command(struct session *s, const struct smtp_cmd *c)
 	return 0;
 }
 
+/* sq-smtpd -l [-u USER] [HOST:PORT ...]: opens the addresses, becomes
+ * USER and returns in each connection's child (smtplisten). */
+static void listen_mode(int argc, char **argv)
+{
+	struct smtplisten sl;
+	struct control ctl;
+	char dir[SQ_PATH_MAX];
+	const char *user = SQ_USER_SMTPD;
+	int i = 2;
+	if (i + 1 < argc && strcmp(argv[i], "-u") == 0) {
+		user = argv[i + 1];
+		i += 2;
+	}
+	for (int j = i; j < argc; j++)
+		if (argv[j][0] == '-')
+			die_usage("usage: sq-smtpd [-l [-u user] [host:port ...]]");
+	if (sq_path(dir, sizeof dir, "control") < 0 ||
+	    control_open(&ctl, dir) < 0)
+		die_sys_temp("cannot open the control directory: %s",
+		             strerror(errno));
+	if (smtplisten_open(&sl, &ctl, argv + i, (size_t)(argc - i)) < 0)
+		die_sys_temp("%s", sl.why);
+	control_close(&ctl);
+	if (privdrop(user) < 0)
+		die_sys_temp("cannot become %s: %s", user, strerror(errno));
+	smtplisten_serve(&sl);
+}
+
 int main(int argc, char **argv)
 {
 	static struct session s;
 	struct sbuf line;
-	(void)argc;
 	log_init(argv[0]);
+	if (argc > 1 && strcmp(argv[1], "-l") == 0)
+		listen_mode(argc, argv);
+	else if (argc > 1)
+		die_usage("usage: sq-smtpd [-l [-u user] [host:port ...]]");
 	if (geteuid() == 0)
 		unavailable("refusing to run as root: run sq-smtpd as its "
 		         "own user (setuidgid)");

@@ -281,7 +281,7 @@ def mail_host(work, nobody):
         m.stop_daemons()          # its sq-sealerd and sq-smtpd: ours now
         ctl = os.path.join(m.home, "control")
         smtp, pop3, pop3s = free_port(), free_port(), free_port()
-        m.control("smtp-listen", f"# tcpserver's address\n127.0.0.1:{smtp}\n")
+        m.control("smtp-listen", f"# sq-smtpd -l's address\n127.0.0.1:{smtp}\n")
         m.control("pop3-listen", f"127.0.0.1:{pop3}\n")
         m.control("pop3s-listen", f"127.0.0.1:{pop3s}\n")
         m.control("concurrencyincoming", "5\n")
@@ -372,7 +372,7 @@ def mail_host(work, nobody):
             tap.ok(refused == {} and len(q) == 1 and
                    q[0][1].startswith(b"X-SQ-Plaintext-Size: "),
                    "a message to a subscriber is sealed and queued through "
-                   "QMAILQUEUE=sq-seal and the supervised sq-sealerd",
+                   "the supervised sq-sealerd",
                    f"{refused!r}, {len(q)} queued; sq-sealerd's log:\n" +
                    (open(sealer_log, errors="replace").read()
                     if os.path.exists(sealer_log) else ""))
@@ -380,19 +380,24 @@ def mail_host(work, nobody):
                     "the example tcp.smtp gives no one RELAYCLIENT: even "
                     "loopback may not relay")
 
-        @tap.scenario("tcpserver logs, tcprules")
+        @tap.scenario("sq-smtpd -l logs, tcprules")
         def _():
             log = os.path.join(m.home, "service", "sq-smtpd", "log", "main",
                                "current")
-            tap.ok(wait(lambda: re.search(r"^@[0-9a-f]{24} tcpserver: ok \d+ ",
+            tap.ok(wait(lambda: re.search(r"^@[0-9a-f]{24} sq-smtpd\[\d+\]: "
+                                          r"info: listening on 127\.0\.0\.1:"
+                                          rf"{smtp} with at most 5 sessions",
                                           open(log).read(), re.M)
                         if os.path.exists(log) else None, 10),
-                   "tcpserver -v logs each connection through multilog")
+                   "sq-smtpd -l logs its address and control/concurrency"
+                   "incoming through multilog",
+                   open(log).read() if os.path.exists(log) else "no log")
             c = tcprules(ctl, "tcp.smtp", "127.:deny\n:allow\n")
             tap.ok(c.returncode == 0 and smtp_greeting(smtp) == 0 and
-                   wait(lambda: "tcpserver: deny" in open(log).read(), 10),
+                   wait(lambda: "127.0.0.1: denied by" in open(log).read(),
+                        10),
                    "after tcprules compiles a 127.:deny rule, sq-smtpd's "
-                   "tcpserver refuses loopback (logged: deny)", c.stderr)
+                   "listener refuses loopback (logged: denied)", c.stderr)
 
         @tap.scenario("sq-pop3d and sq-pop3ds")
         def _():

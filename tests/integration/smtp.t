@@ -21,6 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sqtest import proc, tap  # noqa: E402
 from sqtest.mail import MailHost, PASSWORD, is_sealed  # noqa: E402
+from sqtest.pks import free_port  # noqa: E402
 
 A, B = "john.smith@example.org", "jane.doe@example.org"
 CANARY = "CANARY-7d3f1e0c-plaintext-must-not-rest-on-disk"
@@ -510,6 +511,82 @@ def silent_sealer(m):
         os.unlink(ctl_path(m, "sealwait"))
 
 
+def own_listener(m):
+    """sq-smtpd -l as tcpserver was: control/tcp.smtp.cdb denies or gives
+    RELAYCLIENT by address, control/concurrencyincoming bounds the
+    sessions, and a session that crashes makes the listener exit 111 (for
+    its supervisor to start one with a fresh address space)."""
+    main_port, main_smtpd = m.smtp_port, m.smtpd
+    ctl = os.path.join(m.home, "control")
+    cdb = os.path.join(ctl, "tcp.smtp.cdb")
+    subprocess.run(["tcprules", cdb, cdb + ".tmp"], check=True,
+                   input=b'127.0.0.2:deny\n127.0.0.3:allow,RELAYCLIENT=""\n'
+                         b':allow\n')
+    m.control("concurrencyincoming", "1\n")
+    try:
+        port = m.start_smtpd(port=free_port())
+        listener = m.smtpd
+
+        def connect(source="127.0.0.1"):
+            s = smtplib.SMTP(timeout=10, source_address=(source, 0))
+            s.connect("127.0.0.1", port)
+            return s
+        try:
+            connect("127.0.0.2")
+            denied = "greeted"
+        except (smtplib.SMTPServerDisconnected, OSError) as e:
+            denied = type(e).__name__
+        tap.ok(denied != "greeted" and
+               wait_log(m, "127.0.0.2: denied by"),
+               "a client a rule denies is dropped before the greeting, "
+               "logged", denied)
+        s = connect("127.0.0.3")
+        s.ehlo("relay.example")
+        s.mail("a@relay.example")
+        relayed = s.rcpt("someone@elsewhere.example")[0]
+        s.quit()
+        s = connect()
+        s.ehlo("client.example")
+        s.mail("a@remote.example")
+        stranger = s.rcpt("someone@elsewhere.example")[0]
+        tap.ok(relayed == 250 and stranger == 553,
+               "RELAYCLIENT comes from the client's rule alone",
+               (relayed, stranger))
+        second = socket.create_connection(("127.0.0.1", port), 10)
+        second.settimeout(1.5)
+        try:
+            early = second.recv(100)
+        except socket.timeout:
+            early = b""
+        s.quit()
+        second.settimeout(10)
+        later = second.recv(100)
+        second.close()
+        tap.ok(early == b"" and later.startswith(b"220 "),
+               "control/concurrencyincoming 1: a second client waits for "
+               "the first session to end", (early, later))
+        s = connect()
+        kids = open(f"/proc/{listener.pid}/task/{listener.pid}/children"
+                    ).read().split()
+        if len(kids) == 1:
+            os.kill(int(kids[0]), signal.SIGABRT)  # ASan takes SEGV
+        try:
+            code = listener.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            code = None
+        tap.ok(len(kids) == 1 and code == 111 and
+               wait_log(m, "crashed (signal 6)"),
+               "a session that crashes ends the listener (111), logged",
+               (kids, code))
+    finally:
+        if m.smtpd.poll() is None:
+            m.smtpd.kill()
+        m.smtp_port, m.smtpd = main_port, main_smtpd
+        os.unlink(os.path.join(ctl, "concurrencyincoming"))
+        subprocess.run(["tcprules", cdb, cdb + ".tmp"], check=True,
+                       input=b":allow\n")
+
+
 m = MailHost(users=[A, B], control={"databytes": "100000\n"})
 try:
     m.start()
@@ -992,12 +1069,16 @@ try:
     # --- no core dump may hold a message ----------------------------------------
     @tap.scenario("no core dumps")
     def _():
+        def exe(pid):
+            try:    # an ended session not yet collected has none
+                return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+            except OSError:
+                return None
+
         def sessions():
             return {k for p in m.procs if p.poll() is None
                     for k in open(f"/proc/{p.pid}/task/{p.pid}/children").read()
-                    .split()
-                    if os.path.basename(os.readlink(f"/proc/{k}/exe")) ==
-                    "sq-smtpd"}
+                    .split() if exe(k) == "sq-smtpd"}
         others = sessions()
         s = smtplib.SMTP("127.0.0.1", m.smtp_port)
         s.ehlo("client.example")
@@ -1024,6 +1105,8 @@ try:
         tap.scenario(name, lambda case=case: case(cold_sealer(m)))
 
     # --- who may hold the sealer, and for how long ------------------------
+    tap.scenario("listener: rules, concurrency, a crashed session",
+                 lambda: own_listener(m))
     tap.scenario("sealer socket: mode and group", lambda: socket_mode(m))
     tap.scenario("sealer timeout: idle caller dropped, mail flows",
                  lambda: with_sealer_control(

@@ -172,7 +172,7 @@ class MailHost:
         # tcpserver drops to the daemons' user (as root), as in production
         self.smtpd = self._spawn(
             instance.argv("smtpd", "127.0.0.1", self.smtp_port,
-                          *(["sh", "-c", f'ulimit -v {memory_kib}; exec "$0"']
+                          *(["sh", "-c", f'ulimit -v {memory_kib}; exec "$0" "$@"']
                             if memory_kib else [])), "smtpd.log",
             QMAILQUEUE=os.path.join(self.bin, qmailqueue) if qmailqueue
             else "")
