@@ -16,8 +16,13 @@ extern char **environ;
 
 pid_t queueprog_start(const char *path, const char *argv0, int fd0, int fd1)
 {
-	posix_spawn_file_actions_t fa;
 	char *argv[] = { (char *)argv0, NULL };
+	return queueprog_spawn(path, argv, fd0, fd1);
+}
+
+pid_t queueprog_spawn(const char *path, char *const *argv, int fd0, int fd1)
+{
+	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int r = posix_spawn_file_actions_init(&fa);
 	if (r == 0 && (r = posix_spawn_file_actions_adddup2(&fa, fd0, 0)) == 0 &&

@@ -16,6 +16,9 @@
  * posix_spawn cannot tell, the child exits 127 instead). */
 pid_t queueprog_start(const char *path, const char *argv0, int fd0, int fd1);
 
+/* queueprog_start with a whole argument vector. */
+pid_t queueprog_spawn(const char *path, char *const *argv, int fd0, int fd1);
+
 /* Waits for pid; its exit code, or -1 if a signal ended it. */
 int queueprog_wait(pid_t pid);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "util/log.h"
 #include "util/path.h"
 #include "crypto/pki.h"
+#include "queue/fdpass.h"
 #include "queue/queueprog.h"
 #include "crypto/seal.h"
 #include "queue/sealer.h"
@@ -50,6 +52,7 @@ int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 	struct sbuf v;
 	char def[SQ_PATH_MAX];
 	memset(s, 0, sizeof *s);
+	s->qsock = -1;
 	s->ctl = ctl;
 	s->peks = peks;
 	localdom_init(&s->locals, ctl);
@@ -70,11 +73,24 @@ int sealer_init(struct sealer *s, struct control *ctl, struct pekcache *peks)
 	if (control_readulong(ctl, "databytes", DATABYTES_MAX, &databytes) < 0)
 		return -1;
 	s->max = (databytes ? databytes : DATABYTES_DEFAULT) + DATABYTES_RECEIVED;
+	const char *base = strrchr(s->queue_program, '/');
+	s->serve = strcmp(base ? base + 1 : s->queue_program, "sq-queue") == 0;
 	return 0;
+}
+
+/* Ends the worker's sq-queue --serve (end of file on its socket). */
+static void stop_queue_server(struct sealer *s)
+{
+	if (s->qsock < 0)
+		return;
+	close(s->qsock);
+	s->qsock = -1;
+	queueprog_wait(s->qpid);
 }
 
 void sealer_fini(struct sealer *s)
 {
+	stop_queue_server(s);
 	localdom_free(&s->locals);
 }
 
@@ -83,10 +99,81 @@ int sealer_is_local(struct sealer *s, const char *address)
 	return localdom_match(&s->locals, address, NULL);
 }
 
+/* Starts the worker's sq-queue --serve on one end of a socket pair; 0,
+ * or -1 (errno). */
+static int start_queue_server(struct sealer *s)
+{
+	static char *const argv[] = { "sq-queue", "--serve", NULL };
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	s->qpid = queueprog_spawn(s->queue_program, argv, sv[1], sv[1]);
+	int saved = errno;
+	close(sv[1]);
+	if (s->qpid < 0) {
+		close(sv[0]);
+		errno = saved;
+		return -1;
+	}
+	s->qsock = sv[0];
+	return 0;
+}
+
+/* Hands msgfd and a pipe with the envelope to the worker's sq-queue
+ * --serve (started on first use, and again when it is gone before a
+ * request: nothing of that request was queued); its answer, the exit
+ * code of a run of its own. */
+static int serve_queue(struct sealer *s, int msgfd, const struct sbuf *env)
+{
+	int p[2], sent = -1;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return fail(s, QQ_TEMP, "pipe: %s", strerror(errno));
+	int fds[2] = { msgfd, p[0] };
+	for (int attempt = 0; attempt < 2 && sent < 0; attempt++) {
+		if (s->qsock < 0 && start_queue_server(s) < 0)
+			break;
+		sent = fdpass_send(s->qsock, "QUEUE\n", 6, fds, 2);
+		if (sent < 0)
+			stop_queue_server(s);
+	}
+	int saved = errno;
+	close(p[0]);
+	int wr = sent == 0 ? write_all(p[1], env->s, env->len) : -1;
+	close(p[1]);
+	if (sent < 0)
+		return fail(s, QQ_TEMP, "cannot reach %s --serve: %s",
+		            s->queue_program, strerror(saved));
+	char answer[16];
+	int got[FDPASS_MAX];
+	size_t ngot;
+	ssize_t n = fdpass_recv(s->qsock, answer, sizeof answer - 1, got,
+	                        &ngot);
+	for (size_t i = 0; n > 0 && i < ngot; i++)
+		close(got[i]);
+	if (n <= 0) { /* it may have queued the copy: the caller retries */
+		stop_queue_server(s);
+		return fail(s, QQ_TEMP, "%s --serve went away",
+		            s->queue_program);
+	}
+	answer[n] = '\0';
+	int code = fdpass_answer_code(answer);
+	if (code < 0)
+		return fail(s, QQ_TEMP, "%s --serve answered nonsense",
+		            s->queue_program);
+	if (code == 0 && wr < 0)
+		return fail(s, QQ_TEMP, "cannot write the envelope");
+	if (code)
+		fail(s, code, "the queue program exited %d", code);
+	return code;
+}
+
 /* Runs the queue program with msgfd on its fd 0 and the envelope on a
- * pipe at fd 1, as qmail-queue is run; its exit code. */
+ * pipe at fd 1, as qmail-queue is run (or asks the worker's sq-queue
+ * --serve to); its exit code. */
 static int run_queue(struct sealer *s, int msgfd, const struct sbuf *env)
 {
+	if (s->serve)
+		return serve_queue(s, msgfd, env);
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return fail(s, QQ_TEMP, "pipe: %s", strerror(errno));

@@ -29,6 +29,10 @@ struct sealer {
 	struct control *ctl;
 	struct pekcache *peks;
 	char queue_program[SQ_PATH_MAX]; /* control/sealqueue */
+	int serve;                      /* it is sq-queue: kept running as
+	                                 * sq-queue --serve, one per worker */
+	int qsock;                      /* its socket, -1 until started */
+	pid_t qpid;
 	unsigned long long max;         /* message size bound */
 	struct localdom locals;
 	char me[256];                   /* control/me */

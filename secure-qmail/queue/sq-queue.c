@@ -3,6 +3,7 @@
  *	sq-queue - put a message into the mail queue
  * SYNOPSIS
  *	sq-queue
+ *	sq-queue --serve
  *	sq-queue --init
  * DESCRIPTION
  *	The qmail-queue(8) interface: the message on descriptor 0, the
@@ -16,6 +17,11 @@
  *	woken through lock/trigger. Unlike qmail-queue it adds no Received
  *	line: the message is usually sealed, and a plaintext header would
  *	leak what sealing hides.
+ *	--serve queues many messages for one caller: descriptor 0 is a UNIX
+ *	socket, each request ("QUEUE\n") brings a message and an envelope
+ *	descriptor, a child forked without an exec queues them as above, and
+ *	its exit code is the answer ("N\n"). A sealer worker keeps one, so a
+ *	sealed copy costs a fork, not an exec of a set-id program.
  *	--init creates the queue directory and whatever of its layout is
  *	missing, with the owners and modes of sq-queue(8).
  * SECURITY
@@ -48,6 +54,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +68,7 @@
 #include "util/path.h"
 #include "util/sbuf.h"
 
+#include "queue/fdpass.h"
 #include "queue/qqcodes.h"
 #include "queue/queue.h"
 #include "receive/databytes.h"
@@ -68,7 +76,7 @@
 /* qmail-queue's own limit: a writer that stops feeding us cannot hold a
  * queue slot for ever. */
 #define DEATH 86400
-#define USAGE "usage: sq-queue [--init]"
+#define USAGE "usage: sq-queue [--init | --serve]"
 
 
 struct job {
@@ -454,15 +462,12 @@ static int init(void)
 	return QQ_OK;
 }
 
-int main(int argc, char **argv)
+/* ---- one message ------------------------------------------------------- */
+
+/* Queues the message on descriptor 0 with the envelope on 1; QQ_OK, or
+ * exits with the code of the failure. */
+static int queue_one(void)
 {
-	log_init("sq-queue");
-	set_signals();
-	if (argc == 2 && strcmp(argv[1], "--init") == 0)
-		return init();
-	if (argc > 1)
-		fail(NULL, QQ_BUG, USAGE);
-	check_privileges();
 	umask(027);
 	alarm(DEATH);
 	struct job j = { .fd = -1 };
@@ -479,4 +484,63 @@ int main(int argc, char **argv)
 	finish(&j);
 	queue_close(&j.q);
 	return QQ_OK;
+}
+
+/* ---- --serve ------------------------------------------------------------ */
+
+/* One request's message and envelope, queued by a child forked without
+ * an exec, as a run of its own would queue them; its exit code. */
+static int queue_in_child(const int *fds)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_msg(SQLOG_WARN, "cannot fork: %s", strerror(errno));
+		return QQ_NOMEM;
+	}
+	if (pid == 0) {
+		if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0)
+			fail(NULL, QQ_BUG, "dup2: %s", strerror(errno));
+		_exit(queue_one());
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return QQ_BUG;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : QQ_BUG;
+}
+
+/* Descriptor 0 is a UNIX socket to the one caller that started us (a
+ * sealer worker). Each request, "QUEUE\n" with the message and envelope
+ * descriptors, is answered with its exit code ("N\n"); end of file on
+ * the socket ends the server. */
+static int serve(void)
+{
+	for (;;) {
+		char req[16], answer[16];
+		int fds[FDPASS_MAX];
+		size_t nfds;
+		ssize_t n = fdpass_recv(0, req, sizeof req, fds, &nfds);
+		if (n <= 0)
+			return n == 0 ? QQ_OK : QQ_READ;
+		int code = n == 6 && memcmp(req, "QUEUE\n", 6) == 0 && nfds == 2
+		           ? queue_in_child(fds) : QQ_BUG;
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		int len = snprintf(answer, sizeof answer, "%d\n", code);
+		if (fdpass_send(0, answer, (size_t)len, NULL, 0) < 0)
+			return QQ_OK; /* the caller went away */
+	}
+}
+
+int main(int argc, char **argv)
+{
+	log_init("sq-queue");
+	set_signals();
+	if (argc == 2 && strcmp(argv[1], "--init") == 0)
+		return init();
+	int serving = argc == 2 && strcmp(argv[1], "--serve") == 0;
+	if (argc > 1 && !serving)
+		fail(NULL, QQ_BUG, USAGE);
+	check_privileges();
+	return serving ? serve() : queue_one();
 }

@@ -10,6 +10,7 @@ todo/, with the leftovers a cleaner must remove; 200 concurrent runs; a
 import hashlib
 import os
 import shutil
+import socket
 import signal
 import stat
 import subprocess
@@ -411,6 +412,40 @@ try:
         tap.ok(rc == 55 and counts(h) == (0, 1, 1, 1),
                "an invalid control/databytes: exit 55, nothing queued",
                f"exit {rc}, {counts(h)}: {err}")
+
+    # --- --serve: many messages for one caller, a fork each ---------------
+    @tap.scenario("--serve")
+    def _():
+        h = new_home("serve")
+        mine, theirs = socket.socketpair()
+        p = subprocess.Popen([BIN, "--serve"], stdin=theirs, stdout=theirs,
+                             stderr=subprocess.PIPE,
+                             env=dict(os.environ, SQ_HOME=h))
+        theirs.close()
+
+        def ask(msg, env, req=b"QUEUE\n", nfds=2):
+            m, n = write("serve.msg", msg), write("serve.env", env)
+            with open(m, "rb") as fm, open(n, "rb") as fe:
+                socket.send_fds(mine, [req], [fm.fileno(), fe.fileno()][:nfds])
+            mine.settimeout(60)
+            return mine.recv(16)
+        answers = [ask(MSG, ENV), ask(MSG, b"garbage"),
+                   ask(MSG, ENV, nfds=1), ask(MSG, ENV)]
+        todo = files(h, "todo")
+        tap.ok(answers == [b"0\n", b"91\n", b"81\n", b"0\n"] and
+               len(todo) == 2 and counts(h) == (0, 2, 2, 2) and
+               all(queued_intact(h, n, MSG, ENV) for n in todo),
+               "sq-queue --serve answers each request with the exit code a "
+               "run of its own would give (0, 91 for a bad envelope, 81 for "
+               "a request without both descriptors) and queues each good "
+               "one whole", (answers, counts(h)))
+        pids = {read(q(h, "todo", n)).split(b"\0")[1] for n in todo}
+        tap.ok(len(pids) == 2 and b"p%d" % p.pid not in pids,
+               "each message is queued by a child of its own", pids)
+        mine.close()
+        _, err = p.communicate(timeout=60)
+        tap.ok(p.returncode == 0, "end of file on its socket ends it, 0",
+               err)
 
     @tap.scenario("large message through a pipe")
     def _():

@@ -511,6 +511,38 @@ def silent_sealer(m):
         os.unlink(ctl_path(m, "sealwait"))
 
 
+def queue_server_killed(m):
+    """Each sealer worker keeps an sq-queue --serve; one killed between
+    messages is started again, and the next message is queued, not
+    refused."""
+    smtplib.SMTP("127.0.0.1", m.smtp_port).sendmail(
+        "alice@remote.example", [A], message("warms a queue server"))
+    def ours(pid):  # an sq-queue --serve of this instance's build
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")[:-1]
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            return False
+        return argv == [b"sq-queue", b"--serve"] and \
+            os.path.samefile(exe, os.path.join(m.bin, "sq-queue"))
+    servers = [int(p) for p in os.listdir("/proc") if p.isdigit() and
+               ours(p)]
+    for pid in servers:
+        os.kill(pid, signal.SIGKILL)
+    before = len(m.queued())
+    refused = []
+    for i in range(4):
+        try:
+            smtplib.SMTP("127.0.0.1", m.smtp_port).sendmail(
+                "alice@remote.example", [A], message(f"after the kill {i}"))
+        except smtplib.SMTPException as e:
+            refused.append(e)
+    tap.ok(servers and not refused and len(m.queued()) == before + 4,
+           "the sealer starts its sq-queue --serve again after a kill: "
+           "every message queued", (servers, refused))
+
+
 def own_listener(m):
     """sq-smtpd -l as tcpserver was: control/tcp.smtp.cdb denies or gives
     RELAYCLIENT by address, control/concurrencyincoming bounds the
@@ -1105,6 +1137,8 @@ try:
         tap.scenario(name, lambda case=case: case(cold_sealer(m)))
 
     # --- who may hold the sealer, and for how long ------------------------
+    tap.scenario("sealer: its sq-queue --serve killed",
+                 lambda: queue_server_killed(m))
     tap.scenario("listener: rules, concurrency, a crashed session",
                  lambda: own_listener(m))
     tap.scenario("sealer socket: mode and group", lambda: socket_mode(m))
