@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/cms.h>
@@ -79,6 +80,72 @@ enum el_result el_keys_fetch(struct pks_client *pks, X509 *ca,
 		return EL_NOKEY;
 	}
 	return EL_OK;
+}
+
+struct el_cache_slot {
+	char address[ADDR_MAX + 1];
+	time_t until;           /* CLOCK_MONOTONIC seconds */
+	struct el_keys keys;    /* n 0: empty */
+};
+
+int el_cache_init(struct el_cache *c, size_t n, unsigned long ttl)
+{
+	c->slot = calloc(n ? n : 1, sizeof *c->slot);
+	c->n = n ? n : 1;
+	c->ttl = ttl;
+	return c->slot ? 0 : -1;
+}
+
+void el_cache_free(struct el_cache *c)
+{
+	for (size_t i = 0; c->slot && i < c->n; i++)
+		el_keys_free(&c->slot[i].keys);
+	free(c->slot);
+	c->slot = NULL;
+}
+
+/* dst: src with references of its own. 0, or -1 (ENOMEM). */
+static int keys_copy(struct el_keys *dst, const struct el_keys *src)
+{
+	*dst = *src;
+	dst->cert = calloc(src->n, sizeof *dst->cert);
+	if (!dst->cert) {
+		memset(dst, 0, sizeof *dst);
+		return -1;
+	}
+	for (size_t i = 0; i < src->n; i++) {
+		X509_up_ref(src->cert[i]);
+		dst->cert[i] = src->cert[i];
+	}
+	return 0;
+}
+
+static time_t now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec;
+}
+
+enum el_result el_keys_get(struct el_cache *c, struct pks_client *pks,
+                           X509 *ca, const char *address, int fresh,
+                           struct el_keys *k, char *why, size_t whylen)
+{
+	struct el_cache_slot *s = &c->slot[addr_hash(address) % c->n];
+	if (!fresh && c->ttl && s->keys.n && now() < s->until &&
+	    strcmp(s->address, address) == 0 && keys_copy(k, &s->keys) == 0) {
+		k->cached = 1;
+		return EL_OK;
+	}
+	enum el_result r = el_keys_fetch(pks, ca, address, k, why, whylen);
+	if (r != EL_OK || !c->ttl || strlen(address) >= sizeof s->address)
+		return r;
+	el_keys_free(&s->keys);
+	if (keys_copy(&s->keys, k) == 0) {
+		strcpy(s->address, address);
+		s->until = now() + (time_t)c->ttl;
+	}
+	return r;
 }
 
 void el_mailbox(const struct el_keys *k, char id[MAILDIR_ID_SIZE])

@@ -29,6 +29,7 @@ struct el_keys {
 	uint64_t mailbox_row;   /* the address's first row: its mailbox */
 	X509 **cert;
 	size_t n, newest;
+	int cached;             /* from el_keys_get's cache, not the PKS */
 };
 
 enum el_result { EL_OK = 0, EL_NOKEY = 1, EL_PERM = 2, EL_TEMP = -1 };
@@ -40,6 +41,29 @@ enum el_result el_keys_fetch(struct pks_client *pks, X509 *ca,
                              const char *address, struct el_keys *k,
                              char *why, size_t whylen);
 void el_keys_free(struct el_keys *k);
+
+/* The verified keys of the addresses a delivery worker served lately,
+ * each kept ttl seconds (control/pekcachetime) in a slot of its own by
+ * the address's hash: every delivery asked the PKS before, which cost
+ * more than sealing. Only keys are kept, never "no key". */
+struct el_cache {
+	struct el_cache_slot *slot;
+	size_t n;
+	unsigned long ttl;      /* 0: every lookup asks the PKS */
+};
+
+/* n slots; 0, or -1 (ENOMEM). */
+int el_cache_init(struct el_cache *c, size_t n, unsigned long ttl);
+void el_cache_free(struct el_cache *c);
+
+/* el_keys_fetch through the cache: a copy of the address's keys when they
+ * are younger than the ttl and fresh is 0 (k->cached then set), else
+ * fetched and, when EL_OK, kept. A caller whose cached keys do not open
+ * a message (el_prepare's EL_PERM) asks again with fresh: the address
+ * may have a key version newer than the copy. */
+enum el_result el_keys_get(struct el_cache *c, struct pks_client *pks,
+                           X509 *ca, const char *address, int fresh,
+                           struct el_keys *k, char *why, size_t whylen);
 
 /* The mailbox id of the keys' address (maildir_id_format). */
 void el_mailbox(const struct el_keys *k, char id[MAILDIR_ID_SIZE]);

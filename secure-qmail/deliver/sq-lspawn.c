@@ -60,6 +60,7 @@
 #define ANSWER_MAX 1024
 #define MESSAGE_MAX (256ULL * 1024 * 1024)      /* sealed, in the queue */
 #define RELEASE_OVER (1024 * 1024)     /* a buffer kept between deliveries */
+#define KEY_CACHE_SLOTS 4096
 
 /* ---- one worker ------------------------------------------------------------ */
 
@@ -69,6 +70,7 @@ struct worker {
 	struct queue q;
 	struct mailstore st;
 	struct pks_client *pks;
+	struct el_cache keys;           /* control/pekcachetime */
 	X509 *ca;
 	char userscdb[SQ_PATH_MAX];
 	struct sbuf msg, sealed;
@@ -107,7 +109,10 @@ static void worker_init(struct worker *w)
 		die_sys_temp("%s", why);
 	w->pks = pks_client_new(&cfg);
 	pks_config_wipe(&cfg);
-	if (!w->pks)
+	unsigned long ttl = 300;
+	if (control_readulong(&w->ctl, "pekcachetime", 86400, &ttl) < 0)
+		die_sys_temp("control/pekcachetime: %s", strerror(errno));
+	if (!w->pks || el_cache_init(&w->keys, KEY_CACHE_SLOTS, ttl) < 0)
 		die_nomem();
 	if (queue_open(&w->q, sq_home(), QUEUE_BIT(QUEUE_MESS)) < 0)
 		die_sys_temp("cannot open the queue: %s", strerror(errno));
@@ -164,17 +169,24 @@ static const char *seal_and_store(struct worker *w, const char *address,
 	const char *data;
 	size_t len;
 	unsigned long long plainsize;
-	enum el_result r = el_keys_fetch(w->pks, w->ca, address, &keys, why,
-	                                 sizeof why);
-	if (r == EL_NOKEY)
-		return say('Z', "4.7.1 no valid key for the recipient (not "
-		           "delivered in plaintext)");
-	if (r != EL_OK)
-		return say('Z', "4.4.3 key store: %s", why);
-	el_mailbox(&keys, mailbox);
-	r = el_prepare(w->msg.s, w->msg.len, &keys, &w->sealed, &data, &len,
-	               &plainsize, why, sizeof why);
-	el_keys_free(&keys);
+	enum el_result r = EL_PERM;
+	/* keys from the cache that do not open it: ask the PKS once more */
+	for (int fresh = 0; r == EL_PERM && fresh < 2; fresh++) {
+		r = el_keys_get(&w->keys, w->pks, w->ca, address, fresh, &keys,
+		                why, sizeof why);
+		if (r == EL_NOKEY)
+			return say('Z', "4.7.1 no valid key for the recipient "
+			           "(not delivered in plaintext)");
+		if (r != EL_OK)
+			return say('Z', "4.4.3 key store: %s", why);
+		el_mailbox(&keys, mailbox);
+		r = el_prepare(w->msg.s, w->msg.len, &keys, &w->sealed, &data,
+		               &len, &plainsize, why, sizeof why);
+		int cached = keys.cached;
+		el_keys_free(&keys);
+		if (!cached)
+			break;
+	}
 	if (r == EL_PERM)
 		return say('D', "5.7.5 %s", why);
 	if (r != EL_OK)

@@ -125,6 +125,32 @@ try:
                len([A, B, C] + MANY),
                "new mail is sealed to the new version, into the same mailbox")
 
+    # --- keys cached by sq-lspawn, then a newer version ----------------------
+    @tap.scenario("cached keys, then a new key version")
+    def _():
+        m.wait_for(lambda: queue_empty(m), 10)
+        m.stop_delivery()
+        m.control("pekcachetime", "300\n")   # sq-lspawn's; the sealer's stays 0
+        m.start_delivery()
+        try:
+            n = len(m.delivered(C))
+            send(m, "alice@remote.example", [C], message("warms the cache"))
+            warm = m.wait_for(lambda: len(m.delivered(C)) == n + 1, 30)
+            r = m.run(os.path.join(m.bin, "ses-passwd"), "--reset",
+                      "--password-fd", "3", C, pw="yet another password 43\n")
+            send(m, "alice@remote.example", [C], message("to the newest key"))
+            got = m.wait_for(lambda: len(m.delivered(C)) == n + 2, 30)
+            newest = m.opener(C, "yet another password 43")
+            tap.ok(warm and r.returncode == 0 and got and
+                   any(newest(x)[0] == 0 for x in m.delivered(C)),
+                   "mail sealed to a key version newer than the keys "
+                   "sq-lspawn cached is delivered (it asks the PKS again), "
+                   "not bounced", m.log("send.log")[-2000:])
+        finally:
+            m.stop_delivery()
+            m.control("pekcachetime", "0\n")
+            m.start_delivery()
+
     # --- a refused .qmail line: a sealed DSN to the local sender, the PKS
     #     down while it is queued ----------------------------------------------
     @tap.scenario("refused .qmail line, notice with the PKS down")
