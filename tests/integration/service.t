@@ -334,7 +334,10 @@ def mail_host(work, nobody):
 
         @tap.scenario("sq-sealerd supervised")
         def _():
-            pid = wait(lambda: scan.pid("sq-sealerd"))
+            # up as soon as supervise started the run script: the uid is
+            # the user's once setuidgid has run
+            pid = wait(lambda: uid_of(scan.pid("sq-sealerd")) == nobody and
+                       scan.pid("sq-sealerd"))
             tap.ok(pid and uid_of(pid) == nobody and
                    wait(lambda: os.path.exists(sock)),
                    "sq-sealerd: supervised, as the rendered user, its socket in "
