@@ -5,6 +5,7 @@ message lands sealed in the subscriber's maildir, where it opens with the
 subscriber's key. Many recipients, an old key version, a refused .qmail
 line bouncing to a local sender (sealed), the PKS down while that notice
 is queued, and a kill -9 of the scheduler during 500 deliveries."""
+import hashlib
 import os
 import signal
 import smtplib
@@ -128,21 +129,31 @@ try:
     # --- keys cached by sq-lspawn, then a newer version ----------------------
     @tap.scenario("cached keys, then a new key version")
     def _():
+        # A reset's new row may have a lower id than the address's rows
+        # and so name a new mailbox (HASH-ROW, the lowest row): count the
+        # messages of every mailbox of the hash.
+        h = hashlib.sha256(C.encode()).hexdigest()[:8]
+        top = os.path.join(m.home, "maildirs")
+
+        def all_of_c():
+            return [open(os.path.join(top, d, "new", n), "rb").read()
+                    for d in sorted(os.listdir(top)) if d.startswith(h + "-")
+                    for n in sorted(os.listdir(os.path.join(top, d, "new")))]
         m.wait_for(lambda: queue_empty(m), 10)
         m.stop_delivery()
         m.control("pekcachetime", "300\n")   # sq-lspawn's; the sealer's stays 0
         m.start_delivery()
         try:
-            n = len(m.delivered(C))
+            n = len(all_of_c())
             send(m, "alice@remote.example", [C], message("warms the cache"))
-            warm = m.wait_for(lambda: len(m.delivered(C)) == n + 1, 30)
+            warm = m.wait_for(lambda: len(all_of_c()) == n + 1, 30)
             r = m.run(os.path.join(m.bin, "ses-passwd"), "--reset",
                       "--password-fd", "3", C, pw="yet another password 43\n")
             send(m, "alice@remote.example", [C], message("to the newest key"))
-            got = m.wait_for(lambda: len(m.delivered(C)) == n + 2, 30)
+            got = m.wait_for(lambda: len(all_of_c()) == n + 2, 30)
             newest = m.opener(C, "yet another password 43")
             tap.ok(warm and r.returncode == 0 and got and
-                   any(newest(x)[0] == 0 for x in m.delivered(C)),
+                   any(newest(x)[0] == 0 for x in all_of_c()),
                    "mail sealed to a key version newer than the keys "
                    "sq-lspawn cached is delivered (it asks the PKS again), "
                    "not bounced", m.log("send.log")[-2000:])
