@@ -111,7 +111,7 @@ LIBEDH     = $(BUILD)/edh/libedh.a
 EDH_PROGS  = $(EDH_MAINS:%=$(BUILD)/bin/%)
 
 # pop3d/: the POP3 side: login, key unlocking, the mailbox
-POP_MAINS  = sq-checkpw sq-popup sq-pop3d sq-pdkcache
+POP_MAINS  = sq-checkpw sq-popup sq-pop3d sq-pdkcache sq-pkslogin
 POP_LIBSRC = $(filter-out $(POP_MAINS:%=pop3d/%.c),$(wildcard pop3d/*.c))
 LIBPOP     = $(BUILD)/pop3d/libpop.a
 POP_PROGS  = $(POP_MAINS:%=$(BUILD)/bin/%)
@@ -145,9 +145,10 @@ PKGS_pks-ctl     = libcrypto libgcrypt mariadb
 PKGS_edhd        = libssl libcrypto
 PKGS_edh-ctl     = libcrypto
 PKGS_sq-popup    = libssl libcrypto
-PKGS_sq-checkpw  = libcrypto libcurl jansson
+PKGS_sq-checkpw  = libcrypto jansson
 PKGS_sq-pop3d    = libssl libcrypto
 PKGS_sq-pdkcache = libcrypto
+PKGS_sq-pkslogin = libcrypto libcurl jansson
 PKGS_sq-ca       = libcrypto
 PKGS_ses-adduser = libcrypto libcdb libcurl jansson
 PKGS_ses-passwd  = $(PKGS_ses-adduser)

@@ -14,6 +14,7 @@
 #include "crypto/pdk.h"
 #include "crypto/pki.h"
 #include "pdkcache.h"
+#include "pkslogin.h"
 
 /* How long a login waits for the cache before it unwraps with scrypt. */
 #define CACHE_WAIT_MS 200
@@ -127,19 +128,22 @@ static int try_key(const struct pks_key *key, X509 *ca, const char *address,
 	return ok;
 }
 
-enum checkpw_result checkpw_unlock(struct pks_client *pks, X509 *ca,
-                                   const char *address, const char *client_ip,
-                                   const char *password, const char *cache,
+enum checkpw_result checkpw_unlock(const struct checkpw_sockets *at,
+                                   X509 *ca, const char *address,
+                                   const char *client_ip,
+                                   const char *password,
                                    struct checkpw_unlocked *out, char *why,
                                    size_t whylen)
 {
+	char pkswhy[300];
 	struct pks_keys keys;
 	unsigned best = 0;
 	uint64_t first = 0;
 	memset(out, 0, sizeof *out);
 	sbuf_init_secret(&out->pem, 64 * 1024);
 	out->hash = addr_hash(address);
-	int r = pks_login_attempt(pks, out->hash, client_ip, &keys);
+	int r = pkslogin_attempt(at->relay, at->relay_wait_ms, out->hash,
+	                         client_ip, &keys, pkswhy, sizeof pkswhy);
 	if (r == PKS_NOT_FOUND || r == PKS_REFUSED) {
 		decoy(password);
 		return fail_why(why, whylen, CHECKPW_WRONG, "no such address");
@@ -148,15 +152,13 @@ enum checkpw_result checkpw_unlock(struct pks_client *pks, X509 *ca,
 	 * failure, only "not now" */
 	if (r == PKS_LOCKED)
 		return fail_why(why, whylen, CHECKPW_LOCKED,
-		                "throttled by the key store: %s",
-		                pks_client_error(pks));
+		                "throttled by the key store: %s", pkswhy);
 	if (r != PKS_OK)
-		return fail_why(why, whylen, CHECKPW_TEMP, "PKS: %s",
-		                pks_client_error(pks));
+		return fail_why(why, whylen, CHECKPW_TEMP, "PKS: %s", pkswhy);
 	size_t verified = 0;
 	for (size_t i = 0; i < keys.n; i++) {
 		const struct pks_key *k = &keys.key[i];
-		int opened = try_key(k, ca, address, password, cache, out);
+		int opened = try_key(k, ca, address, password, at->cache, out);
 		if (opened < 0)
 			continue;
 		verified++;

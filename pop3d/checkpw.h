@@ -3,8 +3,9 @@
  * the checkpassword input, and unlocking an address's PDKs with the
  * password.
  *
- * Unlocking fetches every wrapped PDK of the address with the login role
- * as a login attempt from the client's IP, which the key store counts as
+ * Unlocking fetches every wrapped PDK of the address through the login
+ * relay (the key store's login role) as a login attempt from the
+ * client's IP, which the key store counts as
  * a failure before it serves them and may refuse (throttling), keeps the
  * versions whose PEK the instance CA issued for the address and
  * unwraps each with the password. An address the key store does not know
@@ -20,7 +21,7 @@
 #include <openssl/x509.h>
 
 #include "mail/maildir.h"
-#include "client/pksclient.h"
+#include "client/pksreply.h"
 #include "util/sbuf.h"
 
 #define CHECKPW_INPUT_MAX 512   /* the checkpassword contract */
@@ -48,14 +49,25 @@ struct checkpw_unlocked {
 	struct sbuf pem;        /* secret: for each, certificate then key */
 };
 
+/* Where a login's helpers listen (paths of local sockets): the login
+ * relay sq-pkslogin(8), which makes the key store calls (pkslogin.h),
+ * waited for at most relay_wait_ms; the login cache sq-pdkcache(8) (NULL:
+ * none; pdkcache.h). */
+struct checkpw_sockets {
+	const char *relay;
+	int relay_wait_ms;
+	const char *cache;
+};
+
 /* Tries the password on the PDKs of the normalised address, for a client
- * at client_ip (NULL or "" when unknown), asking the login cache at the
- * socket cache first (NULL: none; see pdkcache.h). out->pem is initialised here (a
- * secret sbuf); free it with checkpw_unlocked_free. On CHECKPW_OK the
- * caller reports the success (pks_login_succeeded). */
-enum checkpw_result checkpw_unlock(struct pks_client *pks, X509 *ca,
-                                   const char *address, const char *client_ip,
-                                   const char *password, const char *cache,
+ * at client_ip (NULL or "" when unknown), through the relay and cache at
+ * at. out->pem is initialised here (a secret sbuf); free it with
+ * checkpw_unlocked_free. On CHECKPW_OK the caller reports the success
+ * (pkslogin_succeeded). */
+enum checkpw_result checkpw_unlock(const struct checkpw_sockets *at,
+                                   X509 *ca, const char *address,
+                                   const char *client_ip,
+                                   const char *password,
                                    struct checkpw_unlocked *out, char *why,
                                    size_t whylen);
 void checkpw_unlocked_free(struct checkpw_unlocked *u);

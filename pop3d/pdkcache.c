@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -15,6 +13,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "net/unixsock.h"
 #include "pdkcache.h"
 
 int pdkcache_init(struct pdkcache *c, size_t cap, time_t ttl)
@@ -161,26 +160,6 @@ void pdkcache_digest(const char *wrapped, unsigned char out[PDKCACHE_DIGEST_LEN]
 	SHA256((const unsigned char *)wrapped, strlen(wrapped), out);
 }
 
-/* A connection to the cache with every wait bounded; -1 if none. */
-static int dial(const char *path, int timeout_ms)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	if (strlen(path) >= sizeof a.sun_path)
-		return -1;
-	strcpy(a.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0 ||
-	    connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Sends the request head and tail, reads the answer into reply (at most
  * n octets): its length, or -1. */
 static ssize_t ask(const char *path, int timeout_ms, char op, uint64_t row,
@@ -198,7 +177,7 @@ static ssize_t ask(const char *path, int timeout_ms, char op, uint64_t row,
 	memcpy(req + 9 + PDKCACHE_DIGEST_LEN, key, PDKCACHE_KEY_LEN);
 	if (tail_len)
 		memcpy(req + PDKCACHE_REQ_HEAD, tail, tail_len);
-	int fd = dial(path, timeout_ms);
+	int fd = unixsock_dial(path, timeout_ms);
 	ssize_t got = fd < 0 ? -1 : send(fd, req, PDKCACHE_REQ_HEAD + tail_len,
 	                                 MSG_NOSIGNAL);
 	if (got == (ssize_t)(PDKCACHE_REQ_HEAD + tail_len))

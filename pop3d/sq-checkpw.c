@@ -41,6 +41,7 @@
 #include "auto_users.h"
 #include "checkpw.h"
 #include "pdkcache.h"
+#include "pkslogin.h"
 #include "util/control.h"
 #include "util/home.h"
 #include "util/log.h"
@@ -89,26 +90,14 @@ static size_t read_input(void)
 	return got;
 }
 
-static struct pks_client *client(X509 **ca)
+static X509 *load_ca(void)
 {
-	char ctldir[SQ_PATH_MAX], capath[SQ_PATH_MAX], why[300];
-	struct control ctl;
-	struct pks_config cfg;
-	if (sq_path(ctldir, sizeof ctldir, "control") < 0 ||
-	    control_open(&ctl, ctldir) < 0)
-		return NULL;
-	*ca = path_join(capath, sizeof capath, ctldir, "ca.pem", NULL) == 0
-	      ? pki_cert_load(capath) : NULL;
-	int r = *ca ? pks_config_load(&cfg, &ctl, ctldir, "pkslogin", why,
-	                              sizeof why) : -1;
-	control_close(&ctl);
-	if (r < 0) {
-		log_msg(SQLOG_ALERT, "%s", *ca ? why : "cannot read control/ca.pem");
-		return NULL;
-	}
-	struct pks_client *c = pks_client_new(&cfg);
-	pks_config_wipe(&cfg);
-	return c;
+	char capath[SQ_PATH_MAX];
+	X509 *ca = sq_path(capath, sizeof capath, "control/ca.pem") == 0
+	           ? pki_cert_load(capath) : NULL;
+	if (!ca)
+		log_msg(SQLOG_ALERT, "cannot read control/ca.pem");
+	return ca;
 }
 
 /* The client's address for the key store's throttle: tcpserver's
@@ -168,28 +157,28 @@ int main(int argc, char **argv)
 		leave(2);
 	if (addr_normalize(user, strlen(user), address) != ADDR_OK)
 		snprintf(address, sizeof address, "invalid@invalid");
-	struct pks_client *pks = client(&ca);
-	if (!pks)
+	char relay[SQ_PATH_MAX], cache[SQ_PATH_MAX], ipbuf[64];
+	if (sq_path(relay, sizeof relay, PKSLOGIN_SOCKET) < 0 ||
+	    sq_path(cache, sizeof cache, PDKCACHE_SOCKET) < 0 ||
+	    !(ca = load_ca()))
 		leave(111);
-	char ipbuf[64];
 	const char *ip = client_ip(ipbuf, sizeof ipbuf);
-	char cache[SQ_PATH_MAX];
-	if (sq_path(cache, sizeof cache, PDKCACHE_SOCKET) < 0)
-		leave(111);
-	enum checkpw_result r = checkpw_unlock(pks, ca, address, ip, password,
-	                                       cache, &u, why, sizeof why);
+	struct checkpw_sockets at = { relay, PKSLOGIN_WAIT_MS, cache };
+	enum checkpw_result r = checkpw_unlock(&at, ca, address, ip, password,
+	                                       &u, why, sizeof why);
 	wipe_input();
-	char hex[9];
+	X509_free(ca);
+	char hex[9], pkswhy[300];
 	addr_hash_hex(u.hash, hex);
 	/* a wrong password is counted already: the attempt was */
-	if (r == CHECKPW_OK && pks_login_succeeded(pks, u.hash, ip) != PKS_OK)
+	if (r == CHECKPW_OK &&
+	    pkslogin_succeeded(relay, PKSLOGIN_WAIT_MS, u.hash, ip, pkswhy,
+	                       sizeof pkswhy) != PKS_OK)
 		log_msg(SQLOG_WARN, "%s: the key store did not take the login: %s",
-		        hex, pks_client_error(pks));
+		        hex, pkswhy);
 	log_msg(r == CHECKPW_OK ? SQLOG_INFO : SQLOG_WARN, "login %s from %s: %s",
 	        hex, *ip ? ip : "unknown", r != CHECKPW_OK ? why : u.cached
 	        ? "unlocked, from the login cache" : "unlocked");
-	pks_client_free(pks);
-	X509_free(ca);
 	if (r != CHECKPW_OK) {
 		checkpw_unlocked_free(&u);
 		leave(r == CHECKPW_WRONG ? 1 : 111);

@@ -32,14 +32,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
+#include "net/unixsock.h"
 #include "pdkcache.h"
 #include "util/control.h"
 #include "util/die.h"
@@ -73,36 +71,13 @@ static void settings(struct pdkcache *c)
 		die_nomem();
 }
 
-static int listen_on(const char *path)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof a.sun_path)
-		die_sys_temp("socket path too long: %s", path);
-	strcpy(a.sun_path, path);
-	char dir[SQ_PATH_MAX];
-	snprintf(dir, sizeof dir, "%s", path);
-	*strrchr(dir, '/') = '\0';
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) /* an older instance */
-		die_sys_temp("cannot make %s: %s", dir, strerror(errno));
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	mode_t old = umask(077);
-	unlink(path);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-	    listen(fd, 64) < 0)
-		die_sys_temp("cannot listen on %s: %s", path, strerror(errno));
-	umask(old);
-	return fd;
-}
-
 /* One request from the connection fd, answered. */
 static void serve(struct pdkcache *c, int fd)
 {
 	unsigned char req[PDKCACHE_REQ_HEAD + PDKCACHE_PDK_MAX + 1];
-	struct timeval tv = { 0, 500000 };
 	struct sbuf pdk;
 	sbuf_init_secret(&pdk, 1 + PDKCACHE_PDK_MAX);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	unixsock_timeout(fd, 500);
 	ssize_t n = recv(fd, req, sizeof req, 0);
 	uint64_t row = 0;
 	for (int i = 0; n >= PDKCACHE_REQ_HEAD && i < 8; i++)
@@ -140,7 +115,9 @@ int main(void)
 		        c.cap * sizeof *c.e, strerror(errno));
 	if (sq_path(path, sizeof path, PDKCACHE_SOCKET) < 0)
 		die_sys_temp("socket path too long");
-	int lfd = listen_on(path);
+	int lfd = unixsock_listen_private(path, 64);
+	if (lfd < 0)
+		die_sys_temp("cannot listen on %s: %s", path, strerror(errno));
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_term; /* no SA_RESTART: accept returns */
 	sigaction(SIGTERM, &sa, NULL);

@@ -409,15 +409,14 @@ static enum pks_result login_post(struct pks_client *c, uint32_t hash,
 }
 
 enum pks_result pks_login_attempt(struct pks_client *c, uint32_t hash,
-                                  const char *client_ip, struct pks_keys *out)
+                                  const char *client_ip, struct sbuf *reply)
 {
-	char why[WHY_MAX - 16];
-	out->n = 0;
-	out->key = NULL;
+	sbuf_reset(reply);
 	enum pks_result r = login_post(c, hash, client_ip, "login-attempt");
-	if (r == PKS_OK && pks_parse_keys(c->reply.s, c->reply.len, hash, 1,
-	                                  out, why, sizeof why) < 0)
-		r = cfail(c, PKS_TEMP, "bad reply: %s", why);
+	if (r == PKS_OK && sbuf_put(reply, c->reply.s ? c->reply.s : "",
+	                            c->reply.len) < 0)
+		r = cfail(c, PKS_TEMP, "reply longer than %zu octets",
+		          reply->max);
 	sbuf_reset(&c->reply);
 	return r;
 }

@@ -1,6 +1,6 @@
 /*
  * pksclient - the client of pksd, the Paired Key Store's HTTPS REST
- * service (API v1): sealers fetch PEKs, sq-checkpw fetches wrapped PDKs
+ * service (API v1): sealers fetch PEKs, sq-pkslogin fetches wrapped PDKs
  * and reports login results, the provisioning tools create, re-key and
  * delete.
  *
@@ -73,9 +73,12 @@ enum pks_result pks_login_success(struct pks_client *c, uint32_t hash,
 /* A POP3 login (pksd(8), LOGIN THROTTLING): the wrapped PDKs of hash for
  * a client at client_ip (TCPREMOTEIP; NULL or "" when unknown), counted
  * by the key store as a failed attempt before it serves them; PKS_LOCKED
- * (429) when the login must wait: no PDK, nothing counted. */
+ * (429) when the login must wait: no PDK, nothing counted. The reply is
+ * left as pksd sent it, in reply (a secret sbuf: it holds wrapped PDKs
+ * and their cache peppers), for sq-pkslogin(8) to pass on and its client
+ * to read with pks_parse_keys(..., want_pdk 1). */
 enum pks_result pks_login_attempt(struct pks_client *c, uint32_t hash,
-                                  const char *client_ip, struct pks_keys *out);
+                                  const char *client_ip, struct sbuf *reply);
 /* The password was right: takes the attempt (and the client network's
  * earlier failures) back. */
 enum pks_result pks_login_succeeded(struct pks_client *c, uint32_t hash,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/atomicfile.h"
+#include "net/unixsock.h"
 #include "queue/fdpass.h"
 
 int fdpass_send(int sock, const void *data, size_t len, const int *fds,
@@ -97,28 +98,6 @@ int fdpass_timeout(int sock, unsigned long secs)
 	return 0;
 }
 
-/* A stream socket for path, its address in sa; -1 with errno set. */
-static int unix_socket(const char *path, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof *sa);
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof sa->sun_path) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sa->sun_path, path);
-	return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-}
-
-/* Closes fd and returns -1, keeping errno. */
-static int close_fail(int fd)
-{
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
-}
-
 /* Connects to path and sends req with nfds descriptors, every wait
  * bounded by deadline; the socket, or -1. *sent is 0 when the request
  * went, else the errno of its failure: a busy sealer may answer and close
@@ -128,7 +107,7 @@ static int connect_send(const char *path, const char *req, size_t len,
                         int *sent)
 {
 	long long left = deadline - monotonic_ms();
-	int s = unix_connect(path);
+	int s = unixsock_connect(path, SOCK_STREAM);
 	if (s < 0)
 		return -1;
 	*sent = EAGAIN;
@@ -285,30 +264,4 @@ int fdpass_answer_code(const char *answer)
 	if (end == answer || code < 0 || code > 255)
 		return -1;
 	return (int)code;
-}
-
-int unix_connect(const char *path)
-{
-	struct sockaddr_un sa;
-	int fd = unix_socket(path, &sa);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-		return close_fail(fd);
-	return fd;
-}
-
-int unix_listen(const char *path, mode_t mode)
-{
-	struct sockaddr_un sa;
-	int fd = unix_socket(path, &sa);
-	if (fd < 0)
-		return -1;
-	unlink(path); /* a stale socket of a previous run */
-	mode_t old = umask(0777 & ~mode);
-	int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
-	umask(old);
-	if (r < 0 || listen(fd, 128) < 0)
-		return close_fail(fd);
-	return fd;
 }

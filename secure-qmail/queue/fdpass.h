@@ -65,9 +65,4 @@ ssize_t fdpass_ask_feed(const char *path, const char *req, size_t len,
  * does not begin with one (0 to 255). */
 int fdpass_answer_code(const char *answer);
 
-/* Connects to the UNIX stream socket at path; the fd or -1. */
-int unix_connect(const char *path);
-/* Listens on path (replacing a stale socket), mode as given; fd or -1. */
-int unix_listen(const char *path, mode_t mode);
-
 #endif

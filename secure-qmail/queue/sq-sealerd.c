@@ -52,6 +52,7 @@
 
 #include "util/control.h"
 #include "util/die.h"
+#include "net/unixsock.h"
 #include "queue/fdpass.h"
 #include "util/home.h"
 #include "util/log.h"
@@ -276,7 +277,7 @@ int main(int argc, char **argv)
 	if (mkdir(sock, 0755) < 0 && errno != EEXIST)
 		die_sys_temp("mkdir %s: %s", sock, strerror(errno));
 	strcat(sock, "/sealer");
-	if ((d.lfd = unix_listen(sock, 0660)) < 0)
+	if ((d.lfd = unixsock_listen(sock, SOCK_STREAM, 0660, 128)) < 0)
 		die_sys_temp("cannot listen on %s: %s", sock, strerror(errno));
 	log_msg(SQLOG_INFO, "listening on %s with %lu workers, %lu per user, "
 	        "%lu s timeout", sock, d.workers, d.peruser, d.timeout);

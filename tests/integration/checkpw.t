@@ -10,6 +10,7 @@ import hashlib
 import math
 import os
 import pwd
+import socket
 import statistics
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sqtest import tap  # noqa: E402
+from sqtest import proc, tap  # noqa: E402
 from sqtest.mail import MailHost, PASSWORD  # noqa: E402
 
 A, B = "john.smith@example.org", "jane.doe@example.org"
@@ -208,6 +209,43 @@ try:
         finally:
             m.pks.start_pksd()
         tap.is_(rc, 111, "the key store down: 111, a temporary failure, not 1")
+
+    @tap.scenario("the login relay")
+    def _():
+        def relay_ports():
+            """The local ports of the relay's established connections
+            (to pksd: it makes no other)."""
+            out = subprocess.run(["ss", "-tnpH", "state", "established"],
+                                 capture_output=True, text=True).stdout
+            return {ln.split()[2].rsplit(":", 1)[1]
+                    for ln in out.splitlines() if '"sq-pkslogin"' in ln}
+        seen, codes = set(), []
+        for _ in range(6):
+            codes.append(checkpw(m, login(A, PASSWORD))[0])
+            seen |= relay_ports()
+        tap.ok(codes == [0] * 6 and 1 <= len(seen) <= 4,
+               "six logins: the relay's four workers keep their connections "
+               "to the key store open (at most four ever seen)",
+               f"codes {codes}, ports {sorted(seen)}")
+        raw = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        raw.settimeout(10)
+        raw.connect(os.path.join(m.home, "pkslogin", "socket"))
+        raw.send(b"A\x93\xe8\x96\xf4127.0.0.1; DROP TABLE")
+        answer = raw.recv(1000)
+        raw.close()
+        tap.ok(answer[:1] == bytes([4]) and m.wait_for(
+               lambda: "malformed request" in m.log("pkslogin.log"), 10),
+               "a malformed request is refused (PKS_REFUSED) and logged",
+               f"{answer!r}\n" + m.log("pkslogin.log"))
+        proc.stop(m.pkslogin)
+        m.procs.remove(m.pkslogin)
+        rc, _ = checkpw(m, login(A, PASSWORD))
+        tap.ok(rc == 111 and "login relay" in STDERR[-1],
+               "without the relay a login is a temporary failure (111), "
+               "logged", STDERR[-1])
+        m.start_pkslogin()
+        rc, _ = checkpw(m, login(A, PASSWORD))
+        tap.is_(rc, 0, "the relay restarted: logins work again")
 
     @tap.scenario("password in no log")
     def _():

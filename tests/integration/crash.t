@@ -97,6 +97,7 @@ class Instance:
             "edhd": (lambda: edh.proc, edh.start_edhd),
             "sq-sealerd": (lambda: m.sealer, m.start_sealer),
             "sq-start": (lambda: m.send, m.start_delivery),
+            "sq-pkslogin": (lambda: m.pkslogin, m.start_pkslogin),
             "tcpserver": (lambda: m.smtpd,
                           lambda: m.start_smtpd(port=m.smtp_port)),
         }

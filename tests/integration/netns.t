@@ -215,6 +215,13 @@ class Hosts:
                        lambda: probe("pub", AH_PUB, 25).startswith("banner 220"))
         self.spawn("send", "ah", m.as_user([os.path.join(b, "sq-start")]),
                    m.home, "send.log", lambda: True)
+        if "pkslogin" not in self.procs:    # sq-checkpw's way to the PKS
+            sock = os.path.join(m.home, "pkslogin", "socket")
+            if os.path.exists(sock):
+                os.unlink(sock)     # the loopback run's
+            self.spawn("pkslogin", "ah",
+                       m.as_user([os.path.join(b, "sq-pkslogin")]), m.home,
+                       "pkslogin.log", lambda: os.path.exists(sock))
         self.spawn("pop3", "ah", tcp + ["110", os.path.join(b, "sq-popup"),
                                         os.path.join(b, "sq-checkpw"),
                                         os.path.join(b, "sq-pop3d")],

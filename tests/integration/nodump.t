@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Core dumps off or no run: each program that holds a password, a key,
 a credential or plaintext and turns core dumps off at start (sq-popup,
-sq-checkpw, sq-pop3d, sq-pdkcache, sq-lspawn, ses-deluser, edh-ctl)
+sq-checkpw, sq-pop3d, sq-pdkcache, sq-pkslogin, sq-lspawn, ses-deluser, edh-ctl)
 exits 111 with a log line when it cannot (prctl(PR_SET_DUMPABLE) made to
 fail by tests/helpers/nodump-denied), rather than going on dumpable."""
 import os
@@ -16,7 +16,7 @@ from sqtest import tap  # noqa: E402
 BIN = os.path.join(tap.build_dir(), "bin")
 DENIED = os.path.join(tap.build_dir(), "tests", "helpers", "nodump-denied")
 PROGRAMS = [("sq-popup",), ("sq-checkpw", "/bin/true"), ("sq-pop3d",),
-            ("sq-pdkcache",), ("sq-lspawn",), ("ses-deluser", "--yes", "a@example.org"),
+            ("sq-pdkcache",), ("sq-pkslogin",), ("sq-lspawn",), ("ses-deluser", "--yes", "a@example.org"),
             ("edh-ctl", "list")]
 
 home = tempfile.mkdtemp(prefix="sqnodump.")

@@ -10,6 +10,7 @@ for loopback, and a :deny rule that refuses; the POP3 greetings. Every rendered 
 script is shellcheck-clean and every unit passes systemd-analyze verify.
 Needs root (the services drop to their users) and daemontools."""
 import os
+import poplib
 import pwd
 import re
 import shutil
@@ -25,7 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sqtest import tap  # noqa: E402
 from sqtest.edh import EDH  # noqa: E402
-from sqtest.mail import MailHost  # noqa: E402
+from sqtest.mail import MailHost, PASSWORD  # noqa: E402
 from sqtest.pks import PKS, free_port  # noqa: E402
 
 ROOT = tap.repo_root()
@@ -330,7 +331,7 @@ def mail_host(work, nobody):
         if os.path.exists(sock):    # the fixture's sealer's, gone
             os.unlink(sock)
         scan = Scan(m.home, ["sq-sealerd", "sq-smtpd", "sq-pop3d",
-                             "sq-pop3ds"])
+                             "sq-pop3ds", "sq-pkslogin"])
 
         @tap.scenario("sq-sealerd supervised")
         def _():
@@ -410,6 +411,25 @@ def mail_host(work, nobody):
                    .startswith("+OK"),
                    "sq-pop3ds: greets +OK after the TLS handshake on "
                    "control/pop3s-listen (sq-popup -T)")
+
+        @tap.scenario("a POP3 login through the supervised sq-pkslogin")
+        def _():
+            sock = os.path.join(m.home, "pkslogin", "socket")
+            pid = wait(lambda: os.path.exists(sock) and
+                       uid_of(scan.pid("sq-pkslogin")) == nobody and
+                       scan.pid("sq-pkslogin"))
+            try:
+                p = poplib.POP3("127.0.0.1", pop3, timeout=30)
+                p.user(A)
+                p.pass_(PASSWORD)
+                stat = p.stat()
+                p.quit()
+            except (OSError, poplib.error_proto) as e:
+                stat = e
+            tap.ok(pid and isinstance(stat, tuple),
+                   "sq-pkslogin supervised, as the rendered user: a login "
+                   "over sq-pop3d's service asks the key store through it",
+                   f"{stat!r}")
     finally:
         if scan:
             scan.stop()

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/unixsock.h"
 #include "queue/fdpass.h"
 #include "testutil.h"
 
@@ -58,33 +59,6 @@ START_TEST(plain_requests_carry_no_descriptors)
 }
 END_TEST
 
-START_TEST(unix_sockets_listen_and_connect)
-{
-	char *dir = make_tmpdir(), path[4200];
-	snprintf(path, sizeof path, "%s/sock", dir);
-	int l = unix_listen(path, 0600);
-	ck_assert_int_ge(l, 0);
-	int c = unix_connect(path);
-	ck_assert_int_ge(c, 0);
-	int s = accept(l, NULL, NULL);
-	ck_assert_int_ge(s, 0);
-	close(s);
-	close(c);
-	close(l);
-	/* a stale socket from a previous run is replaced */
-	l = unix_listen(path, 0600);
-	ck_assert_int_ge(l, 0);
-	close(l);
-	rm_rf(dir);
-	free(dir);
-	char longpath[200];
-	memset(longpath, 'x', sizeof longpath - 1);
-	longpath[sizeof longpath - 1] = '\0';
-	ck_assert_int_eq(unix_connect(longpath), -1);
-	ck_assert_int_eq(errno, ENAMETOOLONG);
-}
-END_TEST
-
 /* A sealer in a child: answers the first busy connections with
  * SEALER_BUSY before reading them (as a worker that refuses does), then
  * says "0 ok", or nothing at all when silent. */
@@ -115,7 +89,7 @@ START_TEST(a_busy_sealer_is_asked_again_a_silent_one_times_out)
 {
 	char *dir = make_tmpdir(), path[4200], answer[64];
 	snprintf(path, sizeof path, "%s/sock", dir);
-	int l = unix_listen(path, 0600);
+	int l = unixsock_listen(path, SOCK_STREAM, 0600, 128);
 	ck_assert_int_ge(l, 0);
 	pid_t pid = fake_sealer(l, 3, 0);
 	ck_assert_int_eq(fdpass_ask(path, "CHECK a@b\n", 10, NULL, 0, 5, answer,
@@ -210,7 +184,7 @@ START_TEST(fed_inputs_arrive_whole_and_in_order_after_busy_answers)
 	char *dir = make_tmpdir(), path[4200], answer[64];
 	snprintf(path, sizeof path, "%s/sock", dir);
 	signal(SIGPIPE, SIG_IGN); /* as sq-smtpd */
-	int l = unix_listen(path, 0600);
+	int l = unixsock_listen(path, SOCK_STREAM, 0600, 128);
 	ck_assert_int_ge(l, 0);
 	/* larger than any pipe: the writes must wait for the reader */
 	size_t len = 3 * 1024 * 1024 + 7;
@@ -235,7 +209,7 @@ START_TEST(an_early_answer_ends_the_feed_a_reader_that_stalls_times_out)
 	char *dir = make_tmpdir(), path[4200], answer[64];
 	snprintf(path, sizeof path, "%s/sock", dir);
 	signal(SIGPIPE, SIG_IGN);
-	int l = unix_listen(path, 0600);
+	int l = unixsock_listen(path, SOCK_STREAM, 0600, 128);
 	ck_assert_int_ge(l, 0);
 	size_t len = 4 * 1024 * 1024;
 	char *msg = big(len);
@@ -277,7 +251,6 @@ Suite *module_suite(void)
 	TCase *tc = tcase_create("fdpass");
 	tcase_add_test(tc, descriptors_arrive_and_work);
 	tcase_add_test(tc, plain_requests_carry_no_descriptors);
-	tcase_add_test(tc, unix_sockets_listen_and_connect);
 	tcase_add_test(tc, a_busy_sealer_is_asked_again_a_silent_one_times_out);
 	tcase_add_test(tc, fed_inputs_arrive_whole_and_in_order_after_busy_answers);
 	tcase_add_test(tc, an_early_answer_ends_the_feed_a_reader_that_stalls_times_out);

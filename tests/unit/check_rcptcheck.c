@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mail/assign.h"
+#include "net/unixsock.h"
 #include "queue/fdpass.h"
 #include "receive/rcptcheck.h"
 #include "testutil.h"
@@ -67,7 +68,7 @@ static void setup(void)
 	snprintf(path, sizeof path, "%s/run", home);
 	mkdir(path, 0755);
 	snprintf(path, sizeof path, "%s/run/sealer", home);
-	int l = unix_listen(path, 0600);
+	int l = unixsock_listen(path, SOCK_STREAM, 0600, 128);
 	ck_assert_int_ge(l, 0);
 	sealer = fork();
 	if (sealer == 0)

@@ -135,6 +135,7 @@ class MailHost:
             os.chown(full, nobody.pw_uid, nobody.pw_gid)
         self.start_sealer()
         self.start_smtpd()
+        self.start_pkslogin()
         return self
 
     def add_user(self, address, password=PASSWORD):
@@ -203,6 +204,19 @@ class MailHost:
                           *(["-T"] if implicit_tls else []),
                           *(["-s"] if sealed else [])), "pop3.log")
         return listening(self.pop3_port)
+
+    def start_pkslogin(self):
+        """sq-pkslogin, the relay that makes sq-checkpw's key store calls;
+        returns its process once its socket is there."""
+        sock = os.path.join(self.home, "pkslogin", "socket")
+        if os.path.exists(sock):    # left by one killed
+            os.unlink(sock)
+        self.pkslogin = self._spawn(instance.argv("daemon", "sq-pkslogin"),
+                                    "pkslogin.log")
+        if not self.wait_for(lambda: os.path.exists(sock), 20):
+            raise RuntimeError("sq-pkslogin did not start: " +
+                               self.log("pkslogin.log"))
+        return self.pkslogin
 
     def start_pdkcache(self):
         """sq-pdkcache, the login cache sq-checkpw asks; returns its
