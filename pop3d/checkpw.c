@@ -60,28 +60,41 @@ static void decoy(const char *password)
 	EVP_PKEY_free(k);
 }
 
-/* The PDK of key from the login cache, if it has it under this login's
- * key (ck) and it is the private half of cert; else NULL. */
-static EVP_PKEY *from_cache(const char *cache, const struct pks_key *key,
-                            const unsigned char *digest,
-                            const unsigned char *ck, X509 *cert)
+/* key's PDK (PEM) from the login cache into pem, if the cache has it
+ * under this login's key (ck) and it is the private half of cert: 1;
+ * else 0 with pem empty. It goes on as the cache gave it: parsing it
+ * once, for the check, is the cost; encoding it again is not needed. */
+static int from_cache(const char *cache, const struct pks_key *key,
+                      const unsigned char *digest, const unsigned char *ck,
+                      X509 *cert, struct sbuf *pem)
 {
-	struct sbuf pem;
 	EVP_PKEY *pdk = NULL;
-	sbuf_init_secret(&pem, PDKCACHE_PDK_MAX);
-	if (pdkcache_ask(cache, key->row, digest, ck, CACHE_WAIT_MS, &pem) &&
-	    pem.len <= INT_MAX) {
-		BIO *b = BIO_new_mem_buf(pem.s, (int)pem.len);
+	if (pdkcache_ask(cache, key->row, digest, ck, CACHE_WAIT_MS, pem) &&
+	    pem->len <= INT_MAX) {
+		BIO *b = BIO_new_mem_buf(pem->s, (int)pem->len);
 		pdk = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
 		BIO_free(b);
 	}
-	sbuf_free(&pem);
-	if (pdk && X509_check_private_key(cert, pdk) != 1) {
-		EVP_PKEY_free(pdk); /* not this row's key: as good as a miss */
-		pdk = NULL;
-	}
+	/* not this row's key: as good as a miss */
+	int ok = pdk && X509_check_private_key(cert, pdk) == 1;
+	EVP_PKEY_free(pdk);
+	if (!ok)
+		sbuf_reset(pem);
 	ERR_clear_error();
-	return pdk;
+	return ok;
+}
+
+/* key's PDK unwrapped with the password (scrypt) into pem, if it is the
+ * private half of cert: 1; else 0. */
+static int unwrapped(const struct pks_key *key, const char *password,
+                     X509 *cert, struct sbuf *pem)
+{
+	EVP_PKEY *pdk = pdk_unwrap(key->pdk, strlen(key->pdk), password,
+	                           strlen(password));
+	int ok = pdk && X509_check_private_key(cert, pdk) == 1 &&
+	         pki_key_to_pem(pdk, pem) == 0;
+	EVP_PKEY_free(pdk);
+	return ok;
 }
 
 /* One version: -1 when its PEK is not the CA's for the address (another
@@ -105,25 +118,21 @@ static int try_key(const struct pks_key *key, X509 *ca, const char *address,
 	                                   key->row, password, ck) == 0;
 	if (cacheable)
 		pdkcache_digest(key->pdk, digest);
-	EVP_PKEY *pdk = cacheable ? from_cache(cache, key, digest, ck, cert)
-	                          : NULL;
-	int cached = pdk != NULL;
-	if (!cached)
-		pdk = pdk_unwrap(key->pdk, strlen(key->pdk), password,
-		                 strlen(password));
-	struct sbuf one; /* the pki encoders replace: append each here */
-	sbuf_init_secret(&one, out->pem.max);
-	int ok = pdk && X509_check_private_key(cert, pdk) == 1 &&
-	         pki_cert_to_pem(cert, &one) == 0 &&
-	         sbuf_put(&out->pem, one.s, one.len) == 0 &&
-	         pki_key_to_pem(pdk, &one) == 0 &&
-	         sbuf_put(&out->pem, one.s, one.len) == 0;
+	struct sbuf pdk, pek; /* the pki encoders replace: one buffer each */
+	sbuf_init_secret(&pdk, out->pem.max);
+	sbuf_init(&pek, out->pem.max);
+	int cached = cacheable && from_cache(cache, key, digest, ck, cert,
+	                                     &pdk);
+	int ok = (cached || unwrapped(key, password, cert, &pdk)) &&
+	         pki_cert_to_pem(cert, &pek) == 0 &&
+	         sbuf_put(&out->pem, pek.s, pek.len) == 0 &&
+	         sbuf_put(&out->pem, pdk.s, pdk.len) == 0;
 	out->cached += (size_t)(ok && cached);
-	if (ok && cacheable && !cached && sbuf_putc(&one, '\0') == 0)
-		pdkcache_tell(cache, key->row, digest, ck, one.s, CACHE_WAIT_MS);
+	if (ok && cacheable && !cached && sbuf_putc(&pdk, '\0') == 0)
+		pdkcache_tell(cache, key->row, digest, ck, pdk.s, CACHE_WAIT_MS);
 	OPENSSL_cleanse(ck, sizeof ck);
-	sbuf_free(&one);
-	EVP_PKEY_free(pdk);
+	sbuf_free(&pdk);
+	sbuf_free(&pek);
 	X509_free(cert);
 	return ok;
 }
