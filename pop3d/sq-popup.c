@@ -3,6 +3,7 @@
  *	sq-popup - the POP3 greeting and login, with STLS
  * SYNOPSIS
  *	tcpserver ... sq-popup [-T] sq-checkpw sq-pop3d [-s]
+ *	sq-popup -l [-u user] [-a host:port ...] [-T] sq-checkpw sq-pop3d [-s]
  * DESCRIPTION
  *	The AUTHORIZATION state of RFC 1939: USER and PASS, CAPA (RFC
  *	2449), STLS (RFC 2595) and QUIT; no APOP, for the password itself
@@ -14,7 +15,11 @@
  *	a word failed the login: exit 1 is a wrong password (-ERR [AUTH]),
  *	any other "try later" (-ERR [SYS/TEMP]: sq-checkpw's 111 when the
  *	key store throttles the login or is down); each costs a growing
- *	pause, and the third closes the connection.
+ *	pause, and the third closes the connection. With -l it is its
+ *	own listener (tcplisten: tcpserver's rules and environment, a fork
+ *	and no exec per connection) on the -a addresses, else those of
+ *	control/pop3-listen (pop3s-listen with -T), as user (the POP3 user
+ *	by default) after binding.
  * SECURITY
  *	Talks to the Internet, as the POP3 user (sqmailp) under tcpserver;
  *	never as root. Sees the password once, at PASS: it goes to the
@@ -43,14 +48,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auto_users.h"
 #include "util/atomicfile.h"
 #include "checkpw.h"
 #include "cleartext.h"
 #include "util/control.h"
+#include "util/die.h"
 #include "util/home.h"
 #include "util/log.h"
+#include "net/tcplisten.h"
 #include "net/netio.h"
 #include "util/path.h"
+#include "util/privdrop.h"
 #include "popcmd.h"
 #include "util/secretfd.h"
 
@@ -327,12 +336,63 @@ static int command(struct popup *p, struct sbuf *line)
 	return 0;
 }
 
+#define USAGE "usage: sq-popup [-l [-u user] [-a host:port ...]] [-T] " \
+              "checkpassword-program ..."
+
+/* sq-popup -l [-u USER] [-a HOST:PORT ...] [-T] PROG...: opens the
+ * addresses (none: control/pop3-listen, or pop3s-listen with -T), becomes
+ * USER and returns in each connection's child (tcplisten) the index of
+ * the argument before the session's own. */
+static int listen_mode(int argc, char **argv)
+{
+	static const struct tcplisten_names plain = {
+		"pop3-listen", "0.0.0.0:110", "concurrencypop3",
+		"control/tcp.pop3.cdb"
+	}, tls = {
+		"pop3s-listen", "0.0.0.0:995", "concurrencypop3",
+		"control/tcp.pop3.cdb"
+	};
+	struct tcplisten tl;
+	struct control ctl;
+	char dir[SQ_PATH_MAX], *addrs[LISTEN_MAX];
+	const char *user = SQ_USER_POP;
+	size_t naddrs = 0;
+	int i = 2;
+	if (i + 1 < argc && strcmp(argv[i], "-u") == 0) {
+		user = argv[i + 1];
+		i += 2;
+	}
+	for (; i + 1 < argc && strcmp(argv[i], "-a") == 0; i += 2)
+		if (naddrs < LISTEN_MAX)
+			addrs[naddrs++] = argv[i + 1];
+	if (i >= argc)
+		die_usage(USAGE);
+	int implicit_tls = strcmp(argv[i], "-T") == 0;
+	if (sq_path(dir, sizeof dir, "control") < 0 ||
+	    control_open(&ctl, dir) < 0)
+		die_sys_temp("cannot open the control directory: %s",
+		             strerror(errno));
+	if (tcplisten_open(&tl, &ctl, implicit_tls ? &tls : &plain, addrs,
+	                   naddrs) < 0)
+		die_sys_temp("%s", tl.why);
+	control_close(&ctl);
+	if (privdrop(user) < 0)
+		die_sys_temp("cannot become %s: %s", user, strerror(errno));
+	tcplisten_serve(&tl);
+	return i - 1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct popup p;
 	struct sbuf line;
 	int implicit_tls = 0;
 	log_init("sq-popup");
+	if (argc > 1 && strcmp(argv[1], "-l") == 0) {
+		int skip = listen_mode(argc, argv);
+		argv += skip, argc -= skip;
+	}
+	/* after the listener's privdrop too, which resets it */
 	secret_nodump_or_die(); /* passwords pass through here */
 	signal(SIGPIPE, SIG_IGN);
 	netio_init(&p.io, 0, 1, TIMEOUT_DEFAULT * 1000);
@@ -343,7 +403,7 @@ int main(int argc, char **argv)
 		argv++, argc--;
 	}
 	if (argc < 2)
-		unavailable(&p, "usage: sq-popup [-T] checkpassword-program ...");
+		unavailable(&p, USAGE);
 	p.checkpw = argv + 1;
 	configure(&p);
 	if (implicit_tls && (!p.tls_offered || start_tls(&p) < 0))

@@ -8,7 +8,7 @@
  *	One process per connection, reading the ucspi-tcp environment
  *	(TCPREMOTEIP, TCPREMOTEHOST, TCPLOCALIP, TCPLOCALHOST, RELAYCLIENT):
  *	under tcpserver, or forked without an exec by its own listener (-l:
- *	smtplisten, tcpserver's rules and environment, then the same
+ *	tcplisten, tcpserver's rules and environment, then the same
  *	session).
  *	Commands: EHLO, HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, VRFY (252),
  *	HELP and STARTTLS; extensions PIPELINING, SIZE, 8BITMIME,
@@ -61,7 +61,7 @@
 #include "queue/qqcodes.h"
 #include "queue/queueprog.h"
 #include "receive/rcptcheck.h"
-#include "receive/smtplisten.h"
+#include "net/tcplisten.h"
 #include "util/secretfd.h"
 #include "mail/smtpcmd.h"
 #include "mail/smtpdata.h"
@@ -587,10 +587,14 @@ static int command(struct session *s, const struct smtp_cmd *c)
 }
 
 /* sq-smtpd -l [-u USER] [HOST:PORT ...]: opens the addresses, becomes
- * USER and returns in each connection's child (smtplisten). */
+ * USER and returns in each connection's child (tcplisten). */
 static void listen_mode(int argc, char **argv)
 {
-	struct smtplisten sl;
+	static const struct tcplisten_names names = {
+		"smtp-listen", "0.0.0.0:25", "concurrencyincoming",
+		"control/tcp.smtp.cdb"
+	};
+	struct tcplisten tl;
 	struct control ctl;
 	char dir[SQ_PATH_MAX];
 	const char *user = SQ_USER_SMTPD;
@@ -606,12 +610,12 @@ static void listen_mode(int argc, char **argv)
 	    control_open(&ctl, dir) < 0)
 		die_sys_temp("cannot open the control directory: %s",
 		             strerror(errno));
-	if (smtplisten_open(&sl, &ctl, argv + i, (size_t)(argc - i)) < 0)
-		die_sys_temp("%s", sl.why);
+	if (tcplisten_open(&tl, &ctl, &names, argv + i, (size_t)(argc - i)) < 0)
+		die_sys_temp("%s", tl.why);
 	control_close(&ctl);
 	if (privdrop(user) < 0)
 		die_sys_temp("cannot become %s: %s", user, strerror(errno));
-	smtplisten_serve(&sl);
+	tcplisten_serve(&tl);
 }
 
 int main(int argc, char **argv)

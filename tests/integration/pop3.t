@@ -322,6 +322,38 @@ try:
                "a malformed control/timeoutpop3d: a temporary -ERR and a log line",
                repr(bad))
 
+    @tap.scenario("its own listener")
+    def _():
+        ctl = os.path.join(m.home, "control")
+        cdb = os.path.join(ctl, "tcp.pop3.cdb")
+        subprocess.run(["tcprules", cdb, cdb + ".tmp"], check=True,
+                       input=b"127.0.0.2:deny\n:allow\n")
+        try:
+            raw = socket.create_connection(("127.0.0.1", m.pop3_port), 10,
+                                           source_address=("127.0.0.2", 0))
+            raw.settimeout(10)
+            denied = raw.recv(100)
+            raw.close()
+        except OSError as e:
+            denied = repr(e).encode()
+        tap.ok(not denied.startswith(b"+OK") and m.wait_for(
+               lambda: "127.0.0.2: denied by" in m.log("pop3.log"), 10),
+               "sq-popup -l: a client control/tcp.pop3.cdb denies is "
+               "dropped before the greeting, logged", repr(denied))
+        p = m.pop3(A)
+        kids = open(f"/proc/{m.pop3d.pid}/task/{m.pop3d.pid}/children"
+                    ).read().split()
+        uids = {open(f"/proc/{k}/status").read().split("Uid:")[1].split()[0]
+                for k in kids}
+        p.quit()
+        want = {"65534"} if os.geteuid() == 0 else {str(os.geteuid())}
+        tap.ok(uids == want and m.wait_for(
+               lambda: "from 127.0.0.1: unlocked" in m.log("pop3.log"), 10),
+               "a session is a child of the listener, as the POP3 user, and "
+               "sq-checkpw has the client's address (TCPREMOTEIP) for the "
+               "key store's throttle", f"uids {uids}\n" +
+               m.log("pop3.log")[-600:])
+
     @tap.scenario("key store down at login")
     def _():
         m.pks.stop_pksd()

@@ -524,7 +524,9 @@ def queue_server_killed(m):
             exe = os.readlink(f"/proc/{pid}/exe")
         except OSError:
             return False
+        # (an older build's, replaced since, is "... (deleted)")
         return argv == [b"sq-queue", b"--serve"] and \
+            os.path.exists(exe) and \
             os.path.samefile(exe, os.path.join(m.bin, "sq-queue"))
     servers = [int(p) for p in os.listdir("/proc") if p.isdigit() and
                ours(p)]

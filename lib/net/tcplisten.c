@@ -1,5 +1,5 @@
 /*
- * smtplisten - sq-smtpd's own listener. See smtplisten.h.
+ * tcplisten - a daemon's own listener. See tcplisten.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,32 +16,33 @@
 #include "util/home.h"
 #include "util/log.h"
 #include "net/tcprules.h"
-#include "receive/smtplisten.h"
+#include "net/tcplisten.h"
 
-int smtplisten_open(struct smtplisten *sl, struct control *ctl,
-                    char *const *addrs, size_t naddrs)
+int tcplisten_open(struct tcplisten *tl, struct control *ctl,
+                   const struct tcplisten_names *names, char *const *addrs,
+                   size_t naddrs)
 {
-	sl->n = 0;
-	sl->concurrency = CONCURRENCY_DEFAULT;
-	if (control_readulong(ctl, "concurrencyincoming", CONCURRENCY_MAX,
-	                      &sl->concurrency) < 0) {
-		snprintf(sl->why, sizeof sl->why, "control/concurrencyincoming: "
-		         "%s", strerror(errno));
+	tl->n = 0;
+	tl->concurrency = CONCURRENCY_DEFAULT;
+	if (control_readulong(ctl, names->concurrency, CONCURRENCY_MAX,
+	                      &tl->concurrency) < 0) {
+		snprintf(tl->why, sizeof tl->why, "control/%s: %s",
+		         names->concurrency, strerror(errno));
 		return -1;
 	}
-	if (sl->concurrency == 0)
-		sl->concurrency = 1;
-	if (sq_path(sl->rules, sizeof sl->rules, "control/tcp.smtp.cdb") < 0) {
-		snprintf(sl->why, sizeof sl->why, "path too long");
+	if (tl->concurrency == 0)
+		tl->concurrency = 1;
+	if (sq_path(tl->rules, sizeof tl->rules, names->rules) < 0) {
+		snprintf(tl->why, sizeof tl->why, "path too long");
 		return -1;
 	}
 	if (naddrs == 0)
-		return listener_open(ctl, "smtp-listen", SMTPLISTEN_DEFAULT, 0,
-		                     sl->l, LISTEN_MAX, &sl->n, sl->why,
-		                     sizeof sl->why);
+		return listener_open(ctl, names->listen, names->fallback, 0,
+		                     tl->l, LISTEN_MAX, &tl->n, tl->why,
+		                     sizeof tl->why);
 	for (size_t i = 0; i < naddrs; i++)
-		if (listener_add(addrs[i], 0, sl->l, LISTEN_MAX, &sl->n, sl->why,
-		                 sizeof sl->why) < 0)
+		if (listener_add(addrs[i], 0, tl->l, LISTEN_MAX, &tl->n, tl->why,
+		                 sizeof tl->why) < 0)
 			return -1;
 	return 0;
 }
@@ -133,28 +134,28 @@ static int rule_environment(const struct sbuf *vars)
 
 /* In the child: the connection c on descriptors 0 and 1 with its
  * environment, if the rules allow the client; else the child ends. */
-static void child(struct smtplisten *sl, int c,
+static void child(struct tcplisten *tl, int c,
                   const struct sockaddr_storage *peer)
 {
 	char ip[INET6_ADDRSTRLEN];
 	struct sbuf vars;
-	for (size_t i = 0; i < sl->n; i++)
-		close(sl->l[i].fd);
+	for (size_t i = 0; i < tl->n; i++)
+		close(tl->l[i].fd);
 	if (ucspi_environment(c, peer, ip, sizeof ip) < 0) {
 		log_msg(SQLOG_WARN, "cannot set the environment: %s",
 		        strerror(errno));
 		_exit(111);
 	}
 	sbuf_init(&vars, TCPRULES_VALUE_MAX);
-	enum tcprules_verdict v = tcprules_check(sl->rules, ip, &vars);
+	enum tcprules_verdict v = tcprules_check(tl->rules, ip, &vars);
 	if (v == TCPRULES_ERROR) {
 		log_msg(SQLOG_WARN, "%s: dropped: cannot follow %s: %s", ip,
-		        sl->rules, errno == ENOENT ? "no such file (make it "
+		        tl->rules, errno == ENOENT ? "no such file (make it "
 		        "with tcprules)" : strerror(errno));
 		_exit(111);
 	}
 	if (v == TCPRULES_DENY) {
-		log_msg(SQLOG_INFO, "%s: denied by %s", ip, sl->rules);
+		log_msg(SQLOG_INFO, "%s: denied by %s", ip, tl->rules);
 		_exit(0);
 	}
 	if (rule_environment(&vars) < 0 || dup2(c, 0) < 0 || dup2(c, 1) < 0) {
@@ -169,7 +170,7 @@ static void child(struct smtplisten *sl, int c,
 
 /* Accepts one connection on fd and forks its child; 1 in the child (which
  * then returns to the session), 0 in the parent (*live counted). */
-static int accept_one(struct smtplisten *sl, int fd, unsigned long *live)
+static int accept_one(struct tcplisten *tl, int fd, unsigned long *live)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof peer;
@@ -183,7 +184,7 @@ static int accept_one(struct smtplisten *sl, int fd, unsigned long *live)
 	}
 	pid_t pid = fork();
 	if (pid == 0) {
-		child(sl, c, &peer);
+		child(tl, c, &peer);
 		return 1;
 	}
 	if (pid < 0)
@@ -194,18 +195,18 @@ static int accept_one(struct smtplisten *sl, int fd, unsigned long *live)
 	return 0;
 }
 
-void smtplisten_serve(struct smtplisten *sl)
+void tcplisten_serve(struct tcplisten *tl)
 {
 	struct pollfd pf[LISTEN_MAX];
 	unsigned long live = 0;
 	int crashed = 0;
-	for (size_t i = 0; i < sl->n; i++)
-		pf[i] = (struct pollfd){ .fd = sl->l[i].fd, .events = POLLIN };
+	for (size_t i = 0; i < tl->n; i++)
+		pf[i] = (struct pollfd){ .fd = tl->l[i].fd, .events = POLLIN };
 	log_msg(SQLOG_INFO, "listening on %s%s with at most %lu sessions",
-	        sl->l[0].addr, sl->n > 1 ? " and more" : "", sl->concurrency);
+	        tl->l[0].addr, tl->n > 1 ? " and more" : "", tl->concurrency);
 	while (!crashed) {
 		live -= reap(0, &crashed);
-		while (live >= sl->concurrency && !crashed) {
+		while (live >= tl->concurrency && !crashed) {
 			unsigned long ended = reap(1, &crashed);
 			live = ended ? live - ended : 0; /* 0: none left */
 		}
@@ -213,18 +214,18 @@ void smtplisten_serve(struct smtplisten *sl)
 			break;
 		/* a second at most: ended children are collected, and a full
 		 * house is seen, without a SIGCHLD handler */
-		int r = poll(pf, (nfds_t)sl->n, 1000);
+		int r = poll(pf, (nfds_t)tl->n, 1000);
 		if (r < 0 && errno != EINTR) {
 			log_msg(SQLOG_ALERT, "poll: %s", strerror(errno));
 			exit(111);
 		}
-		for (size_t i = 0; r > 0 && i < sl->n; i++)
+		for (size_t i = 0; r > 0 && i < tl->n; i++)
 			if ((pf[i].revents & POLLIN) &&
-			    accept_one(sl, pf[i].fd, &live))
+			    accept_one(tl, pf[i].fd, &live))
 				return;
 	}
-	for (size_t i = 0; i < sl->n; i++)
-		close(sl->l[i].fd);
+	for (size_t i = 0; i < tl->n; i++)
+		close(tl->l[i].fd);
 	while (reap(1, &crashed) > 0)
 		;
 	exit(111);

@@ -1,4 +1,4 @@
-/* check_smtplisten - sq-smtpd's own listener: each allowed connection
+/* check_tcplisten - a daemon's own listener: each allowed connection
  * becomes a child with it on descriptors 0 and 1 and the ucspi-tcp
  * environment; a denied one never gets there; the parent ends 111 after
  * a crashed session. */
@@ -14,9 +14,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "receive/smtplisten.h"
+#include "net/tcplisten.h"
 #include "testutil.h"
 
+/* a service's control files, as sq-smtpd and sq-popup name theirs */
+static const struct tcplisten_names NAMES = {
+	"test-listen", "0.0.0.0:25", "concurrencytest", "control/tcp.test.cdb"
+};
 static char *home;
 static int port;
 
@@ -24,9 +28,9 @@ static void rules(const char *text)
 {
 	char cmd[13000], ctl[4200];
 	snprintf(ctl, sizeof ctl, "%s/control", home);
-	write_file(ctl, "tcp.smtp", text, strlen(text));
-	snprintf(cmd, sizeof cmd, "tcprules %s/tcp.smtp.cdb %s/tcp.smtp.tmp "
-	         "< %s/tcp.smtp", ctl, ctl, ctl);
+	write_file(ctl, "tcp.test", text, strlen(text));
+	snprintf(cmd, sizeof cmd, "tcprules %s/tcp.test.cdb %s/tcp.test.tmp "
+	         "< %s/tcp.test", ctl, ctl, ctl);
 	ck_assert_int_eq(system(cmd), 0);
 }
 
@@ -61,14 +65,14 @@ static pid_t start(void)
 	ck_assert_int_ge(pid, 0);
 	if (pid)
 		return pid;
-	struct smtplisten sl;
+	struct tcplisten tl;
 	struct control ctl;
 	char dir[4200], *addrs[] = { addr };
 	snprintf(dir, sizeof dir, "%s/control", home);
-	if (control_open(&ctl, dir) < 0 || smtplisten_open(&sl, &ctl, addrs,
-	                                                   1) < 0)
+	if (control_open(&ctl, dir) < 0 ||
+	    tcplisten_open(&tl, &ctl, &NAMES, addrs, 1) < 0)
 		_exit(3);
-	smtplisten_serve(&sl);
+	tcplisten_serve(&tl);
 	char c = 0, out[300];
 	if (read(0, &c, 1) == 1 && c == '!')
 		abort();
@@ -137,21 +141,25 @@ END_TEST
 
 START_TEST(a_bad_address_is_refused_with_a_reason)
 {
-	struct smtplisten sl;
+	struct tcplisten tl;
 	struct control ctl;
 	char dir[4200], *addrs[] = { "127.0.0.1" };
 	snprintf(dir, sizeof dir, "%s/control", home);
 	ck_assert_int_eq(control_open(&ctl, dir), 0);
-	ck_assert_int_eq(smtplisten_open(&sl, &ctl, addrs, 1), -1);
-	ck_assert_ptr_nonnull(strstr(sl.why, "want HOST:PORT"));
+	ck_assert_int_eq(tcplisten_open(&tl, &ctl, &NAMES, addrs, 1), -1);
+	ck_assert_ptr_nonnull(strstr(tl.why, "want HOST:PORT"));
+	/* the service's own concurrency file is read, and a bad one named */
+	write_file(dir, "concurrencytest", "lots\n", 5);
+	ck_assert_int_eq(tcplisten_open(&tl, &ctl, &NAMES, addrs, 1), -1);
+	ck_assert_ptr_nonnull(strstr(tl.why, "control/concurrencytest"));
 	control_close(&ctl);
 }
 END_TEST
 
 Suite *module_suite(void)
 {
-	Suite *s = suite_create("smtplisten");
-	TCase *tc = tcase_create("smtplisten");
+	Suite *s = suite_create("tcplisten");
+	TCase *tc = tcase_create("tcplisten");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, a_session_gets_its_connection_and_its_rule_alone);
 	tcase_add_test(tc, without_the_rules_file_no_one_gets_in);
