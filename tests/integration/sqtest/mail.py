@@ -205,28 +205,28 @@ class MailHost:
                           *(["-s"] if sealed else [])), "pop3.log")
         return listening(self.pop3_port)
 
-    def start_pkslogin(self):
-        """sq-pkslogin, the relay that makes sq-checkpw's key store calls;
-        returns its process once its socket is there."""
-        sock = os.path.join(self.home, "pkslogin", "socket")
-        if os.path.exists(sock):    # left by one killed
+    def _start_local_daemon(self, name):
+        """sq-NAME with its socket in home/NAME/socket (a stale one, left
+        by one killed, removed first); its process once the socket is
+        there."""
+        sock = os.path.join(self.home, name, "socket")
+        if os.path.exists(sock):
             os.unlink(sock)
-        self.pkslogin = self._spawn(instance.argv("daemon", "sq-pkslogin"),
-                                    "pkslogin.log")
+        p = self._spawn(instance.argv("daemon", f"sq-{name}"), f"{name}.log")
         if not self.wait_for(lambda: os.path.exists(sock), 20):
-            raise RuntimeError("sq-pkslogin did not start: " +
-                               self.log("pkslogin.log"))
+            raise RuntimeError(f"sq-{name} did not start: " +
+                               self.log(f"{name}.log"))
+        return p
+
+    def start_pkslogin(self):
+        """sq-pkslogin, the relay that makes sq-checkpw's key store
+        calls."""
+        self.pkslogin = self._start_local_daemon("pkslogin")
         return self.pkslogin
 
     def start_pdkcache(self):
-        """sq-pdkcache, the login cache sq-checkpw asks; returns its
-        process once its socket is there."""
-        sock = os.path.join(self.home, "pdkcache", "socket")
-        self.pdkcache = self._spawn(instance.argv("daemon", "sq-pdkcache"),
-                                    "pdkcache.log")
-        if not self.wait_for(lambda: os.path.exists(sock), 20):
-            raise RuntimeError("sq-pdkcache did not start: " +
-                               self.log("pdkcache.log"))
+        """sq-pdkcache, the login cache sq-checkpw asks."""
+        self.pdkcache = self._start_local_daemon("pdkcache")
         return self.pdkcache
 
     def tls_context(self):
