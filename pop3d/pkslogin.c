@@ -4,12 +4,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <openssl/crypto.h>
 
 #include "net/unixsock.h"
 #include "pkslogin.h"
