@@ -151,7 +151,7 @@ enum checkpw_result checkpw_unlock(const struct checkpw_sockets *at,
 	memset(out, 0, sizeof *out);
 	sbuf_init_secret(&out->pem, 64 * 1024);
 	out->hash = addr_hash(address);
-	int r = pkslogin_attempt(at->relay, at->relay_wait_ms, out->hash,
+	int r = pkslogin_attempt(at->relay, PKSLOGIN_WAIT_MS, out->hash,
 	                         client_ip, &keys, pkswhy, sizeof pkswhy);
 	if (r == PKS_NOT_FOUND || r == PKS_REFUSED) {
 		decoy(password);

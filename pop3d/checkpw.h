@@ -50,12 +50,11 @@ struct checkpw_unlocked {
 };
 
 /* Where a login's helpers listen (paths of local sockets): the login
- * relay sq-pkslogin(8), which makes the key store calls (pkslogin.h),
- * waited for at most relay_wait_ms; the login cache sq-pdkcache(8) (NULL:
- * none; pdkcache.h). */
+ * relay sq-pkslogin(8), which makes the key store calls (pkslogin.h,
+ * waited for at most PKSLOGIN_WAIT_MS); the login cache sq-pdkcache(8)
+ * (NULL: none; pdkcache.h). */
 struct checkpw_sockets {
 	const char *relay;
-	int relay_wait_ms;
 	const char *cache;
 };
 

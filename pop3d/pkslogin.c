@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "net/unixsock.h"
@@ -34,15 +35,13 @@ int pkslogin_request_parse(const unsigned char *req, size_t n, char *op,
 
 int pkslogin_answer(int fd, enum pks_result r, const char *text, size_t len)
 {
-	struct sbuf a;
-	sbuf_init_secret(&a, PKSLOGIN_ANSWER_MAX);
+	unsigned char code = (unsigned char)(r + 1);
 	if (len > PKSLOGIN_ANSWER_MAX - 1)
 		len = PKSLOGIN_ANSWER_MAX - 1;
-	int ok = sbuf_putc(&a, (char)(r + 1)) == 0 &&
-	         sbuf_put(&a, text, len) == 0 &&
-	         send(fd, a.s, a.len, MSG_NOSIGNAL) == (ssize_t)a.len;
-	sbuf_free(&a);
-	return ok ? 0 : -1;
+	/* one datagram from two pieces: the reply is not copied */
+	struct iovec iov[2] = { { &code, 1 }, { (void *)text, len } };
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+	return sendmsg(fd, &m, MSG_NOSIGNAL) == (ssize_t)(1 + len) ? 0 : -1;
 }
 
 /* One request to the relay; its answer's text in text (a secret sbuf).

@@ -163,7 +163,7 @@ int main(int argc, char **argv)
 	    !(ca = load_ca()))
 		leave(111);
 	const char *ip = client_ip(ipbuf, sizeof ipbuf);
-	struct checkpw_sockets at = { relay, PKSLOGIN_WAIT_MS, cache };
+	struct checkpw_sockets at = { relay, cache };
 	enum checkpw_result r = checkpw_unlock(&at, ca, address, ip, password,
 	                                       &u, why, sizeof why);
 	wipe_input();

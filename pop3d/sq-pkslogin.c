@@ -52,13 +52,13 @@ struct relay {
 	struct pks_config cfg;  /* secret: wiped in each worker once used */
 };
 
-/* One request on the connection fd, answered. */
-static void serve(struct pks_client *pks, int fd)
+/* One request on the connection fd, answered; reply is the worker's
+ * buffer for the key store's reply (secret, locked once), wiped after. */
+static void serve(struct pks_client *pks, struct sbuf *reply, int fd)
 {
 	unsigned char req[PKSLOGIN_REQ_HEAD + PKSLOGIN_IP_MAX + 1];
 	char op, ip[PKSLOGIN_IP_MAX + 1], hex[9];
 	uint32_t hash;
-	struct sbuf reply;
 	unixsock_timeout(fd, REQUEST_WAIT_MS);
 	ssize_t n = recv(fd, req, sizeof req, 0);
 	if (n < 0 || pkslogin_request_parse(req, (size_t)n, &op, &hash,
@@ -68,20 +68,18 @@ static void serve(struct pks_client *pks, int fd)
 		pkslogin_answer(fd, PKS_REFUSED, "malformed request", 17);
 		return;
 	}
-	/* room for the result octet before it in the answer */
-	sbuf_init_secret(&reply, PKSLOGIN_ANSWER_MAX - 1);
 	enum pks_result r = op == 'A'
-	                    ? pks_login_attempt(pks, hash, ip, &reply)
+	                    ? pks_login_attempt(pks, hash, ip, reply)
 	                    : pks_login_succeeded(pks, hash, ip);
-	const char *text = r == PKS_OK ? reply.s : pks_client_error(pks);
-	pkslogin_answer(fd, r, text ? text : "", r == PKS_OK ? reply.len
+	const char *text = r == PKS_OK ? reply->s : pks_client_error(pks);
+	pkslogin_answer(fd, r, text ? text : "", r == PKS_OK ? reply->len
 	                                                   : strlen(text));
 	if (r == PKS_TEMP) {
 		addr_hash_hex(hash, hex);
 		log_msg(SQLOG_WARN, "%s %s: %s", op == 'A' ? "attempt" : "success",
 		        hex, pks_client_error(pks));
 	}
-	sbuf_free(&reply);
+	sbuf_reset(reply);
 }
 
 static void worker(unsigned long i, void *arg)
@@ -90,6 +88,9 @@ static void worker(unsigned long i, void *arg)
 	(void)i;
 	signal(SIGHUP, SIG_IGN); /* nothing reloads: restart to reload */
 	struct pks_client *pks = pks_client_new(&d->cfg);
+	struct sbuf reply;
+	/* room for the result octet before it in the answer */
+	sbuf_init_secret(&reply, PKSLOGIN_ANSWER_MAX - 1);
 	pks_config_wipe(&d->cfg);
 	if (!pks)
 		die_sys_temp("cannot start a worker: %s", strerror(errno));
@@ -100,7 +101,7 @@ static void worker(unsigned long i, void *arg)
 				die_sys_temp("accept: %s", strerror(errno));
 			continue;
 		}
-		serve(pks, fd);
+		serve(pks, &reply, fd);
 		close(fd);
 	}
 }

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,11 +89,7 @@ ssize_t fdpass_recv(int sock, void *data, size_t max, int *fds, size_t *nfds)
 
 int fdpass_timeout(int sock, unsigned long secs)
 {
-	struct timeval tv = { .tv_sec = (time_t)secs, .tv_usec = 0 };
-	if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-	    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
-		return -1;
-	return 0;
+	return unixsock_timeout(sock, (long)secs * 1000);
 }
 
 /* Connects to path and sends req with nfds descriptors, every wait
