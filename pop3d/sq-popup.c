@@ -362,9 +362,11 @@ static int listen_mode(int argc, char **argv)
 		user = argv[i + 1];
 		i += 2;
 	}
-	for (; i + 1 < argc && strcmp(argv[i], "-a") == 0; i += 2)
-		if (naddrs < LISTEN_MAX)
-			addrs[naddrs++] = argv[i + 1];
+	for (; i + 1 < argc && strcmp(argv[i], "-a") == 0; i += 2) {
+		if (naddrs == LISTEN_MAX)
+			die_badarg("more than %d addresses", LISTEN_MAX);
+		addrs[naddrs++] = argv[i + 1];
+	}
 	if (i >= argc)
 		die_usage(USAGE);
 	int implicit_tls = strcmp(argv[i], "-T") == 0;

@@ -353,6 +353,14 @@ try:
                "sq-checkpw has the client's address (TCPREMOTEIP) for the "
                "key store's throttle", f"uids {uids}\n" +
                m.log("pop3.log")[-600:])
+        many = [a for i in range(9) for a in ("-a", f"127.0.0.1:{i + 1}")]
+        r = subprocess.run([os.path.join(m.bin, "sq-popup"), "-l", *many,
+                            "sq-checkpw", "sq-pop3d"], capture_output=True,
+                           text=True, timeout=30,
+                           env=dict(os.environ, SQ_HOME=m.home))
+        tap.ok(r.returncode == 100 and "more than 8 addresses" in r.stderr,
+               "sq-popup -l refuses a ninth -a address (100), not drops it",
+               f"{r.returncode} {r.stderr}")
 
     @tap.scenario("key store down at login")
     def _():
