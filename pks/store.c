@@ -48,16 +48,12 @@ int store_init(struct store *s, struct db *db, struct keyring *keys, X509 *ca,
 	s->keys = keys;
 	s->ca = ca;
 	s->lockout = *lockout;
-	s->cache = calloc(PEK_CACHE_SLOTS, sizeof *s->cache);
-	return s->cache ? 0 : -1;
+	return rowcache_init(&s->cache);
 }
 
 void store_fini(struct store *s)
 {
-	for (size_t i = 0; s->cache && i < PEK_CACHE_SLOTS; i++)
-		free(s->cache[i].pek);
-	free(s->cache);
-	s->cache = NULL;
+	rowcache_fini(&s->cache);
 }
 
 static void free_secret(char *p)
@@ -157,45 +153,42 @@ static int open_row(struct store *s, const struct keyrow *r, char **pek,
 /* The digest a cache entry is checked against: the row's ids as well as
  * its sealed bytes, so a row moved to another hash or version in the
  * database is opened again (and then refused), never served from here. */
-static void row_digest(const struct keyrow *r, unsigned char out[32])
+static int row_digest(const struct keyrow *r,
+                      unsigned char out[ROWCACHE_DIGEST])
 {
-	gcry_md_hd_t h;
 	unsigned char ids[16];
-	memset(out, 0, 32);
-	if (gcry_md_open(&h, GCRY_MD_SHA256, 0))
-		return;
 	for (int i = 0; i < 4; i++) {
 		ids[i] = (unsigned char)(r->hash >> (24 - 8 * i));
 		ids[4 + i] = (unsigned char)(r->version >> (24 - 8 * i));
 	}
 	for (int i = 0; i < 8; i++)
 		ids[8 + i] = (unsigned char)(r->row >> (56 - 8 * i));
-	gcry_md_write(h, ids, sizeof ids);
-	gcry_md_write(h, r->blob, r->bloblen);
-	gcry_md_write(h, r->drs, r->drslen);
-	memcpy(out, gcry_md_read(h, GCRY_MD_SHA256), 32);
-	gcry_md_close(h);
+	gcry_buffer_t part[3] = {
+		{ .data = ids, .len = sizeof ids },
+		{ .data = (void *)r->blob, .len = r->bloblen },
+		{ .data = (void *)r->drs, .len = r->drslen },
+	};
+	return gcry_md_hash_buffers(GCRY_MD_SHA256, 0, out, part, 3) ? -1 : 0;
 }
 
 /* The row's PEK and address, from the cache or by opening it. */
 static int row_pek(struct store *s, const struct keyrow *r, char **pek,
                    char *address)
 {
-	unsigned char digest[32];
-	struct pek_cache_entry *e = &s->cache[r->row % PEK_CACHE_SLOTS];
-	row_digest(r, digest);
-	if (e->pek && e->row == r->row && !memcmp(e->digest, digest, 32)) {
+	unsigned char digest[ROWCACHE_DIGEST];
+	int digested = row_digest(r, digest) == 0;
+	const struct rowcache_entry *e =
+		digested ? rowcache_get(&s->cache, r->row, digest) : NULL;
+	if (e) {
 		*pek = strdup(e->pek);
 		strcpy(address, e->address);
 		return *pek ? 0 : -1;
 	}
 	if (open_row(s, r, pek, NULL, address) < 0)
 		return -1;
-	free(e->pek);
-	e->pek = strdup(*pek);
-	e->row = r->row;
-	memcpy(e->digest, digest, 32);
-	strcpy(e->address, address);
+	/* out of memory here only costs the next lookup an open */
+	if (digested)
+		(void)rowcache_put(&s->cache, r->row, digest, *pek, address);
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "mail/addr.h"
 #include "db.h"
 #include "keyring.h"
+#include "rowcache.h"
 #include "rowseal.h"
 #include "throttle.h"
 
@@ -39,21 +40,12 @@ struct lockout {
 	struct throttle_conf throttle;
 };
 
-#define PEK_CACHE_SLOTS 16384
-
-struct pek_cache_entry {
-	uint64_t row;
-	unsigned char digest[32];       /* of the sealed blob and DRS */
-	char *pek;
-	char address[ADDR_MAX + 1];
-};
-
 struct store {
 	struct db *db;
 	struct keyring *keys;
 	X509 *ca;                       /* verifies PEKs given to create */
 	struct lockout lockout;
-	struct pek_cache_entry *cache;  /* PEKs are public: safe to keep */
+	struct rowcache cache;          /* PEKs are public: safe to keep */
 	unsigned long broken_rows;      /* rows that failed to open */
 	char error[256];                /* why the last STORE_FAIL */
 };
