@@ -117,11 +117,21 @@ static long sink_ctrl(BIO *b, int cmd, long num, void *ptr)
 	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
-/* The BIO methods are made per call: no global state, and trivially cheap
- * next to the public-key operation every call does anyway. */
+int seal_bio_type(int *index, int kind)
+{
+	if (*index <= 0)
+		*index = BIO_get_new_index();
+	return *index > 0 ? *index | kind : -1;
+}
+
+/* The BIO methods are made per call, trivially cheap next to the
+ * public-key operation every call does anyway; their type numbers are
+ * not (seal_bio_type). */
 static BIO *meter_new(BIO_METHOD **meth, struct meter *m)
 {
-	*meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "sq-meter");
+	static int index;
+	int type = seal_bio_type(&index, BIO_TYPE_FILTER);
+	*meth = type < 0 ? NULL : BIO_meth_new(type, "sq-meter");
 	if (!*meth || !BIO_meth_set_read(*meth, meter_read) ||
 	    !BIO_meth_set_gets(*meth, meter_gets) ||
 	    !BIO_meth_set_write(*meth, meter_write) ||
@@ -136,8 +146,9 @@ static BIO *meter_new(BIO_METHOD **meth, struct meter *m)
 
 static BIO *sink_new(BIO_METHOD **meth, struct sbuf *out)
 {
-	*meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-	                     "sq-sbuf-sink");
+	static int index;
+	int type = seal_bio_type(&index, BIO_TYPE_SOURCE_SINK);
+	*meth = type < 0 ? NULL : BIO_meth_new(type, "sq-sbuf-sink");
 	if (!*meth || !BIO_meth_set_write(*meth, sink_write) ||
 	    !BIO_meth_set_ctrl(*meth, sink_ctrl) ||
 	    !BIO_meth_set_create(*meth, meter_create))

@@ -96,4 +96,12 @@ int seal_open_detached(CMS_ContentInfo *cms, BIO *content, EVP_PKEY *pdk,
 int seal_open_fd(int infd, uint64_t max_in, EVP_PKEY *pdk, X509 *cert,
                  struct sbuf *out);
 
+/* The type of one kind of our BIOs (kind: BIO_TYPE_FILTER or _SOURCE_SINK)
+ * with its number from *index, taken once per process; -1 if none is
+ * left. BIO_get_new_index() gives a new number on every call, without
+ * bound in OpenSSL 3.0: taken per message, a long-lived worker's numbers
+ * come to equal OpenSSL's own types (BIO_TYPE_MEM, BIO_TYPE_CIPHER) and
+ * to carry their flag bits, and BIO_find_type() can take ours for one. */
+int seal_bio_type(int *index, int kind);
+
 #endif

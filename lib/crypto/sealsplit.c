@@ -236,8 +236,9 @@ static BIO *reader_new(BIO_METHOD **meth, const struct sealsplit *s,
 	r->end = end;
 	r->chunked = form == INDEFINITE;
 	r->left = r->chunked ? 0 : len;
-	*meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-	                     "sq-sealsplit-content");
+	static int index;
+	int type = seal_bio_type(&index, BIO_TYPE_SOURCE_SINK);
+	*meth = type < 0 ? NULL : BIO_meth_new(type, "sq-sealsplit-content");
 	if (!*meth || !BIO_meth_set_read(*meth, reader_read) ||
 	    !BIO_meth_set_ctrl(*meth, reader_ctrl) ||
 	    !BIO_meth_set_create(*meth, reader_create))
